@@ -1,0 +1,76 @@
+"""Recognition throughput and peak memory of the batch predictor.
+
+    python benchmarks/recognition.py [--model PATH] [--words 2000] [--lines 400]
+
+Crops are IAM-OnDB test words and lines rendered as scans (from ../shared/data,
+or $HTR_DATA_DIR); preprocessing and decoding are included in the timing. Prints
+one JSON object: words/s and lines/s per decoder, batch size, backend, cores,
+peak resident memory.
+"""
+
+from __future__ import annotations
+
+import argparse
+import json
+import os
+import platform
+import resource
+import sys
+import time
+from pathlib import Path
+
+sys.path.insert(0, str(Path(__file__).resolve().parents[1]))
+os.environ.setdefault("TF_CPP_MIN_LOG_LEVEL", "2")
+
+
+def crops(spec: str, n: int):
+    from training.datasets import open_dataset
+
+    ds = open_dataset(spec)
+    return [ds.load(i % len(ds), None)[0] for i in range(n)]
+
+
+def timed(pred, images, repeat: int = 2) -> float:
+    pred.predict(images[: min(len(images), 64)])  # warm up / trace
+    best = float("inf")
+    for _ in range(repeat):
+        t0 = time.perf_counter()
+        pred.predict(images)
+        best = min(best, time.perf_counter() - t0)
+    return len(images) / best
+
+
+def main() -> None:
+    ap = argparse.ArgumentParser()
+    ap.add_argument("--model")
+    ap.add_argument("--words", type=int, default=2000)
+    ap.add_argument("--lines", type=int, default=400)
+    ap.add_argument("--batch-size", type=int, default=64)
+    args = ap.parse_args()
+
+    import keras
+    import numpy as np
+
+    from recognition.predictor import DecoderOptions, Predictor
+
+    words = crops("iam-ondb-words:test", args.words)
+    lines = crops("iam-ondb:test", args.lines)
+    out = {
+        "backend": keras.backend.backend(),
+        "cores": os.cpu_count(),
+        "machine": platform.processor() or platform.machine(),
+        "batch_size": args.batch_size,
+        "mean_line_width_px": round(float(np.mean([im.shape[1] for im in lines])), 1),
+    }
+    for name in ("greedy", "beam"):
+        pred = Predictor.load(args.model, decoder=DecoderOptions(name=name), batch_size=args.batch_size)
+        n_lines = lines if name == "greedy" else lines[: max(20, len(lines) // 10)]
+        n_words = words if name == "greedy" else words[: max(100, len(words) // 10)]
+        out[f"{name}_words_per_s"] = round(timed(pred, n_words), 1)
+        out[f"{name}_lines_per_s"] = round(timed(pred, n_lines), 1)
+    out["peak_rss_mb"] = round(resource.getrusage(resource.RUSAGE_SELF).ru_maxrss / 1024, 1)
+    print(json.dumps(out, indent=2))
+
+
+if __name__ == "__main__":
+    main()

@@ -1,0 +1,1 @@
+"""Recognition core: charset, preprocessing, CRNN-CTC model, decoding, batch predictor."""

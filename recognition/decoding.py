@@ -1,0 +1,183 @@
+"""CTC postprocessing: turn per-frame class probabilities into text.
+
+- ``greedy_decode``: best class per frame, repeats merged, blanks dropped.
+- ``beam_decode``: CTC prefix beam search, optionally scored by a character
+  n-gram model and/or constrained to a lexicon of words.
+
+Both return a :class:`Decoded` carrying, for every emitted character, its
+probability and the frame span it was read from, so callers can split words
+at spaces with their own confidences and x positions.
+"""
+
+from __future__ import annotations
+
+import math
+from dataclasses import dataclass, field
+
+import numpy as np
+
+from .charset import Charset
+from .lm import CharNgramLM, Lexicon
+
+BLANK = 0
+
+
+@dataclass
+class Decoded:
+    text: str
+    char_probs: list[float]  # probability of each emitted character
+    char_frames: list[tuple[int, int]]  # [first, last] frame of each character
+    log_prob: float = 0.0  # path log probability (greedy) or beam score
+    extras: dict = field(default_factory=dict)
+
+
+def softmax(logits: np.ndarray, axis: int = -1) -> np.ndarray:
+    z = logits - logits.max(axis=axis, keepdims=True)
+    e = np.exp(z)
+    return e / e.sum(axis=axis, keepdims=True)
+
+
+def greedy_decode(probs: np.ndarray, charset: Charset) -> Decoded:
+    """probs: (T, C) probabilities for one sample (padding frames removed)."""
+    if probs.shape[0] == 0:
+        return Decoded("", [], [], 0.0)
+    best = probs.argmax(axis=1)
+    best_p = probs[np.arange(len(best)), best]
+    chars: list[str] = []
+    cprobs: list[float] = []
+    frames: list[tuple[int, int]] = []
+    prev = BLANK
+    for t, k in enumerate(best):
+        k = int(k)
+        if k != BLANK and k == prev:
+            # Same character continues: keep its strongest frame.
+            cprobs[-1] = max(cprobs[-1], float(best_p[t]))
+            frames[-1] = (frames[-1][0], t)
+        elif k != BLANK:
+            chars.append(charset.decode([k]))
+            cprobs.append(float(best_p[t]))
+            frames.append((t, t))
+        prev = k
+    log_prob = float(np.log(np.maximum(best_p, 1e-12)).sum())
+    return Decoded("".join(chars), cprobs, frames, log_prob)
+
+
+# --------------------------------------------------------------------------
+# Beam search
+
+
+@dataclass
+class _Beam:
+    p_blank: float  # log prob of prefix ending in blank
+    p_char: float  # log prob of prefix ending in its last char
+    lm: float  # accumulated LM log prob (already weighted)
+    chars: tuple[int, ...]
+    char_probs: tuple[float, ...]
+    char_frames: tuple[tuple[int, int], ...]
+
+    @property
+    def total(self) -> float:
+        return _logadd(self.p_blank, self.p_char)
+
+
+NEG_INF = -float("inf")
+
+
+def _logadd(a: float, b: float) -> float:
+    if a == NEG_INF:
+        return b
+    if b == NEG_INF:
+        return a
+    m = max(a, b)
+    return m + math.log1p(math.exp(-abs(a - b)))
+
+
+def beam_decode(
+    probs: np.ndarray,
+    charset: Charset,
+    beam_width: int = 12,
+    lm: CharNgramLM | None = None,
+    lm_weight: float = 0.5,
+    insertion_bonus: float = 0.0,
+    lexicon: Lexicon | None = None,
+    prune: float = 1e-3,
+) -> Decoded:
+    """CTC prefix beam search.
+
+    With ``lm`` every extension is scored by ``lm_weight * log P_lm(c | prefix)``
+    plus ``insertion_bonus``. With ``lexicon`` a word (letters between spaces
+    and punctuation) may only grow along lexicon prefixes; characters outside
+    words (punctuation, digits) are unconstrained.
+    """
+    T = probs.shape[0]
+    if T == 0:
+        return Decoded("", [], [], 0.0)
+    logp = np.log(np.maximum(probs, 1e-30))
+    chars = charset.chars
+    beams: dict[tuple[int, ...], _Beam] = {(): _Beam(0.0, NEG_INF, 0.0, (), (), ())}
+    for t in range(T):
+        row = logp[t]
+        candidates = np.nonzero(probs[t] >= prune)[0]
+        if len(candidates) == 0:
+            candidates = np.array([int(np.argmax(probs[t]))])
+        new: dict[tuple[int, ...], _Beam] = {}
+
+        def get(prefix, src: _Beam, extra_lm=0.0, cp=None, cf=None):
+            b = new.get(prefix)
+            if b is None:
+                b = _Beam(NEG_INF, NEG_INF, src.lm + extra_lm, prefix,
+                          src.char_probs if cp is None else cp,
+                          src.char_frames if cf is None else cf)
+                new[prefix] = b
+            return b
+
+        for prefix, beam in beams.items():
+            last = prefix[-1] if prefix else None
+            for k in candidates:
+                k = int(k)
+                pk = row[k]
+                if k == BLANK:
+                    b = get(prefix, beam)
+                    b.p_blank = _logadd(b.p_blank, beam.total + pk)
+                    continue
+                if k == last:
+                    # Repeat without a blank in between continues the char...
+                    b = get(prefix, beam)
+                    b.p_char = _logadd(b.p_char, beam.p_char + pk)
+                    if b.char_frames:
+                        f0, _ = b.char_frames[-1]
+                        b.char_frames = b.char_frames[:-1] + ((f0, t),)
+                        b.char_probs = b.char_probs[:-1] + (max(b.char_probs[-1], float(probs[t, k])),)
+                    # ...while after a blank it is a new character.
+                    if beam.p_blank == NEG_INF:
+                        continue
+                    base = beam.p_blank
+                else:
+                    base = beam.total
+                if lexicon is not None and not lexicon.allows(charset.decode(prefix), chars[k - 1]):
+                    continue
+                extra = 0.0
+                if lm is not None:
+                    extra = lm_weight * lm.log_prob(charset.decode(prefix), chars[k - 1]) + insertion_bonus
+                new_prefix = prefix + (k,)
+                b = get(new_prefix, beam, extra,
+                        beam.char_probs + (float(probs[t, k]),),
+                        beam.char_frames + ((t, t),))
+                b.p_char = _logadd(b.p_char, base + pk)
+        beams = dict(sorted(new.items(), key=lambda kv: kv[1].total + kv[1].lm, reverse=True)[:beam_width])
+        if not beams:
+            break
+
+    def final_score(b: _Beam) -> float:
+        s = b.total + b.lm
+        if lm is not None:
+            s += lm_weight * lm.log_prob(charset.decode(b.chars), None)
+        if lexicon is not None and not lexicon.complete(charset.decode(b.chars)):
+            s = NEG_INF
+        return s
+
+    best = max(beams.values(), key=final_score) if beams else None
+    if best is None or final_score(best) == NEG_INF:
+        # Nothing fits the lexicon: fall back to the unconstrained reading.
+        return beam_decode(probs, charset, beam_width, lm, lm_weight, insertion_bonus, None, prune)
+    return Decoded(charset.decode(best.chars), list(best.char_probs), list(best.char_frames), final_score(best))

@@ -1,0 +1,123 @@
+"""Language knowledge for beam search, built from training text only.
+
+- :class:`CharNgramLM`: character n-gram model with Witten-Bell interpolation.
+- :class:`Lexicon`: the set of words seen in training text; beam search keeps
+  the letters of each word on a lexicon prefix.
+"""
+
+from __future__ import annotations
+
+import json
+import math
+import re
+from collections import Counter, defaultdict
+from pathlib import Path
+from typing import Iterable
+
+BOS = "\x02"
+EOS = "\x03"
+_WORD = re.compile(r"[A-Za-z]+")
+
+
+class CharNgramLM:
+    def __init__(self, order: int, counts: dict[str, dict[str, int]], vocab: Iterable[str]):
+        self.order = order
+        self.counts = counts  # context -> {next char: count}
+        self.vocab = sorted(set(vocab) | {EOS})
+        self._totals = {ctx: sum(c.values()) for ctx, c in counts.items()}
+        self._types = {ctx: len(c) for ctx, c in counts.items()}
+        self._cache: dict[tuple[str, str], float] = {}
+
+    @classmethod
+    def train(cls, texts: Iterable[str], order: int = 6) -> "CharNgramLM":
+        counts: dict[str, Counter] = defaultdict(Counter)
+        vocab: set[str] = set()
+        for text in texts:
+            seq = BOS * (order - 1) + text + EOS
+            vocab.update(text)
+            for i in range(order - 1, len(seq)):
+                nxt = seq[i]
+                for n in range(order):
+                    counts[seq[i - n : i]][nxt] += 1
+        return cls(order, {k: dict(v) for k, v in counts.items()}, vocab)
+
+    def _prob(self, context: str, ch: str) -> float:
+        """Witten-Bell interpolated P(ch | context)."""
+        key = (context, ch)
+        hit = self._cache.get(key)
+        if hit is not None:
+            return hit
+        if context == "":
+            total = self._totals.get("", 0)
+            types = self._types.get("", 0)
+            uniform = 1.0 / len(self.vocab)
+            if total == 0:
+                p = uniform
+            else:
+                lam = total / (total + types)
+                p = lam * self.counts[""].get(ch, 0) / total + (1 - lam) * uniform
+        else:
+            lower = self._prob(context[1:], ch)
+            total = self._totals.get(context, 0)
+            if total == 0:
+                p = lower
+            else:
+                types = self._types[context]
+                lam = total / (total + types)
+                p = lam * self.counts[context].get(ch, 0) / total + (1 - lam) * lower
+        if len(self._cache) < 2_000_000:
+            self._cache[key] = p
+        return p
+
+    def log_prob(self, prefix: str, ch: str | None) -> float:
+        """log P(ch | prefix); ``ch=None`` scores the end of the text."""
+        ctx = (BOS * (self.order - 1) + prefix)[-(self.order - 1) :] if self.order > 1 else ""
+        return math.log(self._prob(ctx, EOS if ch is None else ch))
+
+    def score(self, text: str) -> float:
+        total = sum(self.log_prob(text[:i], c) for i, c in enumerate(text))
+        return total + self.log_prob(text, None)
+
+    def save(self, path: str | Path) -> None:
+        Path(path).write_text(json.dumps({"order": self.order, "vocab": "".join(self.vocab), "counts": self.counts}))
+
+    @classmethod
+    def load(cls, path: str | Path) -> "CharNgramLM":
+        data = json.loads(Path(path).read_text())
+        return cls(data["order"], data["counts"], data["vocab"])
+
+
+class Lexicon:
+    """Words (runs of letters) allowed in beam search, matched case-insensitively."""
+
+    def __init__(self, words: Iterable[str]):
+        self.words = {w.lower() for w in words if w}
+        self.prefixes = {w[:i] for w in self.words for i in range(1, len(w) + 1)}
+
+    @classmethod
+    def from_texts(cls, texts: Iterable[str]) -> "Lexicon":
+        return cls(w for t in texts for w in _WORD.findall(t))
+
+    @staticmethod
+    def _fragment(prefix: str) -> str:
+        i = len(prefix)
+        while i > 0 and prefix[i - 1].isascii() and prefix[i - 1].isalpha():
+            i -= 1
+        return prefix[i:].lower()
+
+    def allows(self, prefix: str, ch: str) -> bool:
+        frag = self._fragment(prefix)
+        if ch.isascii() and ch.isalpha():
+            return (frag + ch.lower()) in self.prefixes
+        return frag == "" or frag in self.words
+
+    def complete(self, text: str) -> bool:
+        frag = self._fragment(text)
+        return frag == "" or frag in self.words
+
+    def save(self, path: str | Path) -> None:
+        Path(path).write_text("\n".join(sorted(self.words)) + "\n")
+
+    @classmethod
+    def load(cls, path: str | Path) -> "Lexicon":
+        return cls(Path(path).read_text().split())

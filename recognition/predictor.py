@@ -1,0 +1,175 @@
+"""Batch predictor: crops in, text with calibrated confidences out.
+
+Crops are preprocessed, sorted by width and cut into batches under a pixel
+budget (so a batch of short words can be large and a batch of long lines
+small), padded only to the widest crop in their batch, run through the
+network, and decoded. Results come back in input order.
+"""
+
+from __future__ import annotations
+
+from dataclasses import dataclass, field
+
+import numpy as np
+
+from .bundle import Bundle, load_bundle
+from .calibration import Calibrator, raw_word_score
+from .charset import Charset
+from .decoding import Decoded, beam_decode, greedy_decode, softmax
+from .lm import CharNgramLM, Lexicon
+from .preprocess import Normalized, PreprocessConfig, normalize
+
+
+@dataclass
+class Word:
+    text: str
+    confidence: float
+    x0: float  # span in input-crop pixels
+    x1: float
+
+
+@dataclass
+class Recognition:
+    text: str
+    confidence: float
+    char_probs: list[float]
+    words: list[Word] = field(default_factory=list)
+
+
+@dataclass
+class DecoderOptions:
+    name: str = "greedy"  # greedy | beam
+    beam_width: int = 12
+    lm_weight: float = 0.5
+    insertion_bonus: float = 0.6
+    use_lm: bool = True
+    use_lexicon: bool = False
+
+
+class Predictor:
+    def __init__(
+        self,
+        model,
+        charset: Charset,
+        preprocess: PreprocessConfig,
+        stride: int,
+        calibration: Calibrator | None = None,
+        lm: CharNgramLM | None = None,
+        lexicon: Lexicon | None = None,
+        decoder: DecoderOptions | None = None,
+        batch_size: int = 64,
+        pixel_budget: int = 48 * 2048 * 16,
+    ):
+        self.model = model
+        self.charset = charset
+        self.pre = preprocess
+        self.stride = stride
+        self.calibration = calibration or Calibrator.identity()
+        self.lm = lm
+        self.lexicon = lexicon
+        self.decoder = decoder or DecoderOptions()
+        self.batch_size = batch_size
+        self.pixel_budget = pixel_budget
+
+    @classmethod
+    def from_bundle(cls, bundle: Bundle, **kwargs) -> "Predictor":
+        return cls(
+            bundle.model,
+            bundle.charset,
+            bundle.preprocess,
+            bundle.model_config.width_stride,
+            calibration=bundle.calibration,
+            lm=bundle.lm,
+            lexicon=bundle.lexicon,
+            **kwargs,
+        )
+
+    @classmethod
+    def load(cls, path=None, **kwargs) -> "Predictor":
+        return cls.from_bundle(load_bundle(path), **kwargs)
+
+    # ------------------------------------------------------------------
+    def batches(self, widths: list[int]) -> list[list[int]]:
+        """Indices grouped into batches of similar width under the budget."""
+        order = sorted(range(len(widths)), key=lambda i: widths[i])
+        out: list[list[int]] = []
+        cur: list[int] = []
+        for i in order:
+            w = widths[i]
+            if cur and (len(cur) >= self.batch_size or (len(cur) + 1) * w * self.pre.height > self.pixel_budget):
+                out.append(cur)
+                cur = []
+            cur.append(i)
+        if cur:
+            out.append(cur)
+        return out
+
+    def probabilities(self, arrays: list[np.ndarray]) -> list[np.ndarray]:
+        """Normalized crops -> per-sample (frames, classes) probabilities."""
+        result: list[np.ndarray | None] = [None] * len(arrays)
+        widths = [a.shape[1] for a in arrays]
+        for idx in self.batches(widths):
+            w = max(widths[i] for i in idx)
+            w = int(np.ceil(w / 32.0) * 32)
+            x = np.zeros((len(idx), self.pre.height, w, 1), np.float32)
+            for j, i in enumerate(idx):
+                x[j, :, : widths[i], 0] = arrays[i]
+            logits = np.asarray(self.model.predict_on_batch(x))
+            probs = softmax(logits.astype(np.float32))
+            for j, i in enumerate(idx):
+                frames = (widths[i] + self.stride - 1) // self.stride
+                result[i] = probs[j, :frames]
+        return result  # type: ignore[return-value]
+
+    def decode(self, probs: np.ndarray) -> Decoded:
+        d = self.decoder
+        if d.name == "greedy":
+            return greedy_decode(probs, self.charset)
+        if d.name == "beam":
+            return beam_decode(
+                probs,
+                self.charset,
+                beam_width=d.beam_width,
+                lm=self.lm if d.use_lm else None,
+                lm_weight=d.lm_weight,
+                insertion_bonus=d.insertion_bonus if d.use_lm and self.lm is not None else 0.0,
+                lexicon=self.lexicon if d.use_lexicon else None,
+            )
+        raise ValueError(f"unknown decoder {d.name!r} (greedy or beam)")
+
+    def _result(self, decoded: Decoded, norm: Normalized) -> Recognition:
+        words: list[Word] = []
+        start = 0
+        text = decoded.text
+        for pos in range(len(text) + 1):
+            if pos == len(text) or text[pos] == " ":
+                if pos > start:
+                    probs = decoded.char_probs[start:pos]
+                    f0 = decoded.char_frames[start][0]
+                    f1 = decoded.char_frames[pos - 1][1]
+                    words.append(
+                        Word(
+                            text[start:pos],
+                            float(self.calibration(raw_word_score(probs))),
+                            max(0.0, norm.to_input_x(f0 * self.stride)),
+                            max(0.0, norm.to_input_x((f1 + 1) * self.stride)),
+                        )
+                    )
+                start = pos + 1
+        if words:
+            lengths = np.array([len(w.text) for w in words], np.float64)
+            conf = float(np.dot(lengths, [w.confidence for w in words]) / lengths.sum())
+        else:
+            conf = 0.0
+        return Recognition(text.strip(), conf, decoded.char_probs, words)
+
+    def predict_normalized(self, arrays: list[np.ndarray]) -> list[Recognition]:
+        """Already-normalized crops (e.g. training validation sets)."""
+        probs = self.probabilities(arrays)
+        return [self._result(self.decode(p), Normalized(a, 0, 1.0, 0)) for p, a in zip(probs, arrays)]
+
+    def predict(self, images: list[np.ndarray]) -> list[Recognition]:
+        """Raw crops (any polarity, gray or colour) -> recognitions in input order."""
+        norms = [normalize(im, self.pre) for im in images]
+        probs = self.probabilities([n.image for n in norms])
+        return [self._result(self.decode(p), n) for p, n in zip(probs, norms)]

@@ -1,0 +1,119 @@
+"""Small generated fixtures: synthetic handwriting-like images and data sets
+in the layouts the readers expect. Nothing here comes from real data sets."""
+
+from __future__ import annotations
+
+from pathlib import Path
+
+import cv2
+import numpy as np
+
+
+def text_image(text: str, height: int = 60, scale: float = 1.2, thickness: int = 2, pad: int = 10) -> np.ndarray:
+    """Dark text on light paper (uint8 gray), drawn with a Hershey font."""
+    font = cv2.FONT_HERSHEY_SCRIPT_SIMPLEX
+    (w, h), base = cv2.getTextSize(text or " ", font, scale, thickness)
+    img = np.full((max(height, h + base + 2 * pad), w + 2 * pad), 235, np.uint8)
+    cv2.putText(img, text, (pad, pad + h), font, scale, 30, thickness, cv2.LINE_AA)
+    return img
+
+
+def word_strokes(n_words: int, rng: np.random.Generator, gap: float = 400.0) -> list[np.ndarray]:
+    """Pen trajectories in whiteboard-like units: wavy strokes per word, words
+    separated by clear pen-up gaps."""
+    strokes = []
+    x = 0.0
+    for _ in range(n_words):
+        width = rng.uniform(300, 900)
+        for s in range(2):
+            xs = np.linspace(x + s * width / 2, x + (s + 1) * width / 2, 30)
+            ys = 300 + 150 * np.sin(xs / 40.0 + rng.uniform(0, 6)) + rng.normal(0, 5, xs.size)
+            strokes.append(np.stack([xs, ys], axis=1).astype(np.int16))
+        x += width + gap
+    return strokes
+
+
+def write_iam_ondb(path: Path, texts_by_split: dict[str, list[str]], seed: int = 0) -> Path:
+    rng = np.random.default_rng(seed)
+    ids, texts, split, line_starts, stroke_starts, points = [], [], [], [0], [0], []
+    n_pts = 0
+    for sp, texts_ in texts_by_split.items():
+        for i, t in enumerate(texts_):
+            strokes = word_strokes(len(t.split()), rng)
+            ids.append(f"z01-{i:03d}{sp[0]}-0{i % 10}")
+            texts.append(t)
+            split.append(sp)
+            for s in strokes:
+                points.append(s)
+                n_pts += len(s)
+                stroke_starts.append(n_pts)
+            line_starts.append(line_starts[-1] + len(strokes))
+    np.savez(
+        path,
+        ids=np.array(ids),
+        texts=np.array(texts),
+        split=np.array(split),
+        line_stroke_start=np.array(line_starts, np.int32),
+        stroke_point_start=np.array(stroke_starts, np.int32),
+        points=np.concatenate(points).astype(np.int16),
+    )
+    return path
+
+
+def write_iam_offline(root: Path) -> Path:
+    """IAM layout: words.txt + words/..., lines.txt + lines/..., with an err row."""
+    words = [
+        ("a01-000u-00-00", "ok", "A"),
+        ("a01-000u-00-01", "ok", "MOVE"),
+        ("a01-000u-00-02", "err", "to"),
+        ("a02-000-00-00", "ok", "stop"),
+    ]
+    lines = [
+        ("a01-000u-00", "ok", "A|MOVE|to"),
+        ("a02-000-00", "ok", "stop|Mr.|Gaitskell"),
+        ("a02-000-01", "err", "from|nominating"),
+    ]
+    wrows = ["#--- words.txt (generated fixture) ---"]
+    for wid, status, text in words:
+        p = wid.split("-")
+        img_dir = root / "words" / p[0] / f"{p[0]}-{p[1]}"
+        img_dir.mkdir(parents=True, exist_ok=True)
+        cv2.imwrite(str(img_dir / f"{wid}.png"), text_image(text))
+        wrows.append(f"{wid} {status} 154 408 768 27 51 AT {text}")
+    (root / "words.txt").write_text("\n".join(wrows) + "\n")
+    lrows = ["# lines.txt (generated fixture)"]
+    for lid, status, text in lines:
+        p = lid.split("-")
+        img_dir = root / "lines" / p[0] / f"{p[0]}-{p[1]}"
+        img_dir.mkdir(parents=True, exist_ok=True)
+        cv2.imwrite(str(img_dir / f"{lid}.png"), text_image(text.replace("|", " ")))
+        lrows.append(f"{lid} {status} 154 19 408 746 1661 89 {text}")
+    (root / "lines.txt").write_text("\n".join(lrows) + "\n")
+    (root / "testset.txt").write_text("a02-000-00\na02-000-01\n")
+    return root
+
+
+def write_washington(root: Path) -> Path:
+    gt = root / "ground_truth"
+    gt.mkdir(parents=True)
+    (root / "data" / "line_images_normalized").mkdir(parents=True)
+    (root / "data" / "word_images_normalized").mkdir(parents=True)
+    lines = {
+        "270-01": "s_2-s_7-s_0-s_pt|L-e-t-t-e-r-s-s_cm|O-r-d-e-r-s",
+        "270-03": "u-n-l-e-s_s-s|s_1st|s_GW-s_mi|s_lb-s_5",
+        "271-02": "a-n-d",
+    }
+    (gt / "transcription.txt").write_text("".join(f"{k} {v}\n" for k, v in lines.items()))
+    wl = []
+    for lid, field in lines.items():
+        cv2.imwrite(str(root / "data" / "line_images_normalized" / f"{lid}.png"), text_image(lid))
+        for j, w in enumerate(field.split("|"), 1):
+            wid = f"{lid}-{j:02d}"
+            wl.append(f"{wid} {w}")
+            cv2.imwrite(str(root / "data" / "word_images_normalized" / f"{wid}.png"), text_image(wid))
+    (gt / "word_labels.txt").write_text("\n".join(wl) + "\n")
+    sets = root / "sets" / "cv1"
+    sets.mkdir(parents=True)
+    (sets / "train.txt").write_text("270-01\n270-03\n")
+    (sets / "test.txt").write_text("271-02\n")
+    return root

@@ -1,0 +1,99 @@
+import cv2
+import numpy as np
+import pytest
+
+from recognition.preprocess import PreprocessConfig, core_band, normalize, preprocess
+from tests.fixtures import text_image
+
+CFG = PreprocessConfig(height=48)
+
+
+def ink_rows(out):
+    rows = np.nonzero(out.max(axis=1) > 0.5)[0]
+    return rows.min(), rows.max()
+
+
+def test_output_shape_range_and_dtype():
+    out = preprocess(text_image("handwriting"), CFG)
+    assert out.dtype == np.float32
+    assert out.shape[0] == 48
+    assert out.min() >= 0.0 and out.max() <= 1.0
+    assert out.max() > 0.9  # the strokes are full ink after contrast stretch
+    assert np.median(out) < 0.05  # the paper is background
+
+
+def test_polarity_is_normalized():
+    img = text_image("polarity")
+    a, b = preprocess(img, CFG), preprocess(255 - img, CFG)
+    assert a.shape == b.shape
+    assert np.abs(a - b).mean() < 0.02
+
+
+def test_crops_to_ink_regardless_of_margins():
+    img = text_image("margins")
+    padded = cv2.copyMakeBorder(img, 80, 40, 200, 30, cv2.BORDER_CONSTANT, value=235)
+    a, b = preprocess(img, CFG), preprocess(padded, CFG)
+    assert abs(a.shape[1] - b.shape[1]) <= 0.08 * a.shape[1]
+    b = cv2.resize(b, (a.shape[1], a.shape[0]))
+    assert np.abs(a - b).mean() < 0.06
+
+
+def test_scale_invariance():
+    img = text_image("scale", scale=1.0)
+    big = cv2.resize(img, None, fx=2.0, fy=2.0, interpolation=cv2.INTER_CUBIC)
+    a, b = preprocess(img, CFG), preprocess(big, CFG)
+    assert abs(a.shape[1] - b.shape[1]) <= 3
+
+
+def test_faint_ink_and_dark_paper_look_alike():
+    img = text_image("contrast").astype(np.float32)
+    faint = (120 + (img - 30) * (100 / 205.0)).astype(np.uint8)  # grey ink on grey paper
+    a, b = preprocess(img.astype(np.uint8), CFG), preprocess(faint, CFG)
+    assert a.shape == b.shape
+    assert np.abs(a - b).mean() < 0.05
+
+
+def test_colour_input():
+    img = cv2.cvtColor(text_image("colour"), cv2.COLOR_GRAY2BGR)
+    assert preprocess(img, CFG).shape[0] == 48
+
+
+def test_small_isolated_word_keeps_x_height_scale():
+    # A crop of x-height-only letters ("oa") is not blown up to full height:
+    # it spans about a third of the output, centred, as inside a line.
+    img = np.full((40, 80), 230, np.uint8)
+    cv2.circle(img, (20, 20), 12, 20, 3)
+    cv2.circle(img, (55, 20), 12, 20, 3)
+    out = preprocess(img, CFG)
+    top, bottom = ink_rows(out)
+    small = bottom - top + 1
+    assert small <= 0.45 * 48
+    assert abs((top + bottom) / 2 - 24) <= 3
+    # Ascenders and descenders reach well beyond that core band.
+    top, bottom = ink_rows(preprocess(text_image("Why fly high"), CFG))
+    assert bottom - top + 1 >= 1.6 * small
+
+
+def test_core_band_ignores_skew():
+    mask = np.zeros((60, 600), bool)
+    for x in range(0, 600, 6):  # a skewed band of x-height 12
+        y = 20 + x // 30
+        mask[y : y + 12, x : x + 4] = True
+    top, bottom = core_band(mask)
+    assert 9 <= bottom - top <= 16
+
+
+@pytest.mark.parametrize("img", [np.full((30, 30), 255, np.uint8), np.zeros((0, 0), np.uint8), np.full((5, 5), 0, np.uint8)])
+def test_empty_or_blank_images_give_empty_canvas(img):
+    out = preprocess(img, CFG)
+    assert out.shape[0] == 48
+    assert out.max() == 0.0
+
+
+def test_normalized_maps_back_to_input_coordinates():
+    img = cv2.copyMakeBorder(text_image("map"), 0, 0, 100, 0, cv2.BORDER_CONSTANT, value=235)
+    n = normalize(img, CFG)
+    cols = np.nonzero(n.image.max(axis=0) > 0.5)[0]
+    x_first = n.to_input_x(cols[0])
+    raw_cols = np.nonzero((img < 128).any(axis=0))[0]
+    assert abs(x_first - raw_cols[0]) <= 4

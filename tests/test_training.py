@@ -1,0 +1,104 @@
+import json
+
+import keras
+import numpy as np
+import yaml
+
+from recognition.bundle import load_bundle
+from recognition.charset import Charset
+from recognition.model import ModelConfig, build_crnn, ctc_loss
+from recognition.predictor import Predictor
+from recognition.preprocess import PreprocessConfig, preprocess
+from training.datasets.folder import write_labels_folder
+from training.sequence import TrainSequence, ctc_feasible, make_batch
+from training.datasets import open_dataset
+from training.train import TrainConfig, train
+from tests.fixtures import text_image, write_iam_ondb
+
+TINY = {"conv_filters": [8, 16, 16, 16, 16], "pools": [[2, 2], [2, 2], [2, 1], [2, 1], [2, 1]], "rnn_units": 16, "rnn_layers": 1, "dropout": 0.0}
+PRE = PreprocessConfig(height=32)
+WORDS = ["cat", "dog", "bird", "fish", "cow", "hen"]
+
+
+def tiny_model(charset):
+    cfg = ModelConfig.from_json({**ModelConfig().to_json(), **TINY, "height": 32, "num_classes": charset.num_classes})
+    return cfg, build_crnn(cfg)
+
+
+def test_a_few_training_steps_lower_the_loss():
+    keras.utils.set_random_seed(0)
+    cs = Charset()
+    cfg, model = tiny_model(cs)
+    model.compile(optimizer=keras.optimizers.Adam(3e-3), loss=ctc_loss)
+    images = [preprocess(text_image(w), PRE) for w in WORDS]
+    x, y = make_batch(images, [cs.encode(w) for w in WORDS], cfg.width_stride)
+    first = float(model.train_on_batch(x, y))
+    for _ in range(40):
+        last = float(model.train_on_batch(x, y))
+    assert np.isfinite(first) and last < 0.6 * first
+
+
+def test_batches_carry_frame_counts_and_padding():
+    cs = Charset()
+    imgs = [np.ones((32, 40), np.float32), np.ones((32, 70), np.float32)]
+    x, y = make_batch(imgs, [cs.encode("ab"), cs.encode("abc")], stride=4)
+    assert x.shape == (2, 32, 96, 1) and x[0, :, 40:].max() == 0
+    assert y[0, -1] == 10 and y[1, -1] == 18
+    assert list(y[1, :3]) == cs.encode("abc") and y[0, 2] == 0
+    assert not ctc_feasible(cs.encode("aaaa"), 6) and ctc_feasible(cs.encode("abab"), 4)
+
+
+def test_sequence_is_backend_neutral_pydataset(tmp_path):
+    folder = write_labels_folder(tmp_path / "f", [(f"{w}.png", text_image(w), w) for w in WORDS])
+    seq = TrainSequence([(open_dataset(str(folder)), 1.0)], Charset(), PRE, 4, batch_size=3, steps=2)
+    assert isinstance(seq, keras.utils.PyDataset) and len(seq) == 2
+    x, y = seq[0]
+    assert x.shape[0] == 3 and x.shape[1] == 32 and x.dtype == np.float32
+    x2, _ = seq[0]
+    assert np.array_equal(x, x2)  # a batch is reproducible from (seed, epoch, index)
+
+
+def _config(tmp_path, epochs=1):
+    folder = write_labels_folder(tmp_path / "words", [(f"{w}.png", text_image(w), w) for w in WORDS])
+    ondb = write_iam_ondb(tmp_path / "iam-ondb" / "iam-ondb.npz" if (tmp_path / "iam-ondb").mkdir() is None else None,
+                          {"train": ["one two", "three"], "val": ["four five"]})
+    cfg = {
+        "name": "tiny", "version": "t1", "run_dir": str(tmp_path / "run"), "output": str(tmp_path / "model"),
+        "data_root": str(tmp_path), "preprocess": {"height": 32}, "model": TINY,
+        "train": [{"spec": str(folder), "weight": 2}, {"spec": "iam-ondb:train", "weight": 1}],
+        "val": [str(folder), "iam-ondb:val"], "val_limit": 10, "batch_size": 4, "steps_per_epoch": 2,
+        "epochs": epochs, "workers": 1, "lm_order": 3,
+    }
+    path = tmp_path / "tiny.yaml"
+    path.write_text(yaml.safe_dump(cfg))
+    assert ondb.is_file()
+    return path
+
+
+def test_train_checkpoints_resumes_and_exports_a_bundle(tmp_path):
+    cfg = TrainConfig.load(_config(tmp_path))
+    train(cfg)
+    run = tmp_path / "run"
+    state = json.loads((run / "state.json").read_text())
+    assert state["epoch"] == 1 and (run / "last.keras").is_file() and (run / "best.weights.h5").is_file()
+    assert (run / "log.csv").read_text().count("\n") == 2  # header + one epoch
+    # An interrupted run continues from its checkpoint instead of restarting.
+    train(cfg, resume=True, epochs=2)
+    state = json.loads((run / "state.json").read_text())
+    assert state["epoch"] == 2
+    assert (run / "log.csv").read_text().count("\n") == 3
+    bundle = load_bundle(tmp_path / "model")
+    assert bundle.name == "tiny" and bundle.lm is not None and "cat" in bundle.lexicon.words
+    assert bundle.metrics["epochs_trained"] == 2
+
+
+def test_save_load_round_trip_gives_identical_outputs(tmp_path):
+    cfg = TrainConfig.load(_config(tmp_path))
+    train(cfg)
+    bundle = load_bundle(tmp_path / "model")
+    again = load_bundle(tmp_path / "model")
+    x = np.random.default_rng(0).random((2, 32, 64, 1)).astype(np.float32)
+    assert np.array_equal(np.asarray(bundle.model.predict_on_batch(x)), np.asarray(again.model.predict_on_batch(x)))
+    p1, p2 = Predictor.from_bundle(bundle), Predictor.from_bundle(again)
+    imgs = [text_image(w) for w in WORDS]
+    assert [(r.text, r.confidence) for r in p1.predict(imgs)] == [(r.text, r.confidence) for r in p2.predict(imgs)]

@@ -1,0 +1,1 @@
+"""Training package: dataset readers, rendering, augmentation, the training loop, evaluation."""

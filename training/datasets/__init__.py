@@ -1,0 +1,52 @@
+"""Dataset readers and the spec strings that name them.
+
+Specs (``DATA`` is the data root, default ``$HTR_DATA_DIR`` or ``../shared/data``):
+
+- ``iam-ondb:SPLIT`` / ``iam-ondb-words:SPLIT``    rendered IAM On-Line lines / words
+- ``washington:cv1/test`` / ``washington-words:cv1/test``
+- ``iam-lines:ROOT[:SPLITFILE]`` / ``iam-words:ROOT[:SPLITFILE]``  offline IAM layout
+- a folder holding ``labels.tsv``                  (``file<TAB>text``)
+"""
+
+from __future__ import annotations
+
+import os
+from pathlib import Path
+
+from .base import Dataset, DatasetError, Item
+from .folder import LabelsFolder
+from .iam import IamOffline
+from .iam_ondb import IamOnDB
+from .washington import Washington
+
+__all__ = ["Dataset", "DatasetError", "Item", "LabelsFolder", "IamOffline", "IamOnDB", "Washington", "open_dataset", "default_data_root"]
+
+
+def default_data_root() -> Path:
+    env = os.environ.get("HTR_DATA_DIR")
+    if env:
+        return Path(env)
+    here = Path(__file__).resolve().parents[2]
+    return here.parent / "shared" / "data"
+
+
+def open_dataset(spec: str, data_root: str | Path | None = None) -> Dataset:
+    root = Path(data_root) if data_root else default_data_root()
+    if Path(spec).is_dir() and (Path(spec) / "labels.tsv").is_file():
+        return LabelsFolder(spec)
+    kind, _, arg = spec.partition(":")
+    if kind in ("iam-ondb", "iam-ondb-words"):
+        return IamOnDB(root / "iam-ondb" / "iam-ondb.npz", arg or "test", "words" if kind.endswith("words") else "lines")
+    if kind in ("washington", "washington-words"):
+        return Washington(root / "washington", arg or "cv1/test", "words" if kind.endswith("words") else "lines")
+    if kind in ("iam-lines", "iam-words"):
+        if not arg:
+            raise DatasetError(f"{spec}: give the IAM root, e.g. iam-lines:/data/iam")
+        iam_root, _, split = arg.partition(":")
+        return IamOffline(iam_root, kind.split("-")[1], split or None)
+    if kind == "folder":
+        return LabelsFolder(arg)
+    raise DatasetError(
+        f"unknown dataset {spec!r}: use iam-ondb:SPLIT, washington:cv1/test, iam-lines:ROOT, "
+        "iam-words:ROOT or a folder with labels.tsv"
+    )

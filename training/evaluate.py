@@ -1,0 +1,38 @@
+"""``htr evaluate``: CER, WER and exact match of a model on named datasets."""
+
+from __future__ import annotations
+
+import time
+
+from recognition.predictor import Predictor
+
+from .datasets import DatasetError, open_dataset
+from .metrics import rates
+
+
+def evaluate(predictor: Predictor, specs: list[str], data_root=None, limit: int | None = None, batch: int = 256) -> dict:
+    results = {}
+    for spec in specs:
+        ds = open_dataset(spec, data_root)
+        n = len(ds) if not limit else min(limit, len(ds))
+        refs, hyps, skipped = [], [], 0
+        t0 = time.perf_counter()
+        for start in range(0, n, batch):
+            images, texts = [], []
+            for i in range(start, min(n, start + batch)):
+                try:
+                    img, text = ds.load(i, None)
+                except DatasetError:
+                    skipped += 1
+                    continue
+                images.append(img)
+                texts.append(text)
+            for rec, ref in zip(predictor.predict(images), texts):
+                refs.append(ref)
+                hyps.append(rec.text)
+        r = rates(refs, hyps)
+        r["seconds"] = round(time.perf_counter() - t0, 2)
+        r["unreadable"] = skipped
+        r = {k: round(v, 4) if isinstance(v, float) else v for k, v in r.items()}
+        results[spec] = r
+    return results

@@ -1,0 +1,142 @@
+"""Render pen trajectories (IAM On-Line strokes) as scanned ink on paper.
+
+Every call draws a new "scan" of the same handwriting: pen width and pressure,
+ink darkness, slant, rotation, size, blur, paper texture, scan noise and
+occasional binarization or JPEG artefacts vary, so a model trained on the
+renderings meets real scans half way. Word boundaries come from pen-up gaps.
+"""
+
+from __future__ import annotations
+
+from dataclasses import dataclass
+
+import cv2
+import numpy as np
+
+
+@dataclass
+class Rendered:
+    image: np.ndarray  # uint8 gray, ink dark on light paper
+    word_spans: list[tuple[int, int]]  # x ranges of pen-up-separated groups, left to right
+
+
+def _transform(points: np.ndarray, rng: np.random.Generator, height_px: float) -> np.ndarray:
+    pts = points.astype(np.float32)
+    pts -= pts.min(axis=0)
+    ink_h = max(float(pts[:, 1].max()), 1.0)
+    s = height_px / ink_h
+    sx = s * rng.uniform(0.8, 1.2)
+    pts[:, 0] *= sx
+    pts[:, 1] *= s
+    # Slant (shear about the middle) and a small rotation.
+    shear = np.tan(rng.normal(0.0, 0.18))
+    ymid = pts[:, 1].mean()
+    pts[:, 0] += shear * (ymid - pts[:, 1])
+    angle = np.deg2rad(rng.normal(0.0, 1.2))
+    c, si = np.cos(angle), np.sin(angle)
+    cx, cy = pts.mean(axis=0)
+    x, y = pts[:, 0] - cx, pts[:, 1] - cy
+    pts = np.stack([c * x - si * y + cx, si * x + c * y + cy], axis=1)
+    return pts
+
+
+def _paper(h: int, w: int, rng: np.random.Generator) -> np.ndarray:
+    base = rng.uniform(0.78, 1.0)
+    paper = np.full((h, w), base, np.float32)
+    # Low-frequency shading and fibre texture.
+    gh, gw = max(2, h // 40), max(2, w // 40)
+    shade = cv2.resize(rng.normal(0, 1, (gh, gw)).astype(np.float32), (w, h), interpolation=cv2.INTER_CUBIC)
+    paper += shade * rng.uniform(0.0, 0.04)
+    if rng.random() < 0.5:
+        paper += rng.normal(0, rng.uniform(0.005, 0.03), (h, w)).astype(np.float32)
+    if rng.random() < 0.15:
+        # A faint ruled line across the writing, as on lined paper.
+        y = int(rng.uniform(0.6, 0.95) * h)
+        cv2.line(paper, (0, y), (w, y), float(base - rng.uniform(0.1, 0.3)), 1)
+    return paper
+
+
+def render_strokes(
+    strokes: list[np.ndarray],
+    rng: np.random.Generator,
+    height_px: float | None = None,
+) -> Rendered:
+    """Draw strokes (each (n, 2) x/y, y down) as a scanned grayscale image."""
+    if not strokes:
+        raise ValueError("no strokes to render")
+    height_px = height_px or float(rng.uniform(45, 120))
+    sizes = [len(s) for s in strokes]
+    pts = _transform(np.concatenate(strokes), rng, height_px)
+    margin = int(rng.integers(4, 20))
+    pts -= pts.min(axis=0) - margin
+    w = int(np.ceil(pts[:, 0].max())) + margin
+    h = int(np.ceil(pts[:, 1].max())) + margin
+    # Pen: width relative to the writing size, per-stroke pressure.
+    ink = np.zeros((h, w), np.float32)
+    thickness = max(1, int(round(height_px * rng.uniform(0.02, 0.065))))
+    splits = np.cumsum(sizes)[:-1]
+    groups = np.split(pts, splits)
+    spans = []
+    for g in groups:
+        pressure = float(np.clip(rng.normal(0.9, 0.1), 0.5, 1.0))
+        poly = np.round(g * 4).astype(np.int32).reshape(-1, 1, 2)
+        if len(g) == 1 or np.ptp(g, axis=0).max() < 1.0:
+            cv2.circle(ink, tuple(int(v) for v in np.round(g[0])), max(1, thickness // 2), pressure, -1, cv2.LINE_AA)
+        else:
+            cv2.polylines(ink, [poly], False, pressure, thickness, cv2.LINE_AA, shift=2)
+        spans.append((float(g[:, 0].min()), float(g[:, 0].max())))
+    if rng.random() < 0.3:
+        k = np.ones((2, 2), np.uint8)
+        ink = cv2.dilate(ink, k) if rng.random() < 0.5 else cv2.erode(ink, k) if thickness > 2 else ink
+    blur = rng.uniform(0.0, 1.3)
+    if blur > 0.3:
+        ink = cv2.GaussianBlur(ink, (0, 0), blur)
+    darkness = rng.uniform(0.45, 0.95)
+    paper = _paper(h, w, rng)
+    img = paper * (1.0 - darkness * np.clip(ink, 0, 1))
+    img += rng.normal(0, rng.uniform(0.0, 0.04), img.shape).astype(np.float32)
+    img = np.clip(img * 255.0, 0, 255).astype(np.uint8)
+    r = rng.random()
+    if r < 0.08:
+        img = np.where(img < rng.uniform(110, 200), 0, 255).astype(np.uint8)
+    elif r < 0.2:
+        ok, buf = cv2.imencode(".jpg", img, [cv2.IMWRITE_JPEG_QUALITY, int(rng.integers(30, 85))])
+        img = cv2.imdecode(buf, cv2.IMREAD_GRAYSCALE)
+    return Rendered(img, _merge_spans(spans))
+
+
+def _merge_spans(spans: list[tuple[float, float]]) -> list[tuple[int, int]]:
+    """Stroke x-extents -> disjoint groups ordered left to right."""
+    merged: list[list[float]] = []
+    for x0, x1 in sorted(spans):
+        if merged and x0 <= merged[-1][1]:
+            merged[-1][1] = max(merged[-1][1], x1)
+        else:
+            merged.append([x0, x1])
+    return [(int(a), int(np.ceil(b))) for a, b in merged]
+
+
+def split_words(spans: list[tuple[int, int]], n_words: int, min_ratio: float = 1.4, min_gap: float = 0.0) -> list[tuple[int, int]] | None:
+    """Split stroke groups into `n_words` pieces at the widest gaps.
+
+    Returns x ranges, or None when the gaps do not clearly separate that many
+    words (the n-1 chosen gaps must be wider than every other gap by
+    `min_ratio`, and at least `min_gap` wide).
+    """
+    if n_words < 1 or len(spans) < n_words:
+        return None
+    if n_words == 1:
+        return [(spans[0][0], spans[-1][1])]
+    gaps = np.array([spans[i + 1][0] - spans[i][1] for i in range(len(spans) - 1)], np.float32)
+    order = np.argsort(-gaps)
+    cut = sorted(order[: n_words - 1].tolist())
+    chosen_min = gaps[order[n_words - 2]]
+    rest_max = gaps[order[n_words - 1]] if len(gaps) >= n_words else 0.0
+    if chosen_min <= max(0.0, min_gap) or chosen_min < min_ratio * max(rest_max, 1.0):
+        return None
+    pieces, start = [], 0
+    for c in cut:
+        pieces.append((spans[start][0], spans[c][1]))
+        start = c + 1
+    pieces.append((spans[start][0], spans[-1][1]))
+    return pieces

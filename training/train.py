@@ -1,0 +1,286 @@
+"""``htr train``: fit the CRNN-CTC model from a YAML config, with resume.
+
+Every epoch writes ``RUN/last.keras`` (model + optimizer) and ``RUN/state.json``
+(epoch, learning rate, best CER) atomically, so ``--resume`` continues an
+interrupted run where it stopped. The best weights by validation CER go to
+``RUN/best.weights.h5``. At the end (or with ``--export-only``) the best
+weights are exported as a model bundle with a character n-gram model and a
+lexicon built from the training text only, and a confidence calibration
+fitted on validation words.
+"""
+
+from __future__ import annotations
+
+import difflib
+import json
+import logging
+import os
+import platform
+import shutil
+import time
+from dataclasses import dataclass, field
+from pathlib import Path
+
+import keras
+import numpy as np
+import yaml
+
+from recognition.bundle import Bundle
+from recognition.calibration import Calibrator, raw_word_score, reliability_table
+from recognition.charset import IAM_CHARS, Charset
+from recognition.lm import CharNgramLM, Lexicon
+from recognition.model import ModelConfig, build_crnn, ctc_loss
+from recognition.predictor import Predictor
+from recognition.preprocess import PreprocessConfig, preprocess
+
+from .datasets import Dataset, open_dataset
+from .metrics import rates
+from .sequence import TrainSequence
+
+log = logging.getLogger(__name__)
+ROOT = Path(__file__).resolve().parents[1]
+
+
+@dataclass
+class TrainConfig:
+    name: str = "htr-base"
+    version: str = "1"
+    run_dir: str = "runs/htr-base"
+    output: str = "recognition/models/htr-base"
+    data_root: str | None = None
+    chars: str = IAM_CHARS
+    model: dict = field(default_factory=dict)
+    preprocess: dict = field(default_factory=dict)
+    train: list = field(default_factory=list)  # [{spec, weight}]
+    val: list = field(default_factory=list)  # [spec]
+    val_limit: int = 400
+    batch_size: int = 16
+    steps_per_epoch: int = 400
+    epochs: int = 40
+    lr: float = 1e-3
+    lr_factor: float = 0.5
+    lr_patience: int = 3
+    min_lr: float = 1e-5
+    early_stop_patience: int = 8
+    seed: int = 1234
+    augment: float = 1.0
+    workers: int = 2
+    lm_order: int = 6
+
+    @classmethod
+    def load(cls, path: str | Path) -> "TrainConfig":
+        data = yaml.safe_load(Path(path).read_text()) or {}
+        unknown = set(data) - set(cls.__dataclass_fields__)
+        if unknown:
+            raise ValueError(f"{path}: unknown config keys {sorted(unknown)}")
+        return cls(**data)
+
+    def resolve(self, p: str) -> Path:
+        q = Path(p)
+        return q if q.is_absolute() else ROOT / q
+
+
+# ----------------------------------------------------------------------------
+# Validation
+
+
+class ValSet:
+    def __init__(self, spec: str, ds: Dataset, limit: int, pre: PreprocessConfig):
+        self.spec = spec
+        n = len(ds)
+        idx = np.linspace(0, n - 1, min(n, limit)).round().astype(int) if n else []
+        self.images, self.texts = [], []
+        for i in sorted(set(int(i) for i in idx)):
+            img, text = ds.load(i, None)
+            self.images.append(preprocess(img, pre))
+            self.texts.append(text)
+
+
+class ValidationCER(keras.callbacks.Callback):
+    """Greedy CER on each validation set; logs ``val_cer`` (their mean)."""
+
+    def __init__(self, valsets: list[ValSet], charset: Charset, pre: PreprocessConfig, stride: int):
+        super().__init__()
+        self.valsets = valsets
+        self.charset, self.pre, self.stride = charset, pre, stride
+
+    def evaluate(self) -> dict:
+        pred = Predictor(self.model, self.charset, self.pre, self.stride)
+        out = {}
+        for vs in self.valsets:
+            hyps = [pred.decode(p).text for p in pred.probabilities(vs.images)]
+            out[vs.spec] = rates(vs.texts, hyps)
+        return out
+
+    def on_epoch_end(self, epoch, logs=None):
+        logs = logs if logs is not None else {}
+        res = self.evaluate()
+        for spec, r in res.items():
+            key = spec.replace(":", "_").replace("/", "_")
+            logs[f"val_cer_{key}"] = r["cer"]
+        logs["val_cer"] = float(np.mean([r["cer"] for r in res.values()]))
+        print(" - ".join(f"{s}: CER {r['cer']:.4f} WER {r['wer']:.4f}" for s, r in res.items()), flush=True)
+
+
+class Checkpointer(keras.callbacks.Callback):
+    """Atomic per-epoch checkpoint (model + optimizer + state) and best weights."""
+
+    def __init__(self, run_dir: Path, state: dict):
+        super().__init__()
+        self.run_dir = run_dir
+        self.state = state
+
+    def on_epoch_end(self, epoch, logs=None):
+        logs = logs or {}
+        cer = float(logs.get("val_cer", np.inf))
+        if cer < self.state.get("best_cer", np.inf):
+            self.state["best_cer"] = cer
+            self.state["best_epoch"] = epoch + 1
+            tmp = self.run_dir / "best.tmp.weights.h5"
+            self.model.save_weights(tmp)
+            os.replace(tmp, self.run_dir / "best.weights.h5")
+        tmp = self.run_dir / "last.tmp.keras"
+        self.model.save(tmp)
+        os.replace(tmp, self.run_dir / "last.keras")
+        self.state["epoch"] = epoch + 1
+        self.state["lr"] = float(keras.ops.convert_to_numpy(self.model.optimizer.learning_rate))
+        self.state["elapsed_s"] = self.state.get("elapsed_s", 0.0) + (time.time() - self.state.pop("_t0", time.time()))
+        self.state["_t0"] = time.time()
+        (self.run_dir / "state.tmp.json").write_text(json.dumps({k: v for k, v in self.state.items() if not k.startswith("_")}, indent=2))
+        os.replace(self.run_dir / "state.tmp.json", self.run_dir / "state.json")
+
+
+def _tensorboard_available() -> bool:
+    try:
+        import tensorboard  # noqa: F401
+        import tensorflow  # noqa: F401
+    except ImportError:
+        return False
+    return keras.backend.backend() == "tensorflow"
+
+
+# ----------------------------------------------------------------------------
+
+
+def setup(cfg: TrainConfig):
+    charset = Charset(cfg.chars)
+    pre = PreprocessConfig.from_json(cfg.preprocess)
+    mcfg = ModelConfig.from_json({**ModelConfig().to_json(), **cfg.model, "height": pre.height, "num_classes": charset.num_classes})
+    return charset, pre, mcfg
+
+
+def train(cfg: TrainConfig, resume: bool = False, epochs: int | None = None) -> dict:
+    charset, pre, mcfg = setup(cfg)
+    run_dir = cfg.resolve(cfg.run_dir)
+    run_dir.mkdir(parents=True, exist_ok=True)
+    train_sets = [(open_dataset(t["spec"], cfg.data_root), float(t.get("weight", 1.0))) for t in cfg.train]
+    valsets = [ValSet(spec, open_dataset(spec, cfg.data_root), cfg.val_limit, pre) for spec in cfg.val]
+
+    state: dict = {"best_cer": float("inf"), "epoch": 0}
+    last = run_dir / "last.keras"
+    if resume and last.is_file():
+        model = keras.models.load_model(last, custom_objects={"ctc_loss": ctc_loss})
+        state.update(json.loads((run_dir / "state.json").read_text()))
+        model.optimizer.learning_rate.assign(state["lr"])
+        print(f"resuming {run_dir} at epoch {state['epoch']} (best CER {state['best_cer']:.4f}, lr {state['lr']:.2e})", flush=True)
+    else:
+        if resume:
+            print(f"no checkpoint in {run_dir}: starting fresh", flush=True)
+        model = build_crnn(mcfg)
+        model.compile(optimizer=keras.optimizers.Adam(cfg.lr, clipnorm=5.0), loss=ctc_loss, jit_compile=False)
+        (run_dir / "config.json").write_text(json.dumps({"train": cfg.__dict__, "model": mcfg.to_json()}, indent=2, default=str))
+    state["_t0"] = time.time()
+
+    seq = TrainSequence(
+        train_sets, charset, pre, mcfg.width_stride, cfg.batch_size, cfg.steps_per_epoch,
+        seed=cfg.seed, augment_strength=cfg.augment, workers=cfg.workers, use_multiprocessing=False, max_queue_size=8,
+    )
+    seq.epoch = state["epoch"]
+    callbacks = [
+        ValidationCER(valsets, charset, pre, mcfg.width_stride),
+        Checkpointer(run_dir, state),
+        keras.callbacks.ReduceLROnPlateau(monitor="val_cer", mode="min", factor=cfg.lr_factor, patience=cfg.lr_patience, min_lr=cfg.min_lr, verbose=1),
+        keras.callbacks.EarlyStopping(monitor="val_cer", mode="min", patience=cfg.early_stop_patience, verbose=1),
+        keras.callbacks.CSVLogger(str(run_dir / "log.csv"), append=True),
+    ]
+    if _tensorboard_available():
+        callbacks.append(keras.callbacks.TensorBoard(str(run_dir / "tensorboard"), write_graph=False))
+    total = epochs if epochs is not None else cfg.epochs
+    if state["epoch"] < total:
+        model.fit(seq, epochs=total, initial_epoch=state["epoch"], callbacks=callbacks, verbose=1)
+    return export(cfg)
+
+
+# ----------------------------------------------------------------------------
+# Export
+
+
+def word_outcomes(pred: Predictor, images, texts) -> tuple[list[float], list[int]]:
+    """Raw score and exactness of every recognized word (aligned to the reference)."""
+    raw, ok = [], []
+    for rec, ref in zip(pred.predict_normalized(images), texts):
+        hyp_words = [w.text for w in rec.words]
+        sm = difflib.SequenceMatcher(a=ref.split(), b=hyp_words, autojunk=False)
+        good = set()
+        for tag, _, _, j1, j2 in sm.get_opcodes():
+            if tag == "equal":
+                good.update(range(j1, j2))
+        for j, w in enumerate(rec.words):
+            raw.append(w.confidence)
+            ok.append(int(j in good))
+    return raw, ok
+
+
+def export(cfg: TrainConfig, weights: Path | None = None) -> dict:
+    charset, pre, mcfg = setup(cfg)
+    run_dir = cfg.resolve(cfg.run_dir)
+    weights = weights or run_dir / "best.weights.h5"
+    tmp = run_dir / "export.weights.h5"
+    shutil.copyfile(weights, tmp)  # the trainer may rewrite best while we read
+    model = build_crnn(mcfg)
+    model.load_weights(tmp)
+
+    train_texts = [t for spec in cfg.train for t in open_dataset(spec["spec"], cfg.data_root).texts()]
+    lm = CharNgramLM.train(train_texts, order=cfg.lm_order)
+    lexicon = Lexicon.from_texts(train_texts)
+
+    # Calibration: raw word scores on validation data, fit on one half and
+    # checked on the other; the shipped map is fit on all of it.
+    pred = Predictor(model, charset, pre, mcfg.width_stride)
+    raw, ok = [], []
+    for spec in cfg.val:
+        vs = ValSet(spec, open_dataset(spec, cfg.data_root), cfg.val_limit, pre)
+        r, o = word_outcomes(pred, vs.images, vs.texts)
+        raw += r
+        ok += o
+    raw_a, ok_a = np.array(raw), np.array(ok)
+    half = np.arange(len(raw_a)) % 2 == 0
+    held_out = Calibrator.fit(raw_a[half], ok_a[half])
+    reliability = reliability_table(held_out(raw_a[~half]), ok_a[~half])
+    calibrator = Calibrator.fit(raw_a, ok_a)
+
+    state = json.loads((run_dir / "state.json").read_text()) if (run_dir / "state.json").is_file() else {}
+    bundle = Bundle(
+        name=cfg.name,
+        version=cfg.version,
+        charset=charset,
+        preprocess=pre,
+        model_config=mcfg,
+        calibration=calibrator,
+        metrics={
+            "best_val_cer": state.get("best_cer"),
+            "best_epoch": state.get("best_epoch"),
+            "epochs_trained": state.get("epoch"),
+            "training_time_s": round(state.get("elapsed_s", 0.0)),
+            "backend": keras.backend.backend(),
+            "machine": f"{platform.machine()} {os.cpu_count()} cores",
+            "reliability_held_out": reliability,
+        },
+        model=model,
+        lm=lm,
+        lexicon=lexicon,
+    )
+    out = bundle.save(cfg.resolve(cfg.output))
+    tmp.unlink(missing_ok=True)
+    print(json.dumps({"exported": str(out), "reliability_held_out": reliability}, indent=2), flush=True)
+    return bundle.metrics

@@ -1,0 +1,1 @@
+"""Application layer: the ``htr`` command line (and, later, the pipeline and queue)."""
