@@ -3,7 +3,7 @@
 ``model.json``       format, name, version, charset, preprocessing, architecture,
                      confidence calibration, metrics
 ``model.weights.h5`` Keras weights (backend-neutral)
-``lm.json``          optional character n-gram model (beam search)
+``lm.json.gz``        optional character n-gram model (beam search)
 ``lexicon.txt``      optional lexicon (beam search)
 """
 
@@ -65,7 +65,7 @@ class Bundle:
         (path / "model.json").write_text(json.dumps(meta, indent=2) + "\n")
         self.model.save_weights(path / "model.weights.h5")
         if self.lm is not None:
-            self.lm.save(path / "lm.json")
+            self.lm.save(path / "lm.json.gz")
         if self.lexicon is not None:
             self.lexicon.save(path / "lexicon.txt")
         self.path = path
@@ -96,8 +96,8 @@ def load_bundle(path: str | Path | None = None) -> Bundle:
     )
     bundle.build()
     bundle.model.load_weights(path / "model.weights.h5")
-    if (path / "lm.json").is_file():
-        bundle.lm = CharNgramLM.load(path / "lm.json")
+    if (path / "lm.json.gz").is_file():
+        bundle.lm = CharNgramLM.load(path / "lm.json.gz")
     if (path / "lexicon.txt").is_file():
         bundle.lexicon = Lexicon.load(path / "lexicon.txt")
     return bundle

@@ -7,6 +7,7 @@
 
 from __future__ import annotations
 
+import gzip
 import json
 import math
 import re
@@ -79,11 +80,14 @@ class CharNgramLM:
         return total + self.log_prob(text, None)
 
     def save(self, path: str | Path) -> None:
-        Path(path).write_text(json.dumps({"order": self.order, "vocab": "".join(self.vocab), "counts": self.counts}))
+        """JSON, gzip-compressed when the name ends in ``.gz``."""
+        raw = json.dumps({"order": self.order, "vocab": "".join(self.vocab), "counts": self.counts}).encode()
+        Path(path).write_bytes(gzip.compress(raw, mtime=0) if str(path).endswith(".gz") else raw)
 
     @classmethod
     def load(cls, path: str | Path) -> "CharNgramLM":
-        data = json.loads(Path(path).read_text())
+        raw = Path(path).read_bytes()
+        data = json.loads(gzip.decompress(raw) if str(path).endswith(".gz") else raw)
         return cls(data["order"], data["counts"], data["vocab"])
 
 

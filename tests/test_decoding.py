@@ -71,8 +71,8 @@ def test_char_lm_is_a_distribution():
 
 def test_lm_and_lexicon_round_trip(tmp_path):
     lm = CharNgramLM.train(["hello world"], order=3)
-    lm.save(tmp_path / "lm.json")
-    assert abs(CharNgramLM.load(tmp_path / "lm.json").score("hello") - lm.score("hello")) < 1e-9
+    lm.save(tmp_path / "lm.json.gz")
+    assert abs(CharNgramLM.load(tmp_path / "lm.json.gz").score("hello") - lm.score("hello")) < 1e-9
     lex = Lexicon.from_texts(["Hello , world"])
     lex.save(tmp_path / "lex.txt")
     assert Lexicon.load(tmp_path / "lex.txt").words == {"hello", "world"}

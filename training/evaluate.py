@@ -32,7 +32,7 @@ def evaluate(predictor: Predictor, specs: list[str], data_root=None, limit: int 
                 hyps.append(rec.text)
         r = rates(refs, hyps)
         r["seconds"] = round(time.perf_counter() - t0, 2)
-        r["unreadable"] = skipped
+        r["skipped"] = skipped
         r = {k: round(v, 4) if isinstance(v, float) else v for k, v in r.items()}
         results[spec] = r
     return results

@@ -33,7 +33,7 @@ from recognition.model import ModelConfig, build_crnn, ctc_loss
 from recognition.predictor import Predictor
 from recognition.preprocess import PreprocessConfig, preprocess
 
-from .datasets import Dataset, open_dataset
+from .datasets import Dataset, DatasetError, open_dataset
 from .metrics import rates
 from .sequence import TrainSequence
 
@@ -91,7 +91,10 @@ class ValSet:
         idx = np.linspace(0, n - 1, min(n, limit)).round().astype(int) if n else []
         self.images, self.texts = [], []
         for i in sorted(set(int(i) for i in idx)):
-            img, text = ds.load(i, None)
+            try:
+                img, text = ds.load(i, None)
+            except DatasetError:
+                continue
             self.images.append(preprocess(img, pre))
             self.texts.append(text)
 

@@ -101,7 +101,14 @@ def build_parser() -> argparse.ArgumentParser:
 def main(argv: list[str] | None = None) -> int:
     args = build_parser().parse_args(argv)
     _quiet_backend()
-    return args.func(args)
+    from recognition.bundle import ModelLoadError
+    from training.datasets import DatasetError
+
+    try:
+        return args.func(args)
+    except (ModelLoadError, DatasetError, FileNotFoundError, ValueError) as exc:
+        print(f"htr {args.command}: error: {exc}", file=sys.stderr)
+        return 2
 
 
 if __name__ == "__main__":

@@ -67,15 +67,28 @@ class IamOnDB(Dataset):
 
     def load(self, i: int, rng: np.random.Generator | None = None) -> tuple[np.ndarray, str]:
         item = self.items[i]
+        evaluation = rng is None
         seed = zlib.crc32(item.id.encode())
-        if rng is None:
+        if evaluation:
             rng = np.random.default_rng(seed)
         rendered = render_strokes(self.strokes(i), rng)
         if self.level == "lines":
             return rendered.image, item.text
-        return self._cut_word(rendered, item.text, rng)
+        # Words: not every rendering separates every word; try a few.
+        for attempt in range(6):
+            cut = self._cut_word(rendered, item.text, rng, single=evaluation)
+            if cut is not None:
+                return cut
+            if not evaluation:
+                i = int(rng.integers(len(self.items)))
+                item = self.items[i]
+            rendered = render_strokes(self.strokes(i), np.random.default_rng(seed + attempt + 1) if evaluation else rng)
+        if evaluation:
+            # A fixed word set holds words only: this line never split cleanly.
+            raise DatasetError(f"{item.id}: no clean word split")
+        return rendered.image, item.text  # training: the whole line still teaches
 
-    def _cut_word(self, rendered, text: str, rng: np.random.Generator):
+    def _cut_word(self, rendered, text: str, rng: np.random.Generator, single: bool = False):
         img = rendered.image
         tokens = text.split()
         min_gap = 0.1 * img.shape[0]
@@ -86,10 +99,10 @@ class IamOnDB(Dataset):
             pieces = split_words(rendered.word_spans, len(groups), min_gap=min_gap)
             labels = [" ".join(g) for g in groups]
         if pieces is None:
-            return img, text  # no clean split: the whole line
+            return None
         k = int(rng.integers(len(pieces)))
         # Occasionally a run of two or three words, as a segmenter may cut.
-        run = 1 if rng.random() < 0.8 else int(rng.integers(2, 4))
+        run = 1 if single or rng.random() < 0.85 else int(rng.integers(2, 4))
         j = min(len(pieces), k + run)
         x0, x1 = pieces[k][0], pieces[j - 1][1]
         pad = int(rng.integers(1, 6))

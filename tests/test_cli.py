@@ -1,0 +1,66 @@
+import subprocess
+import sys
+from pathlib import Path
+
+import cv2
+import pytest
+
+from tests.fixtures import text_image
+from tests.test_training import _config
+from training.train import TrainConfig, train
+
+ROOT = Path(__file__).resolve().parents[1]
+
+
+def htr(*args, env=None):
+    return subprocess.run([sys.executable, "-m", "worker.cli", *args], cwd=ROOT, capture_output=True, text=True, env=env, timeout=300)
+
+
+@pytest.fixture(scope="module")
+def tiny_model(tmp_path_factory):
+    tmp = tmp_path_factory.mktemp("tiny")
+    train(TrainConfig.load(_config(tmp)))
+    return tmp / "model"
+
+
+def test_recognize_prints_tsv_rows_in_input_order(tiny_model, tmp_path):
+    paths = []
+    for i, w in enumerate(["cat", "a longer line of text", "dog"]):
+        p = tmp_path / f"{i}.png"
+        cv2.imwrite(str(p), text_image(w))
+        paths.append(str(p))
+    res = htr("recognize", *paths, "--model", str(tiny_model))
+    assert res.returncode == 0, res.stderr
+    rows = [r.split("\t") for r in res.stdout.splitlines()]
+    assert [r[0] for r in rows] == paths
+    assert all(len(r) == 3 and 0.0 <= float(r[2]) <= 1.0 for r in rows)
+
+
+def test_recognize_reports_unreadable_files_and_keeps_going(tiny_model, tmp_path):
+    good = tmp_path / "good.png"
+    cv2.imwrite(str(good), text_image("cat"))
+    bad = tmp_path / "bad.png"
+    bad.write_bytes(b"\x89PNG broken")
+    res = htr("recognize", str(bad), str(good), "--model", str(tiny_model), "--decoder", "beam")
+    assert res.returncode == 1
+    rows = res.stdout.splitlines()
+    assert rows[0] == f"{bad}\t\t0.0000" and rows[1].startswith(f"{good}\t")
+    assert "bad.png: not a readable image" in res.stderr
+
+
+def test_evaluate_prints_json_per_dataset(tiny_model, tmp_path):
+    import json
+
+    from training.datasets.folder import write_labels_folder
+
+    folder = write_labels_folder(tmp_path / "eval", [("a.png", text_image("cat"), "cat"), ("b.png", text_image("dog"), "dog")])
+    res = htr("evaluate", str(folder), "--model", str(tiny_model))
+    assert res.returncode == 0, res.stderr
+    out = json.loads(res.stdout)[str(folder)]
+    assert out["samples"] == 2 and 0.0 <= out["cer"] and 0.0 <= out["exact_match"] <= 1.0
+
+
+def test_missing_model_is_a_clear_error(tmp_path):
+    res = htr("recognize", "x.png", "--model", str(tmp_path / "nope"))
+    assert res.returncode != 0
+    assert "model.json missing" in res.stderr
