@@ -1,0 +1,73 @@
+"""Page -> deskew -> binarize -> remove rulings -> lines -> words, in reading order."""
+
+from __future__ import annotations
+
+import cv2
+import numpy as np
+
+from .binarize import DEFAULT_METHOD, binarize
+from .deskew import estimate_skew, rotate
+from .layout import Box, Line, PageLayout
+from .lines import segment_lines, segment_words
+from .rulings import remove_rulings
+
+
+def to_gray_u8(image: np.ndarray) -> np.ndarray:
+    img = np.asarray(image)
+    if img.ndim == 3:
+        img = cv2.cvtColor(img[:, :, :3], cv2.COLOR_BGR2GRAY) if img.shape[2] >= 3 else img[:, :, 0]
+    if img.dtype != np.uint8:
+        img = cv2.normalize(img.astype(np.float32), None, 0, 255, cv2.NORM_MINMAX).astype(np.uint8)
+    return img
+
+
+def _unrotate(box: Box, angle: float, w: int, h: int) -> Box:
+    if abs(angle) < 1e-6:
+        return box
+    m = cv2.getRotationMatrix2D((w / 2.0, h / 2.0), -angle, 1.0)
+    pts = np.array([[box.x0, box.y0, 1], [box.x1, box.y0, 1], [box.x0, box.y1, 1], [box.x1, box.y1, 1]], np.float64) @ m.T
+    x0, y0 = np.floor(pts.min(axis=0)).astype(int)
+    x1, y1 = np.ceil(pts.max(axis=0)).astype(int)
+    return Box(max(0, int(x0)), max(0, int(y0)), min(w, int(x1)), min(h, int(y1)))
+
+
+def segment_page(image: np.ndarray, method: str = DEFAULT_METHOD, deskew: bool = True) -> PageLayout:
+    gray = to_gray_u8(image)
+    h, w = gray.shape
+    angle = estimate_skew(binarize(gray, method)) if deskew else 0.0
+    straight = rotate(gray, angle) if angle else gray
+    mask = binarize(straight, method)
+    mask, _ = remove_rulings(mask)
+    boxes, masks, ch = segment_lines(mask)
+    lines = []
+    for box, lm in zip(boxes, masks):
+        words = [Box(b.x0 + box.x0, b.y0 + box.y0, b.x1 + box.x0, b.y1 + box.y0) for b in segment_words(lm, ch)]
+        lines.append(Line(box, _unrotate(box, angle, w, h), words, [_unrotate(b, angle, w, h) for b in words]))
+    return PageLayout(w, h, angle, lines, straight, masks)
+
+
+def line_crops(layout: PageLayout, margin: int = 4) -> list[np.ndarray]:
+    """Gray crops of each line from the deskewed page; ink of other lines inside
+    the box is painted over with paper so recognition sees one line only."""
+    page = layout.deskewed
+    crops = []
+    for line, lm in zip(layout.lines, layout.line_masks):
+        b = line.box
+        crop = page[b.y0 : b.y1, b.x0 : b.x1].copy()
+        paper = int(np.percentile(crop, 90)) if crop.size else 255
+        own = cv2.dilate(lm.astype(np.uint8), np.ones((5, 5), np.uint8)).astype(bool)
+        crop[~own] = np.maximum(crop[~own], paper)
+        crops.append(cv2.copyMakeBorder(crop, margin, margin, margin, margin, cv2.BORDER_CONSTANT, value=paper))
+    return crops
+
+
+def draw_overlay(image: np.ndarray, layout: PageLayout) -> np.ndarray:
+    """The page with line boxes (blue) and word boxes (orange), for a person to check."""
+    out = cv2.cvtColor(to_gray_u8(image), cv2.COLOR_GRAY2BGR)
+    for i, line in enumerate(layout.lines):
+        b = line.page_box
+        cv2.rectangle(out, (b.x0, b.y0), (b.x1 - 1, b.y1 - 1), (200, 80, 0), 2)
+        cv2.putText(out, str(i + 1), (b.x0, max(12, b.y0 - 4)), cv2.FONT_HERSHEY_SIMPLEX, 0.5, (200, 80, 0), 1, cv2.LINE_AA)
+        for wb in line.page_words:
+            cv2.rectangle(out, (wb.x0, wb.y0), (wb.x1 - 1, wb.y1 - 1), (0, 140, 255), 1)
+    return out

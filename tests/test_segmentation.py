@@ -1,0 +1,89 @@
+import cv2
+import numpy as np
+import pytest
+
+from segmentation import line_crops, segment_page
+from segmentation.binarize import METHODS, binarize
+from segmentation.deskew import estimate_skew, rotate
+from segmentation.lines import segment_words
+from segmentation.rulings import remove_rulings
+from segmentation.synth import compose_page, match_lines
+from tests.fixtures import text_image
+
+SENTENCES = [
+    "the quick brown fox jumps", "over the lazy dog again", "handwriting on forms",
+    "pack my box with five", "dozen liquor jugs today", "sphinx of black quartz",
+    "judge my vow please", "a final line of text",
+]
+
+
+def page(rng_seed=0, skew=0.0, boxed=False, n=8):
+    rng = np.random.default_rng(rng_seed)
+    lines = [text_image(s, scale=1.6, thickness=2) for s in SENTENCES[:n]]
+    return compose_page(lines, SENTENCES[:n], rng, size=(1240, 1754), skew_deg=skew, boxed=boxed)
+
+
+@pytest.mark.parametrize("method", METHODS)
+def test_binarization_finds_ink_not_paper(method):
+    img = text_image("ink on paper", scale=1.5)
+    # Uneven illumination: a dark gradient across the page.
+    shade = np.linspace(0, 90, img.shape[1], dtype=np.float32)[None, :]
+    shaded = np.clip(img.astype(np.float32) - shade, 0, 255).astype(np.uint8)
+    truth = img < 128
+    for im in (img, shaded) if method != "otsu" else (img,):
+        mask = binarize(im, method, window=31)
+        recall = (mask & truth).sum() / truth.sum()
+        false_pos = (mask & ~truth).sum() / (~truth).sum()
+        assert recall > 0.6 and false_pos < 0.03, (method, recall, false_pos)
+
+
+def test_skew_is_estimated_and_corrected():
+    sp = page(skew=3.0)
+    mask = binarize(sp.image)
+    angle = estimate_skew(mask)
+    assert abs(angle + 3.0) <= 0.5  # rotating by -3 degrees undoes it
+    straight = estimate_skew(binarize(rotate(sp.image, angle)))
+    assert abs(straight) <= 0.5
+
+
+def test_rulings_and_boxes_are_removed_but_text_kept():
+    sp = page(boxed=True)
+    mask = binarize(sp.image)
+    clean, rulings = remove_rulings(mask)
+    assert rulings.sum() > 0.2 * mask.sum() * 0.1
+    # No long horizontal run survives.
+    runs = cv2.morphologyEx(clean.astype(np.uint8), cv2.MORPH_OPEN, np.ones((1, 200), np.uint8))
+    assert runs.sum() == 0
+    assert clean.sum() > 0.5 * (mask.sum() - rulings.sum())
+
+
+@pytest.mark.parametrize("skew,boxed", [(0.0, False), (2.0, False), (-1.5, True)])
+def test_lines_are_found_in_reading_order(skew, boxed):
+    sp = page(rng_seed=3, skew=skew, boxed=boxed)
+    layout = segment_page(sp.image)
+    pred = [ln.page_box for ln in layout.lines]
+    m = match_lines(pred, sp.boxes)
+    assert m["recall"] == 1.0 and m["precision"] == 1.0, m
+    assert [j for i, j in sorted(m["matches"])] == list(range(len(sp.boxes)))
+
+
+def test_words_are_split_at_word_gaps():
+    img = text_image("one two three four", scale=1.6)
+    mask = binarize(img)
+    words = segment_words(mask, ch=20.0)
+    assert len(words) == 4
+    assert all(a.x1 <= b.x0 for a, b in zip(words, words[1:]))
+
+
+def test_line_crops_hold_one_line_each():
+    sp = page(n=4)
+    layout = segment_page(sp.image)
+    crops = line_crops(layout)
+    assert len(crops) == 4
+    for crop, line in zip(crops, layout.lines):
+        assert crop.shape[0] == line.box.height + 8 and crop.dtype == np.uint8
+
+
+def test_blank_page_has_no_lines():
+    layout = segment_page(np.full((800, 600), 245, np.uint8))
+    assert layout.lines == []
