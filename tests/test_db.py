@@ -1,0 +1,71 @@
+import uuid
+
+import pytest
+from sqlalchemy import create_engine, inspect, text
+from sqlalchemy.exc import IntegrityError
+
+from tests.services import port_open
+from worker.db import Document, Line, Page, Status, Word, make_engine, session_factory, upgrade
+
+
+ADMIN = "postgresql+psycopg2://postgres@127.0.0.1:5432/postgres"
+
+
+@pytest.fixture(params=["sqlite", "postgresql"])
+def db_url(request, tmp_path):
+    """SQLite in a temp folder, or a fresh database on the local PostgreSQL
+    (scripts/test.sh starts the server when it is down)."""
+    if request.param == "sqlite":
+        yield f"sqlite:///{tmp_path / 'htr.sqlite'}"
+        return
+    if not port_open("127.0.0.1", 5432):
+        raise RuntimeError("PostgreSQL is not running on 127.0.0.1:5432 (scripts/test.sh starts it)")
+    name = f"htr_test_{uuid.uuid4().hex[:8]}"
+    admin = create_engine(ADMIN, isolation_level="AUTOCOMMIT")
+    with admin.connect() as c:
+        c.execute(text(f'CREATE DATABASE "{name}"'))
+    yield f"postgresql+psycopg2://postgres@127.0.0.1:5432/{name}"
+    with admin.connect() as c:
+        c.execute(text(f'DROP DATABASE IF EXISTS "{name}" WITH (FORCE)'))
+    admin.dispose()
+
+
+def _doc(session, h="a" * 64):
+    d = Document(source="x.pdf", content_hash=h, status=Status.DONE, attempts=1)
+    p = Page(index=0, width=100, height=100)
+    ln = Line(index=0, x0=0, y0=0, x1=10, y1=10, text="the quick brown foxes", confidence=0.9)
+    ln.words = [Word(index=i, x0=0, y0=0, x1=1, y1=1, text=w, confidence=0.9) for i, w in enumerate(ln.text.split())]
+    p.lines = [ln]
+    d.pages = [p]
+    session.add(d)
+    session.commit()
+    return d
+
+
+def test_migrations_create_schema_and_search_index(db_url):
+    upgrade(db_url)
+    engine = make_engine(db_url)
+    names = set(inspect(engine).get_table_names())
+    assert {"documents", "pages", "lines", "words", "model_versions", "alembic_version"} <= names
+    S = session_factory(engine)
+    with S() as s:
+        _doc(s)
+        if engine.dialect.name == "sqlite":
+            hits = s.execute(text("SELECT rowid FROM lines_fts WHERE lines_fts MATCH 'fox'")).all()
+        else:
+            hits = s.execute(text("SELECT id FROM lines WHERE tsv @@ plainto_tsquery('english', 'fox')")).all()
+        assert len(hits) == 1  # stemmed: "foxes" matches "fox"
+    upgrade(db_url)  # idempotent
+    engine.dispose()
+
+
+def test_content_hash_is_unique(db_url):
+    upgrade(db_url)
+    engine = make_engine(db_url)
+    S = session_factory(engine)
+    with S() as s:
+        _doc(s)
+    with S() as s:
+        with pytest.raises(IntegrityError):
+            _doc(s)
+    engine.dispose()

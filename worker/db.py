@@ -1,0 +1,164 @@
+"""Database schema (SQLAlchemy 2 typed declarative) and sessions.
+
+``HTR_DATABASE_URL`` picks the database; the default is SQLite in
+``./var/htr.sqlite``. The schema is created and changed only by the Alembic
+migrations in ``migrations/`` (``htr db upgrade``), never by ``create_all``.
+
+documents 1─* pages 1─* lines 1─* words; documents *─1 model_versions.
+"""
+
+from __future__ import annotations
+
+import os
+from datetime import datetime, timezone
+from pathlib import Path
+
+from sqlalchemy import JSON, DateTime, Float, ForeignKey, Integer, String, Text, UniqueConstraint, create_engine, event
+from sqlalchemy.engine import Engine
+from sqlalchemy.orm import DeclarativeBase, Mapped, mapped_column, relationship, sessionmaker
+
+ROOT = Path(__file__).resolve().parents[1]
+
+
+def utcnow() -> datetime:
+    return datetime.now(timezone.utc)
+
+
+class Base(DeclarativeBase):
+    pass
+
+
+class Status:
+    QUEUED = "queued"
+    PROCESSING = "processing"
+    DONE = "done"
+    FAILED = "failed"
+    ALL = (QUEUED, PROCESSING, DONE, FAILED)
+
+
+class ModelVersion(Base):
+    __tablename__ = "model_versions"
+    __table_args__ = (UniqueConstraint("name", "version", name="uq_model_versions_name_version"),)
+
+    id: Mapped[int] = mapped_column(Integer, primary_key=True)
+    name: Mapped[str] = mapped_column(String(200))
+    version: Mapped[str] = mapped_column(String(100))
+    metrics: Mapped[dict | None] = mapped_column(JSON)
+    created_at: Mapped[datetime] = mapped_column(DateTime(timezone=True), default=utcnow)
+
+
+class Document(Base):
+    __tablename__ = "documents"
+
+    id: Mapped[int] = mapped_column(Integer, primary_key=True)
+    source: Mapped[str] = mapped_column(Text)  # where it came from (path or URL)
+    store_key: Mapped[str | None] = mapped_column(Text)  # the original in the object store
+    content_hash: Mapped[str] = mapped_column(String(64), unique=True)  # sha256 of the bytes
+    status: Mapped[str] = mapped_column(String(20), default=Status.QUEUED, index=True)
+    error: Mapped[str | None] = mapped_column(Text)
+    page_count: Mapped[int | None] = mapped_column(Integer)
+    attempts: Mapped[int] = mapped_column(Integer, default=0)
+    timings: Mapped[dict | None] = mapped_column(JSON)  # seconds per stage
+    model_version_id: Mapped[int | None] = mapped_column(ForeignKey("model_versions.id"))
+    created_at: Mapped[datetime] = mapped_column(DateTime(timezone=True), default=utcnow)
+    started_at: Mapped[datetime | None] = mapped_column(DateTime(timezone=True))
+    finished_at: Mapped[datetime | None] = mapped_column(DateTime(timezone=True))
+
+    model_version: Mapped[ModelVersion | None] = relationship()
+    pages: Mapped[list["Page"]] = relationship(back_populates="document", order_by="Page.index", cascade="all, delete-orphan")
+
+
+class Page(Base):
+    __tablename__ = "pages"
+    __table_args__ = (UniqueConstraint("document_id", "index", name="uq_pages_document_index"),)
+
+    id: Mapped[int] = mapped_column(Integer, primary_key=True)
+    document_id: Mapped[int] = mapped_column(ForeignKey("documents.id", ondelete="CASCADE"), index=True)
+    index: Mapped[int] = mapped_column(Integer)  # 0-based
+    width: Mapped[int] = mapped_column(Integer)
+    height: Mapped[int] = mapped_column(Integer)
+    dpi: Mapped[int | None] = mapped_column(Integer)
+    skew_degrees: Mapped[float | None] = mapped_column(Float)
+    image_key: Mapped[str | None] = mapped_column(Text)  # page image in the store
+
+    document: Mapped[Document] = relationship(back_populates="pages")
+    lines: Mapped[list["Line"]] = relationship(back_populates="page", order_by="Line.index", cascade="all, delete-orphan")
+
+
+class Line(Base):
+    __tablename__ = "lines"
+    __table_args__ = (UniqueConstraint("page_id", "index", name="uq_lines_page_index"),)
+
+    id: Mapped[int] = mapped_column(Integer, primary_key=True)
+    page_id: Mapped[int] = mapped_column(ForeignKey("pages.id", ondelete="CASCADE"), index=True)
+    index: Mapped[int] = mapped_column(Integer)  # reading order on the page
+    x0: Mapped[int] = mapped_column(Integer)
+    y0: Mapped[int] = mapped_column(Integer)
+    x1: Mapped[int] = mapped_column(Integer)
+    y1: Mapped[int] = mapped_column(Integer)
+    text: Mapped[str] = mapped_column(Text, default="")
+    confidence: Mapped[float] = mapped_column(Float, default=0.0)
+
+    page: Mapped[Page] = relationship(back_populates="lines")
+    words: Mapped[list["Word"]] = relationship(back_populates="line", order_by="Word.index", cascade="all, delete-orphan")
+
+
+class Word(Base):
+    __tablename__ = "words"
+    __table_args__ = (UniqueConstraint("line_id", "index", name="uq_words_line_index"),)
+
+    id: Mapped[int] = mapped_column(Integer, primary_key=True)
+    line_id: Mapped[int] = mapped_column(ForeignKey("lines.id", ondelete="CASCADE"), index=True)
+    index: Mapped[int] = mapped_column(Integer)
+    x0: Mapped[int] = mapped_column(Integer)
+    y0: Mapped[int] = mapped_column(Integer)
+    x1: Mapped[int] = mapped_column(Integer)
+    y1: Mapped[int] = mapped_column(Integer)
+    text: Mapped[str] = mapped_column(Text)
+    confidence: Mapped[float] = mapped_column(Float, index=True)
+    corrected_text: Mapped[str | None] = mapped_column(Text)
+    corrected_at: Mapped[datetime | None] = mapped_column(DateTime(timezone=True))
+
+    line: Mapped[Line] = relationship(back_populates="words")
+
+
+def database_url(url: str | None = None) -> str:
+    if url:
+        return url
+    env = os.environ.get("HTR_DATABASE_URL")
+    if env:
+        return env
+    path = Path("var/htr.sqlite").resolve()
+    path.parent.mkdir(parents=True, exist_ok=True)
+    return f"sqlite:///{path}"
+
+
+def make_engine(url: str | None = None) -> Engine:
+    url = database_url(url)
+    if url.startswith("sqlite"):
+        engine = create_engine(url, connect_args={"timeout": 30})
+
+        @event.listens_for(engine, "connect")
+        def _sqlite_pragmas(dbapi_conn, _record):
+            cur = dbapi_conn.cursor()
+            cur.execute("PRAGMA foreign_keys=ON")
+            cur.execute("PRAGMA journal_mode=WAL")
+            cur.close()
+
+        return engine
+    return create_engine(url, pool_pre_ping=True)
+
+
+def session_factory(engine: Engine) -> sessionmaker:
+    return sessionmaker(engine, expire_on_commit=False)
+
+
+def upgrade(url: str | None = None, revision: str = "head") -> None:
+    """Apply the Alembic migrations to the database."""
+    from alembic import command
+    from alembic.config import Config
+
+    cfg = Config()
+    cfg.set_main_option("script_location", str(ROOT / "migrations"))
+    cfg.set_main_option("sqlalchemy.url", database_url(url).replace("%", "%%"))
+    command.upgrade(cfg, revision)

@@ -1,0 +1,167 @@
+"""Reading documents: file type by content, pages one at a time as gray images.
+
+PDFs are rendered by poppler (pdf2image) at 300 dpi one page per call, so
+memory stays flat however long the document; PNG, JPEG and (multi-page) TIFF
+are read with Pillow, EXIF orientation honoured. Everything that makes a
+document unusable raises :class:`BadInput` with a message meant for a person:
+it is recorded against that document and never retried.
+"""
+
+from __future__ import annotations
+
+import os
+import warnings
+from dataclasses import dataclass
+from pathlib import Path
+from typing import Iterator
+
+import numpy as np
+from PIL import Image, ImageOps, ImageSequence, UnidentifiedImageError
+
+RENDER_DPI = 300
+
+
+class BadInput(Exception):
+    """The document cannot be processed as given (corrupt, encrypted, empty, too big, wrong type)."""
+
+
+@dataclass(frozen=True)
+class Limits:
+    max_bytes: int = int(float(os.environ.get("HTR_MAX_FILE_MB", "512")) * 1024 * 1024)
+    max_pixels: int = int(os.environ.get("HTR_MAX_PAGE_PIXELS", str(120_000_000)))
+    max_pages: int = int(os.environ.get("HTR_MAX_PAGES", "2000"))
+
+
+@dataclass
+class PageImage:
+    index: int  # 0-based
+    image: np.ndarray  # uint8 gray
+    dpi: int
+
+
+def sniff(head: bytes) -> str | None:
+    """Document type from its first bytes: pdf, png, jpeg, tiff, or None."""
+    if head.startswith(b"%PDF-") or b"%PDF-" in head[:1024]:
+        return "pdf"
+    if head.startswith(b"\x89PNG\r\n\x1a\n"):
+        return "png"
+    if head.startswith(b"\xff\xd8\xff"):
+        return "jpeg"
+    if head.startswith(b"II*\x00") or head.startswith(b"MM\x00*"):
+        return "tiff"
+    return None
+
+
+def check_file(path: str | Path, limits: Limits = Limits()) -> str:
+    """Validate size and type; returns the type."""
+    p = Path(path)
+    if not p.is_file():
+        raise BadInput(f"{p}: no such file")
+    size = p.stat().st_size
+    if size == 0:
+        raise BadInput("empty file (0 bytes)")
+    if size > limits.max_bytes:
+        raise BadInput(f"file too large: {size / 2**20:.1f} MiB > limit {limits.max_bytes / 2**20:.0f} MiB")
+    with open(p, "rb") as f:
+        kind = sniff(f.read(2048))
+    if kind is None:
+        raise BadInput("unsupported file type: not a PDF, PNG, JPEG or TIFF")
+    return kind
+
+
+def _to_gray(img: Image.Image) -> np.ndarray:
+    img = ImageOps.exif_transpose(img)
+    if img.mode in ("RGBA", "LA", "P"):
+        img = img.convert("RGBA")
+        bg = Image.new("RGBA", img.size, (255, 255, 255, 255))
+        img = Image.alpha_composite(bg, img)
+    return np.asarray(img.convert("L"), dtype=np.uint8)
+
+
+def _image_pages(path: Path, limits: Limits) -> Iterator[PageImage]:
+    Image.MAX_IMAGE_PIXELS = limits.max_pixels
+    try:
+        with warnings.catch_warnings():
+            warnings.simplefilter("error", Image.DecompressionBombWarning)
+            with Image.open(path) as img:
+                for i, frame in enumerate(ImageSequence.Iterator(img)):
+                    if i >= limits.max_pages:
+                        raise BadInput(f"more than {limits.max_pages} pages")
+                    w, h = frame.size
+                    if w * h > limits.max_pixels:
+                        raise BadInput(f"page {i + 1}: {w}x{h} pixels exceeds the limit of {limits.max_pixels}")
+                    if w == 0 or h == 0:
+                        raise BadInput(f"page {i + 1}: empty image")
+                    dpi = frame.info.get("dpi", (RENDER_DPI, RENDER_DPI))[0] or RENDER_DPI
+                    try:
+                        gray = _to_gray(frame)
+                    except (OSError, ValueError) as exc:
+                        raise BadInput(f"page {i + 1}: unreadable image data ({exc})") from exc
+                    yield PageImage(i, gray, int(round(float(dpi))))
+    except (Image.DecompressionBombError, Image.DecompressionBombWarning) as exc:
+        raise BadInput(f"image too large (decompression bomb guard): {exc}") from exc
+    except UnidentifiedImageError as exc:
+        raise BadInput("corrupt image: cannot identify image data") from exc
+    except OSError as exc:
+        raise BadInput(f"corrupt image: {exc}") from exc
+
+
+def pdf_page_count(path: Path) -> int:
+    from pdf2image import pdfinfo_from_path
+    from pdf2image.exceptions import PDFPageCountError, PDFPopplerTimeoutError
+
+    try:
+        info = pdfinfo_from_path(str(path), timeout=60)
+    except PDFPageCountError as exc:
+        msg = str(exc)
+        if "password" in msg.lower() or "encrypt" in msg.lower():
+            raise BadInput("encrypted PDF: a password is needed to open it") from exc
+        raise BadInput(f"corrupt PDF: {msg.strip().splitlines()[-1] if msg.strip() else 'unreadable'}") from exc
+    except PDFPopplerTimeoutError as exc:
+        raise BadInput("PDF could not be read in time") from exc
+    pages = int(info.get("Pages", 0))
+    if pages <= 0:
+        raise BadInput("PDF has no pages")
+    return pages
+
+
+def _pdf_pages(path: Path, limits: Limits) -> Iterator[PageImage]:
+    from pdf2image import convert_from_path
+    from pdf2image.exceptions import PDFPopplerTimeoutError, PDFSyntaxError
+
+    n = pdf_page_count(path)
+    if n > limits.max_pages:
+        raise BadInput(f"PDF has {n} pages, more than the limit of {limits.max_pages}")
+    for i in range(n):
+        try:
+            imgs = convert_from_path(str(path), dpi=RENDER_DPI, first_page=i + 1, last_page=i + 1, grayscale=True, timeout=300)
+        except (PDFSyntaxError, PDFPopplerTimeoutError, OSError, ValueError) as exc:
+            raise BadInput(f"page {i + 1}: cannot be rendered ({exc})") from exc
+        if not imgs:
+            raise BadInput(f"page {i + 1}: cannot be rendered")
+        img = imgs[0]
+        if img.size[0] * img.size[1] > limits.max_pixels:
+            raise BadInput(f"page {i + 1}: rendered page exceeds {limits.max_pixels} pixels")
+        yield PageImage(i, np.asarray(img.convert("L"), dtype=np.uint8), RENDER_DPI)
+
+
+def page_count(path: str | Path, limits: Limits = Limits()) -> int:
+    p = Path(path)
+    kind = check_file(p, limits)
+    if kind == "pdf":
+        return pdf_page_count(p)
+    try:
+        with Image.open(p) as img:
+            return getattr(img, "n_frames", 1)
+    except (UnidentifiedImageError, OSError) as exc:
+        raise BadInput(f"corrupt image: {exc}") from exc
+
+
+def iter_pages(path: str | Path, limits: Limits = Limits()) -> Iterator[PageImage]:
+    """Pages of a document as gray images, one at a time."""
+    p = Path(path)
+    kind = check_file(p, limits)
+    if kind == "pdf":
+        yield from _pdf_pages(p, limits)
+    else:
+        yield from _image_pages(p, limits)
