@@ -69,3 +69,18 @@ def test_content_hash_is_unique(db_url):
         with pytest.raises(IntegrityError):
             _doc(s)
     engine.dispose()
+
+
+def test_full_text_search_survives_tensorflow_in_the_same_process(tmp_path):
+    # TensorFlow bundles an SQLite without FTS5; importing the recognizer first
+    # must not take full-text search away from a worker process.
+    import subprocess
+    import sys
+
+    code = (
+        "import recognition.model, sqlite3, sys; "
+        "c = sqlite3.connect(sys.argv[1]); c.execute('CREATE VIRTUAL TABLE t USING fts5(x)'); print('fts5 ok')"
+    )
+    res = subprocess.run([sys.executable, "-c", code, str(tmp_path / "x.sqlite")], capture_output=True, text=True, timeout=120)
+    assert res.returncode == 0, res.stderr[-500:]
+    assert "fts5 ok" in res.stdout
