@@ -31,6 +31,11 @@ def _unrotate(box: Box, angle: float, w: int, h: int) -> Box:
     return Box(max(0, int(x0)), max(0, int(y0)), min(w, int(x1)), min(h, int(y1)))
 
 
+def to_page_box(layout: PageLayout, box: Box) -> Box:
+    """A box in deskewed coordinates -> original page coordinates."""
+    return _unrotate(box, layout.angle, layout.width, layout.height)
+
+
 def segment_page(image: np.ndarray, method: str = DEFAULT_METHOD, deskew: bool = True) -> PageLayout:
     gray = to_gray_u8(image)
     h, w = gray.shape
@@ -46,7 +51,10 @@ def segment_page(image: np.ndarray, method: str = DEFAULT_METHOD, deskew: bool =
     return PageLayout(w, h, angle, lines, straight, masks)
 
 
-def line_crops(layout: PageLayout, margin: int = 4) -> list[np.ndarray]:
+CROP_MARGIN = 4
+
+
+def line_crops(layout: PageLayout, margin: int = CROP_MARGIN) -> list[np.ndarray]:
     """Gray crops of each line from the deskewed page; ink of other lines inside
     the box is painted over with paper so recognition sees one line only."""
     page = layout.deskewed

@@ -6,6 +6,7 @@ import argparse
 import json
 import os
 import sys
+from pathlib import Path
 
 
 def _quiet_backend() -> None:
@@ -67,6 +68,102 @@ def cmd_train(args) -> int:
     return 0
 
 
+def _db(args=None):
+    from worker.db import make_engine, session_factory, upgrade
+
+    upgrade()  # idempotent: brings an embedded or new database to the current schema
+    return session_factory(make_engine())
+
+
+def cmd_process(args) -> int:
+    from tqdm import tqdm
+
+    from recognition.bundle import load_bundle
+    from recognition.predictor import DecoderOptions, Predictor
+    from worker.documents import BadInput, page_count
+    from worker.pipeline import process_document, register_document
+    from worker.store import open_store
+
+    sessions = _db()
+    store = open_store()
+    bundle = load_bundle(args.model)
+    pred = Predictor.from_bundle(bundle, decoder=DecoderOptions(name=args.decoder))
+    failed = 0
+    for path in args.paths:
+        with sessions() as s:
+            try:
+                doc, _ = register_document(s, store, path)
+            except FileNotFoundError:
+                print(json.dumps({"id": None, "path": path, "status": "failed", "pages": 0, "error": "no such file"}) if args.json
+                      else f"{path}: failed: no such file", flush=True)
+                failed += 1
+                continue
+            doc_id = doc.id
+        try:
+            total = page_count(path)
+        except BadInput:
+            total = None
+        with tqdm(total=total, desc=Path(path).name, unit="page", disable=args.json or not sys.stderr.isatty(), file=sys.stderr) as bar:
+            doc = process_document(doc_id, sessions, store, pred, bundle=bundle, on_page=lambda n, _t: bar.update(1))
+        failed += doc.status == "failed"
+        if args.json:
+            print(json.dumps({"id": doc.id, "path": path, "status": doc.status, "pages": doc.page_count or 0, "error": doc.error}), flush=True)
+        else:
+            extra = f" ({doc.error})" if doc.error else ""
+            print(f"{path}: document {doc.id} {doc.status}, {doc.page_count or 0} pages{extra}", flush=True)
+    return 1 if failed else 0
+
+
+def cmd_show(args) -> int:
+    from worker.queries import document_text, load_document
+
+    with _db()() as s:
+        doc = load_document(s, args.doc)
+        if doc is None:
+            print(f"htr show: no document {args.doc}", file=sys.stderr)
+            return 2
+        print(f"# document {doc.id}: {doc.source} [{doc.status}] {doc.page_count or 0} pages" + (f" error: {doc.error}" if doc.error else ""))
+        print(document_text(doc))
+    return 0
+
+
+def cmd_search(args) -> int:
+    from worker.queries import search
+
+    with _db()() as s:
+        hits = search(s, args.query, args.limit)
+    for h in hits:
+        print(f"doc {h.document_id} page {h.page} line {h.line}\t{h.rank:.3f}\t{h.text}\t{h.source}")
+    return 0 if hits else 1
+
+
+def cmd_db(args) -> int:
+    from worker.db import database_url, upgrade
+
+    upgrade()
+    print(f"database at {database_url()} is up to date")
+    return 0
+
+
+def cmd_segment(args) -> int:
+    import cv2
+
+    from segmentation import draw_overlay, segment_page
+
+    img = cv2.imread(args.image, cv2.IMREAD_GRAYSCALE)
+    if img is None:
+        print(f"htr segment: {args.image}: not a readable image", file=sys.stderr)
+        return 2
+    layout = segment_page(img)
+    if args.overlay:
+        cv2.imwrite(args.overlay, draw_overlay(img, layout))
+    if args.json:
+        print(json.dumps(layout.to_json()))
+    else:
+        print(f"{len(layout.lines)} lines, {sum(len(l.words) for l in layout.lines)} words, skew {layout.angle:.2f} degrees")
+    return 0
+
+
 def build_parser() -> argparse.ArgumentParser:
     p = argparse.ArgumentParser(prog="htr", description="Handwritten text recognition")
     sub = p.add_subparsers(dest="command", required=True)
@@ -95,6 +192,31 @@ def build_parser() -> argparse.ArgumentParser:
     t.add_argument("--export-only", action="store_true", help="export the run's best weights as a model bundle")
     t.add_argument("--data-root")
     t.set_defaults(func=cmd_train)
+
+    pr = sub.add_parser("process", help="render, segment, recognize and store documents (in-process)")
+    pr.add_argument("paths", nargs="+")
+    pr.add_argument("--json", action="store_true", help="one JSON object per document per line")
+    model_args(pr)
+    pr.set_defaults(func=cmd_process)
+
+    sh = sub.add_parser("show", help="a document's transcript")
+    sh.add_argument("doc", type=int)
+    sh.set_defaults(func=cmd_show)
+
+    se = sub.add_parser("search", help="full-text search over recognized lines, ranked")
+    se.add_argument("query")
+    se.add_argument("--limit", type=int, default=20)
+    se.set_defaults(func=cmd_search)
+
+    d = sub.add_parser("db", help="database maintenance")
+    d.add_argument("action", choices=["upgrade"])
+    d.set_defaults(func=cmd_db)
+
+    sg = sub.add_parser("segment", help="segment a page image into lines and words")
+    sg.add_argument("image")
+    sg.add_argument("--overlay", help="write the page with boxes drawn to this PNG")
+    sg.add_argument("--json", action="store_true")
+    sg.set_defaults(func=cmd_segment)
     return p
 
 

@@ -1,0 +1,124 @@
+"""End to end on embedded defaults (SQLite, folder store) and on PostgreSQL."""
+
+import json
+import subprocess
+import sys
+from pathlib import Path
+
+import numpy as np
+import pytest
+from PIL import Image
+from sqlalchemy import func, select
+
+from recognition.bundle import load_bundle
+from recognition.predictor import Predictor
+from segmentation.synth import compose_page
+from tests.fixtures import text_image
+from tests.test_db import db_url  # noqa: F401  (sqlite and postgresql)
+from worker.db import Document, Line, Page, Status, Word, make_engine, session_factory, upgrade
+from worker.pipeline import process_document, register_document
+from worker.queries import document_text, load_document, search
+from worker.store import LocalStore
+
+ROOT = Path(__file__).resolve().parents[1]
+TEXTS = ["the quick brown fox", "jumps over the lazy dog", "pack my box with five", "dozen liquor jugs"]
+
+
+def make_pdf(path: Path, pages: int = 2, seed: int = 0) -> Path:
+    imgs = []
+    for k in range(pages):
+        rng = np.random.default_rng(seed + k)
+        sp = compose_page([text_image(t, scale=1.6) for t in TEXTS], TEXTS, rng, size=(1240, 1754))
+        imgs.append(Image.fromarray(sp.image))
+    imgs[0].save(path, save_all=True, append_images=imgs[1:], resolution=150)
+    return path
+
+
+@pytest.fixture(scope="module")
+def predictor():
+    b = load_bundle()
+    return b, Predictor.from_bundle(b)
+
+
+def counts(S):
+    with S() as s:
+        return tuple(s.scalar(select(func.count()).select_from(t)) for t in (Document, Page, Line, Word))
+
+
+def test_process_documents_idempotently(db_url, tmp_path, predictor):  # noqa: F811
+    bundle, pred = predictor
+    upgrade(db_url)
+    S = session_factory(make_engine(db_url))
+    store = LocalStore(tmp_path / "store")
+    pdf = make_pdf(tmp_path / "doc.pdf")
+    with S() as s:
+        doc, created = register_document(s, store, pdf)
+        assert created
+    done = process_document(doc.id, S, store, pred, bundle=bundle)
+    assert done.status == Status.DONE and done.page_count == 2 and done.error is None
+    assert set(done.timings) == {"render", "segment", "recognize", "persist"}
+    with S() as s:
+        d = load_document(s, doc.id)
+        assert [len(p.lines) for p in d.pages] == [4, 4]  # every written line found
+        assert all(p.image_key and store.exists(p.image_key) for p in d.pages)
+        line = d.pages[0].lines[0]
+        assert line.words and all(line.x0 <= w.x0 <= w.x1 <= line.x1 for w in line.words)
+        assert all(0.0 <= w.confidence <= 1.0 for w in line.words)
+        text = document_text(d)
+        assert text.count("\n") == 2 * 4 - 1 + 1  # 4 lines a page, blank line between pages
+        assert d.model_version.name == bundle.name
+        word = max((w.text for p in d.pages for ln in p.lines for w in ln.words if w.text.isalpha()), key=len)
+        hits = search(s, word)
+        assert hits and hits[0].document_id == doc.id and word in hits[0].text
+    before = counts(S)
+    # Same bytes again: the same document, nothing new stored.
+    with S() as s:
+        copy = tmp_path / "copy.pdf"
+        copy.write_bytes(pdf.read_bytes())
+        again, created = register_document(s, store, copy)
+        assert not created and again.id == doc.id
+    process_document(doc.id, S, store, pred, bundle=bundle)
+    # A crashed run that is retried rewrites its pages instead of adding rows.
+    with S() as s:
+        s.get(Document, doc.id).status = Status.PROCESSING
+        s.commit()
+    process_document(doc.id, S, store, pred, bundle=bundle)
+    assert counts(S) == before
+
+
+def test_bad_documents_fail_alone(tmp_path, predictor):
+    bundle, pred = predictor
+    url = f"sqlite:///{tmp_path / 'h.sqlite'}"
+    upgrade(url)
+    S = session_factory(make_engine(url))
+    store = LocalStore(tmp_path / "store")
+    good = make_pdf(tmp_path / "good.pdf", pages=1)
+    bad = tmp_path / "bad.pdf"
+    bad.write_bytes(b"%PDF-1.4\nnot really\n%%EOF")
+    empty = tmp_path / "empty.png"
+    empty.write_bytes(b"")
+    results = {}
+    for p in (bad, good, empty):
+        with S() as s:
+            d, _ = register_document(s, store, p)
+        results[p.name] = process_document(d.id, S, store, pred, bundle=bundle)
+    assert results["good.pdf"].status == Status.DONE
+    assert results["bad.pdf"].status == Status.FAILED and "corrupt PDF" in results["bad.pdf"].error
+    assert results["empty.png"].status == Status.FAILED and "empty file" in results["empty.png"].error
+
+
+def test_htr_process_cli_json(tmp_path):
+    import os
+
+    pdf = make_pdf(tmp_path / "a.pdf", pages=1)
+    (tmp_path / "notes.txt").write_text("hello")
+    env = {**os.environ, "HTR_DATABASE_URL": f"sqlite:///{tmp_path / 'cli.sqlite'}", "HTR_STORE_URL": f"file://{tmp_path / 'store'}"}
+    res = subprocess.run([sys.executable, "-m", "worker.cli", "process", str(pdf), str(tmp_path / "notes.txt"), "--json"],
+                         cwd=ROOT, capture_output=True, text=True, env=env, timeout=300)
+    rows = [json.loads(r) for r in res.stdout.splitlines()]
+    assert res.returncode == 1  # one document failed
+    assert [r["status"] for r in rows] == ["done", "failed"]
+    assert rows[0]["pages"] == 1 and rows[0]["error"] is None and rows[0]["id"] == 1
+    assert "unsupported file type" in rows[1]["error"]
+    show = subprocess.run([sys.executable, "-m", "worker.cli", "show", "1"], cwd=ROOT, capture_output=True, text=True, env=env, timeout=300)
+    assert show.returncode == 0 and show.stdout.startswith("# document 1:") and len(show.stdout.splitlines()) == 5
