@@ -137,6 +137,33 @@ def cmd_search(args) -> int:
     return 0 if hits else 1
 
 
+def cmd_export(args) -> int:
+    from worker.export import export
+    from worker.queries import load_document
+
+    with _db()() as s:
+        doc = load_document(s, args.doc)
+        if doc is None:
+            print(f"htr export: no document {args.doc}", file=sys.stderr)
+            return 2
+        files = export(doc, args.format)
+    if args.output:
+        out = Path(args.output)
+        if len(files) > 1 or out.is_dir():
+            out.mkdir(parents=True, exist_ok=True)
+            for name, content in files:
+                (out / name).write_text(content, encoding="utf-8")
+                print(out / name)
+        else:
+            out.write_text(files[0][1], encoding="utf-8")
+        return 0
+    if len(files) > 1:
+        print(f"htr export: {args.format} has one file per page ({len(files)}); give --output DIR", file=sys.stderr)
+        return 2
+    sys.stdout.write(files[0][1])
+    return 0
+
+
 def cmd_db(args) -> int:
     from worker.db import database_url, upgrade
 
@@ -207,6 +234,12 @@ def build_parser() -> argparse.ArgumentParser:
     se.add_argument("query")
     se.add_argument("--limit", type=int, default=20)
     se.set_defaults(func=cmd_search)
+
+    ex = sub.add_parser("export", help="a document as txt, json, ALTO, PAGE XML or hOCR")
+    ex.add_argument("doc", type=int)
+    ex.add_argument("--format", choices=["txt", "json", "alto", "pagexml", "hocr"], default="txt")
+    ex.add_argument("--output", help="file, or folder (PAGE XML writes one file per page)")
+    ex.set_defaults(func=cmd_export)
 
     d = sub.add_parser("db", help="database maintenance")
     d.add_argument("action", choices=["upgrade"])

@@ -1,0 +1,172 @@
+"""Serializations of a stored document: txt, json, ALTO v4, PAGE XML (2019), hOCR.
+
+Each function takes a loaded :class:`worker.db.Document` (pages, lines and
+words) and returns text. PAGE XML has one file per page, so :func:`export`
+returns a list of (file name, content).
+"""
+
+from __future__ import annotations
+
+import json
+from datetime import datetime, timezone
+from xml.sax.saxutils import escape, quoteattr
+
+from .db import Document
+
+FORMATS = ("txt", "json", "alto", "pagexml", "hocr")
+PAGE_NS = "http://schema.primaresearch.org/PAGE/gts/pagecontent/2019-07-15"
+ALTO_NS = "http://www.loc.gov/standards/alto/ns-v4#"
+
+
+def _word_text(w) -> str:
+    return w.corrected_text if w.corrected_text is not None else w.text
+
+
+def to_txt(doc: Document) -> str:
+    return "\n".join(ln.text for page in doc.pages for ln in page.lines) + "\n"
+
+
+def to_json(doc: Document) -> str:
+    data = {
+        "id": doc.id,
+        "source": doc.source,
+        "status": doc.status,
+        "content_hash": doc.content_hash,
+        "pages": [
+            {
+                "index": p.index,
+                "width": p.width,
+                "height": p.height,
+                "lines": [
+                    {
+                        "box": [ln.x0, ln.y0, ln.x1, ln.y1],
+                        "text": ln.text,
+                        "confidence": round(ln.confidence, 4),
+                        "words": [
+                            {"box": [w.x0, w.y0, w.x1, w.y1], "text": w.text, "confidence": round(w.confidence, 4),
+                             "corrected_text": w.corrected_text}
+                            for w in ln.words
+                        ],
+                    }
+                    for ln in p.lines
+                ],
+            }
+            for p in doc.pages
+        ],
+    }
+    return json.dumps(data, indent=2, ensure_ascii=False) + "\n"
+
+
+def _points(x0, y0, x1, y1) -> str:
+    x1, y1 = max(x1 - 1, x0), max(y1 - 1, y0)
+    return f"{x0},{y0} {x1},{y0} {x1},{y1} {x0},{y1}"
+
+
+def to_pagexml(doc: Document, page) -> str:
+    now = datetime.now(timezone.utc).strftime("%Y-%m-%dT%H:%M:%S")
+    out = [
+        '<?xml version="1.0" encoding="UTF-8"?>',
+        f'<PcGts xmlns="{PAGE_NS}" xmlns:xsi="http://www.w3.org/2001/XMLSchema-instance" '
+        f'xsi:schemaLocation="{PAGE_NS} {PAGE_NS}/pagecontent.xsd">',
+        f"  <Metadata><Creator>htr</Creator><Created>{now}</Created><LastChange>{now}</LastChange></Metadata>",
+        f'  <Page imageFilename={quoteattr(page.image_key or doc.source)} imageWidth="{page.width}" imageHeight="{page.height}">',
+    ]
+    if page.lines:
+        x0 = min(ln.x0 for ln in page.lines)
+        y0 = min(ln.y0 for ln in page.lines)
+        x1 = max(ln.x1 for ln in page.lines)
+        y1 = max(ln.y1 for ln in page.lines)
+        out.append(f'    <TextRegion id="r{page.index}" type="paragraph"><Coords points="{_points(x0, y0, x1, y1)}"/>')
+        for li, ln in enumerate(page.lines):
+            out.append(f'      <TextLine id="r{page.index}_l{li}"><Coords points="{_points(ln.x0, ln.y0, ln.x1, ln.y1)}"/>')
+            for wi, w in enumerate(ln.words):
+                out.append(
+                    f'        <Word id="r{page.index}_l{li}_w{wi}"><Coords points="{_points(w.x0, w.y0, w.x1, w.y1)}"/>'
+                    f'<TextEquiv conf="{w.confidence:.4f}"><Unicode>{escape(_word_text(w))}</Unicode></TextEquiv></Word>'
+                )
+            out.append(f'        <TextEquiv conf="{ln.confidence:.4f}"><Unicode>{escape(ln.text)}</Unicode></TextEquiv>')
+            out.append("      </TextLine>")
+        text = "\n".join(ln.text for ln in page.lines)
+        out.append(f"      <TextEquiv><Unicode>{escape(text)}</Unicode></TextEquiv>")
+        out.append("    </TextRegion>")
+    out += ["  </Page>", "</PcGts>", ""]
+    return "\n".join(out)
+
+
+def to_alto(doc: Document) -> str:
+    out = [
+        '<?xml version="1.0" encoding="UTF-8"?>',
+        f'<alto xmlns="{ALTO_NS}" xmlns:xsi="http://www.w3.org/2001/XMLSchema-instance" '
+        f'xsi:schemaLocation="{ALTO_NS} http://www.loc.gov/alto/v4/alto-4-2.xsd">',
+        "  <Description>",
+        "    <MeasurementUnit>pixel</MeasurementUnit>",
+        f"    <sourceImageInformation><fileName>{escape(doc.source)}</fileName></sourceImageInformation>",
+        "  </Description>",
+        "  <Layout>",
+    ]
+    for p in doc.pages:
+        out.append(f'    <Page ID="p{p.index}" PHYSICAL_IMG_NR="{p.index + 1}" WIDTH="{p.width}" HEIGHT="{p.height}">')
+        out.append(f'      <PrintSpace HPOS="0" VPOS="0" WIDTH="{p.width}" HEIGHT="{p.height}">')
+        if p.lines:
+            x0, y0 = min(ln.x0 for ln in p.lines), min(ln.y0 for ln in p.lines)
+            x1, y1 = max(ln.x1 for ln in p.lines), max(ln.y1 for ln in p.lines)
+            out.append(f'        <TextBlock ID="p{p.index}_b0" HPOS="{x0}" VPOS="{y0}" WIDTH="{x1 - x0}" HEIGHT="{y1 - y0}">')
+            for li, ln in enumerate(p.lines):
+                out.append(f'          <TextLine ID="p{p.index}_l{li}" HPOS="{ln.x0}" VPOS="{ln.y0}" WIDTH="{ln.x1 - ln.x0}" HEIGHT="{ln.y1 - ln.y0}">')
+                for wi, w in enumerate(ln.words):
+                    if wi:
+                        out.append("            <SP/>")
+                    out.append(
+                        f'            <String ID="p{p.index}_l{li}_w{wi}" CONTENT={quoteattr(_word_text(w))} WC="{w.confidence:.4f}" '
+                        f'HPOS="{w.x0}" VPOS="{w.y0}" WIDTH="{w.x1 - w.x0}" HEIGHT="{w.y1 - w.y0}"/>'
+                    )
+                out.append("          </TextLine>")
+            out.append("        </TextBlock>")
+        out += ["      </PrintSpace>", "    </Page>"]
+    out += ["  </Layout>", "</alto>", ""]
+    return "\n".join(out)
+
+
+def to_hocr(doc: Document) -> str:
+    out = [
+        '<?xml version="1.0" encoding="UTF-8"?>',
+        '<!DOCTYPE html PUBLIC "-//W3C//DTD XHTML 1.0 Transitional//EN" "http://www.w3.org/TR/xhtml1/DTD/xhtml1-transitional.dtd">',
+        '<html xmlns="http://www.w3.org/1999/xhtml" xml:lang="en" lang="en">',
+        "<head>",
+        f"  <title>{escape(doc.source)}</title>",
+        '  <meta http-equiv="Content-Type" content="text/html; charset=utf-8"/>',
+        '  <meta name="ocr-system" content="htr"/>',
+        '  <meta name="ocr-capabilities" content="ocr_page ocr_line ocrx_word"/>',
+        "</head>",
+        "<body>",
+    ]
+    for p in doc.pages:
+        title = f"image {quoteattr(p.image_key or doc.source)[1:-1]}; bbox 0 0 {p.width} {p.height}; ppageno {p.index}"
+        out.append(f'  <div class="ocr_page" id="page_{p.index + 1}" title="{title}">')
+        for li, ln in enumerate(p.lines):
+            out.append(f'    <span class="ocr_line" id="line_{p.index + 1}_{li + 1}" title="bbox {ln.x0} {ln.y0} {ln.x1} {ln.y1}">')
+            for wi, w in enumerate(ln.words):
+                out.append(
+                    f'      <span class="ocrx_word" id="word_{p.index + 1}_{li + 1}_{wi + 1}" '
+                    f'title="bbox {w.x0} {w.y0} {w.x1} {w.y1}; x_wconf {int(round(100 * w.confidence))}">{escape(_word_text(w))}</span>'
+                )
+            out.append("    </span>")
+        out.append("  </div>")
+    out += ["</body>", "</html>", ""]
+    return "\n".join(out)
+
+
+def export(doc: Document, fmt: str) -> list[tuple[str, str]]:
+    """(file name, content) pairs: one for every format but PAGE XML (one per page)."""
+    stem = f"doc{doc.id}"
+    if fmt == "txt":
+        return [(f"{stem}.txt", to_txt(doc))]
+    if fmt == "json":
+        return [(f"{stem}.json", to_json(doc))]
+    if fmt == "alto":
+        return [(f"{stem}.alto.xml", to_alto(doc))]
+    if fmt == "hocr":
+        return [(f"{stem}.hocr", to_hocr(doc))]
+    if fmt == "pagexml":
+        return [(f"{stem}.page{p.index + 1:04d}.xml", to_pagexml(doc, p)) for p in doc.pages]
+    raise ValueError(f"unknown format {fmt!r}: {', '.join(FORMATS)}")
