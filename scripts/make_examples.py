@@ -32,6 +32,29 @@ def main() -> None:
         rows.append(f"{name}\t{text}")
     (out / "labels.tsv").write_text("\n".join(rows) + "\n")
     print((out / "labels.tsv").read_text(), end="")
+    write_pdf(out / "letter.pdf")
+
+
+def write_pdf(path: Path, starts=(40, 52), lines_per_page: int = 10) -> None:
+    """A two-page handwritten "letter": consecutive IAM-OnDB test lines, one
+    rendering style per page (as one writer), stacked on A4 at 150 dpi."""
+    from PIL import Image
+
+    from segmentation.synth import compose_page
+
+    ds = open_dataset("iam-ondb:test")
+    pages, texts = [], []
+    for k, start in enumerate(starts):
+        idx = range(start, start + lines_per_page)
+        imgs = [ds.load(i, np.random.default_rng(11 + k))[0] for i in idx]
+        # One writer, one size: about 9 mm from ascender to descender at 150 dpi.
+        imgs = [cv2.resize(im, None, fx=55.0 / im.shape[0], fy=55.0 / im.shape[0], interpolation=cv2.INTER_AREA) for im in imgs]
+        sp = compose_page(imgs, [ds.items[i].text for i in idx], np.random.default_rng(k), size=(1240, 1754), skew_deg=0.4)
+        pages.append(Image.fromarray(sp.image))
+        texts.append("\n".join(sp.texts))
+    pages[0].save(path, save_all=True, append_images=pages[1:], resolution=150, quality=70)
+    (path.with_suffix(".txt")).write_text("\n\n".join(texts) + "\n")
+    print(f"{path}: {path.stat().st_size // 1024} KiB")
 
 
 if __name__ == "__main__":

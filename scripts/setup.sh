@@ -19,10 +19,13 @@ fi
 stamp=.venv/.htr-installed
 want=$(sha256sum pyproject.toml | cut -d' ' -f1)
 if [ ! -f "$stamp" ] || [ "$(cat "$stamp")" != "$want" ]; then
-  .venv/bin/python -m pip install -q --upgrade pip
-  .venv/bin/python -m pip install -q -e ".[tensorflow,test]"
+  log=.venv/pip-install.log
+  if ! { .venv/bin/python -m pip install -q --upgrade pip && .venv/bin/python -m pip install -q -e ".[tensorflow,test]"; } >"$log" 2>&1; then
+    cat "$log" >&2
+    exit 1
+  fi
   # The official PAGE XML schema, as the ocrd-validators package ships it
   # (installed without its many dependencies: only page.xsd is used).
-  .venv/bin/python -m pip install -q --no-deps "ocrd-validators==2.67.1"
+  .venv/bin/python -m pip install -q --no-deps "ocrd-validators==2.67.1" >>"$log" 2>&1
   echo "$want" > "$stamp"
 fi

@@ -64,43 +64,52 @@ def render_strokes(
     """Draw strokes (each (n, 2) x/y, y down) as a scanned grayscale image."""
     if not strokes:
         raise ValueError("no strokes to render")
+    # Style first, so one seed gives one "writer and scanner" whatever the text.
     height_px = height_px or float(rng.uniform(45, 120))
+    margin = int(rng.integers(4, 20))
+    pen = rng.uniform(0.02, 0.065)
+    morph_draw, morph_dilate = rng.random(), rng.random()
+    blur = rng.uniform(0.0, 1.3)
+    darkness = rng.uniform(0.45, 0.95)
+    noise = rng.uniform(0.0, 0.04)
+    finish = rng.random()
+    threshold = rng.uniform(110, 200)
+    jpeg_q = int(rng.integers(30, 85))
+    paper_seed = int(rng.integers(1 << 31))
+    pressure_rng = np.random.default_rng(int(rng.integers(1 << 31)))
     sizes = [len(s) for s in strokes]
     pts = _transform(np.concatenate(strokes), rng, height_px)
-    margin = int(rng.integers(4, 20))
     pts -= pts.min(axis=0) - margin
     w = int(np.ceil(pts[:, 0].max())) + margin
     h = int(np.ceil(pts[:, 1].max())) + margin
     # Pen: width relative to the writing size, per-stroke pressure.
     ink = np.zeros((h, w), np.float32)
-    thickness = max(1, int(round(height_px * rng.uniform(0.02, 0.065))))
+    thickness = max(1, int(round(height_px * pen)))
     splits = np.cumsum(sizes)[:-1]
     groups = np.split(pts, splits)
     spans = []
     for g in groups:
-        pressure = float(np.clip(rng.normal(0.9, 0.1), 0.5, 1.0))
+        pressure = float(np.clip(pressure_rng.normal(0.9, 0.1), 0.5, 1.0))
         poly = np.round(g * 4).astype(np.int32).reshape(-1, 1, 2)
         if len(g) == 1 or np.ptp(g, axis=0).max() < 1.0:
             cv2.circle(ink, tuple(int(v) for v in np.round(g[0])), max(1, thickness // 2), pressure, -1, cv2.LINE_AA)
         else:
             cv2.polylines(ink, [poly], False, pressure, thickness, cv2.LINE_AA, shift=2)
         spans.append((float(g[:, 0].min()), float(g[:, 0].max())))
-    if rng.random() < 0.3:
+    if morph_draw < 0.3:
         k = np.ones((2, 2), np.uint8)
-        ink = cv2.dilate(ink, k) if rng.random() < 0.5 else cv2.erode(ink, k) if thickness > 2 else ink
-    blur = rng.uniform(0.0, 1.3)
+        ink = cv2.dilate(ink, k) if morph_dilate < 0.5 else cv2.erode(ink, k) if thickness > 2 else ink
     if blur > 0.3:
         ink = cv2.GaussianBlur(ink, (0, 0), blur)
-    darkness = rng.uniform(0.45, 0.95)
-    paper = _paper(h, w, rng)
+    prng = np.random.default_rng(paper_seed)
+    paper = _paper(h, w, prng)
     img = paper * (1.0 - darkness * np.clip(ink, 0, 1))
-    img += rng.normal(0, rng.uniform(0.0, 0.04), img.shape).astype(np.float32)
+    img += prng.normal(0, noise, img.shape).astype(np.float32)
     img = np.clip(img * 255.0, 0, 255).astype(np.uint8)
-    r = rng.random()
-    if r < 0.08:
-        img = np.where(img < rng.uniform(110, 200), 0, 255).astype(np.uint8)
-    elif r < 0.2:
-        ok, buf = cv2.imencode(".jpg", img, [cv2.IMWRITE_JPEG_QUALITY, int(rng.integers(30, 85))])
+    if finish < 0.08:
+        img = np.where(img < threshold, 0, 255).astype(np.uint8)
+    elif finish < 0.2:
+        ok, buf = cv2.imencode(".jpg", img, [cv2.IMWRITE_JPEG_QUALITY, jpeg_q])
         img = cv2.imdecode(buf, cv2.IMREAD_GRAYSCALE)
     return Rendered(img, _merge_spans(spans))
 
