@@ -102,3 +102,17 @@ def test_save_load_round_trip_gives_identical_outputs(tmp_path):
     p1, p2 = Predictor.from_bundle(bundle), Predictor.from_bundle(again)
     imgs = [text_image(w) for w in WORDS]
     assert [(r.text, r.confidence) for r in p1.predict(imgs)] == [(r.text, r.confidence) for r in p2.predict(imgs)]
+
+
+def test_training_can_start_from_a_bundle(tmp_path):
+    cfg = TrainConfig.load(_config(tmp_path))
+    train(cfg)
+    first = load_bundle(tmp_path / "model")
+    cfg2 = TrainConfig.load(_config(tmp_path / "second"))
+    cfg2.augment = 0.0
+    cfg2.lr = 1e-12  # effectively frozen: the weights must be the bundle's
+    train(cfg2, init_from=tmp_path / "model")
+    second = load_bundle(tmp_path / "second" / "model")
+    # Trainable weights are the bundle's (batch-norm statistics still move).
+    for a, b in zip(first.model.trainable_weights, second.model.trainable_weights):
+        assert np.allclose(keras.ops.convert_to_numpy(a), keras.ops.convert_to_numpy(b), atol=1e-6)

@@ -172,7 +172,7 @@ def setup(cfg: TrainConfig):
     return charset, pre, mcfg
 
 
-def train(cfg: TrainConfig, resume: bool = False, epochs: int | None = None) -> dict:
+def train(cfg: TrainConfig, resume: bool = False, epochs: int | None = None, init_from: str | Path | None = None) -> dict:
     charset, pre, mcfg = setup(cfg)
     run_dir = cfg.resolve(cfg.run_dir)
     run_dir.mkdir(parents=True, exist_ok=True)
@@ -190,6 +190,10 @@ def train(cfg: TrainConfig, resume: bool = False, epochs: int | None = None) -> 
         if resume:
             print(f"no checkpoint in {run_dir}: starting fresh", flush=True)
         model = build_crnn(mcfg)
+        if init_from:
+            # Fine-tune or continue from a shipped bundle (fresh optimizer).
+            model.load_weights(Path(init_from) / "model.weights.h5")
+            print(f"initialized from {init_from}", flush=True)
         model.compile(optimizer=keras.optimizers.Adam(cfg.lr, clipnorm=5.0), loss=ctc_loss, jit_compile=False)
         (run_dir / "config.json").write_text(json.dumps({"train": cfg.__dict__, "model": mcfg.to_json()}, indent=2, default=str))
     state["_t0"] = time.time()

@@ -64,7 +64,7 @@ def cmd_train(args) -> int:
     if args.export_only:
         export(cfg)
     else:
-        train(cfg, resume=args.resume, epochs=args.epochs)
+        train(cfg, resume=args.resume, epochs=args.epochs, init_from=args.init_from)
     return 0
 
 
@@ -216,6 +216,7 @@ def build_parser() -> argparse.ArgumentParser:
     t.add_argument("--config", required=True)
     t.add_argument("--resume", action="store_true", help="continue from the run's last checkpoint")
     t.add_argument("--epochs", type=int, help="override the config's epoch count")
+    t.add_argument("--init-from", help="start from a model bundle's weights (e.g. recognition/models/htr-base)")
     t.add_argument("--export-only", action="store_true", help="export the run's best weights as a model bundle")
     t.add_argument("--data-root")
     t.set_defaults(func=cmd_train)

@@ -79,7 +79,7 @@ def _to_gray(img: Image.Image) -> np.ndarray:
 
 
 def _image_pages(path: Path, limits: Limits) -> Iterator[PageImage]:
-    Image.MAX_IMAGE_PIXELS = limits.max_pixels
+    Image.MAX_IMAGE_PIXELS = limits.max_pixels  # Pillow's guard is process-wide: set ours
     try:
         with warnings.catch_warnings():
             warnings.simplefilter("error", Image.DecompressionBombWarning)
@@ -129,12 +129,15 @@ def _pdf_pages(path: Path, limits: Limits) -> Iterator[PageImage]:
     from pdf2image import convert_from_path
     from pdf2image.exceptions import PDFPopplerTimeoutError, PDFSyntaxError
 
+    Image.MAX_IMAGE_PIXELS = limits.max_pixels  # Pillow's guard is process-wide: set ours
     n = pdf_page_count(path)
     if n > limits.max_pages:
         raise BadInput(f"PDF has {n} pages, more than the limit of {limits.max_pages}")
     for i in range(n):
         try:
             imgs = convert_from_path(str(path), dpi=RENDER_DPI, first_page=i + 1, last_page=i + 1, grayscale=True, timeout=300)
+        except Image.DecompressionBombError as exc:
+            raise BadInput(f"page {i + 1}: rendered page too large (decompression bomb guard)") from exc
         except (PDFSyntaxError, PDFPopplerTimeoutError, OSError, ValueError) as exc:
             raise BadInput(f"page {i + 1}: cannot be rendered ({exc})") from exc
         if not imgs:
