@@ -114,16 +114,25 @@ def cmd_process(args) -> int:
     return 1 if failed else 0
 
 
-def cmd_show(args) -> int:
-    from worker.queries import document_text, load_document
+def _document(args):
+    """The document named on the command line, loaded with its pages, lines and words (or None)."""
+    from worker.queries import load_document
 
     with _db()() as s:
         doc = load_document(s, args.doc)
-        if doc is None:
-            print(f"htr show: no document {args.doc}", file=sys.stderr)
-            return 2
-        print(f"# document {doc.id}: {doc.source} [{doc.status}] {doc.page_count or 0} pages" + (f" error: {doc.error}" if doc.error else ""))
-        print(document_text(doc))
+    if doc is None:
+        print(f"htr {args.command}: no document {args.doc}", file=sys.stderr)
+    return doc
+
+
+def cmd_show(args) -> int:
+    from worker.queries import document_text
+
+    doc = _document(args)
+    if doc is None:
+        return 2
+    print(f"# document {doc.id}: {doc.source} [{doc.status}] {doc.page_count or 0} pages" + (f" error: {doc.error}" if doc.error else ""))
+    print(document_text(doc))
     return 0
 
 
@@ -139,14 +148,11 @@ def cmd_search(args) -> int:
 
 def cmd_export(args) -> int:
     from worker.export import export
-    from worker.queries import load_document
 
-    with _db()() as s:
-        doc = load_document(s, args.doc)
-        if doc is None:
-            print(f"htr export: no document {args.doc}", file=sys.stderr)
-            return 2
-        files = export(doc, args.format)
+    doc = _document(args)
+    if doc is None:
+        return 2
+    files = export(doc, args.format)
     if args.output:
         out = Path(args.output)
         if len(files) > 1 or out.is_dir():

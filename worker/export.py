@@ -57,6 +57,11 @@ def to_json(doc: Document) -> str:
     return json.dumps(data, indent=2, ensure_ascii=False) + "\n"
 
 
+def _lines_box(lines) -> tuple[int, int, int, int]:
+    """Union box of a page's lines (the text region)."""
+    return min(ln.x0 for ln in lines), min(ln.y0 for ln in lines), max(ln.x1 for ln in lines), max(ln.y1 for ln in lines)
+
+
 def _points(x0, y0, x1, y1) -> str:
     x1, y1 = max(x1 - 1, x0), max(y1 - 1, y0)
     return f"{x0},{y0} {x1},{y0} {x1},{y1} {x0},{y1}"
@@ -72,10 +77,7 @@ def to_pagexml(doc: Document, page) -> str:
         f'  <Page imageFilename={quoteattr(page.image_key or doc.source)} imageWidth="{page.width}" imageHeight="{page.height}">',
     ]
     if page.lines:
-        x0 = min(ln.x0 for ln in page.lines)
-        y0 = min(ln.y0 for ln in page.lines)
-        x1 = max(ln.x1 for ln in page.lines)
-        y1 = max(ln.y1 for ln in page.lines)
+        x0, y0, x1, y1 = _lines_box(page.lines)
         out.append(f'    <TextRegion id="r{page.index}" type="paragraph"><Coords points="{_points(x0, y0, x1, y1)}"/>')
         for li, ln in enumerate(page.lines):
             out.append(f'      <TextLine id="r{page.index}_l{li}"><Coords points="{_points(ln.x0, ln.y0, ln.x1, ln.y1)}"/>')
@@ -108,8 +110,7 @@ def to_alto(doc: Document) -> str:
         out.append(f'    <Page ID="p{p.index}" PHYSICAL_IMG_NR="{p.index + 1}" WIDTH="{p.width}" HEIGHT="{p.height}">')
         out.append(f'      <PrintSpace HPOS="0" VPOS="0" WIDTH="{p.width}" HEIGHT="{p.height}">')
         if p.lines:
-            x0, y0 = min(ln.x0 for ln in p.lines), min(ln.y0 for ln in p.lines)
-            x1, y1 = max(ln.x1 for ln in p.lines), max(ln.y1 for ln in p.lines)
+            x0, y0, x1, y1 = _lines_box(p.lines)
             out.append(f'        <TextBlock ID="p{p.index}_b0" HPOS="{x0}" VPOS="{y0}" WIDTH="{x1 - x0}" HEIGHT="{y1 - y0}">')
             for li, ln in enumerate(p.lines):
                 out.append(f'          <TextLine ID="p{p.index}_l{li}" HPOS="{ln.x0}" VPOS="{ln.y0}" WIDTH="{ln.x1 - ln.x0}" HEIGHT="{ln.y1 - ln.y0}">')
