@@ -73,7 +73,7 @@ def render_strokes(
     darkness = rng.uniform(0.45, 0.95)
     noise = rng.uniform(0.0, 0.04)
     finish = rng.random()
-    threshold = rng.uniform(110, 200)
+    threshold_frac = rng.uniform(0.45, 0.8)  # of the paper level, so paper never turns to ink
     jpeg_q = int(rng.integers(30, 85))
     paper_seed = int(rng.integers(1 << 31))
     pressure_rng = np.random.default_rng(int(rng.integers(1 << 31)))
@@ -107,7 +107,7 @@ def render_strokes(
     img += prng.normal(0, noise, img.shape).astype(np.float32)
     img = np.clip(img * 255.0, 0, 255).astype(np.uint8)
     if finish < 0.08:
-        img = np.where(img < threshold, 0, 255).astype(np.uint8)
+        img = np.where(img < threshold_frac * float(np.median(img)), 0, 255).astype(np.uint8)
     elif finish < 0.2:
         ok, buf = cv2.imencode(".jpg", img, [cv2.IMWRITE_JPEG_QUALITY, jpeg_q])
         img = cv2.imdecode(buf, cv2.IMREAD_GRAYSCALE)
