@@ -26,10 +26,9 @@ os.environ.setdefault("TF_CPP_MIN_LOG_LEVEL", "2")
 
 
 def build_pages(n_pages: int, lines_per_page: int = 14, seed: int = 0):
-    import cv2
-
     from segmentation.synth import compose_page
     from training.datasets import open_dataset
+    from training.render import render_strokes
 
     ds = open_dataset("iam-ondb:test")
     rng = np.random.default_rng(seed)
@@ -37,11 +36,11 @@ def build_pages(n_pages: int, lines_per_page: int = 14, seed: int = 0):
     starts = np.linspace(0, len(ds) - lines_per_page, n_pages).astype(int)
     for k, start in enumerate(starts):
         idx = list(range(start, start + lines_per_page))
-        # The same rendering seed for every line of a page: one writer's pen and paper.
-        imgs = [ds.load(i, np.random.default_rng(seed * 1000 + k))[0] for i in idx]
-        # One writer, one size: 110-150 px ascender to descender at 300 dpi.
-        target = float(rng.uniform(110, 150))
-        imgs = [cv2.resize(im, None, fx=target / im.shape[0], fy=target / im.shape[0], interpolation=cv2.INTER_AREA) for im in imgs]
+        # One writer: the same rendering seed (pen, paper) and one scale for
+        # every line of the page, so relative sizes stay as written; a line
+        # of ~600 whiteboard units becomes ~110-150 px at 300 dpi.
+        scale = float(rng.uniform(110, 150)) / 600.0
+        imgs = [render_strokes(ds.strokes(i), np.random.default_rng(seed * 1000 + k), height_px=130.0, px_per_unit=scale).image for i in idx]
         texts = [ds.items[i].text for i in idx]
         sp = compose_page(imgs, texts, rng, skew_deg=float(rng.uniform(-2.0, 2.0)), boxed=(k % 3 == 2), noise=float(rng.uniform(0.01, 0.04)))
         pages.append(sp)

@@ -37,12 +37,37 @@ def _smooth(profile: np.ndarray, sigma: float) -> np.ndarray:
     return cv2.GaussianBlur(profile.reshape(-1, 1).astype(np.float32), (1, k), sigma).ravel()
 
 
+def line_pitch(profile: np.ndarray, ch: float) -> float:
+    """Typical distance between text lines: the strongest autocorrelation
+    period of the row profile between one and eight text heights (0 if none)."""
+    p = profile.astype(np.float64) - profile.mean()
+    n = len(p)
+    if n < 8 or not p.any():
+        return 0.0
+    f = np.fft.rfft(p, 2 * n)
+    ac = np.fft.irfft(f * np.conj(f))[:n]
+    ac /= ac[0] if ac[0] else 1.0
+    lo, hi = int(max(4, ch)), int(min(n // 2, 8 * max(ch, 4)))
+    if hi <= lo + 2:
+        return 0.0
+    seg = ac[lo:hi]
+    peaks = [i for i in range(1, len(seg) - 1) if seg[i] >= seg[i - 1] and seg[i] > seg[i + 1] and seg[i] > 0.2]
+    if not peaks:
+        return 0.0
+    # The fundamental: the first peak nearly as strong as the strongest (later
+    # ones are its multiples; weaker earlier ones are bands inside a line).
+    best = max(seg[i] for i in peaks)
+    return float(lo + next(i for i in peaks if seg[i] >= 0.75 * best))
+
+
 def find_line_centres(mask: np.ndarray, ch: float) -> list[int]:
     profile = mask.sum(axis=1).astype(np.float32)
     sm = _smooth(profile, max(1.0, ch / 3.0))
     if sm.max() <= 0:
         return []
-    min_dist = max(3, int(ch * 0.9))
+    # Fragmented (faint) writing makes components, and so `ch`, small; the
+    # line pitch keeps one line from splitting into two.
+    min_dist = max(3, int(ch * 0.9), int(0.55 * line_pitch(sm, ch)))
     thr = 0.12 * sm.max()
     cand = [y for y in range(1, len(sm) - 1) if sm[y] >= thr and sm[y] >= sm[y - 1] and sm[y] > sm[y + 1]]
     # Non-maximum suppression within min_dist, strongest first.

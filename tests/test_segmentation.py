@@ -87,3 +87,17 @@ def test_line_crops_hold_one_line_each():
 def test_blank_page_has_no_lines():
     layout = segment_page(np.full((800, 600), 245, np.uint8))
     assert layout.lines == []
+
+
+def test_line_pitch_keeps_fragmented_lines_whole():
+    from segmentation.lines import find_line_centres, line_pitch
+
+    # Ten lines every 60 rows, each drawn as two thin bands (faint, broken ink):
+    mask = np.zeros((620, 400), bool)
+    for k in range(10):
+        y = 20 + 60 * k
+        mask[y : y + 6, 20:380] = True
+        mask[y + 14 : y + 20, 20:380] = True
+    profile = mask.sum(axis=1).astype(np.float32)
+    assert abs(line_pitch(profile, ch=8.0) - 60) <= 2
+    assert len(find_line_centres(mask, ch=8.0)) == 10

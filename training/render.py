@@ -20,11 +20,11 @@ class Rendered:
     word_spans: list[tuple[int, int]]  # x ranges of pen-up-separated groups, left to right
 
 
-def _transform(points: np.ndarray, rng: np.random.Generator, height_px: float) -> np.ndarray:
+def _transform(points: np.ndarray, rng: np.random.Generator, height_px: float, px_per_unit: float | None = None) -> np.ndarray:
     pts = points.astype(np.float32)
     pts -= pts.min(axis=0)
     ink_h = max(float(pts[:, 1].max()), 1.0)
-    s = height_px / ink_h
+    s = px_per_unit if px_per_unit else height_px / ink_h
     sx = s * rng.uniform(0.8, 1.2)
     pts[:, 0] *= sx
     pts[:, 1] *= s
@@ -60,8 +60,13 @@ def render_strokes(
     strokes: list[np.ndarray],
     rng: np.random.Generator,
     height_px: float | None = None,
+    px_per_unit: float | None = None,
 ) -> Rendered:
-    """Draw strokes (each (n, 2) x/y, y down) as a scanned grayscale image."""
+    """Draw strokes (each (n, 2) x/y, y down) as a scanned grayscale image.
+
+    The writing is scaled so the line's ink is ``height_px`` tall (random by
+    default), or by a fixed ``px_per_unit`` so lines of one page keep their
+    relative sizes (pen width then follows ``height_px``)."""
     if not strokes:
         raise ValueError("no strokes to render")
     # Style first, so one seed gives one "writer and scanner" whatever the text.
@@ -78,7 +83,7 @@ def render_strokes(
     paper_seed = int(rng.integers(1 << 31))
     pressure_rng = np.random.default_rng(int(rng.integers(1 << 31)))
     sizes = [len(s) for s in strokes]
-    pts = _transform(np.concatenate(strokes), rng, height_px)
+    pts = _transform(np.concatenate(strokes), rng, height_px, px_per_unit)
     pts -= pts.min(axis=0) - margin
     w = int(np.ceil(pts[:, 0].max())) + margin
     h = int(np.ceil(pts[:, 1].max())) + margin
