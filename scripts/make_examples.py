@@ -20,8 +20,8 @@ from training.datasets import open_dataset  # noqa: E402
 
 def main() -> None:
     ap = argparse.ArgumentParser()
-    ap.add_argument("--line", default="185", help="index into iam-ondb:test")
-    ap.add_argument("--word", default="99", help="index into iam-ondb-words:test")
+    ap.add_argument("--line", default="60", help="index into iam-ondb:test")
+    ap.add_argument("--word", default="62", help="index into iam-ondb-words:test")
     args = ap.parse_args()
     out = ROOT / "examples"
     out.mkdir(exist_ok=True)
