@@ -130,6 +130,7 @@ def process_document(
         pending: list[_PendingPage] = []
 
         def flush() -> None:
+            nonlocal doc
             if not pending:
                 return
             t0 = time.perf_counter()
@@ -141,6 +142,9 @@ def process_document(
                 _persist_page(session, doc, p, recs[k : k + len(p.crops)])
                 k += len(p.crops)
             session.commit()
+            # Written pages leave the session: memory stays flat in document length.
+            session.expunge_all()
+            doc = session.get(Document, doc_id)
             timings.add("persist", t0)
             pending.clear()
 

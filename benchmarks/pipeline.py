@@ -1,0 +1,88 @@
+"""End-to-end pipeline throughput: pages/min, time share per stage, peak memory.
+
+    python benchmarks/pipeline.py [--pages 10 40]
+
+For each page count a PDF of generated handwritten pages (IAM-OnDB test
+strokes, ~14 lines a page, 300 dpi) is processed in a fresh subprocess on
+embedded defaults (SQLite and a folder store in a temp dir, the bundled
+model). Peak RSS per run shows whether memory stays flat as documents grow.
+"""
+
+from __future__ import annotations
+
+import argparse
+import json
+import os
+import resource
+import subprocess
+import sys
+import tempfile
+import time
+from pathlib import Path
+
+ROOT = Path(__file__).resolve().parents[1]
+sys.path.insert(0, str(ROOT))
+os.environ.setdefault("TF_CPP_MIN_LOG_LEVEL", "2")
+
+
+def make_pdf(path: Path, n_pages: int) -> None:
+    from PIL import Image
+
+    from benchmarks.segmentation import build_pages
+
+    base, _ = build_pages(min(n_pages, 6))
+    imgs = [Image.fromarray(base[i % len(base)].image) for i in range(n_pages)]
+    imgs[0].save(path, save_all=True, append_images=imgs[1:], resolution=300, quality=75)
+
+
+def run_one(pdf: str) -> dict:
+    """In this (fresh) process: process one PDF, report timings and peak RSS."""
+    from recognition.bundle import load_bundle
+    from recognition.predictor import Predictor
+    from worker.db import make_engine, session_factory, upgrade
+    from worker.pipeline import process_document, register_document
+    from worker.store import LocalStore
+
+    tmp = Path(tempfile.mkdtemp(prefix="htr-bench-"))
+    url = f"sqlite:///{tmp / 'b.sqlite'}"
+    upgrade(url)
+    sessions = session_factory(make_engine(url))
+    store = LocalStore(tmp / "store")
+    bundle = load_bundle()
+    pred = Predictor.from_bundle(bundle)
+    with sessions() as s:
+        doc, _ = register_document(s, store, pdf)
+    t0 = time.perf_counter()
+    doc = process_document(doc.id, sessions, store, pred, bundle=bundle)
+    wall = time.perf_counter() - t0
+    total = sum(doc.timings.values()) or 1.0
+    return {
+        "pages": doc.page_count,
+        "status": doc.status,
+        "seconds": round(wall, 1),
+        "pages_per_min": round(60.0 * doc.page_count / wall, 1),
+        "stage_share": {k: round(v / total, 3) for k, v in doc.timings.items()},
+        "peak_rss_mb": round(resource.getrusage(resource.RUSAGE_SELF).ru_maxrss / 1024, 1),
+    }
+
+
+def main() -> None:
+    ap = argparse.ArgumentParser()
+    ap.add_argument("--pages", type=int, nargs="+", default=[10, 40])
+    ap.add_argument("--_run", help=argparse.SUPPRESS)
+    args = ap.parse_args()
+    if args._run:
+        print(json.dumps(run_one(args._run)))
+        return
+    out = {"cores": os.cpu_count(), "runs": []}
+    with tempfile.TemporaryDirectory() as d:
+        for n in args.pages:
+            pdf = Path(d) / f"doc{n}.pdf"
+            make_pdf(pdf, n)
+            res = subprocess.run([sys.executable, __file__, "--_run", str(pdf)], capture_output=True, text=True, check=True)
+            out["runs"].append(json.loads(res.stdout.strip().splitlines()[-1]))
+    print(json.dumps(out, indent=2))
+
+
+if __name__ == "__main__":
+    main()
