@@ -11,8 +11,9 @@ at spaces with their own confidences and x positions.
 
 from __future__ import annotations
 
+import functools
 import math
-from dataclasses import dataclass, field
+from dataclasses import dataclass
 
 import numpy as np
 
@@ -28,7 +29,6 @@ class Decoded:
     char_probs: list[float]  # probability of each emitted character
     char_frames: list[tuple[int, int]]  # [first, last] frame of each character
     log_prob: float = 0.0  # path log probability (greedy) or beam score
-    extras: dict = field(default_factory=dict)
 
 
 def softmax(logits: np.ndarray, axis: int = -1) -> np.ndarray:
@@ -83,6 +83,17 @@ class _Beam:
 NEG_INF = -float("inf")
 
 
+def _entry(new: dict, prefix: tuple[int, ...], src: _Beam, extra_lm: float = 0.0, cp=None, cf=None) -> _Beam:
+    """The beam for `prefix` in this frame's table, created from `src` if absent."""
+    b = new.get(prefix)
+    if b is None:
+        b = _Beam(NEG_INF, NEG_INF, src.lm + extra_lm, prefix,
+                  src.char_probs if cp is None else cp,
+                  src.char_frames if cf is None else cf)
+        new[prefix] = b
+    return b
+
+
 def _logadd(a: float, b: float) -> float:
     if a == NEG_INF:
         return b
@@ -121,18 +132,11 @@ def beam_decode(
         if len(candidates) == 0:
             candidates = np.array([int(np.argmax(probs[t]))])
         new: dict[tuple[int, ...], _Beam] = {}
-
-        def get(prefix, src: _Beam, extra_lm=0.0, cp=None, cf=None):
-            b = new.get(prefix)
-            if b is None:
-                b = _Beam(NEG_INF, NEG_INF, src.lm + extra_lm, prefix,
-                          src.char_probs if cp is None else cp,
-                          src.char_frames if cf is None else cf)
-                new[prefix] = b
-            return b
-
+        get = functools.partial(_entry, new)
         for prefix, beam in beams.items():
             last = prefix[-1] if prefix else None
+            # The prefix's text, for the LM and lexicon: once per prefix, not per candidate.
+            text = charset.decode(prefix) if lm is not None or lexicon is not None else ""
             for k in candidates:
                 k = int(k)
                 pk = row[k]
@@ -154,11 +158,11 @@ def beam_decode(
                     base = beam.p_blank
                 else:
                     base = beam.total
-                if lexicon is not None and not lexicon.allows(charset.decode(prefix), chars[k - 1]):
+                if lexicon is not None and not lexicon.allows(text, chars[k - 1]):
                     continue
                 extra = 0.0
                 if lm is not None:
-                    extra = lm_weight * lm.log_prob(charset.decode(prefix), chars[k - 1]) + insertion_bonus
+                    extra = lm_weight * lm.log_prob(text, chars[k - 1]) + insertion_bonus
                 new_prefix = prefix + (k,)
                 b = get(new_prefix, beam, extra,
                         beam.char_probs + (float(probs[t, k]),),

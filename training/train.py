@@ -26,7 +26,7 @@ import numpy as np
 import yaml
 
 from recognition.bundle import Bundle
-from recognition.calibration import Calibrator, raw_word_score, reliability_table
+from recognition.calibration import Calibrator, reliability_table
 from recognition.charset import IAM_CHARS, Charset
 from recognition.lm import CharNgramLM, Lexicon
 from recognition.model import ModelConfig, build_crnn, ctc_loss

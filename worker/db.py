@@ -36,6 +36,15 @@ class Status:
     ALL = (QUEUED, PROCESSING, DONE, FAILED)
 
 
+class BoxColumns:
+    """A box in page pixels: x0, y0 inclusive; x1, y1 exclusive."""
+
+    x0: Mapped[int] = mapped_column(Integer)
+    y0: Mapped[int] = mapped_column(Integer)
+    x1: Mapped[int] = mapped_column(Integer)
+    y1: Mapped[int] = mapped_column(Integer)
+
+
 class ModelVersion(Base):
     __tablename__ = "model_versions"
     __table_args__ = (UniqueConstraint("name", "version", name="uq_model_versions_name_version"),)
@@ -85,17 +94,13 @@ class Page(Base):
     lines: Mapped[list["Line"]] = relationship(back_populates="page", order_by="Line.index", cascade="all, delete-orphan")
 
 
-class Line(Base):
+class Line(BoxColumns, Base):
     __tablename__ = "lines"
     __table_args__ = (UniqueConstraint("page_id", "index", name="uq_lines_page_index"),)
 
     id: Mapped[int] = mapped_column(Integer, primary_key=True)
     page_id: Mapped[int] = mapped_column(ForeignKey("pages.id", ondelete="CASCADE"), index=True)
     index: Mapped[int] = mapped_column(Integer)  # reading order on the page
-    x0: Mapped[int] = mapped_column(Integer)
-    y0: Mapped[int] = mapped_column(Integer)
-    x1: Mapped[int] = mapped_column(Integer)
-    y1: Mapped[int] = mapped_column(Integer)
     text: Mapped[str] = mapped_column(Text, default="")
     confidence: Mapped[float] = mapped_column(Float, default=0.0)
 
@@ -103,17 +108,13 @@ class Line(Base):
     words: Mapped[list["Word"]] = relationship(back_populates="line", order_by="Word.index", cascade="all, delete-orphan")
 
 
-class Word(Base):
+class Word(BoxColumns, Base):
     __tablename__ = "words"
     __table_args__ = (UniqueConstraint("line_id", "index", name="uq_words_line_index"),)
 
     id: Mapped[int] = mapped_column(Integer, primary_key=True)
     line_id: Mapped[int] = mapped_column(ForeignKey("lines.id", ondelete="CASCADE"), index=True)
     index: Mapped[int] = mapped_column(Integer)
-    x0: Mapped[int] = mapped_column(Integer)
-    y0: Mapped[int] = mapped_column(Integer)
-    x1: Mapped[int] = mapped_column(Integer)
-    y1: Mapped[int] = mapped_column(Integer)
     text: Mapped[str] = mapped_column(Text)
     confidence: Mapped[float] = mapped_column(Float, index=True)
     corrected_text: Mapped[str | None] = mapped_column(Text)

@@ -16,6 +16,11 @@ depends_on = None
 TZ = sa.DateTime(timezone=True)
 
 
+def _box_columns() -> list[sa.Column]:
+    """x0, y0, x1, y1 in page pixels (lines and words)."""
+    return [sa.Column(name, sa.Integer, nullable=False) for name in ("x0", "y0", "x1", "y1")]
+
+
 def upgrade() -> None:
     op.create_table(
         "model_versions",
@@ -59,10 +64,7 @@ def upgrade() -> None:
         sa.Column("id", sa.Integer, primary_key=True),
         sa.Column("page_id", sa.Integer, sa.ForeignKey("pages.id", ondelete="CASCADE"), nullable=False, index=True),
         sa.Column("index", sa.Integer, nullable=False),
-        sa.Column("x0", sa.Integer, nullable=False),
-        sa.Column("y0", sa.Integer, nullable=False),
-        sa.Column("x1", sa.Integer, nullable=False),
-        sa.Column("y1", sa.Integer, nullable=False),
+        *_box_columns(),
         sa.Column("text", sa.Text, nullable=False),
         sa.Column("confidence", sa.Float, nullable=False),
         sa.UniqueConstraint("page_id", "index", name="uq_lines_page_index"),
@@ -72,10 +74,7 @@ def upgrade() -> None:
         sa.Column("id", sa.Integer, primary_key=True),
         sa.Column("line_id", sa.Integer, sa.ForeignKey("lines.id", ondelete="CASCADE"), nullable=False, index=True),
         sa.Column("index", sa.Integer, nullable=False),
-        sa.Column("x0", sa.Integer, nullable=False),
-        sa.Column("y0", sa.Integer, nullable=False),
-        sa.Column("x1", sa.Integer, nullable=False),
-        sa.Column("y1", sa.Integer, nullable=False),
+        *_box_columns(),
         sa.Column("text", sa.Text, nullable=False),
         sa.Column("confidence", sa.Float, nullable=False, index=True),
         sa.Column("corrected_text", sa.Text),
