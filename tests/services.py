@@ -46,3 +46,85 @@ def moto_server():
     finally:
         proc.terminate()
         proc.wait(timeout=10)
+
+
+class RedisServer:
+    """A private redis-server on a free port that a test may stop and start again.
+
+    It keeps an append-only file (fsync on every write), as a broker should,
+    so queued and unacknowledged messages survive a restart.
+    """
+
+    def __init__(self, workdir: Path):
+        self.dir = Path(workdir)
+        self.dir.mkdir(parents=True, exist_ok=True)
+        self.port = free_port()
+        self.proc: subprocess.Popen | None = None
+
+    @property
+    def url(self) -> str:
+        return f"redis://127.0.0.1:{self.port}/0"
+
+    def start(self) -> None:
+        self.proc = subprocess.Popen(
+            ["redis-server", "--port", str(self.port), "--bind", "127.0.0.1", "--save", "", "--appendonly", "yes",
+             "--appendfsync", "always", "--dir", str(self.dir), "--logfile", str(self.dir / "redis.log")],
+            stdout=subprocess.DEVNULL, stderr=subprocess.DEVNULL,
+        )
+        wait_port("127.0.0.1", self.port)
+
+    def stop(self) -> None:
+        if self.proc is not None:
+            self.proc.terminate()  # SIGTERM: redis flushes its append-only file and exits
+            self.proc.wait(timeout=30)
+            self.proc = None
+
+
+class WorkerProcess:
+    """``htr worker`` as a real subprocess in its own process group."""
+
+    def __init__(self, env: dict, log: Path, *args: str):
+        self.env, self.log, self.args = env, Path(log), args
+        self.proc: subprocess.Popen | None = None
+
+    def start(self, timeout: float = 120.0) -> "WorkerProcess":
+        import os
+
+        exe = Path(sys.executable).with_name("htr")
+        self._fh = open(self.log, "ab")
+        offset = self.log.stat().st_size
+        self.proc = subprocess.Popen([str(exe), "worker", *self.args], env={**os.environ, **self.env},
+                                     stdout=self._fh, stderr=subprocess.STDOUT, start_new_session=True)
+        deadline = time.time() + timeout
+        while time.time() < deadline:
+            if self.proc.poll() is not None:
+                raise RuntimeError(f"worker exited with {self.proc.returncode}:\n{self.log.read_text()[-3000:]}")
+            if b" ready." in self.log.read_bytes()[offset:]:
+                return self
+            time.sleep(0.2)
+        raise RuntimeError(f"worker not ready in {timeout}s:\n{self.log.read_text()[-3000:]}")
+
+    @property
+    def pid(self) -> int:
+        return self.proc.pid
+
+    def kill9(self) -> None:
+        import os
+        import signal
+
+        os.killpg(self.proc.pid, signal.SIGKILL)
+        self.proc.wait(timeout=30)
+        self._fh.close()
+
+    def stop(self) -> None:
+        import os
+        import signal
+
+        if self.proc is not None and self.proc.poll() is None:
+            os.killpg(self.proc.pid, signal.SIGTERM)
+            try:
+                self.proc.wait(timeout=30)
+            except subprocess.TimeoutExpired:
+                os.killpg(self.proc.pid, signal.SIGKILL)
+                self.proc.wait(timeout=30)
+            self._fh.close()

@@ -29,6 +29,9 @@ def _round_trip(store, tmp_path):
         assert p.read_bytes() == b"scan bytes"
     with pytest.raises(FileNotFoundError):
         store.get_bytes("missing")
+    store.delete("pages/doc1/0001.png")
+    assert not store.exists("pages/doc1/0001.png")
+    store.delete("pages/doc1/0001.png")  # deleting what is gone is not an error
 
 
 def test_local_store(tmp_path):

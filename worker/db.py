@@ -9,7 +9,6 @@ documents 1─* pages 1─* lines 1─* words; documents *─1 model_versions.
 
 from __future__ import annotations
 
-import os
 from datetime import datetime, timezone
 from pathlib import Path
 
@@ -60,7 +59,7 @@ class Document(Base):
     __tablename__ = "documents"
 
     id: Mapped[int] = mapped_column(Integer, primary_key=True)
-    source: Mapped[str] = mapped_column(Text)  # where it came from (path or URL)
+    source: Mapped[str] = mapped_column(Text, index=True)  # where it came from (path or URL)
     store_key: Mapped[str | None] = mapped_column(Text)  # the original in the object store
     content_hash: Mapped[str] = mapped_column(String(64), unique=True)  # sha256 of the bytes
     status: Mapped[str] = mapped_column(String(20), default=Status.QUEUED, index=True)
@@ -123,15 +122,37 @@ class Word(BoxColumns, Base):
     line: Mapped[Line] = relationship(back_populates="words")
 
 
+class TaskRun(Base):
+    """One queued unit of work on a document (start, or one page's segment or
+    recognize step), keyed so a redelivered message finds its earlier run.
+
+    ``state``: running (started, not ended), retry (ended by a transient error,
+    a retry is queued), ended (done: a redelivery does nothing). A delivery that
+    finds the row still ``running`` longer than the visibility timeout knows the
+    worker running it died, and counts it in ``deaths``.
+    """
+
+    __tablename__ = "task_runs"
+
+    document_id: Mapped[int] = mapped_column(ForeignKey("documents.id", ondelete="CASCADE"), primary_key=True)
+    stage: Mapped[str] = mapped_column(String(20), primary_key=True)
+    page: Mapped[int] = mapped_column(Integer, primary_key=True)  # -1 for the whole document
+    state: Mapped[str] = mapped_column(String(20))
+    deaths: Mapped[int] = mapped_column(Integer, default=0)
+    worker: Mapped[str | None] = mapped_column(String(200))  # host:pid of the last run
+    started_at: Mapped[datetime | None] = mapped_column(DateTime(timezone=True))
+    finished_at: Mapped[datetime | None] = mapped_column(DateTime(timezone=True))
+    seconds: Mapped[float | None] = mapped_column(Float)
+
+
 def database_url(url: str | None = None) -> str:
-    if url:
-        return url
-    env = os.environ.get("HTR_DATABASE_URL")
-    if env:
-        return env
-    path = Path("var/htr.sqlite").resolve()
-    path.parent.mkdir(parents=True, exist_ok=True)
-    return f"sqlite:///{path}"
+    """The given URL, else ``HTR_DATABASE_URL``, else SQLite in ./var (created)."""
+    from .settings import Settings
+
+    url = url or Settings.from_env().database_url
+    if url.startswith("sqlite:///") and not url.startswith("sqlite:///:memory:"):
+        Path(url[len("sqlite:///"):]).parent.mkdir(parents=True, exist_ok=True)
+    return url
 
 
 def make_engine(url: str | None = None) -> Engine:

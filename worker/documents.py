@@ -125,27 +125,31 @@ def pdf_page_count(path: Path) -> int:
     return pages
 
 
-def _pdf_pages(path: Path, limits: Limits) -> Iterator[PageImage]:
+def _render_pdf_page(path: Path, i: int, limits: Limits) -> PageImage:
     from pdf2image import convert_from_path
     from pdf2image.exceptions import PDFPopplerTimeoutError, PDFSyntaxError
 
     Image.MAX_IMAGE_PIXELS = limits.max_pixels  # Pillow's guard is process-wide: set ours
+    try:
+        imgs = convert_from_path(str(path), dpi=RENDER_DPI, first_page=i + 1, last_page=i + 1, grayscale=True, timeout=300)
+    except Image.DecompressionBombError as exc:
+        raise BadInput(f"page {i + 1}: rendered page too large (decompression bomb guard)") from exc
+    except (PDFSyntaxError, PDFPopplerTimeoutError, OSError, ValueError) as exc:
+        raise BadInput(f"page {i + 1}: cannot be rendered ({exc})") from exc
+    if not imgs:
+        raise BadInput(f"page {i + 1}: cannot be rendered")
+    img = imgs[0]
+    if img.size[0] * img.size[1] > limits.max_pixels:
+        raise BadInput(f"page {i + 1}: rendered page exceeds {limits.max_pixels} pixels")
+    return PageImage(i, np.asarray(img.convert("L"), dtype=np.uint8), RENDER_DPI)
+
+
+def _pdf_pages(path: Path, limits: Limits) -> Iterator[PageImage]:
     n = pdf_page_count(path)
     if n > limits.max_pages:
         raise BadInput(f"PDF has {n} pages, more than the limit of {limits.max_pages}")
     for i in range(n):
-        try:
-            imgs = convert_from_path(str(path), dpi=RENDER_DPI, first_page=i + 1, last_page=i + 1, grayscale=True, timeout=300)
-        except Image.DecompressionBombError as exc:
-            raise BadInput(f"page {i + 1}: rendered page too large (decompression bomb guard)") from exc
-        except (PDFSyntaxError, PDFPopplerTimeoutError, OSError, ValueError) as exc:
-            raise BadInput(f"page {i + 1}: cannot be rendered ({exc})") from exc
-        if not imgs:
-            raise BadInput(f"page {i + 1}: cannot be rendered")
-        img = imgs[0]
-        if img.size[0] * img.size[1] > limits.max_pixels:
-            raise BadInput(f"page {i + 1}: rendered page exceeds {limits.max_pixels} pixels")
-        yield PageImage(i, np.asarray(img.convert("L"), dtype=np.uint8), RENDER_DPI)
+        yield _render_pdf_page(path, i, limits)
 
 
 def page_count(path: str | Path, limits: Limits = Limits()) -> int:
@@ -168,3 +172,19 @@ def iter_pages(path: str | Path, limits: Limits = Limits()) -> Iterator[PageImag
         yield from _pdf_pages(p, limits)
     else:
         yield from _image_pages(p, limits)
+
+
+def read_page(path: str | Path, index: int, limits: Limits = Limits()) -> PageImage:
+    """One page (0-based) of a document, without reading the pages before it
+    where the format allows (PDF renders just that page)."""
+    p = Path(path)
+    kind = check_file(p, limits)
+    if kind == "pdf":
+        n = pdf_page_count(p)
+        if not 0 <= index < n:
+            raise BadInput(f"page {index + 1}: the PDF has {n} pages")
+        return _render_pdf_page(p, index, limits)
+    for page in _image_pages(p, limits):
+        if page.index == index:
+            return page
+    raise BadInput(f"page {index + 1}: the image has fewer pages")

@@ -11,6 +11,8 @@ rows for the same page, so a retried page is stored once).
 from __future__ import annotations
 
 import hashlib
+import io
+import json
 import time
 from dataclasses import dataclass, field
 from pathlib import Path
@@ -24,7 +26,7 @@ from sqlalchemy.orm import Session, sessionmaker
 from segmentation import CROP_MARGIN, Box, PageLayout, line_crops, segment_page, to_page_box
 
 from .db import Document, Line, ModelVersion, Page, Status, Word, utcnow
-from .documents import BadInput, iter_pages
+from .documents import BadInput, PageImage, iter_pages
 
 LINE_BATCH = 64  # lines buffered before recognition runs
 
@@ -62,12 +64,63 @@ def model_version(session: Session, predictor_bundle) -> ModelVersion:
 
 
 @dataclass
-class _PendingPage:
+class PageWork:
+    """One page segmented and waiting for recognition: line boxes and crops.
+
+    Serializable (``to_bytes``) so a segmenting worker can hand it through the
+    store to a recognizing worker on another machine.
+    """
+
     index: int
     dpi: int
-    layout: PageLayout
-    image_key: str | None
+    width: int
+    height: int
+    angle: float
+    boxes: list[Box]  # line boxes in deskewed page coordinates
+    page_boxes: list[Box]  # the same in original page coordinates
     crops: list[np.ndarray]
+    image_key: str | None = None
+
+    @property
+    def layout(self) -> PageLayout:
+        return PageLayout(self.width, self.height, self.angle, [])
+
+    def to_bytes(self) -> bytes:
+        meta = {
+            "index": self.index, "dpi": self.dpi, "width": self.width, "height": self.height, "angle": self.angle,
+            "boxes": [b.to_list() for b in self.boxes], "page_boxes": [b.to_list() for b in self.page_boxes],
+            "image_key": self.image_key,
+        }
+        arrays = {f"crop{i:05d}": np.frombuffer(cv2.imencode(".png", c)[1].tobytes(), np.uint8) for i, c in enumerate(self.crops)}
+        buf = io.BytesIO()
+        np.savez(buf, meta=np.frombuffer(json.dumps(meta).encode(), np.uint8), **arrays)
+        return buf.getvalue()
+
+    @classmethod
+    def from_bytes(cls, data: bytes) -> "PageWork":
+        with np.load(io.BytesIO(data)) as z:
+            meta = json.loads(z["meta"].tobytes().decode())
+            crops = [cv2.imdecode(z[k], cv2.IMREAD_GRAYSCALE) for k in sorted(k for k in z.files if k.startswith("crop"))]
+        return cls(meta["index"], meta["dpi"], meta["width"], meta["height"], meta["angle"],
+                   [Box(*b) for b in meta["boxes"]], [Box(*b) for b in meta["page_boxes"]], crops, meta["image_key"])
+
+
+def segment(page: PageImage) -> PageWork:
+    """Segment a rendered page into line boxes and the crops recognition reads."""
+    layout = segment_page(page.image)
+    crops = line_crops(layout)
+    return PageWork(page.index, page.dpi, layout.width, layout.height, float(layout.angle),
+                    [ln.box for ln in layout.lines], [ln.page_box for ln in layout.lines], crops)
+
+
+def page_image_key(content_hash: str, index: int) -> str:
+    return f"pages/{content_hash}/{index:05d}.png"
+
+
+def save_page_image(store, content_hash: str, page: PageImage) -> str:
+    """Keep the rendered page in the store for later review."""
+    ok, buf = cv2.imencode(".png", page.image)
+    return store.put_bytes(page_image_key(content_hash, page.index), buf.tobytes())
 
 
 @dataclass
@@ -80,23 +133,52 @@ class Timings:
         return now
 
 
-def _persist_page(session: Session, doc: Document, pending: _PendingPage, recs) -> None:
-    session.execute(delete(Page).where(Page.document_id == doc.id, Page.index == pending.index))
-    layout = pending.layout
-    page = Page(document_id=doc.id, index=pending.index, width=layout.width, height=layout.height,
-                dpi=pending.dpi, skew_degrees=float(layout.angle), image_key=pending.image_key)
-    for li, (line, rec) in enumerate(zip(layout.lines, recs)):
-        pb = line.page_box
+def persist_page(session: Session, doc_id: int, work: PageWork, recs) -> None:
+    """Write one recognized page, replacing any earlier rows for it (a retried
+    page is stored once). The caller commits."""
+    session.execute(delete(Page).where(Page.document_id == doc_id, Page.index == work.index))
+    layout = work.layout
+    page = Page(document_id=doc_id, index=work.index, width=work.width, height=work.height,
+                dpi=work.dpi, skew_degrees=work.angle, image_key=work.image_key)
+    for li, (box, pb, rec) in enumerate(zip(work.boxes, work.page_boxes, recs)):
         row = Line(index=li, x0=pb.x0, y0=pb.y0, x1=pb.x1, y1=pb.y1, text=rec.text, confidence=float(rec.confidence))
         for wi, w in enumerate(rec.words):
             # Word x-span from the CTC alignment, in crop pixels -> page pixels.
-            x0 = int(line.box.x0 + w.x0 - CROP_MARGIN)
-            x1 = int(line.box.x0 + w.x1 - CROP_MARGIN)
-            x0, x1 = max(line.box.x0, min(x0, line.box.x1)), max(line.box.x0, min(max(x1, x0 + 1), line.box.x1))
-            wb = to_page_box(layout, Box(x0, line.box.y0, x1, line.box.y1))
+            x0 = int(box.x0 + w.x0 - CROP_MARGIN)
+            x1 = int(box.x0 + w.x1 - CROP_MARGIN)
+            x0, x1 = max(box.x0, min(x0, box.x1)), max(box.x0, min(max(x1, x0 + 1), box.x1))
+            wb = to_page_box(layout, Box(x0, box.y0, x1, box.y1))
             row.words.append(Word(index=wi, x0=wb.x0, y0=wb.y0, x1=wb.x1, y1=wb.y1, text=w.text, confidence=float(w.confidence)))
         page.lines.append(row)
     session.add(page)
+
+
+def begin_document(session: Session, doc_id: int, bundle=None) -> Document | None:
+    """Mark a document processing (one more attempt); None if it is already done."""
+    doc = session.get(Document, doc_id)
+    if doc is None:
+        raise KeyError(f"no document {doc_id}")
+    if doc.status == Status.DONE:
+        return None
+    doc.status = Status.PROCESSING
+    doc.attempts += 1
+    doc.started_at = utcnow()
+    doc.finished_at = None
+    doc.error = None
+    if bundle is not None:
+        doc.model_version_id = model_version(session, bundle).id
+    session.commit()
+    return doc
+
+
+def fail_document(session: Session, doc_id: int, reason: str) -> None:
+    """Record why a document cannot be processed. Pages already stored stay."""
+    session.rollback()
+    doc = session.get(Document, doc_id)
+    doc.status = Status.FAILED
+    doc.error = reason
+    doc.finished_at = utcnow()
+    session.commit()
 
 
 def process_document(
@@ -108,64 +190,51 @@ def process_document(
     keep_page_images: bool = True,
     on_page: Callable[[int, int | None], None] | None = None,
 ) -> Document:
-    """Render, segment, recognize and persist one registered document.
+    """Render, segment, recognize and persist one registered document in this process.
 
-    Bad input marks the document failed with the reason and returns; other
-    errors (store, database) propagate so the caller can retry.
+    Pages stream one at a time; their line crops are buffered and recognized
+    in batches spanning pages. Bad input marks the document failed with the
+    reason and returns; other errors (store, database) propagate so the caller
+    can retry.
     """
     timings = Timings()
     with sessions() as session:
-        doc = session.get(Document, doc_id)
+        doc = begin_document(session, doc_id, bundle)
         if doc is None:
-            raise KeyError(f"no document {doc_id}")
-        if doc.status == Status.DONE:
-            return doc
-        doc.status = Status.PROCESSING
-        doc.attempts += 1
-        doc.started_at = utcnow()
-        doc.error = None
-        if bundle is not None:
-            doc.model_version_id = model_version(session, bundle).id
-        session.commit()
-        pending: list[_PendingPage] = []
+            return session.get(Document, doc_id)
+        content_hash, store_key = doc.content_hash, doc.store_key
+        pending: list[PageWork] = []
 
         def flush() -> None:
-            nonlocal doc
             if not pending:
                 return
             t0 = time.perf_counter()
-            crops = [c for p in pending for c in p.crops]
+            crops = [c for w in pending for c in w.crops]
             recs = predictor.predict(crops) if crops else []
             t0 = timings.add("recognize", t0)
             k = 0
-            for p in pending:
-                _persist_page(session, doc, p, recs[k : k + len(p.crops)])
-                k += len(p.crops)
+            for w in pending:
+                persist_page(session, doc_id, w, recs[k : k + len(w.crops)])
+                k += len(w.crops)
             session.commit()
             # Written pages leave the session: memory stays flat in document length.
             session.expunge_all()
-            doc = session.get(Document, doc_id)
             timings.add("persist", t0)
             pending.clear()
 
         try:
             n_pages = 0
-            with store.local_copy(doc.store_key) as local:
+            with store.local_copy(store_key) as local:
                 t0 = time.perf_counter()
                 for page in iter_pages(local):
                     t0 = timings.add("render", t0)
-                    layout = segment_page(page.image)
-                    crops = line_crops(layout)
-                    layout.deskewed = None  # the crops hold what recognition needs
+                    work = segment(page)
                     t0 = timings.add("segment", t0)
-                    key = None
                     if keep_page_images:
-                        ok, buf = cv2.imencode(".png", page.image)
-                        key = f"pages/{doc.content_hash}/{page.index:05d}.png"
-                        store.put_bytes(key, buf.tobytes())
-                    pending.append(_PendingPage(page.index, page.dpi, layout, key, crops))
+                        work.image_key = save_page_image(store, content_hash, page)
+                    pending.append(work)
                     n_pages += 1
-                    if sum(len(p.crops) for p in pending) >= LINE_BATCH:
+                    if sum(len(w.crops) for w in pending) >= LINE_BATCH:
                         flush()
                     if on_page:
                         on_page(n_pages, None)
@@ -173,14 +242,14 @@ def process_document(
                 flush()
             if n_pages == 0:
                 raise BadInput("document has no pages")
+        except BadInput as exc:
+            fail_document(session, doc_id, str(exc))
+        else:
+            doc = session.get(Document, doc_id)
             doc.status = Status.DONE
             doc.page_count = n_pages
-        except BadInput as exc:
-            session.rollback()
-            doc = session.get(Document, doc_id)
-            doc.status = Status.FAILED
-            doc.error = str(exc)
-        doc.finished_at = utcnow()
+            doc.finished_at = utcnow()
+        doc = session.get(Document, doc_id)
         doc.timings = {k: round(v, 3) for k, v in timings.seconds.items()}
         session.commit()
         return doc

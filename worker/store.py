@@ -56,6 +56,9 @@ class LocalStore:
     def exists(self, key: str) -> bool:
         return self._path(key).is_file()
 
+    def delete(self, key: str) -> None:
+        self._path(key).unlink(missing_ok=True)
+
     def list(self, prefix: str = "") -> Iterator[str]:
         base = self.root.resolve()
         for p in sorted(base.rglob("*")):
@@ -112,6 +115,9 @@ class S3Store:
         except FileNotFoundError:
             return False
 
+    def delete(self, key: str) -> None:
+        self._call(self.client.delete_object, Bucket=self.bucket, Key=self._key(key))
+
     def list(self, prefix: str = "") -> Iterator[str]:
         paginator = self.client.get_paginator("list_objects_v2")
         full = self._key(prefix) if prefix else (self.prefix + "/" if self.prefix else "")
@@ -132,7 +138,9 @@ class S3Store:
 
 
 def open_store(url: str | None = None):
-    url = url or os.environ.get("HTR_STORE_URL") or "file://" + str(Path("var/store").resolve())
+    from .settings import Settings
+
+    url = url or Settings.from_env().store_url
     u = urlparse(url)
     if u.scheme == "file":
         return LocalStore(u.path if not u.netloc else f"/{u.netloc}{u.path}")

@@ -1,0 +1,241 @@
+"""The queue against real services: a private Redis (AOF on, so it can be
+stopped and started), PostgreSQL, a local S3 server (moto), and `htr worker`
+subprocesses that are killed with SIGKILL mid-document."""
+
+from __future__ import annotations
+
+import io
+import json
+import subprocess
+import sys
+import time
+import uuid
+from pathlib import Path
+
+import boto3
+import numpy as np
+import pytest
+from PIL import Image
+from sqlalchemy import create_engine, func, select, text
+
+from segmentation.synth import compose_page
+from tests.fixtures import text_image
+from tests.services import RedisServer, WorkerProcess, moto_server, port_open
+from worker.db import Document, Line, Page, Status, TaskRun, Word, make_engine, session_factory, upgrade
+
+ADMIN = "postgresql+psycopg2://postgres@127.0.0.1:5432/postgres"
+HTR = str(Path(sys.executable).with_name("htr"))
+WORDS = "the quick brown fox jumps over lazy dog pack my box with five dozen liquor jugs".split()
+
+
+def page_png(seed: int, lines: int = 3, size=(1000, 700)) -> bytes:
+    rng = np.random.default_rng(seed)
+    texts = [" ".join(rng.choice(WORDS, 3)) for _ in range(lines)]
+    sp = compose_page([text_image(t, scale=1.3) for t in texts], texts, rng, size=size)
+    buf = io.BytesIO()
+    Image.fromarray(sp.image).save(buf, format="PNG")
+    return buf.getvalue()
+
+
+def pdf_bytes(seed: int, pages: int) -> bytes:
+    imgs = [Image.open(io.BytesIO(page_png(seed * 100 + k, lines=4, size=(1240, 1000)))) for k in range(pages)]
+    buf = io.BytesIO()
+    imgs[0].save(buf, format="PDF", save_all=True, append_images=imgs[1:], resolution=150)
+    return buf.getvalue()
+
+
+@pytest.fixture(scope="module")
+def stack(tmp_path_factory):
+    """Redis, a fresh PostgreSQL database, S3 (moto) and the env a worker reads."""
+    if not port_open("127.0.0.1", 5432):
+        raise RuntimeError("PostgreSQL is not running on 127.0.0.1:5432 (scripts/test.sh starts it)")
+    work = tmp_path_factory.mktemp("queue")
+    redis = RedisServer(work / "redis")
+    redis.start()
+    name = f"htr_queue_{uuid.uuid4().hex[:8]}"
+    admin = create_engine(ADMIN, isolation_level="AUTOCOMMIT")
+    with admin.connect() as c:
+        c.execute(text(f'CREATE DATABASE "{name}"'))
+    db_url = f"postgresql+psycopg2://postgres@127.0.0.1:5432/{name}"
+    with moto_server() as s3_url:
+        env = {
+            "HTR_BROKER_URL": redis.url,
+            "HTR_DATABASE_URL": db_url,
+            "HTR_STORE_URL": "s3://htr-store/main",
+            "AWS_ENDPOINT_URL_S3": s3_url,
+            "AWS_ACCESS_KEY_ID": "test",
+            "AWS_SECRET_ACCESS_KEY": "test",
+            "AWS_DEFAULT_REGION": "us-east-1",
+            "HTR_VISIBILITY_TIMEOUT": "10",  # dead workers' messages come back within seconds
+            "HTR_MAX_ATTEMPTS": "3",
+            "TF_CPP_MIN_LOG_LEVEL": "3",
+        }
+        s3 = boto3.client("s3", endpoint_url=s3_url, aws_access_key_id="test", aws_secret_access_key="test", region_name="us-east-1")
+        s3.create_bucket(Bucket="htr-store")
+        s3.create_bucket(Bucket="inbox")
+        upgrade(db_url)
+        engine = make_engine(db_url)
+        yield {"env": env, "redis": redis, "s3": s3, "sessions": session_factory(engine), "work": work}
+        engine.dispose()
+    redis.stop()
+    with admin.connect() as c:
+        c.execute(text(f'DROP DATABASE IF EXISTS "{name}" WITH (FORCE)'))
+    admin.dispose()
+
+
+@pytest.fixture
+def worker(stack, request):
+    started: list[WorkerProcess] = []
+
+    def make(*args: str) -> WorkerProcess:
+        w = WorkerProcess(stack["env"], stack["work"] / f"{request.node.name}-{len(started)}.log", "--concurrency", "2", *args)
+        started.append(w)
+        return w.start()
+
+    yield make
+    for w in started:
+        w.stop()
+
+
+def htr(stack, *args: str) -> subprocess.CompletedProcess:
+    import os
+
+    return subprocess.run([HTR, *args], env={**os.environ, **stack["env"]}, capture_output=True, text=True, timeout=300)
+
+
+def submit(stack, *targets: str) -> list[dict]:
+    res = htr(stack, "submit", "--json", *targets)
+    assert res.returncode == 0, res.stderr[-2000:]
+    return [json.loads(ln) for ln in res.stdout.splitlines() if ln.strip()]
+
+
+def wait_for(stack, ids, states=(Status.DONE, Status.FAILED), timeout=240.0) -> dict[int, Document]:
+    deadline = time.time() + timeout
+    while time.time() < deadline:
+        with stack["sessions"]() as s:
+            docs = {d.id: d for d in s.scalars(select(Document).where(Document.id.in_(list(ids))))}
+        if len(docs) == len(ids) and all(d.status in states for d in docs.values()):
+            return docs
+        time.sleep(0.5)
+    raise AssertionError(f"not finished in {timeout}s: { {i: d.status for i, d in docs.items()} }")
+
+
+def rows(stack, doc_id: int) -> tuple[int, int, int]:
+    with stack["sessions"]() as s:
+        pages = s.scalar(select(func.count()).select_from(Page).where(Page.document_id == doc_id))
+        lines = s.scalar(select(func.count()).select_from(Line).join(Page).where(Page.document_id == doc_id))
+        words = s.scalar(select(func.count()).select_from(Word).join(Line).join(Page).where(Page.document_id == doc_id))
+    return pages, lines, words
+
+
+def running_run(stack, doc_id: int) -> TaskRun | None:
+    with stack["sessions"]() as s:
+        return s.scalar(select(TaskRun).where(TaskRun.document_id == doc_id, TaskRun.state == "running", TaskRun.stage != "start").limit(1))
+
+
+def test_twenty_documents_from_s3_processed_once_and_duplicates_ignored(stack, worker):
+    s3 = stack["s3"]
+    for i in range(20):
+        s3.put_object(Bucket="inbox", Key=f"batch1/scan-{i:02d}.png", Body=page_png(1000 + i))
+    worker()
+    first = submit(stack, "s3://inbox/batch1/")
+    assert len(first) == 20 and all(r["created"] and r["status"] == "queued" for r in first)
+    ids = [r["id"] for r in first]
+    docs = wait_for(stack, ids)
+    assert all(d.status == Status.DONE and d.page_count == 1 and d.error is None for d in docs.values())
+    for i in ids:
+        pages, lines, words = rows(stack, i)
+        assert pages == 1 and lines >= 3 and words >= lines
+
+    # Submitting the same prefix again, or the same bytes under a new name, queues nothing.
+    s3.copy_object(Bucket="inbox", Key="batch1/copy-of-00.png", CopySource={"Bucket": "inbox", "Key": "batch1/scan-00.png"})
+    again = submit(stack, "s3://inbox/batch1/")
+    assert len(again) == 21 and not any(r["created"] for r in again)
+    assert {r["id"] for r in again} == set(ids)
+    with stack["sessions"]() as s:
+        assert s.scalar(select(func.count()).select_from(Document)) >= 20
+        assert s.scalar(select(func.count()).select_from(Document).where(Document.id.in_(ids))) == 20
+        assert s.scalar(select(func.count()).select_from(Page).where(Page.document_id.in_(ids))) == 20
+
+    # The nightly scan finds only what is new.
+    s3.put_object(Bucket="inbox", Key="batch1/late.png", Body=page_png(2000))
+    res = htr(stack, "scan", "--json", "s3://inbox/batch1/")
+    assert res.returncode == 0, res.stderr[-2000:]
+    new = [json.loads(ln) for ln in res.stdout.splitlines()]
+    assert [r["path"] for r in new] == ["s3://inbox/batch1/late.png"]
+    wait_for(stack, [new[0]["id"]])
+
+    st = htr(stack, "status", "--json")
+    assert st.returncode == 0, st.stderr[-2000:]
+    info = json.loads(st.stdout)
+    assert info["counts"]["done"] >= 21 and info["counts"]["queued"] == 0
+    assert info["throughput"]["documents_per_min"] > 0
+
+
+def test_worker_killed_mid_document_completes_exactly_once(stack, worker):
+    stack["s3"].put_object(Bucket="inbox", Key="kill/long.pdf", Body=pdf_bytes(7, pages=4))
+    a = worker()
+    [doc] = submit(stack, "s3://inbox/kill/")
+    deadline = time.time() + 120
+    while running_run(stack, doc["id"]) is None:  # a page of it is in the worker's hands
+        assert time.time() < deadline, "the document never started"
+        time.sleep(0.05)
+    a.kill9()
+    assert rows(stack, doc["id"])[0] < 4  # it really was cut off mid-document
+    worker()  # a fresh worker picks up the dead one's messages
+    d = wait_for(stack, [doc["id"]])[doc["id"]]
+    assert d.status == Status.DONE and d.page_count == 4
+    pages, lines, words = rows(stack, doc["id"])
+    assert pages == 4 and lines >= 16
+    with stack["sessions"]() as s:
+        runs = s.scalars(select(TaskRun).where(TaskRun.document_id == doc["id"])).all()
+        idx = s.scalars(select(Page.index).where(Page.document_id == doc["id"]).order_by(Page.index)).all()
+    assert idx == [0, 1, 2, 3]
+    assert sum(r.deaths for r in runs) >= 1  # the killed run was delivered again
+    assert all(r.state == "ended" for r in runs)
+
+
+def test_processing_resumes_after_redis_stops(stack, worker):
+    for i in range(6):
+        stack["s3"].put_object(Bucket="inbox", Key=f"outage/doc-{i}.png", Body=page_png(3000 + i))
+    worker()
+    ids = [r["id"] for r in submit(stack, "s3://inbox/outage/")]
+    wait_for(stack, ids[:1])
+    stack["redis"].stop()
+    time.sleep(4)
+    stack["redis"].start()
+    docs = wait_for(stack, ids)
+    assert all(d.status == Status.DONE for d in docs.values())
+    assert all(rows(stack, i)[0] == 1 for i in ids)
+
+
+def test_poison_document_fails_after_max_attempts_and_the_rest_complete(stack, worker):
+    s3 = stack["s3"]
+    s3.put_object(Bucket="inbox", Key="poison/a-poison.pdf", Body=pdf_bytes(11, pages=3))
+    for i in range(3):
+        s3.put_object(Bucket="inbox", Key=f"poison/good-{i}.png", Body=page_png(4000 + i))
+    w = worker()
+    subs = submit(stack, "s3://inbox/poison/")
+    poison = next(r["id"] for r in subs if "a-poison" in r["path"])
+    good = [r["id"] for r in subs if r["id"] != poison]
+    kills = 0
+    deadline = time.time() + 300
+    # This document "kills" every worker that touches it.
+    while True:
+        with stack["sessions"]() as s:
+            st = s.get(Document, poison).status
+        if st == Status.FAILED:
+            break
+        assert time.time() < deadline and kills <= 4, f"still {st} after {kills} kills"
+        run = running_run(stack, poison)
+        if run is not None and run.worker.endswith(f":{w.pid}"):  # this worker has it in hand
+            w.kill9()
+            kills += 1
+            w = worker()
+        time.sleep(0.05)
+    docs = wait_for(stack, good + [poison])
+    assert kills == 3  # HTR_MAX_ATTEMPTS
+    assert "gave up after 3 attempts" in docs[poison].error and "worker died" in docs[poison].error
+    assert all(docs[i].status == Status.DONE for i in good)
+    st = json.loads(htr(stack, "status", "--json", str(poison)).stdout)
+    assert st["status"] == "failed" and st["worker_deaths"] >= 3

@@ -1,0 +1,140 @@
+"""Producing work and watching it: submit, scan and status as plain functions.
+
+``enqueue`` is passed in (the CLI gives Celery's ``apply_async``), so nothing
+here depends on the queue.
+"""
+
+from __future__ import annotations
+
+from dataclasses import asdict, dataclass
+from datetime import timedelta, timezone
+from pathlib import Path
+from typing import Callable, Iterable, Iterator
+
+from sqlalchemy import func, select
+from sqlalchemy.orm import Session, sessionmaker
+
+from .db import Document, Page, Status, TaskRun, utcnow
+from .pipeline import register_document
+from .store import S3Store
+
+
+@dataclass
+class Submitted:
+    path: str
+    id: int | None
+    status: str  # the document's status, or "failed" when it could not be read
+    created: bool  # False: the same bytes (or S3 object) were already known
+    error: str | None = None
+
+    def to_json(self) -> dict:
+        return asdict(self)
+
+
+def _s3_objects(url: str) -> Iterator[tuple[str, S3Store, str]]:
+    """(source URL, store, key) for every object under s3://bucket/prefix."""
+    bucket, _, prefix = url[len("s3://"):].partition("/")
+    if not bucket:
+        raise ValueError(f"{url}: s3 URL needs a bucket (s3://bucket/prefix)")
+    src = S3Store(bucket)
+    for key in src.list(prefix):
+        if not key.endswith("/"):
+            yield f"s3://{bucket}/{key}", src, key
+
+
+def _known_source(session: Session, source: str) -> Document | None:
+    return session.scalar(select(Document).where(Document.source == source).limit(1))
+
+
+def _register(sessions: sessionmaker, store, path: Path, source: str, enqueue: Callable[[int], None]) -> Submitted:
+    with sessions() as s:
+        doc, created = register_document(s, store, path, source=source)
+        doc_id, status = doc.id, doc.status
+    if created:
+        enqueue(doc_id)
+    return Submitted(source, doc_id, status, created)
+
+
+def submit(sessions: sessionmaker, store, targets: Iterable[str], enqueue: Callable[[int], None]) -> Iterator[Submitted]:
+    """Store and record each file (folders are walked, s3://bucket/prefix is
+    listed) and enqueue the new ones; the same bytes are never queued twice."""
+    for target in targets:
+        if target.startswith("s3://"):
+            for source, src, key in _s3_objects(target):
+                with sessions() as s:
+                    known = _known_source(s, source)
+                if known is not None:
+                    yield Submitted(source, known.id, known.status, False)
+                    continue
+                with src.local_copy(key) as local:
+                    yield _register(sessions, store, local, source, enqueue)
+            continue
+        p = Path(target)
+        files = sorted(f for f in p.rglob("*") if f.is_file()) if p.is_dir() else [p]
+        for f in files:
+            if not f.is_file():
+                yield Submitted(str(f), None, Status.FAILED, False, "no such file")
+                continue
+            yield _register(sessions, store, f, str(f.resolve()), enqueue)
+
+
+def scan(sessions: sessionmaker, store, url: str, enqueue: Callable[[int], None]) -> list[Submitted]:
+    """The nightly job: enqueue the objects under ``url`` not seen before."""
+    return [r for r in submit(sessions, store, [url], enqueue) if r.created]
+
+
+def _aware(dt):
+    return dt.replace(tzinfo=timezone.utc) if dt is not None and dt.tzinfo is None else dt
+
+
+def status(session: Session, window_minutes: int = 60) -> dict:
+    """Counts per state, recent throughput and an ETA for what is waiting."""
+    counts = {st: 0 for st in Status.ALL}
+    for st, n in session.execute(select(Document.status, func.count()).group_by(Document.status)):
+        counts[st] = n
+    since = utcnow() - timedelta(minutes=window_minutes)
+    finished = session.execute(
+        select(Document.started_at, Document.finished_at, Document.page_count).where(Document.status == Status.DONE, Document.finished_at >= since)
+    ).all()
+    docs = len(finished)
+    pages = sum(r.page_count or 0 for r in finished)
+    if docs:
+        first = min(_aware(r.started_at) or _aware(r.finished_at) for r in finished)
+        minutes = max((utcnow() - first).total_seconds() / 60.0, 1 / 60)
+        minutes = min(minutes, float(window_minutes))
+    else:
+        minutes = float(window_minutes)
+    docs_per_min = docs / minutes
+    waiting = counts[Status.QUEUED] + counts[Status.PROCESSING]
+    eta = waiting / docs_per_min * 60.0 if docs_per_min > 0 else None
+    return {
+        "counts": counts,
+        "total": sum(counts.values()),
+        "throughput": {"window_minutes": window_minutes, "documents_per_min": round(docs_per_min, 2), "pages_per_min": round(pages / minutes, 2)},
+        "waiting": waiting,
+        "eta_seconds": round(eta, 1) if eta is not None else None,
+    }
+
+
+def document_status(session: Session, doc_id: int) -> dict | None:
+    doc = session.get(Document, doc_id)
+    if doc is None:
+        return None
+    done_pages = session.scalar(select(func.count()).select_from(Page).where(Page.document_id == doc_id))
+    runs = session.scalars(select(TaskRun).where(TaskRun.document_id == doc_id)).all()
+    seconds: dict[str, float] = {}
+    for r in runs:
+        seconds[r.stage] = round(seconds.get(r.stage, 0.0) + (r.seconds or 0.0), 3)
+    return {
+        "id": doc.id,
+        "source": doc.source,
+        "status": doc.status,
+        "pages": doc.page_count,
+        "pages_done": done_pages,
+        "attempts": doc.attempts,
+        "worker_deaths": sum(r.deaths for r in runs),
+        "error": doc.error,
+        "seconds": seconds or doc.timings,
+        "created_at": doc.created_at.isoformat() if doc.created_at else None,
+        "finished_at": doc.finished_at.isoformat() if doc.finished_at else None,
+    }

@@ -1,0 +1,296 @@
+"""Celery tasks: thin wrappers around the pipeline's plain functions.
+
+    htr.start(doc)          [cpu]  validate, count pages, fan out one segment task per page
+    htr.segment(doc, page)  [cpu]  render and segment one page; its crops go to the store
+    htr.recognize(doc, page)[gpu]  recognize (micro-batched across documents), persist the page;
+                                   the last page marks the document done
+    htr.scan(url)           [cpu]  the nightly job: enqueue objects not seen before
+
+Delivery is at least once (late acks); effects are exactly once: each task
+keeps a row in ``task_runs`` keyed by (document, stage, page), so a redelivered
+message whose work already ended does nothing, and persistence replaces a
+page's rows instead of adding to them. A message found still ``running``
+longer than the visibility timeout belonged to a worker that died; after
+``HTR_MAX_ATTEMPTS`` such deaths the document is marked failed with the reason.
+Transient errors (store, database, broker) are retried with exponential
+backoff; bad input is recorded against the document and never retried.
+"""
+
+from __future__ import annotations
+
+import os
+import random
+import shutil
+import socket
+import tempfile
+import threading
+import time
+from collections import OrderedDict
+from contextlib import contextmanager
+from datetime import timezone
+from pathlib import Path
+
+from celery.exceptions import Ignore
+from celery.utils.log import get_task_logger
+from sqlalchemy import func, select
+from sqlalchemy.exc import DBAPIError, IntegrityError, OperationalError
+
+from .celery_app import app
+from .db import Document, Page, Status, TaskRun, make_engine, session_factory, utcnow
+from .documents import BadInput, page_count, read_page
+from .pipeline import PageWork, begin_document, fail_document, model_version, persist_page, save_page_image, segment
+from .settings import Settings
+from .store import StoreError, open_store
+
+log = get_task_logger(__name__)
+
+try:  # the broker's own connection errors, when publishing the next step fails
+    from kombu.exceptions import OperationalError as BrokerError
+except ImportError:  # pragma: no cover
+    BrokerError = ConnectionError
+
+TRANSIENT = (StoreError, OperationalError, DBAPIError, BrokerError, ConnectionError, TimeoutError)
+
+
+class _Runtime:
+    """What a worker process builds once: database, store, model and batcher."""
+
+    def __init__(self) -> None:
+        self.settings = Settings.from_env()
+        self.sessions = session_factory(make_engine(self.settings.database_url))
+        self.store = open_store(self.settings.store_url)
+        self._lock = threading.Lock()
+        self._batcher = None
+        self.bundle = None
+        self.originals = _Originals()
+
+    def batcher(self):
+        with self._lock:
+            if self._batcher is None:
+                from recognition.bundle import load_bundle
+                from recognition.predictor import Predictor
+
+                from .batching import MicroBatcher
+
+                self.bundle = load_bundle(self.settings.model)
+                predictor = Predictor.from_bundle(self.bundle)
+                self._batcher = MicroBatcher(predictor.predict, self.settings.batch_max_lines, self.settings.batch_wait_ms / 1000.0)
+            return self._batcher
+
+
+_runtime: _Runtime | None = None
+_runtime_lock = threading.Lock()
+
+
+def runtime() -> _Runtime:
+    global _runtime
+    with _runtime_lock:
+        if _runtime is None:
+            _runtime = _Runtime()
+        return _runtime
+
+
+class _Originals:
+    """A few recently used originals kept on local disk, so the segment tasks
+    of one document do not each download it again (keys are content hashes,
+    so a cached copy never goes stale)."""
+
+    def __init__(self, keep: int = 4):
+        self.keep = keep
+        self.dir = Path(tempfile.mkdtemp(prefix="htr-originals-"))
+        self.paths: OrderedDict[str, Path] = OrderedDict()
+        self.lock = threading.Lock()
+
+    @contextmanager
+    def get(self, store, key: str):
+        from .store import LocalStore
+
+        if isinstance(store, LocalStore):
+            with store.local_copy(key) as p:
+                yield p
+            return
+        with self.lock:
+            path = self.paths.get(key)
+            if path is not None and path.exists():
+                self.paths.move_to_end(key)
+            else:
+                path = None
+        if path is None:
+            with store.local_copy(key) as tmp:
+                path = self.dir / key.replace("/", "_")
+                shutil.copyfile(tmp, path)
+            with self.lock:
+                self.paths[key] = path
+                while len(self.paths) > self.keep:
+                    _, old = self.paths.popitem(last=False)
+                    old.unlink(missing_ok=True)
+        yield path
+
+
+def work_key(content_hash: str, index: int) -> str:
+    return f"work/{content_hash}/{index:05d}.npz"
+
+
+def _aware(dt):
+    return dt.replace(tzinfo=timezone.utc) if dt is not None and dt.tzinfo is None else dt
+
+
+def _backoff(retries: int) -> float:
+    return min(300.0, 2.0 ** retries) * (0.5 + random.random() / 2)
+
+
+@contextmanager
+def guarded(task, doc_id: int, stage: str, page: int):
+    """Run a task's body once per (document, stage, page), counting worker deaths.
+
+    Raises celery's Ignore when the work is already done (a duplicate
+    delivery) or the document has been given up; schedules a retry for
+    transient errors.
+    """
+    rt = runtime()
+    s = rt.settings
+    me = f"{socket.gethostname()}:{os.getpid()}"
+    with rt.sessions() as session:
+        run = session.get(TaskRun, (doc_id, stage, page))
+        now = utcnow()
+        if run is not None and run.state == "ended":
+            raise Ignore()  # delivered again after it finished: nothing to do
+        if run is not None and run.state == "running":
+            age = (now - _aware(run.started_at)).total_seconds() if run.started_at else s.visibility_timeout
+            if age < s.visibility_timeout:
+                # Most likely still running elsewhere (redelivered early): look again later.
+                raise task.retry(countdown=max(1.0, min(s.visibility_timeout - age + 1, s.visibility_timeout / 2)), max_retries=None)
+            run.deaths += 1
+            session.flush()
+            deaths = session.scalar(select(func.sum(TaskRun.deaths)).where(TaskRun.document_id == doc_id))
+            log.warning("document %s %s page %s: its worker %s died (%d of %d)", doc_id, stage, page, run.worker, deaths, s.max_attempts)
+            if deaths >= s.max_attempts:
+                where = f"page {page + 1}" if page >= 0 else "the document"
+                run.state = "ended"
+                run.finished_at = now
+                session.commit()
+                fail_document(session, doc_id, f"gave up after {deaths} attempts: the worker died each time it worked on this document (last: {stage} of {where} on {run.worker})")
+                raise Ignore()
+        if run is None:
+            run = TaskRun(document_id=doc_id, stage=stage, page=page, deaths=0)
+            session.add(run)
+        run.state, run.worker, run.started_at, run.finished_at = "running", me, now, None
+        try:
+            session.commit()
+        except IntegrityError:  # another delivery of the same work started this instant
+            session.rollback()
+            raise task.retry(countdown=max(1.0, s.visibility_timeout / 2), max_retries=None)
+    t0 = time.perf_counter()
+    state = "ended"
+    try:
+        yield rt
+    except BadInput as exc:
+        with rt.sessions() as session:
+            fail_document(session, doc_id, str(exc))
+    except FileNotFoundError as exc:
+        with rt.sessions() as session:
+            fail_document(session, doc_id, f"missing from the store: {exc}")
+    except TRANSIENT as exc:
+        state = "retry"
+        log.warning("document %s %s page %s: transient error, retrying: %s", doc_id, stage, page, exc)
+        _mark(rt, doc_id, stage, page, state, t0)
+        if task.request.retries >= s.task_retries:
+            with rt.sessions() as session:
+                fail_document(session, doc_id, f"{stage} failed after {task.request.retries} retries: {exc}")
+            _mark(rt, doc_id, stage, page, "ended", t0)
+            raise Ignore()
+        raise task.retry(exc=exc, countdown=_backoff(task.request.retries), max_retries=None)
+    except Exception as exc:  # a bug or an unforeseen input: recorded, not retried forever
+        log.exception("document %s %s page %s failed", doc_id, stage, page)
+        where = f" on page {page + 1}" if page >= 0 else ""
+        with rt.sessions() as session:
+            fail_document(session, doc_id, f"{stage} failed{where}: {type(exc).__name__}: {exc}")
+    _mark(rt, doc_id, stage, page, state, t0)
+
+
+def _mark(rt: _Runtime, doc_id: int, stage: str, page: int, state: str, t0: float) -> None:
+    try:
+        with rt.sessions() as session:
+            run = session.get(TaskRun, (doc_id, stage, page))
+            if run is not None:
+                run.state = state
+                run.finished_at = utcnow()
+                run.seconds = round((run.seconds or 0.0) + time.perf_counter() - t0, 3)
+                session.commit()
+    except TRANSIENT:  # the database is away: the next delivery sorts it out
+        log.warning("could not record the end of %s %s page %s", doc_id, stage, page)
+
+
+def _processing(rt: _Runtime, doc_id: int) -> Document | None:
+    with rt.sessions() as session:
+        doc = session.get(Document, doc_id)
+        return doc if doc is not None and doc.status == Status.PROCESSING else None
+
+
+@app.task(name="htr.start", bind=True, max_retries=None)
+def start(self, doc_id: int) -> None:
+    with guarded(self, doc_id, "start", -1) as rt:
+        with rt.sessions() as session:
+            doc = begin_document(session, doc_id)
+            if doc is None:
+                return
+            with rt.originals.get(rt.store, doc.store_key) as path:
+                n = page_count(path)
+            doc.page_count = n
+            session.commit()
+        for i in range(n):
+            segment_page.apply_async((doc_id, i))
+
+
+@app.task(name="htr.segment", bind=True, max_retries=None)
+def segment_page(self, doc_id: int, index: int) -> None:
+    with guarded(self, doc_id, "segment", index) as rt:
+        doc = _processing(rt, doc_id)
+        if doc is None:
+            return
+        with rt.originals.get(rt.store, doc.store_key) as path:
+            page = read_page(path, index)
+        work = segment(page)
+        work.image_key = save_page_image(rt.store, doc.content_hash, page)
+        rt.store.put_bytes(work_key(doc.content_hash, index), work.to_bytes())
+        recognize_page.apply_async((doc_id, index))
+
+
+@app.task(name="htr.recognize", bind=True, max_retries=None)
+def recognize_page(self, doc_id: int, index: int) -> None:
+    with guarded(self, doc_id, "recognize", index) as rt:
+        doc = _processing(rt, doc_id)
+        if doc is None:
+            return
+        key = work_key(doc.content_hash, index)
+        work = PageWork.from_bytes(rt.store.get_bytes(key))
+        recs = rt.batcher().submit(work.crops)
+        with rt.sessions() as session:
+            persist_page(session, doc_id, work, recs)
+            mv = model_version(session, rt.bundle)
+            session.commit()
+            d = session.get(Document, doc_id, with_for_update=session.get_bind().dialect.name == "postgresql")
+            done = session.scalar(select(func.count()).select_from(Page).where(Page.document_id == doc_id))
+            d.model_version_id = mv.id
+            if d.status == Status.PROCESSING and d.page_count is not None and done >= d.page_count:
+                d.status = Status.DONE
+                d.finished_at = utcnow()
+            session.commit()
+        rt.store.delete(key)
+
+
+@app.task(name="htr.scan", bind=True, max_retries=None)
+def scan(self, url: str) -> int:
+    from .jobs import scan as scan_prefix
+
+    rt = runtime()
+    try:
+        found = scan_prefix(rt.sessions, rt.store, url, lambda doc_id: start.apply_async((doc_id,)))
+    except TRANSIENT as exc:
+        raise self.retry(exc=exc, countdown=_backoff(self.request.retries), max_retries=rt.settings.task_retries)
+    log.info("scan %s: %d new documents queued", url, len(found))
+    return len(found)
+
+
+def enqueue(doc_id: int) -> None:
+    start.apply_async((doc_id,))
