@@ -36,10 +36,19 @@ def to_page_box(layout: PageLayout, box: Box) -> Box:
     return _unrotate(box, layout.angle, layout.width, layout.height)
 
 
+def _small(gray: np.ndarray, side: int = 1000) -> np.ndarray:
+    """The page shrunk to at most ``side`` pixels: enough to measure skew, ~8x cheaper to binarize."""
+    h, w = gray.shape
+    scale = min(1.0, side / max(h, w))
+    if scale >= 1.0:
+        return gray
+    return cv2.resize(gray, (max(1, int(w * scale)), max(1, int(h * scale))), interpolation=cv2.INTER_AREA)
+
+
 def segment_page(image: np.ndarray, method: str = DEFAULT_METHOD, deskew: bool = True) -> PageLayout:
     gray = to_gray_u8(image)
     h, w = gray.shape
-    angle = estimate_skew(binarize(gray, method)) if deskew else 0.0
+    angle = estimate_skew(binarize(_small(gray), method)) if deskew else 0.0
     straight = rotate(gray, angle) if angle else gray
     mask = binarize(straight, method)
     mask, _ = remove_rulings(mask)

@@ -379,14 +379,23 @@ def build_parser() -> argparse.ArgumentParser:
 def main(argv: list[str] | None = None) -> int:
     args = build_parser().parse_args(argv)
     _quiet_backend()
-    from recognition.bundle import ModelLoadError
-    from training.datasets import DatasetError
-
     try:
         return args.func(args)
-    except (ModelLoadError, DatasetError, FileNotFoundError, ValueError) as exc:
+    except _user_errors() as exc:
         print(f"htr {args.command}: error: {exc}", file=sys.stderr)
         return 2
+
+
+def _user_errors() -> tuple[type[BaseException], ...]:
+    """Errors that mean "fix your input", reported in one line. Looked up only
+    in modules already imported, so commands that never load the model (submit,
+    status, search ...) do not pay for importing TensorFlow."""
+    errors: list[type[BaseException]] = [FileNotFoundError, ValueError]
+    for module, name in (("recognition.bundle", "ModelLoadError"), ("training.datasets.base", "DatasetError"), ("worker.documents", "BadInput")):
+        mod = sys.modules.get(module)
+        if mod is not None:
+            errors.append(getattr(mod, name))
+    return tuple(errors)
 
 
 if __name__ == "__main__":

@@ -13,10 +13,12 @@ from __future__ import annotations
 import hashlib
 import io
 import json
+import queue
+import threading
 import time
 from dataclasses import dataclass, field
 from pathlib import Path
-from typing import Callable
+from typing import Callable, Iterator
 
 import cv2
 import numpy as np
@@ -181,6 +183,55 @@ def fail_document(session: Session, doc_id: int, reason: str) -> None:
     session.commit()
 
 
+def _prepared_pages(local: Path, store, content_hash: str, keep_images: bool, timings: Timings, ahead: int = 2) -> Iterator[PageWork]:
+    """Render and segment pages in a background thread, at most ``ahead`` pages
+    in front of recognition, so the two overlap on a multi-core machine
+    (OpenCV, poppler and the model all release the GIL). Errors, bad input
+    included, reach the caller in page order."""
+    q: queue.Queue = queue.Queue(maxsize=ahead)
+    stop = threading.Event()
+    end = object()
+
+    def put(item) -> bool:
+        while not stop.is_set():
+            try:
+                q.put(item, timeout=0.2)
+                return True
+            except queue.Full:
+                continue
+        return False
+
+    def produce() -> None:
+        try:
+            t0 = time.perf_counter()
+            for page in iter_pages(local):
+                t0 = timings.add("render", t0)
+                work = segment(page)
+                if keep_images:
+                    work.image_key = save_page_image(store, content_hash, page)
+                t0 = timings.add("segment", t0)
+                if not put(work):
+                    return
+                t0 = time.perf_counter()
+            put(end)
+        except BaseException as exc:  # handed to the consumer
+            put(exc)
+
+    thread = threading.Thread(target=produce, name="htr-pages", daemon=True)
+    thread.start()
+    try:
+        while True:
+            item = q.get()
+            if item is end:
+                return
+            if isinstance(item, BaseException):
+                raise item
+            yield item
+    finally:
+        stop.set()
+        thread.join(timeout=30)
+
+
 def process_document(
     doc_id: int,
     sessions: sessionmaker,
@@ -225,20 +276,13 @@ def process_document(
         try:
             n_pages = 0
             with store.local_copy(store_key) as local:
-                t0 = time.perf_counter()
-                for page in iter_pages(local):
-                    t0 = timings.add("render", t0)
-                    work = segment(page)
-                    t0 = timings.add("segment", t0)
-                    if keep_page_images:
-                        work.image_key = save_page_image(store, content_hash, page)
+                for work in _prepared_pages(local, store, content_hash, keep_page_images, timings):
                     pending.append(work)
                     n_pages += 1
                     if sum(len(w.crops) for w in pending) >= LINE_BATCH:
                         flush()
                     if on_page:
                         on_page(n_pages, None)
-                    t0 = time.perf_counter()
                 flush()
             if n_pages == 0:
                 raise BadInput("document has no pages")

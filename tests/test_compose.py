@@ -1,0 +1,55 @@
+"""docker-compose.yml cannot be run here (no Docker engine): check it by reading,
+against the same settings names the code and the tests use."""
+
+import dataclasses
+import re
+from pathlib import Path
+
+import yaml
+
+from worker.settings import Settings
+
+ROOT = Path(__file__).resolve().parents[1]
+BOTO3_NAMES = {"AWS_ENDPOINT_URL_S3", "AWS_ENDPOINT_URL", "AWS_ACCESS_KEY_ID", "AWS_SECRET_ACCESS_KEY", "AWS_DEFAULT_REGION"}
+
+
+def _compose():
+    return yaml.safe_load((ROOT / "docker-compose.yml").read_text())
+
+
+def test_compose_has_the_stack_in_dependency_order():
+    svc = _compose()["services"]
+    assert {"redis", "postgres", "minio", "minio-setup", "migrate", "worker", "beat"} <= set(svc)
+    assert svc["migrate"]["command"] == ["db", "upgrade"]
+    assert svc["worker"]["depends_on"]["migrate"]["condition"] == "service_completed_successfully"
+    assert svc["worker"]["depends_on"]["minio-setup"]["condition"] == "service_completed_successfully"
+    assert svc["worker"]["command"][0] == "worker" and svc["beat"]["command"][0] == "beat"
+    gpu = svc["worker"]["deploy"]["resources"]["reservations"]["devices"][0]
+    assert gpu["driver"] == "nvidia" and "gpu" in gpu["capabilities"]
+    assert "--appendonly" in svc["redis"]["command"]  # the broker keeps messages across restarts
+    assert "mc mb" in " ".join(svc["minio-setup"]["command"]) and "local/htr" in " ".join(svc["minio-setup"]["command"])
+
+
+def test_compose_uses_the_settings_names_and_they_are_consistent():
+    c = _compose()
+    env = c["services"]["worker"]["environment"]
+    known = {f"HTR_{f.name.upper()}" for f in dataclasses.fields(Settings)} | {"HTR_BROKER_URL", "HTR_TASK_ROUTES"}
+    for name in env:
+        assert name in known or name in BOTO3_NAMES, f"{name} is not read by htr"
+    s = Settings.from_env({k: str(v) for k, v in env.items()})
+    assert s.broker_url.startswith("redis://redis:") and s.database_url.startswith("postgresql")
+    bucket = s.store_url.split("/")[2]
+    assert f"local/{bucket}" in " ".join(c["services"]["minio-setup"]["command"])
+    pg = c["services"]["postgres"]["environment"]
+    assert f"{pg['POSTGRES_USER']}:{pg['POSTGRES_PASSWORD']}@postgres:5432/{pg['POSTGRES_DB']}" in s.database_url
+    minio = c["services"]["minio"]["environment"]
+    assert (env["AWS_ACCESS_KEY_ID"], env["AWS_SECRET_ACCESS_KEY"]) == (minio["MINIO_ROOT_USER"], minio["MINIO_ROOT_PASSWORD"])
+    for svc in ("migrate", "worker", "beat"):
+        assert c["services"][svc]["environment"] == env  # one settings block for all
+
+
+def test_dockerfile_installs_what_the_worker_needs():
+    text = (ROOT / "Dockerfile").read_text()
+    assert "poppler-utils" in text and re.search(r"pip install .*-e", text)
+    for d in ("recognition", "segmentation", "worker", "migrations"):
+        assert f"COPY {d} {d}" in text

@@ -1,0 +1,100 @@
+"""Task bodies run in this process (Celery's eager apply): transient store
+errors are retried with backoff until they pass or the budget is spent; bad
+input fails the document at once, without a retry. The queue itself, with
+real workers, is in test_queue.py."""
+
+import pytest
+from sqlalchemy import select
+
+from worker.db import Document, Status, TaskRun
+from worker.store import StoreError
+
+
+class FlakyStore:
+    """The real folder store, with `local_copy` failing the first `failures` times."""
+
+    def __init__(self, store, failures: int):
+        self.store, self.failures, self.calls = store, failures, 0
+
+    def __getattr__(self, name):
+        return getattr(self.store, name)
+
+    def local_copy(self, key):
+        self.calls += 1
+        if self.calls <= self.failures:
+            raise StoreError("connection reset by S3")
+        return self.store.local_copy(key)
+
+
+@pytest.fixture
+def rt(tmp_path, monkeypatch):
+    from worker import tasks
+    from worker.db import upgrade
+
+    monkeypatch.setenv("HTR_DATABASE_URL", f"sqlite:///{tmp_path / 'htr.sqlite'}")
+    monkeypatch.setenv("HTR_STORE_URL", f"file://{tmp_path / 'store'}")
+    monkeypatch.setenv("HTR_TASK_RETRIES", "3")
+    upgrade()
+    monkeypatch.setattr(tasks, "_runtime", None)
+    queued = []
+    monkeypatch.setattr(tasks.segment_page, "apply_async", lambda args, **kw: queued.append(tuple(args)))
+    r = tasks.runtime()
+    r.queued = queued
+    yield r
+    r.sessions.kw["bind"].dispose()
+
+
+def _register(rt, path):
+    from worker.pipeline import register_document
+
+    with rt.sessions() as s:
+        doc, _ = register_document(s, rt.store, path)
+        return doc.id
+
+
+def _state(rt, doc_id):
+    with rt.sessions() as s:
+        doc = s.get(Document, doc_id)
+        runs = s.scalars(select(TaskRun).where(TaskRun.document_id == doc_id)).all()
+        return doc.status, doc.error, doc.page_count, [(r.stage, r.page, r.state, r.deaths) for r in runs]
+
+
+def test_transient_store_errors_are_retried_until_they_pass(rt):
+    from worker import tasks
+
+    doc_id = _register(rt, "examples/letter.pdf")
+    rt.store = flaky = FlakyStore(rt.store, failures=2)
+    tasks.start.apply((doc_id,))
+    status, error, pages, runs = _state(rt, doc_id)
+    assert flaky.calls == 3  # two failures, then it worked
+    assert status == Status.PROCESSING and error is None and pages == 2
+    assert runs == [("start", -1, "ended", 0)]
+    assert rt.queued == [(doc_id, 0), (doc_id, 1)]  # one segment task per page
+    tasks.start.apply((doc_id,))  # delivered again after it ended: nothing happens twice
+    assert rt.queued == [(doc_id, 0), (doc_id, 1)] and flaky.calls == 3
+
+
+def test_a_store_that_stays_down_fails_the_document_after_the_retry_budget(rt):
+    from worker import tasks
+
+    doc_id = _register(rt, "examples/line.png")
+    rt.store = flaky = FlakyStore(rt.store, failures=100)
+    tasks.start.apply((doc_id,))
+    status, error, _, runs = _state(rt, doc_id)
+    assert flaky.calls == 4  # first try + HTR_TASK_RETRIES
+    assert status == Status.FAILED and "after 3 retries" in error and "connection reset by S3" in error
+    assert runs == [("start", -1, "ended", 0)] and rt.queued == []
+
+
+def test_bad_input_fails_at_once_without_retrying(rt, tmp_path):
+    from worker import tasks
+
+    bad = tmp_path / "scan.pdf"
+    bad.write_bytes(b"%PDF-1.4\n this is not really a pdf")
+    doc_id = _register(rt, bad)
+    rt.store = flaky = FlakyStore(rt.store, failures=0)
+    tasks.start.apply((doc_id,))
+    status, error, _, runs = _state(rt, doc_id)
+    assert flaky.calls == 1
+    assert status == Status.FAILED and error.startswith("corrupt PDF")
+    assert runs == [("start", -1, "ended", 0)] and rt.queued == []
