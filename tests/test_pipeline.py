@@ -70,6 +70,11 @@ def test_process_documents_idempotently(db_url, tmp_path, predictor):  # noqa: F
         word = max((w.text for p in d.pages for ln in p.lines for w in ln.words if w.text.isalpha()), key=len)
         hits = search(s, word)
         assert hits and hits[0].document_id == doc.id and word in hits[0].text
+        # Word-level: the hit points at the word itself, with its box on the page.
+        w = next(w for w in hits[0].words if w.text == word)
+        row = s.scalar(select(Word).join(Line).where(Line.id == hits[0].line_id, Word.index == w.index - 1))
+        assert row.text == word and w.box == [row.x0, row.y0, row.x1, row.y1]
+        assert all(word.lower() in x.text.lower() for x in hits[0].words)
     before = counts(S)
     # Same bytes again: the same document, nothing new stored.
     with S() as s:

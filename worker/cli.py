@@ -142,7 +142,11 @@ def cmd_search(args) -> int:
     with _db()() as s:
         hits = search(s, args.query, args.limit)
     for h in hits:
-        print(f"doc {h.document_id} page {h.page} line {h.line}\t{h.rank:.3f}\t{h.text}\t{h.source}")
+        if args.json:
+            print(json.dumps(h.to_json()))
+            continue
+        words = " ".join(f"[{w.index}:{w.text} {w.confidence:.2f} @{','.join(map(str, w.box))}]" for w in h.words)
+        print(f"doc {h.document_id} page {h.page} line {h.line}\t{h.rank:.3f}\t{h.text}\t{h.source}" + (f"\t{words}" if words else ""))
     return 0 if hits else 1
 
 
@@ -265,12 +269,32 @@ def cmd_worker(args) -> int:
         from worker.tasks import runtime
 
         runtime().batcher()  # load the model before taking work
+        print(f"htr worker: model {runtime().bundle.name} {runtime().bundle.version} on {_accelerator()}", file=sys.stderr, flush=True)
     name = args.name or f"htr-{os.getpid()}@{socket.gethostname()}"
     argv = ["worker", "-Q", queues, "-P", pool, "-c", str(args.concurrency), "-n", name, "--loglevel", args.loglevel, "--without-mingle", "--without-gossip"]
     if args.beat:
         argv.append("--beat")
     app.worker_main(argv)
     return 0
+
+
+def _accelerator() -> str:
+    """What the Keras backend will run on: GPUs when it sees any, else the CPU."""
+    import keras
+
+    backend = keras.backend.backend()
+    try:
+        if backend == "jax":
+            import jax
+
+            gpus = [str(d) for d in jax.devices() if d.platform == "gpu"]
+        else:
+            import tensorflow as tf
+
+            gpus = [d.name for d in tf.config.list_physical_devices("GPU")]
+    except Exception:  # pragma: no cover - a backend without device listing
+        gpus = []
+    return f"{backend}: " + (", ".join(gpus) if gpus else "CPU")
 
 
 def cmd_beat(args) -> int:
@@ -323,9 +347,10 @@ def build_parser() -> argparse.ArgumentParser:
     sh.add_argument("doc", type=int)
     sh.set_defaults(func=cmd_show)
 
-    se = sub.add_parser("search", help="full-text search over recognized lines, ranked")
+    se = sub.add_parser("search", help="full-text search over recognized lines, ranked, with the matching words")
     se.add_argument("query")
     se.add_argument("--limit", type=int, default=20)
+    se.add_argument("--json", action="store_true", help="one JSON object per hit, with the matching words' boxes")
     se.set_defaults(func=cmd_search)
 
     ex = sub.add_parser("export", help="a document as txt, json, ALTO, PAGE XML or hOCR")
