@@ -193,6 +193,8 @@ def test_worker_killed_mid_document_completes_exactly_once(stack, worker):
     assert idx == [0, 1, 2, 3]
     assert sum(r.deaths for r in runs) >= 1  # the killed run was delivered again
     assert all(r.state == "ended" for r in runs)
+    st = json.loads(htr(stack, "status", "--json", str(doc["id"])).stdout)
+    assert st["worker_deaths"] == 1 and st["pages_done"] == 4
 
 
 def test_processing_resumes_after_redis_stops(stack, worker):
@@ -238,4 +240,4 @@ def test_poison_document_fails_after_max_attempts_and_the_rest_complete(stack, w
     assert "gave up after 3 attempts" in docs[poison].error and "worker died" in docs[poison].error
     assert all(docs[i].status == Status.DONE for i in good)
     st = json.loads(htr(stack, "status", "--json", str(poison)).stdout)
-    assert st["status"] == "failed" and st["worker_deaths"] >= 3
+    assert st["status"] == "failed" and st["worker_deaths"] == 3 and st["redeliveries"] >= 3

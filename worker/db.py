@@ -145,6 +145,17 @@ class TaskRun(Base):
     seconds: Mapped[float | None] = mapped_column(Float)
 
 
+class WorkerDeath(Base):
+    """A worker (host:pid) that died while working on a document: one row per
+    worker, however many of the document's pages it had in hand."""
+
+    __tablename__ = "worker_deaths"
+
+    document_id: Mapped[int] = mapped_column(ForeignKey("documents.id", ondelete="CASCADE"), primary_key=True)
+    worker: Mapped[str] = mapped_column(String(200), primary_key=True)
+    noticed_at: Mapped[datetime] = mapped_column(DateTime(timezone=True), default=utcnow)
+
+
 def database_url(url: str | None = None) -> str:
     """The given URL, else ``HTR_DATABASE_URL``, else SQLite in ./var (created)."""
     from .settings import Settings

@@ -14,7 +14,7 @@ from typing import Callable, Iterable, Iterator
 from sqlalchemy import func, select
 from sqlalchemy.orm import Session, sessionmaker
 
-from .db import Document, Page, Status, TaskRun, utcnow
+from .db import Document, Page, Status, TaskRun, WorkerDeath, utcnow
 from .pipeline import register_document
 from .store import S3Store
 
@@ -132,7 +132,8 @@ def document_status(session: Session, doc_id: int) -> dict | None:
         "pages": doc.page_count,
         "pages_done": done_pages,
         "attempts": doc.attempts,
-        "worker_deaths": sum(r.deaths for r in runs),
+        "worker_deaths": session.scalar(select(func.count()).select_from(WorkerDeath).where(WorkerDeath.document_id == doc_id)),
+        "redeliveries": sum(r.deaths for r in runs),
         "error": doc.error,
         "seconds": seconds or doc.timings,
         "created_at": doc.created_at.isoformat() if doc.created_at else None,

@@ -11,7 +11,8 @@ keeps a row in ``task_runs`` keyed by (document, stage, page), so a redelivered
 message whose work already ended does nothing, and persistence replaces a
 page's rows instead of adding to them. A message found still ``running``
 longer than the visibility timeout belonged to a worker that died; after
-``HTR_MAX_ATTEMPTS`` such deaths the document is marked failed with the reason.
+``HTR_MAX_ATTEMPTS`` dead workers (each counted once per document) the
+document is marked failed with the reason.
 Transient errors (store, database, broker) are retried with exponential
 backoff; bad input is recorded against the document and never retried.
 """
@@ -33,10 +34,12 @@ from pathlib import Path
 from celery.exceptions import Ignore
 from celery.utils.log import get_task_logger
 from sqlalchemy import func, select
+from sqlalchemy.dialects.postgresql import insert as pg_insert
+from sqlalchemy.dialects.sqlite import insert as sqlite_insert
 from sqlalchemy.exc import DBAPIError, IntegrityError, OperationalError
 
 from .celery_app import app
-from .db import Document, Page, Status, TaskRun, make_engine, session_factory, utcnow
+from .db import Document, Page, Status, TaskRun, WorkerDeath, make_engine, session_factory, utcnow
 from .documents import BadInput, page_count, read_page
 from .pipeline import PageWork, begin_document, fail_document, model_version, persist_page, save_page_image, segment
 from .settings import Settings
@@ -139,15 +142,8 @@ def _backoff(retries: int) -> float:
     return min(300.0, 2.0 ** retries) * (0.5 + random.random() / 2)
 
 
-@contextmanager
-def guarded(task, doc_id: int, stage: str, page: int):
-    """Run a task's body once per (document, stage, page), counting worker deaths.
-
-    Raises celery's Ignore when the work is already done (a duplicate
-    delivery) or the document has been given up; schedules a retry for
-    transient errors.
-    """
-    rt = runtime()
+def _claim(task, rt: _Runtime, doc_id: int, stage: str, page: int) -> None:
+    """Record that this delivery starts the work; count a dead predecessor."""
     s = rt.settings
     me = f"{socket.gethostname()}:{os.getpid()}"
     with rt.sessions() as session:
@@ -161,8 +157,12 @@ def guarded(task, doc_id: int, stage: str, page: int):
                 # Most likely still running elsewhere (redelivered early): look again later.
                 raise task.retry(countdown=max(1.0, min(s.visibility_timeout - age + 1, s.visibility_timeout / 2)), max_retries=None)
             run.deaths += 1
+            # One dead worker counts once per document, however many of its pages it held.
+            # (Several of its pages come back at once: insert-if-absent, not check-then-insert.)
+            insert = pg_insert if session.get_bind().dialect.name == "postgresql" else sqlite_insert
+            session.execute(insert(WorkerDeath).values(document_id=doc_id, worker=run.worker or "?", noticed_at=now).on_conflict_do_nothing())
             session.flush()
-            deaths = session.scalar(select(func.sum(TaskRun.deaths)).where(TaskRun.document_id == doc_id))
+            deaths = session.scalar(select(func.count()).select_from(WorkerDeath).where(WorkerDeath.document_id == doc_id))
             log.warning("document %s %s page %s: its worker %s died (%d of %d)", doc_id, stage, page, run.worker, deaths, s.max_attempts)
             if deaths >= s.max_attempts:
                 where = f"page {page + 1}" if page >= 0 else "the document"
@@ -180,6 +180,21 @@ def guarded(task, doc_id: int, stage: str, page: int):
         except IntegrityError:  # another delivery of the same work started this instant
             session.rollback()
             raise task.retry(countdown=max(1.0, s.visibility_timeout / 2), max_retries=None)
+
+
+@contextmanager
+def guarded(task, doc_id: int, stage: str, page: int):
+    """Run a task's body once per (document, stage, page), counting worker deaths.
+
+    Raises celery's Ignore when the work is already done (a duplicate
+    delivery) or the document has been given up; schedules a retry for
+    transient errors.
+    """
+    rt = runtime()
+    try:
+        _claim(task, rt, doc_id, stage, page)
+    except TRANSIENT as exc:  # the database is away: the message must not be lost
+        raise task.retry(exc=exc, countdown=_backoff(task.request.retries), max_retries=None)
     t0 = time.perf_counter()
     state = "ended"
     try:
@@ -194,7 +209,7 @@ def guarded(task, doc_id: int, stage: str, page: int):
         state = "retry"
         log.warning("document %s %s page %s: transient error, retrying: %s", doc_id, stage, page, exc)
         _mark(rt, doc_id, stage, page, state, t0)
-        if task.request.retries >= s.task_retries:
+        if task.request.retries >= rt.settings.task_retries:
             with rt.sessions() as session:
                 fail_document(session, doc_id, f"{stage} failed after {task.request.retries} retries: {exc}")
             _mark(rt, doc_id, stage, page, "ended", t0)

@@ -1,4 +1,4 @@
-"""Queue bookkeeping: task runs (redelivery, worker deaths), documents by source.
+"""Queue bookkeeping: task runs (redelivery), worker deaths per document, documents by source.
 
 Revision ID: 0002
 Revises: 0001
@@ -29,10 +29,17 @@ def upgrade() -> None:
         sa.Column("finished_at", TZ),
         sa.Column("seconds", sa.Float),
     )
+    op.create_table(
+        "worker_deaths",
+        sa.Column("document_id", sa.Integer, sa.ForeignKey("documents.id", ondelete="CASCADE"), primary_key=True),
+        sa.Column("worker", sa.String(200), primary_key=True),
+        sa.Column("noticed_at", TZ, nullable=False),
+    )
     # `htr scan` asks "is this object already known?" by its source URL.
     op.create_index("ix_documents_source", "documents", ["source"])
 
 
 def downgrade() -> None:
     op.drop_index("ix_documents_source", "documents")
+    op.drop_table("worker_deaths")
     op.drop_table("task_runs")
