@@ -7,14 +7,14 @@ here depends on the queue.
 from __future__ import annotations
 
 from dataclasses import asdict, dataclass
-from datetime import timedelta, timezone
+from datetime import timedelta
 from pathlib import Path
 from typing import Callable, Iterable, Iterator
 
 from sqlalchemy import func, select
 from sqlalchemy.orm import Session, sessionmaker
 
-from .db import Document, Page, Status, TaskRun, WorkerDeath, utcnow
+from .db import Document, Page, Status, TaskRun, WorkerDeath, as_utc, utcnow
 from .pipeline import register_document
 from .store import S3Store
 
@@ -83,9 +83,6 @@ def scan(sessions: sessionmaker, store, url: str, enqueue: Callable[[int], None]
     return [r for r in submit(sessions, store, [url], enqueue) if r.created]
 
 
-def _aware(dt):
-    return dt.replace(tzinfo=timezone.utc) if dt is not None and dt.tzinfo is None else dt
-
 
 def status(session: Session, window_minutes: int = 60) -> dict:
     """Counts per state, recent throughput and an ETA for what is waiting."""
@@ -99,7 +96,7 @@ def status(session: Session, window_minutes: int = 60) -> dict:
     docs = len(finished)
     pages = sum(r.page_count or 0 for r in finished)
     if docs:
-        first = min(_aware(r.started_at) or _aware(r.finished_at) for r in finished)
+        first = min(as_utc(r.started_at) or as_utc(r.finished_at) for r in finished)
         minutes = max((utcnow() - first).total_seconds() / 60.0, 1 / 60)
         minutes = min(minutes, float(window_minutes))
     else:

@@ -28,7 +28,6 @@ import threading
 import time
 from collections import OrderedDict
 from contextlib import contextmanager
-from datetime import timezone
 from pathlib import Path
 
 from celery.exceptions import Ignore
@@ -39,7 +38,7 @@ from sqlalchemy.dialects.sqlite import insert as sqlite_insert
 from sqlalchemy.exc import DBAPIError, IntegrityError, OperationalError
 
 from .celery_app import app
-from .db import Document, Page, Status, TaskRun, WorkerDeath, make_engine, session_factory, utcnow
+from .db import Document, Page, Status, TaskRun, WorkerDeath, as_utc, make_engine, session_factory, utcnow
 from .documents import BadInput, page_count, read_page
 from .pipeline import PageWork, begin_document, fail_document, model_version, persist_page, save_page_image, segment
 from .settings import Settings
@@ -134,9 +133,6 @@ def work_key(content_hash: str, index: int) -> str:
     return f"work/{content_hash}/{index:05d}.npz"
 
 
-def _aware(dt):
-    return dt.replace(tzinfo=timezone.utc) if dt is not None and dt.tzinfo is None else dt
-
 
 def _backoff(retries: int) -> float:
     return min(300.0, 2.0 ** retries) * (0.5 + random.random() / 2)
@@ -152,7 +148,7 @@ def _claim(task, rt: _Runtime, doc_id: int, stage: str, page: int) -> None:
         if run is not None and run.state == "ended":
             raise Ignore()  # delivered again after it finished: nothing to do
         if run is not None and run.state == "running":
-            age = (now - _aware(run.started_at)).total_seconds() if run.started_at else s.visibility_timeout
+            age = (now - as_utc(run.started_at)).total_seconds() if run.started_at else s.visibility_timeout
             if age < s.visibility_timeout:
                 # Most likely still running elsewhere (redelivered early): look again later.
                 raise task.retry(countdown=max(1.0, min(s.visibility_timeout - age + 1, s.visibility_timeout / 2)), max_retries=None)
