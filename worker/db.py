@@ -126,6 +126,11 @@ class Word(BoxColumns, Base):
 
     line: Mapped[Line] = relationship(back_populates="words")
 
+    @property
+    def best_text(self) -> str:
+        """The corrected text where a person corrected the word, else what was recognized."""
+        return self.corrected_text if self.corrected_text is not None else self.text
+
 
 class TaskRun(Base):
     """One queued unit of work on a document (start, or one page's segment or

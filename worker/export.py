@@ -18,10 +18,6 @@ PAGE_NS = "http://schema.primaresearch.org/PAGE/gts/pagecontent/2019-07-15"
 ALTO_NS = "http://www.loc.gov/standards/alto/ns-v4#"
 
 
-def _word_text(w) -> str:
-    return w.corrected_text if w.corrected_text is not None else w.text
-
-
 def to_txt(doc: Document) -> str:
     return "\n".join(ln.text for page in doc.pages for ln in page.lines) + "\n"
 
@@ -84,7 +80,7 @@ def to_pagexml(doc: Document, page) -> str:
             for wi, w in enumerate(ln.words):
                 out.append(
                     f'        <Word id="r{page.index}_l{li}_w{wi}"><Coords points="{_points(w.x0, w.y0, w.x1, w.y1)}"/>'
-                    f'<TextEquiv conf="{w.confidence:.4f}"><Unicode>{escape(_word_text(w))}</Unicode></TextEquiv></Word>'
+                    f'<TextEquiv conf="{w.confidence:.4f}"><Unicode>{escape(w.best_text)}</Unicode></TextEquiv></Word>'
                 )
             out.append(f'        <TextEquiv conf="{ln.confidence:.4f}"><Unicode>{escape(ln.text)}</Unicode></TextEquiv>')
             out.append("      </TextLine>")
@@ -118,7 +114,7 @@ def to_alto(doc: Document) -> str:
                     if wi:
                         out.append("            <SP/>")
                     out.append(
-                        f'            <String ID="p{p.index}_l{li}_w{wi}" CONTENT={quoteattr(_word_text(w))} WC="{w.confidence:.4f}" '
+                        f'            <String ID="p{p.index}_l{li}_w{wi}" CONTENT={quoteattr(w.best_text)} WC="{w.confidence:.4f}" '
                         f'HPOS="{w.x0}" VPOS="{w.y0}" WIDTH="{w.x1 - w.x0}" HEIGHT="{w.y1 - w.y0}"/>'
                     )
                 out.append("          </TextLine>")
@@ -149,7 +145,7 @@ def to_hocr(doc: Document) -> str:
             for wi, w in enumerate(ln.words):
                 out.append(
                     f'      <span class="ocrx_word" id="word_{p.index + 1}_{li + 1}_{wi + 1}" '
-                    f'title="bbox {w.x0} {w.y0} {w.x1} {w.y1}; x_wconf {int(round(100 * w.confidence))}">{escape(_word_text(w))}</span>'
+                    f'title="bbox {w.x0} {w.y0} {w.x1} {w.y1}; x_wconf {int(round(100 * w.confidence))}">{escape(w.best_text)}</span>'
                 )
             out.append("    </span>")
         out.append("  </div>")

@@ -90,7 +90,6 @@ def _with_words(session: Session, query: str, hits: list[Hit]) -> list[Hit]:
         by_line.setdefault(w.line_id, []).append(w)
     for h in hits:
         for w in by_line.get(h.line_id, []):
-            shown = w.corrected_text if w.corrected_text is not None else w.text
-            if any(_norm(shown).startswith(t) for t in terms):
-                h.words.append(WordHit(w.index + 1, shown, round(float(w.confidence), 4), [w.x0, w.y0, w.x1, w.y1]))
+            if any(_norm(w.best_text).startswith(t) for t in terms):
+                h.words.append(WordHit(w.index + 1, w.best_text, round(float(w.confidence), 4), [w.x0, w.y0, w.x1, w.y1]))
     return hits
