@@ -98,3 +98,31 @@ def test_bad_input_fails_at_once_without_retrying(rt, tmp_path):
     assert flaky.calls == 1
     assert status == Status.FAILED and error.startswith("corrupt PDF")
     assert runs == [("start", -1, "ended", 0)] and rt.queued == []
+
+
+def test_originals_cache_keeps_files_in_use_and_evicts_the_oldest_idle(tmp_path):
+    from worker.store import LocalStore
+    from worker.tasks import _Originals
+
+    class Remote:  # a non-local store: the cache downloads through local_copy
+        def __init__(self):
+            self.store = LocalStore(tmp_path / "remote")
+            self.downloads = 0
+
+        def local_copy(self, key):
+            self.downloads += 1
+            return self.store.local_copy(key)
+
+    remote = Remote()
+    for i in range(4):
+        remote.store.put_bytes(f"originals/{i}.pdf", f"doc {i}".encode())
+    cache = _Originals(keep=2)
+    with cache.get(remote, "originals/0.pdf") as held:
+        for i in (1, 2, 3):  # more than `keep` other files pass through while 0 is being read
+            with cache.get(remote, f"originals/{i}.pdf") as p:
+                assert p.read_bytes() == f"doc {i}".encode()
+        assert held.read_bytes() == b"doc 0"  # not evicted while in use
+    with cache.get(remote, "originals/3.pdf") as p:  # recent: served from disk
+        assert p.read_bytes() == b"doc 3"
+    assert remote.downloads == 4
+    assert len(list(cache.dir.iterdir())) == 2  # idle files beyond `keep` are gone, no .part left

@@ -26,7 +26,7 @@ import socket
 import tempfile
 import threading
 import time
-from collections import OrderedDict
+from collections import Counter, OrderedDict
 from contextlib import contextmanager
 from pathlib import Path
 
@@ -35,7 +35,7 @@ from celery.utils.log import get_task_logger
 from sqlalchemy import func, select
 from sqlalchemy.dialects.postgresql import insert as pg_insert
 from sqlalchemy.dialects.sqlite import insert as sqlite_insert
-from sqlalchemy.exc import DBAPIError, IntegrityError, OperationalError
+from sqlalchemy.exc import DBAPIError, IntegrityError
 
 from .celery_app import app
 from .db import Document, Page, Status, TaskRun, WorkerDeath, as_utc, make_engine, session_factory, utcnow
@@ -51,7 +51,7 @@ try:  # the broker's own connection errors, when publishing the next step fails
 except ImportError:  # pragma: no cover
     BrokerError = ConnectionError
 
-TRANSIENT = (StoreError, OperationalError, DBAPIError, BrokerError, ConnectionError, TimeoutError)
+TRANSIENT = (StoreError, DBAPIError, BrokerError, ConnectionError, TimeoutError)  # DBAPIError: database errors
 
 
 class _Runtime:
@@ -64,7 +64,14 @@ class _Runtime:
         self._lock = threading.Lock()
         self._batcher = None
         self.bundle = None
+        self._model_version_id: int | None = None
         self.originals = _Originals()
+
+    def model_version_id(self, session) -> int:
+        """The loaded model's row in model_versions (created once, then remembered)."""
+        if self._model_version_id is None:
+            self._model_version_id = model_version(session, self.bundle).id
+        return self._model_version_id
 
     def batcher(self):
         with self._lock:
@@ -95,13 +102,19 @@ def runtime() -> _Runtime:
 class _Originals:
     """A few recently used originals kept on local disk, so the segment tasks
     of one document do not each download it again (keys are content hashes,
-    so a cached copy never goes stale)."""
+    so a cached copy never goes stale). A file some task is still reading is
+    never evicted, and a download appears under its name only when complete."""
 
     def __init__(self, keep: int = 4):
         self.keep = keep
         self.dir = Path(tempfile.mkdtemp(prefix="htr-originals-"))
         self.paths: OrderedDict[str, Path] = OrderedDict()
+        self.in_use: Counter[str] = Counter()
         self.lock = threading.Lock()
+
+    def _evict(self) -> None:
+        for key in [k for k in self.paths if not self.in_use[k]][: max(0, len(self.paths) - self.keep)]:
+            self.paths.pop(key).unlink(missing_ok=True)
 
     @contextmanager
     def get(self, store, key: str):
@@ -113,20 +126,25 @@ class _Originals:
             return
         with self.lock:
             path = self.paths.get(key)
-            if path is not None and path.exists():
+            if path is not None:
                 self.paths.move_to_end(key)
-            else:
-                path = None
+                self.in_use[key] += 1
         if path is None:
+            path = self.dir / key.replace("/", "_")
+            part = path.with_name(f"{path.name}.{threading.get_ident()}.part")
             with store.local_copy(key) as tmp:
-                path = self.dir / key.replace("/", "_")
-                shutil.copyfile(tmp, path)
+                shutil.copyfile(tmp, part)
+            os.replace(part, path)  # atomic: another thread may be reading the same name
             with self.lock:
                 self.paths[key] = path
-                while len(self.paths) > self.keep:
-                    _, old = self.paths.popitem(last=False)
-                    old.unlink(missing_ok=True)
-        yield path
+                self.paths.move_to_end(key)
+                self.in_use[key] += 1
+        try:
+            yield path
+        finally:
+            with self.lock:
+                self.in_use[key] -= 1
+                self._evict()
 
 
 def work_key(content_hash: str, index: int) -> str:
@@ -192,7 +210,6 @@ def guarded(task, doc_id: int, stage: str, page: int):
     except TRANSIENT as exc:  # the database is away: the message must not be lost
         raise task.retry(exc=exc, countdown=_backoff(task.request.retries), max_retries=None)
     t0 = time.perf_counter()
-    state = "ended"
     try:
         yield rt
     except BadInput as exc:
@@ -202,21 +219,20 @@ def guarded(task, doc_id: int, stage: str, page: int):
         with rt.sessions() as session:
             fail_document(session, doc_id, f"missing from the store: {exc}")
     except TRANSIENT as exc:
-        state = "retry"
-        log.warning("document %s %s page %s: transient error, retrying: %s", doc_id, stage, page, exc)
-        _mark(rt, doc_id, stage, page, state, t0)
         if task.request.retries >= rt.settings.task_retries:
             with rt.sessions() as session:
                 fail_document(session, doc_id, f"{stage} failed after {task.request.retries} retries: {exc}")
             _mark(rt, doc_id, stage, page, "ended", t0)
             raise Ignore()
+        log.warning("document %s %s page %s: transient error, retrying: %s", doc_id, stage, page, exc)
+        _mark(rt, doc_id, stage, page, "retry", t0)
         raise task.retry(exc=exc, countdown=_backoff(task.request.retries), max_retries=None)
     except Exception as exc:  # a bug or an unforeseen input: recorded, not retried forever
         log.exception("document %s %s page %s failed", doc_id, stage, page)
         where = f" on page {page + 1}" if page >= 0 else ""
         with rt.sessions() as session:
             fail_document(session, doc_id, f"{stage} failed{where}: {type(exc).__name__}: {exc}")
-    _mark(rt, doc_id, stage, page, state, t0)
+    _mark(rt, doc_id, stage, page, "ended", t0)
 
 
 def _mark(rt: _Runtime, doc_id: int, stage: str, page: int, state: str, t0: float) -> None:
@@ -277,12 +293,13 @@ def recognize_page(self, doc_id: int, index: int) -> None:
         work = PageWork.from_bytes(rt.store.get_bytes(key))
         recs = rt.batcher().submit(work.crops)
         with rt.sessions() as session:
+            mv_id = rt.model_version_id(session)
             persist_page(session, doc_id, work, recs)
-            mv = model_version(session, rt.bundle)
             session.commit()
-            d = session.get(Document, doc_id, with_for_update=session.get_bind().dialect.name == "postgresql")
+            # Pages finishing together: the row lock lets exactly one see them all (SQLite serializes anyway).
+            d = session.get(Document, doc_id, with_for_update=True)
             done = session.scalar(select(func.count()).select_from(Page).where(Page.document_id == doc_id))
-            d.model_version_id = mv.id
+            d.model_version_id = mv_id
             if d.status == Status.PROCESSING and d.page_count is not None and done >= d.page_count:
                 d.status = Status.DONE
                 d.finished_at = utcnow()
@@ -296,7 +313,7 @@ def scan(self, url: str) -> int:
 
     rt = runtime()
     try:
-        found = scan_prefix(rt.sessions, rt.store, url, lambda doc_id: start.apply_async((doc_id,)))
+        found = scan_prefix(rt.sessions, rt.store, url, enqueue)
     except TRANSIENT as exc:
         raise self.retry(exc=exc, countdown=_backoff(self.request.retries), max_retries=rt.settings.task_retries)
     log.info("scan %s: %d new documents queued", url, len(found))
