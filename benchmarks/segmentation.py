@@ -1,13 +1,16 @@
 """Page-level measurements of segmentation and the whole pipeline on generated pages.
 
-    python benchmarks/segmentation.py [--pages 12] [--methods sauvola,wolf,gaussian,otsu]
+    python benchmarks/segmentation.py [--pages 12] [--washington-pages 6] [--seed 0]
+                                      [--methods sauvola,wolf,gaussian,otsu]
 
-Pages are built on demand (nothing is committed) from IAM-OnDB *test* lines:
-consecutive lines of one text rendered in one style, stacked on A4 at 300 dpi
+Pages are built on demand (nothing is committed) from *test* lines: IAM-OnDB
+(consecutive lines of one text rendered in one style) and George Washington
+(consecutive cv1 test lines, softened to gray ink), stacked on A4 at 300 dpi
 with margins, uneven spacing, skew and scan noise; every third page has form
-boxes around its lines. Prints JSON: line detection precision/recall at IoU
->= 0.5 per binarization method, page CER/WER of segmentation + recognition
-against the same model's CER on the pre-cut lines, seconds per page by stage.
+boxes around its lines. Prints JSON per set: line detection precision/recall
+at IoU >= 0.5 per binarization method, page CER/WER of segmentation +
+recognition against the same model's CER on the pre-cut lines, seconds per
+page by stage. A different ``--seed`` gives different pages (held-out check).
 """
 
 from __future__ import annotations
@@ -26,6 +29,7 @@ os.environ.setdefault("TF_CPP_MIN_LOG_LEVEL", "2")
 
 
 def build_pages(n_pages: int, lines_per_page: int = 14, seed: int = 0):
+    """IAM-OnDB pages: (pages, pre-cut line crops with their texts)."""
     from segmentation.synth import compose_page
     from training.datasets import open_dataset
     from training.render import render_strokes
@@ -48,22 +52,43 @@ def build_pages(n_pages: int, lines_per_page: int = 14, seed: int = 0):
     return pages, crops
 
 
-def main() -> None:
-    ap = argparse.ArgumentParser()
-    ap.add_argument("--pages", type=int, default=12)
-    ap.add_argument("--methods", default="sauvola,wolf,gaussian,otsu")
-    ap.add_argument("--model")
-    args = ap.parse_args()
+def build_washington_pages(n_pages: int, lines_per_page: int = 16, seed: int = 0):
+    """George Washington pages: consecutive cv1 *test* lines (binarized scans,
+    softened to gray ink) stacked at a page scale, skewed and noised; every
+    third page boxed. -> (pages, pre-cut line crops with their texts)."""
+    import cv2
 
-    from recognition.predictor import Predictor
+    from segmentation.synth import compose_page
+    from training.datasets import open_dataset
+
+    ds = open_dataset("washington:cv1/test")
+    rng = np.random.default_rng(seed + 7)
+    pages, crops = [], []
+    starts = np.linspace(0, len(ds) - lines_per_page, n_pages).astype(int)
+    for k, start in enumerate(starts):
+        scale = float(rng.uniform(0.9, 1.25))
+        ink = float(rng.uniform(30, 90))
+        imgs, texts = [], []
+        for i in range(start, start + lines_per_page):
+            im, text = ds.load(i)
+            im = cv2.resize(im, None, fx=scale, fy=scale, interpolation=cv2.INTER_AREA)
+            im = cv2.GaussianBlur(im.astype(np.float32), (3, 3), 0.8)
+            imgs.append(np.clip(ink + im * (255.0 - ink) / 255.0, 0, 255).astype(np.uint8))
+            texts.append(text)
+        sp = compose_page(imgs, texts, rng, skew_deg=float(rng.uniform(-2.0, 2.0)), boxed=(k % 3 == 2), noise=float(rng.uniform(0.01, 0.04)))
+        pages.append(sp)
+        crops.extend(zip(imgs[: len(sp.texts)], sp.texts))
+    return pages, crops
+
+
+def measure(pages, crops, pred, methods: list[str]) -> dict:
     from segmentation import line_crops, segment_page
     from segmentation.synth import match_lines
     from training.metrics import rates
 
-    pages, crops = build_pages(args.pages)
     out: dict = {"pages": len(pages), "lines": sum(len(p.boxes) for p in pages), "boxed_pages": sum(1 for k in range(len(pages)) if k % 3 == 2)}
     seg = {}
-    for method in args.methods.split(","):
+    for method in methods:
         tp = n_pred = n_gt = 0
         t0 = time.perf_counter()
         for sp in pages:
@@ -75,9 +100,8 @@ def main() -> None:
         seg[method] = {"precision": round(tp / max(1, n_pred), 4), "recall": round(tp / max(1, n_gt), 4),
                        "seconds_per_page": round((time.perf_counter() - t0) / len(pages), 3)}
     out["line_detection_iou_0.5"] = seg
-
-    pred = Predictor.load(args.model)
-    # The same model on the pre-cut lines...
+    # The same model on the pre-cut lines (the line images before they were
+    # put on the page)...
     line_hyps = [r.text for r in pred.predict([c for c, _ in crops])]
     line_rates = rates([t for _, t in crops], line_hyps)
     # ...and on whole pages: segmentation, then recognition, lines joined in reading order.
@@ -99,6 +123,27 @@ def main() -> None:
     out["wer_pages"] = round(page_rates["wer"], 4)
     out["segmentation_cost_cer_points"] = round(100 * (page_rates["cer"] - line_rates["cer"]), 2)
     out["seconds_per_page"] = {"segment": round(t_seg / len(pages), 3), "recognize": round(t_rec / len(pages), 3)}
+    return out
+
+
+def main() -> None:
+    ap = argparse.ArgumentParser()
+    ap.add_argument("--pages", type=int, default=12, help="IAM-OnDB pages")
+    ap.add_argument("--washington-pages", type=int, default=6)
+    ap.add_argument("--seed", type=int, default=0)
+    ap.add_argument("--methods", default="sauvola,wolf,gaussian,otsu")
+    ap.add_argument("--model")
+    args = ap.parse_args()
+
+    from recognition.predictor import Predictor
+
+    pred = Predictor.load(args.model)
+    methods = args.methods.split(",")
+    out = {"seed": args.seed}
+    if args.pages:
+        out["iam-ondb"] = measure(*build_pages(args.pages, seed=args.seed), pred, methods)
+    if args.washington_pages:
+        out["washington"] = measure(*build_washington_pages(args.washington_pages, seed=args.seed), pred, methods)
     print(json.dumps(out, indent=2))
 
 

@@ -17,6 +17,7 @@ import numpy as np
 
 METHODS = ("sauvola", "wolf", "gaussian", "otsu")
 DEFAULT_METHOD = "sauvola"
+STATS_SCALE = 4
 
 
 def _local_stats(gray: np.ndarray, window: int) -> tuple[np.ndarray, np.ndarray]:
@@ -45,16 +46,22 @@ def binarize(gray: np.ndarray, method: str = DEFAULT_METHOD, window: int | None 
     if method == "gaussian":
         out = cv2.adaptiveThreshold(gray, 255, cv2.ADAPTIVE_THRESH_GAUSSIAN_C, cv2.THRESH_BINARY_INV, window, 15)
         return out > 0
-    mean, std = _local_stats(gray, window)
+    if method not in METHODS:
+        raise ValueError(f"unknown binarization method {method!r}: {', '.join(METHODS)}")
+    # The local mean and deviation over a window of ~2 text lines vary
+    # slowly: compute the threshold surface on a copy 1/STATS_SCALE the size
+    # and interpolate it back (the comparison itself stays at full resolution).
+    f = STATS_SCALE if window >= 8 * STATS_SCALE else 1
+    small = gray if f == 1 else cv2.resize(gray, (max(1, gray.shape[1] // f), max(1, gray.shape[0] // f)), interpolation=cv2.INTER_AREA)
+    mean, std = _local_stats(small, max(3, (window // f) | 1))
     if method == "sauvola":
         thr = mean * (1.0 + k * (std / 128.0 - 1.0))
-    elif method == "wolf":
+    else:  # wolf
         r = max(float(std.max()), 1e-6)
         mn = float(gray.min())
         thr = (1 - k) * mean + k * mn + k * std / r * (mean - mn)
-    else:
-        raise ValueError(f"unknown binarization method {method!r}: {', '.join(METHODS)}")
-    ink = gray.astype(np.float32) < thr
-    # Flat paper has tiny std: demand real contrast against the local mean.
-    ink &= (mean - gray.astype(np.float32)) > 12
-    return ink
+    # Flat paper has tiny std: demand real contrast against the local mean too.
+    thr = np.minimum(thr, mean - 12.0)
+    if f != 1:
+        thr = cv2.resize(thr, (gray.shape[1], gray.shape[0]), interpolation=cv2.INTER_LINEAR)
+    return gray < thr

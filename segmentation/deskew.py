@@ -15,15 +15,22 @@ def estimate_skew(mask: np.ndarray, max_angle: float = 6.0, step: float = 0.25) 
         return 0.0
     sh, sw = small.shape
     centre = (sw / 2.0, sh / 2.0)
-    best, best_score = 0.0, -1.0
-    for angle in np.arange(-max_angle, max_angle + 1e-9, step):
+
+    def sharpness(angle: float) -> float:
         m = cv2.getRotationMatrix2D(centre, float(angle), 1.0)
         rot = cv2.warpAffine(small, m, (sw, sh), flags=cv2.INTER_NEAREST)
         profile = rot.sum(axis=1, dtype=np.float64)
-        score = float(np.square(np.diff(profile)).sum())
-        if score > best_score:
-            best, best_score = float(angle), score
-    return best
+        return float(np.square(np.diff(profile)).sum())
+
+    # Coarse to fine: every 2 steps over the range, then the steps around the
+    # best (the sharpness peak of a page of lines is wider than 2 steps).
+    coarse = np.arange(-max_angle, max_angle + 1e-9, 2 * step)
+    scores = {float(a): sharpness(a) for a in coarse}
+    best = max(scores, key=scores.get)
+    for a in (best - step, best + step):
+        if -max_angle - 1e-9 <= a <= max_angle + 1e-9:
+            scores[float(a)] = sharpness(a)
+    return max(scores, key=scores.get)
 
 
 def rotate(image: np.ndarray, angle: float, border=255) -> np.ndarray:

@@ -9,7 +9,7 @@ from .binarize import DEFAULT_METHOD, binarize
 from .deskew import estimate_skew, rotate
 from .layout import Box, Line, PageLayout
 from .lines import segment_lines, segment_words
-from .rulings import remove_rulings
+from .rulings import remove_rulings, ruling_rows
 
 
 def to_gray_u8(image: np.ndarray) -> np.ndarray:
@@ -51,8 +51,8 @@ def segment_page(image: np.ndarray, method: str = DEFAULT_METHOD, deskew: bool =
     angle = estimate_skew(binarize(_small(gray), method)) if deskew else 0.0
     straight = rotate(gray, angle) if angle else gray
     mask = binarize(straight, method)
-    mask, _ = remove_rulings(mask)
-    boxes, masks, ch = segment_lines(mask)
+    mask, rulings = remove_rulings(mask)
+    boxes, masks, ch = segment_lines(mask, barriers=ruling_rows(rulings) if rulings.any() else [])
     lines = []
     for box, lm in zip(boxes, masks):
         words = [Box(b.x0 + box.x0, b.y0 + box.y0, b.x1 + box.x0, b.y1 + box.y0) for b in segment_words(lm, ch)]

@@ -23,21 +23,54 @@ def find_rulings(mask: np.ndarray, min_frac: float = 0.12) -> np.ndarray:
     """
     h, w = mask.shape
     m = mask.astype(np.uint8)
-    horiz = cv2.morphologyEx(m, cv2.MORPH_OPEN, cv2.getStructuringElement(cv2.MORPH_RECT, (max(25, int(w * min_frac)), 1)))
+    # Long horizontal runs, found on a half-size copy (a pixel there is ink if
+    # any of its four is; 4x cheaper) and brought back to the page's ink.
+    hw, hh = max(1, w // 2), max(1, h // 2)
+    half = (cv2.resize(m, (hw, hh), interpolation=cv2.INTER_AREA) > 0).astype(np.uint8)
+    horiz = cv2.morphologyEx(half, cv2.MORPH_OPEN, cv2.getStructuringElement(cv2.MORPH_RECT, (max(13, int(hw * min_frac)), 1)))
+    horiz = cv2.resize(horiz, (w, h), interpolation=cv2.INTER_NEAREST)
     horiz = cv2.dilate(horiz, np.ones((3, 3), np.uint8)) & m
     rest = m & ~horiz
-    n, _, stats, _ = cv2.connectedComponentsWithStats(rest, connectivity=8)
+    # The writing's height, measured on a half-size copy (4x cheaper; a
+    # pixel there is ink if any of its four is).
+    half = cv2.resize(rest, (max(1, w // 2), max(1, h // 2)), interpolation=cv2.INTER_AREA) > 0
+    n, _, stats, _ = cv2.connectedComponentsWithStats(half.astype(np.uint8), connectivity=8)
     if n > 1:
         hs = stats[1:, cv2.CC_STAT_HEIGHT]
         areas = stats[1:, cv2.CC_STAT_AREA]
-        big = hs[areas >= max(8, np.percentile(areas, 30))]
-        ch = float(np.median(big if big.size else hs))
+        big = hs[areas >= max(2, np.percentile(areas, 30))]
+        ch = 2.0 * float(np.median(big if big.size else hs))
     else:
         ch = 20.0
     vlen = max(25, int(1.2 * ch))
     vert = cv2.morphologyEx(rest, cv2.MORPH_OPEN, cv2.getStructuringElement(cv2.MORPH_RECT, (1, vlen)))
+    vert = _box_edges(vert, horiz, h)
     vert = cv2.dilate(vert, np.ones((3, 3), np.uint8)) & m
     return (horiz | vert).astype(bool)
+
+
+def _box_edges(vert: np.ndarray, horiz: np.ndarray, page_h: int, reach: int = 4) -> np.ndarray:
+    """The straight vertical runs that are rulings, not pen strokes.
+
+    The stems of ``l``, ``d``, ``T`` in upright writing are straight runs as
+    long as any box edge, so length alone does not tell them apart. A box or
+    table edge ends on a horizontal ruling (its corner); a margin line runs
+    down a large part of the page. A stroke that merely crosses a ruled line
+    continues past it at both ends and is kept.
+    """
+    contours, _ = cv2.findContours(vert, cv2.RETR_EXTERNAL, cv2.CHAIN_APPROX_SIMPLE)
+    H, W = horiz.shape
+    out = np.zeros_like(vert)
+    for c in contours:
+        x, y, w, hh = cv2.boundingRect(c)
+        if hh < 0.25 * page_h:
+            xa, xb = max(0, x - reach), min(W, x + w + reach)
+            top = horiz[max(0, y - reach) : y + 2 + reach, xa:xb].any()
+            bottom = horiz[max(0, y + hh - 2 - reach) : y + hh + reach, xa:xb].any()
+            if not (top or bottom):
+                continue
+        cv2.drawContours(out, [c], -1, 1, thickness=-1)
+    return out & vert
 
 
 def remove_rulings(mask: np.ndarray, min_frac: float = 0.12) -> tuple[np.ndarray, np.ndarray]:
@@ -46,3 +79,18 @@ def remove_rulings(mask: np.ndarray, min_frac: float = 0.12) -> tuple[np.ndarray
     if not rulings.any():
         return mask, rulings
     return mask & ~rulings, rulings
+
+
+def ruling_rows(rulings: np.ndarray, min_frac: float = 0.25) -> list[tuple[int, int]]:
+    """Row spans (y0, y1) of the horizontal rulings at least ``min_frac`` of
+    the page wide: box tops and bottoms, form separators, ruled lines. (Rows
+    where the ruling mask, summed over three rows to allow for a pixel of
+    residual skew, is that long.)"""
+    h, w = rulings.shape
+    rows = rulings.sum(axis=1, dtype=np.int64)
+    rows3 = rows + np.concatenate([[0], rows[:-1]]) + np.concatenate([rows[1:], [0]])
+    on = rows3 >= min_frac * w
+    if not on.any():
+        return []
+    d = np.diff(np.concatenate([[0], on.astype(np.int8), [0]]))
+    return [(int(a), int(b)) for a, b in zip(np.nonzero(d == 1)[0], np.nonzero(d == -1)[0])]

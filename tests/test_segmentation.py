@@ -89,15 +89,55 @@ def test_blank_page_has_no_lines():
     assert layout.lines == []
 
 
-def test_line_pitch_keeps_fragmented_lines_whole():
-    from segmentation.lines import find_line_centres, line_pitch
+def test_faint_broken_writing_keeps_lines_whole():
+    from segmentation.lines import segment_lines, text_height
 
-    # Ten lines every 60 rows, each drawn as two thin bands (faint, broken ink):
-    mask = np.zeros((620, 400), bool)
+    # Ten lines every 70 rows: a few solid words 30 px tall, and between them
+    # faint writing that binarized into hundreds of specks.
+    rng = np.random.default_rng(0)
+    mask = np.zeros((720, 900), bool)
     for k in range(10):
-        y = 20 + 60 * k
-        mask[y : y + 6, 20:380] = True
-        mask[y + 14 : y + 20, 20:380] = True
-    profile = mask.sum(axis=1).astype(np.float32)
-    assert abs(line_pitch(profile, ch=8.0) - 60) <= 2
-    assert len(find_line_centres(mask, ch=8.0)) == 10
+        y = 20 + 70 * k
+        for x in (20, 300, 600):
+            mask[y : y + 30, x : x + 120] = True
+        for _ in range(60):
+            sy, sx = y + int(rng.integers(0, 28)), int(rng.integers(150, 590))
+            mask[sy : sy + 3, sx : sx + 3] = True
+    n, _, stats, _ = cv2.connectedComponentsWithStats(mask.astype(np.uint8))
+    assert np.median(stats[1:, cv2.CC_STAT_HEIGHT]) <= 3  # the specks outnumber the words...
+    assert text_height(stats) >= 15  # ...but not the writing's scale
+    boxes, masks, _ = segment_lines(mask)
+    assert len(boxes) == 10
+    assert all(b.height >= 28 for b in boxes)
+
+
+def test_dots_join_their_line_and_upright_stems_survive_ruling_removal():
+    # An upright "l" stem far taller than the letters beside it, an i-dot and
+    # a period: none of them may be lost from the line crop.
+    page = np.full((1200, 900), 235, np.uint8)
+    words = text_image("running away", scale=1.5, thickness=3)
+    page[150 : 150 + words.shape[0], 60 : 60 + words.shape[1]] = words
+    ink_rows = np.nonzero((words < 128).any(axis=1))[0]
+    top, base = 150 + ink_rows[0], 150 + ink_rows[-1]
+    x = 60 + words.shape[1] + 20
+    cv2.line(page, (x, top - 60), (x, base), 30, 4)  # the stem of a tall "l"
+    cv2.circle(page, (x + 30, top - 10), 3, 30, -1)  # a dot
+    cv2.circle(page, (x + 60, base - 2), 3, 30, -1)  # a period
+    layout = segment_page(page, deskew=False)
+    assert len(layout.lines) == 1
+    box, mask = layout.lines[0].box, layout.line_masks[0]
+    assert box.y0 <= top - 58 and box.x1 >= x + 62
+    assert mask[top - 40 - box.y0, x - box.x0]  # the stem is ink of the line
+    assert mask[top - 10 - box.y0, x + 30 - box.x0] and mask[base - 2 - box.y0, x + 60 - box.x0]
+
+
+def test_a_short_line_alone_in_its_form_box_is_its_own_line():
+    # Form boxes: the box edges separate lines, so a one-word line between two
+    # long ones is found, not shared out between its neighbours.
+    rng = np.random.default_rng(3)
+    texts = ["the quick brown fox jumps over", "Go", "a lazy dog sleeping in the sun", "Mr"]
+    lines = [text_image(t, scale=2.2, thickness=3) for t in texts]
+    sp = compose_page(lines, texts, rng, size=(1700, 1400), boxed=True, noise=0.01)
+    layout = segment_page(sp.image)
+    m = match_lines([ln.page_box for ln in layout.lines], sp.boxes)
+    assert len(layout.lines) == 4 and len(m["matches"]) == 4
