@@ -1,9 +1,9 @@
 """End-to-end pipeline throughput: pages/min, time share per stage, peak memory.
 
-    python benchmarks/pipeline.py [--pages 10 40]
+    python benchmarks/pipeline.py [--pages 10 40] [--lines 20]
 
 For each page count a PDF of generated handwritten pages (IAM-OnDB test
-strokes, ~14 lines a page, 300 dpi) is processed in a fresh subprocess on
+strokes, ``--lines`` lines a page at a notebook's line height, 300 dpi) is processed in a fresh subprocess on
 embedded defaults (SQLite and a folder store in a temp dir, the bundled
 model). Peak RSS per run shows whether memory stays flat as documents grow.
 """
@@ -25,14 +25,16 @@ sys.path.insert(0, str(ROOT))
 os.environ.setdefault("TF_CPP_MIN_LOG_LEVEL", "2")
 
 
-def make_pdf(path: Path, n_pages: int) -> None:
+def make_pdf(path: Path, n_pages: int, lines: int) -> float:
+    """-> lines per page actually placed (a page stops when it is full)."""
     from PIL import Image
 
     from benchmarks.segmentation import build_pages
 
-    base, _ = build_pages(min(n_pages, 6))
+    base, _ = build_pages(min(n_pages, 6), lines_per_page=lines, line_px=(75, 95))
     imgs = [Image.fromarray(base[i % len(base)].image) for i in range(n_pages)]
     imgs[0].save(path, save_all=True, append_images=imgs[1:], resolution=300, quality=75)
+    return sum(len(base[i % len(base)].boxes) for i in range(n_pages)) / n_pages
 
 
 def run_one(pdf: str) -> dict:
@@ -69,6 +71,7 @@ def run_one(pdf: str) -> dict:
 def main() -> None:
     ap = argparse.ArgumentParser()
     ap.add_argument("--pages", type=int, nargs="+", default=[10, 40])
+    ap.add_argument("--lines", type=int, default=20, help="lines per page")
     ap.add_argument("--_run", help=argparse.SUPPRESS)
     args = ap.parse_args()
     if args._run:
@@ -78,9 +81,9 @@ def main() -> None:
     with tempfile.TemporaryDirectory() as d:
         for n in args.pages:
             pdf = Path(d) / f"doc{n}.pdf"
-            make_pdf(pdf, n)
+            per_page = make_pdf(pdf, n, args.lines)
             res = subprocess.run([sys.executable, __file__, "--_run", str(pdf)], capture_output=True, text=True, check=True)
-            out["runs"].append(json.loads(res.stdout.strip().splitlines()[-1]))
+            out["runs"].append({**json.loads(res.stdout.strip().splitlines()[-1]), "lines_per_page": round(per_page, 1)})
     print(json.dumps(out, indent=2))
 
 

@@ -28,8 +28,9 @@ sys.path.insert(0, str(Path(__file__).resolve().parents[1]))
 os.environ.setdefault("TF_CPP_MIN_LOG_LEVEL", "2")
 
 
-def build_pages(n_pages: int, lines_per_page: int = 14, seed: int = 0):
-    """IAM-OnDB pages: (pages, pre-cut line crops with their texts)."""
+def build_pages(n_pages: int, lines_per_page: int = 14, seed: int = 0, line_px: tuple[float, float] = (110, 150)):
+    """IAM-OnDB pages: (pages, pre-cut line crops with their texts).
+    ``line_px``: range of a page's typical line height in pixels at 300 dpi."""
     from segmentation.synth import compose_page
     from training.datasets import open_dataset
     from training.render import render_strokes
@@ -43,7 +44,7 @@ def build_pages(n_pages: int, lines_per_page: int = 14, seed: int = 0):
         # One writer: the same rendering seed (pen, paper) and one scale for
         # every line of the page, so relative sizes stay as written; a line
         # of ~600 whiteboard units becomes ~110-150 px at 300 dpi.
-        scale = float(rng.uniform(110, 150)) / 600.0
+        scale = float(rng.uniform(*line_px)) / 600.0
         imgs = [render_strokes(ds.strokes(i), np.random.default_rng(seed * 1000 + k), height_px=130.0, px_per_unit=scale).image for i in idx]
         texts = [ds.items[i].text for i in idx]
         sp = compose_page(imgs, texts, rng, skew_deg=float(rng.uniform(-2.0, 2.0)), boxed=(k % 3 == 2), noise=float(rng.uniform(0.01, 0.04)))
