@@ -37,18 +37,19 @@ def main() -> None:
 
 def write_pdf(path: Path, starts=(40, 52), lines_per_page: int = 10) -> None:
     """A two-page handwritten "letter": consecutive IAM-OnDB test lines, one
-    rendering style per page (as one writer), stacked on A4 at 150 dpi."""
+    rendering style and one pen scale per page (as one writer, relative sizes
+    as written), stacked on A4 at 150 dpi."""
     from PIL import Image
 
     from segmentation.synth import compose_page
+    from training.render import render_strokes
 
     ds = open_dataset("iam-ondb:test")
     pages, texts = [], []
     for k, start in enumerate(starts):
         idx = range(start, start + lines_per_page)
-        imgs = [ds.load(i, np.random.default_rng(11 + k))[0] for i in idx]
-        # One writer, one size: about 9 mm from ascender to descender at 150 dpi.
-        imgs = [cv2.resize(im, None, fx=55.0 / im.shape[0], fy=55.0 / im.shape[0], interpolation=cv2.INTER_AREA) for im in imgs]
+        # A line of ~600 whiteboard units becomes ~60 px at 150 dpi (about 1 cm).
+        imgs = [render_strokes(ds.strokes(i), np.random.default_rng(11 + k), height_px=65.0, px_per_unit=60.0 / 600.0).image for i in idx]
         sp = compose_page(imgs, [ds.items[i].text for i in idx], np.random.default_rng(k), size=(1240, 1754), skew_deg=0.4)
         pages.append(Image.fromarray(sp.image))
         texts.append("\n".join(sp.texts))
