@@ -103,3 +103,15 @@ def test_oversized_file_and_decompression_bomb_guards(tmp_path):
         list(iter_pages(tmp_path / "big.png", Limits(max_pixels=1_000_000)))
     with pytest.raises(BadInput, match="file too large"):
         list(iter_pages(tmp_path / "big.png", Limits(max_bytes=100)))
+
+
+def test_limits_follow_the_environment_at_call_time(tmp_path, monkeypatch):
+    # Set after import, as a worker's or a test's environment would be.
+    _page(400, 300).save(tmp_path / "p.tiff", save_all=True, append_images=[_page(400, 300), _page(400, 300)])
+    assert page_count(tmp_path / "p.tiff") == 3
+    monkeypatch.setenv("HTR_MAX_PAGES", "2")
+    with pytest.raises(BadInput, match="more than 2 pages"):
+        list(iter_pages(tmp_path / "p.tiff"))
+    monkeypatch.setenv("HTR_MAX_PAGE_PIXELS", "1000")
+    monkeypatch.setenv("HTR_MAX_FILE_MB", "0.001")
+    assert Limits.from_env() == Limits(max_bytes=1048, max_pixels=1000, max_pages=2)

@@ -13,7 +13,7 @@ import os
 import warnings
 from dataclasses import dataclass
 from pathlib import Path
-from typing import Iterator
+from typing import Iterator, Mapping
 
 import numpy as np
 from PIL import Image, ImageOps, ImageSequence, UnidentifiedImageError
@@ -27,9 +27,19 @@ class BadInput(Exception):
 
 @dataclass(frozen=True)
 class Limits:
-    max_bytes: int = int(float(os.environ.get("HTR_MAX_FILE_MB", "512")) * 1024 * 1024)
-    max_pixels: int = int(os.environ.get("HTR_MAX_PAGE_PIXELS", str(120_000_000)))
-    max_pages: int = int(os.environ.get("HTR_MAX_PAGES", "2000"))
+    max_bytes: int = 512 * 1024 * 1024  # HTR_MAX_FILE_MB
+    max_pixels: int = 120_000_000  # HTR_MAX_PAGE_PIXELS (per page, also Pillow's bomb guard)
+    max_pages: int = 2000  # HTR_MAX_PAGES
+
+    @classmethod
+    def from_env(cls, env: Mapping[str, str] | None = None) -> "Limits":
+        """The limits in force now (read at each call, not at import)."""
+        env = os.environ if env is None else env
+        return cls(
+            max_bytes=int(float(env.get("HTR_MAX_FILE_MB", cls.max_bytes / 2**20)) * 2**20),
+            max_pixels=int(env.get("HTR_MAX_PAGE_PIXELS", cls.max_pixels)),
+            max_pages=int(env.get("HTR_MAX_PAGES", cls.max_pages)),
+        )
 
 
 @dataclass
@@ -52,9 +62,10 @@ def sniff(head: bytes) -> str | None:
     return None
 
 
-def check_file(path: str | Path, limits: Limits = Limits()) -> str:
+def check_file(path: str | Path, limits: Limits | None = None) -> str:
     """Validate size and type; returns the type."""
     p = Path(path)
+    limits = limits or Limits.from_env()
     if not p.is_file():
         raise BadInput(f"{p}: no such file")
     size = p.stat().st_size
@@ -152,8 +163,9 @@ def _pdf_pages(path: Path, limits: Limits) -> Iterator[PageImage]:
         yield _render_pdf_page(path, i, limits)
 
 
-def page_count(path: str | Path, limits: Limits = Limits()) -> int:
+def page_count(path: str | Path, limits: Limits | None = None) -> int:
     p = Path(path)
+    limits = limits or Limits.from_env()
     kind = check_file(p, limits)
     if kind == "pdf":
         return pdf_page_count(p)
@@ -164,9 +176,10 @@ def page_count(path: str | Path, limits: Limits = Limits()) -> int:
         raise BadInput(f"corrupt image: {exc}") from exc
 
 
-def iter_pages(path: str | Path, limits: Limits = Limits()) -> Iterator[PageImage]:
+def iter_pages(path: str | Path, limits: Limits | None = None) -> Iterator[PageImage]:
     """Pages of a document as gray images, one at a time."""
     p = Path(path)
+    limits = limits or Limits.from_env()
     kind = check_file(p, limits)
     if kind == "pdf":
         yield from _pdf_pages(p, limits)
@@ -174,10 +187,11 @@ def iter_pages(path: str | Path, limits: Limits = Limits()) -> Iterator[PageImag
         yield from _image_pages(p, limits)
 
 
-def read_page(path: str | Path, index: int, limits: Limits = Limits()) -> PageImage:
+def read_page(path: str | Path, index: int, limits: Limits | None = None) -> PageImage:
     """One page (0-based) of a document, without reading the pages before it
     where the format allows (PDF renders just that page)."""
     p = Path(path)
+    limits = limits or Limits.from_env()
     kind = check_file(p, limits)
     if kind == "pdf":
         n = pdf_page_count(p)
