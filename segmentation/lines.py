@@ -48,10 +48,6 @@ def _smooth(profile: np.ndarray, sigma: float) -> np.ndarray:
     return cv2.GaussianBlur(profile.reshape(-1, 1).astype(np.float32), (1, k), sigma).ravel()
 
 
-def find_line_centres(mask: np.ndarray, ch: float) -> list[int]:
-    return centres_from_profile(mask.sum(axis=1).astype(np.float32), ch)
-
-
 def centres_from_profile(profile: np.ndarray, ch: float) -> list[int]:
     """Line centres from the ink count per row (peaks at the scale of the writing)."""
     sm = _smooth(profile, max(1.0, ch / 3.0))
@@ -131,7 +127,8 @@ def segment_lines(
     if not centres:
         return [], [], ch
     centres_arr = np.array(centres, np.float64)
-    band_of_centre = np.searchsorted(np.array(cuts), centres_arr, side="right")
+    cut_rows = np.array(cuts)
+    band_of_centre = np.searchsorted(cut_rows, centres_arr, side="right")
 
     assign = np.full(n, -1, np.int64)
     split = np.zeros(n, bool)
@@ -141,7 +138,7 @@ def segment_lines(
         cy = centroids[i][1]
         d = np.abs(centres_arr - cy)
         if cuts:  # the nearest centre in the component's own band, if it has one
-            same = band_of_centre == np.searchsorted(np.array(cuts), cy, side="right")
+            same = band_of_centre == np.searchsorted(cut_rows, cy, side="right")
             if same.any():
                 d = np.where(same, d, np.inf)
         line = int(np.argmin(d))
@@ -194,10 +191,10 @@ def segment_lines(
     on = np.isin(line_px, lis)
     order = np.argsort(line_px[on], kind="stable")
     py, px, pl = ys[on][order], xs[on][order], line_px[on][order]
-    cuts = np.searchsorted(pl, lis, side="left")
+    firsts = np.searchsorted(pl, lis, side="left")
     ends = np.searchsorted(pl, lis, side="right")
     boxes, masks = [], []
-    for li, a, b in zip(lis, cuts, ends):
+    for li, a, b in zip(lis, firsts, ends):
         box = Box(int(x0[li]), int(y0[li]), int(x1[li]), int(y1[li]))
         m = np.zeros((box.height, box.width), bool)
         m[py[a:b] - box.y0, px[a:b] - box.x0] = True

@@ -52,7 +52,7 @@ def segment_page(image: np.ndarray, method: str = DEFAULT_METHOD, deskew: bool =
     straight = rotate(gray, angle) if angle else gray
     mask = binarize(straight, method)
     mask, rulings = remove_rulings(mask)
-    boxes, masks, ch = segment_lines(mask, barriers=ruling_rows(rulings) if rulings.any() else [])
+    boxes, masks, ch = segment_lines(mask, barriers=ruling_rows(rulings))
     lines = []
     for box, lm in zip(boxes, masks):
         words = [Box(b.x0 + box.x0, b.y0 + box.y0, b.x1 + box.x0, b.y1 + box.y0) for b in segment_words(lm, ch)]

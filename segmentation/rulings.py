@@ -23,18 +23,15 @@ def find_rulings(mask: np.ndarray, min_frac: float = 0.12) -> np.ndarray:
     """
     h, w = mask.shape
     m = mask.astype(np.uint8)
-    # Long horizontal runs, found on a half-size copy (a pixel there is ink if
-    # any of its four is; 4x cheaper) and brought back to the page's ink.
-    hw, hh = max(1, w // 2), max(1, h // 2)
-    half = (cv2.resize(m, (hw, hh), interpolation=cv2.INTER_AREA) > 0).astype(np.uint8)
-    horiz = cv2.morphologyEx(half, cv2.MORPH_OPEN, cv2.getStructuringElement(cv2.MORPH_RECT, (max(13, int(hw * min_frac)), 1)))
+    # Long horizontal runs, found on a half-size copy (4x cheaper) and brought
+    # back to the page's ink.
+    half = _half(m)
+    horiz = cv2.morphologyEx(half, cv2.MORPH_OPEN, cv2.getStructuringElement(cv2.MORPH_RECT, (max(13, int(half.shape[1] * min_frac)), 1)))
     horiz = cv2.resize(horiz, (w, h), interpolation=cv2.INTER_NEAREST)
     horiz = cv2.dilate(horiz, np.ones((3, 3), np.uint8)) & m
     rest = m & ~horiz
-    # The writing's height, measured on a half-size copy (4x cheaper; a
-    # pixel there is ink if any of its four is).
-    half = cv2.resize(rest, (max(1, w // 2), max(1, h // 2)), interpolation=cv2.INTER_AREA) > 0
-    n, _, stats, _ = cv2.connectedComponentsWithStats(half.astype(np.uint8), connectivity=8)
+    # The writing's height, measured on a half-size copy (4x cheaper).
+    n, _, stats, _ = cv2.connectedComponentsWithStats(_half(rest), connectivity=8)
     if n > 1:
         hs = stats[1:, cv2.CC_STAT_HEIGHT]
         areas = stats[1:, cv2.CC_STAT_AREA]
@@ -47,6 +44,12 @@ def find_rulings(mask: np.ndarray, min_frac: float = 0.12) -> np.ndarray:
     vert = _box_edges(vert, horiz, h)
     vert = cv2.dilate(vert, np.ones((3, 3), np.uint8)) & m
     return (horiz | vert).astype(bool)
+
+
+def _half(m: np.ndarray) -> np.ndarray:
+    """A 0/1 mask at half size; a pixel there is ink if any of its four is."""
+    h, w = m.shape
+    return (cv2.resize(m, (max(1, w // 2), max(1, h // 2)), interpolation=cv2.INTER_AREA) > 0).astype(np.uint8)
 
 
 def _box_edges(vert: np.ndarray, horiz: np.ndarray, page_h: int, reach: int = 4) -> np.ndarray:
