@@ -70,7 +70,7 @@ def write_iam_offline(root: Path) -> Path:
     ]
     lines = [
         ("a01-000u-00", "ok", "A|MOVE|to"),
-        ("a02-000-00", "ok", "stop|Mr.|Gaitskell"),
+        ("a02-000-00", "ok", "stop|Mr.|Gaitskell|,"),
         ("a02-000-01", "err", "from|nominating"),
     ]
     wrows = ["#--- words.txt (generated fixture) ---"]

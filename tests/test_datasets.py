@@ -12,13 +12,22 @@ def test_iam_offline_lines_and_words(tmp_path):
     root = write_iam_offline(tmp_path / "iam")
     lines = IamOffline(root, "lines")
     assert [it.id for it in lines.items] == ["a01-000u-00", "a02-000-00"]  # err row skipped
-    assert lines.items[1].text == "stop Mr. Gaitskell"
+    assert lines.items[1].text == "stop Mr. Gaitskell,"  # the "," token joins its word
     img, text = lines.load(0)
     assert img.ndim == 2 and img.dtype == np.uint8 and text == "A MOVE to"
     words = IamOffline(root, "words")
     assert [it.text for it in words.items] == ["A", "MOVE", "stop"]
     assert words.items[0].path == root / "words" / "a01" / "a01-000u" / "a01-000u-00-00.png"
     assert len(IamOffline(root, "words", include_err=True)) == 4
+
+
+def test_iam_offline_line_punctuation_is_joined_as_written():
+    from training.datasets.base import join_tokens
+
+    assert join_tokens("Griffiths , M P for Manchester Exchange .".split()) == "Griffiths, M P for Manchester Exchange."
+    assert join_tokens("he said ( twice ) : \" no ... \" - then ?!".split()) == 'he said (twice): " no... " - then?!'
+    assert join_tokens([",", "a"]) == ", a"
+    assert join_tokens("Labour 's policy , we 'll see ' s".split()) == "Labour's policy, we'll see ' s"
 
 
 def test_iam_offline_split_list_selects_by_line_or_form(tmp_path):
@@ -43,19 +52,19 @@ def test_iam_offline_errors(tmp_path):
 
 
 def test_washington_codes_are_mapped():
-    assert decode_transcription("s_2-s_7-s_0-s_pt|L-e-t-t-e-r-s-s_cm|O-r-d-e-r-s") == "270 . Letters , Orders"
+    assert decode_transcription("s_2-s_7-s_0-s_pt|L-e-t-t-e-r-s-s_cm|O-r-d-e-r-s") == "270. Letters, Orders"
     assert decode_transcription("u-n-l-e-s_s-s|s_1st|s_GW-s_mi|s_lb-s_5") == "unless 1st GW- #5"
-    assert decode_transcription("s_bl-a-s_br|a-s_sl-b|s_et-c|d-o-n-s_qt-t|s_qo|s_sq") == "(a) a/b &c don't : ;"
+    assert decode_transcription("s_bl-a-s_br|a-s_sl-b|s_et-c|d-o-n-s_qt-t|s_qo|s_sq") == "(a) a/b &c don't:;"
 
 
 def test_washington_reader(tmp_path):
     root = write_washington(tmp_path / "washington")
     train = Washington(root, "cv1/train", "lines")
-    assert [it.text for it in train.items] == ["270 . Letters , Orders", "unless 1st GW- #5"]
+    assert [it.text for it in train.items] == ["270. Letters, Orders", "unless 1st GW- #5"]
     img, text = train.load(0)
     assert img.shape[0] > 0
     words = Washington(root, "cv1/train", "words")
-    assert len(words) == 7 and words.items[1].text == "Letters ,"
+    assert len(words) == 7 and words.items[1].text == "Letters,"
     assert [it.text for it in open_dataset("washington-words:cv1/test", tmp_path).items] == ["and"]
     with pytest.raises(DatasetError):
         Washington(root, "cv9/train")
@@ -98,6 +107,15 @@ def test_iam_ondb_words_are_cut_at_pen_up_gaps(tmp_path):
         seen.add(text)
         assert text in {"alpha", "beta", "gamma", "alpha beta", "beta gamma", "alpha beta gamma"}
     assert {"alpha", "beta", "gamma"} <= seen
+
+
+def test_iam_ondb_texts_are_given_as_written(tmp_path):
+    path = write_iam_ondb(tmp_path / "ondb.npz", {"train": ["Mr . Smith , who"]})
+    assert IamOnDB(path, "train").texts() == ["Mr. Smith, who"]
+    words = IamOnDB(path, "train", level="words")
+    seen = {words.load(0, np.random.default_rng(seed))[1] for seed in range(40)}
+    assert not any(" ," in t or " ." in t for t in seen)
+    assert any("," in t for t in seen) and "who" in seen
 
 
 def test_split_words_needs_clear_gaps():

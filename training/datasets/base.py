@@ -13,6 +13,29 @@ class DatasetError(Exception):
     """A dataset is missing, malformed or names files that do not exist."""
 
 
+_CLOSING = set(".,;:?!)")
+_CLITICS = {"'s", "'d", "'ll", "'re", "'ve", "'m", "'t"}
+
+
+def join_tokens(tokens: list[str]) -> str:
+    """Transcription tokens -> text as written: ``. , ; : ? ! )`` tokens join the
+    word before them, ``(`` the word after, split-off clitics (``Labour 's``,
+    ``we 'll``: the prompts' tokenization) their word; quotes and dashes stay
+    apart (which side they belong to is not in the tokens)."""
+    out: list[str] = []
+    glue_next = False
+    for tok in tokens:
+        if not tok:
+            continue
+        clitic = tok.lower() in _CLITICS and out and out[-1][-1:].isalpha()
+        if out and (glue_next or set(tok) <= _CLOSING or clitic):
+            out[-1] += tok
+        else:
+            out.append(tok)
+        glue_next = tok == "("
+    return " ".join(out)
+
+
 @dataclass(frozen=True)
 class Item:
     id: str

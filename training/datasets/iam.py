@@ -4,13 +4,18 @@
 ``ROOT/lines.txt`` + ``ROOT/lines/a01/a01-000u/a01-000u-00.png``.
 Rows whose segmentation is ``err`` are skipped unless asked for. An optional
 split list (one line or form id per row, e.g. ``trainset.txt``) selects rows.
+
+``lines.txt`` splits punctuation into tokens of its own (``Gaitskell|,|and``);
+line texts join them back as written (``Gaitskell, and``), the convention of
+IAM On-Line and Washington, so one model learns one way to space punctuation.
+Word texts are the tokens unchanged.
 """
 
 from __future__ import annotations
 
 from pathlib import Path
 
-from .base import Dataset, DatasetError, Item
+from .base import Dataset, DatasetError, Item, join_tokens
 
 
 def _read_split(path: str | Path) -> set[str]:
@@ -50,8 +55,8 @@ class IamOffline(Dataset):
                 continue
             if wanted is not None and not _in_split(item_id, wanted):
                 continue
-            text = " ".join(fields[8:]) if level == "words" else " ".join(fields[8:]).replace("|", " ")
-            text = " ".join(text.split())
+            raw_text = " ".join(fields[8:])
+            text = " ".join(raw_text.split()) if level == "words" else join_tokens(raw_text.replace("|", " ").split())
             p = item_id.split("-")
             path = self.root / level / p[0] / f"{p[0]}-{p[1]}" / f"{item_id}.png"
             items.append(Item(item_id, text, path))

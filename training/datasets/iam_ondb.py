@@ -5,6 +5,10 @@ Lines are rendered on the fly (``training.render``); at evaluation time each
 line is rendered with a fixed seed derived from its id, so a split is the same
 image set on every run. ``level="words"`` cuts words (or, where punctuation
 touches a word, word+punctuation tokens) at pen-up gaps.
+
+The transcriptions keep the spacing of the typed prompts in places
+(``Mr . Thorneycroft ,``); texts are given as written (``Mr. Thorneycroft,``),
+the convention of every reader here (``base.join_tokens``).
 """
 
 from __future__ import annotations
@@ -16,7 +20,7 @@ from pathlib import Path
 import numpy as np
 
 from ..render import render_strokes, split_words
-from .base import Dataset, DatasetError, Item
+from .base import Dataset, DatasetError, Item, join_tokens
 
 _PUNCT = set(".,;:!?\"'()-")
 
@@ -30,10 +34,10 @@ def _load_npz(path: str):
         return {k: d[k] for k in d.files}
 
 
-def _word_groups(text: str) -> list[list[str]]:
+def _word_groups(tokens: list[str]) -> list[list[str]]:
     """Tokens grouped so punctuation-only tokens ride with the word before."""
     groups: list[list[str]] = []
-    for tok in text.split():
+    for tok in tokens:
         if groups and all(c in _PUNCT for c in tok):
             groups[-1].append(tok)
         else:
@@ -56,7 +60,9 @@ class IamOnDB(Dataset):
             raise DatasetError(f"iam-ondb has no split {split!r}")
         self._d = d
         self.rows = np.nonzero(d["split"] == split)[0]
-        super().__init__([Item(str(d["ids"][r]), str(d["texts"][r])) for r in self.rows])
+        # Word cuts count the original tokens (a spaced "." may have its own pen gap).
+        self._tokens = [str(d["texts"][r]).split() for r in self.rows]
+        super().__init__([Item(str(d["ids"][r]), join_tokens(t)) for r, t in zip(self.rows, self._tokens)])
 
     def strokes(self, i: int) -> list[np.ndarray]:
         d = self._d
@@ -76,7 +82,7 @@ class IamOnDB(Dataset):
             return rendered.image, item.text
         # Words: not every rendering separates every word; try a few.
         for attempt in range(6):
-            cut = self._cut_word(rendered, item.text, rng, single=evaluation)
+            cut = self._cut_word(rendered, self._tokens[i], rng, single=evaluation)
             if cut is not None:
                 return cut
             if not evaluation:
@@ -88,16 +94,15 @@ class IamOnDB(Dataset):
             raise DatasetError(f"{item.id}: no clean word split")
         return rendered.image, item.text  # training: the whole line still teaches
 
-    def _cut_word(self, rendered, text: str, rng: np.random.Generator, single: bool = False):
+    def _cut_word(self, rendered, tokens: list[str], rng: np.random.Generator, single: bool = False):
         img = rendered.image
-        tokens = text.split()
         min_gap = 0.1 * img.shape[0]
         pieces = split_words(rendered.word_spans, len(tokens), min_gap=min_gap)
         labels = tokens
         if pieces is None:
-            groups = _word_groups(text)
+            groups = _word_groups(tokens)
             pieces = split_words(rendered.word_spans, len(groups), min_gap=min_gap)
-            labels = [" ".join(g) for g in groups]
+            labels = [join_tokens(g) for g in groups]
         if pieces is None:
             return None
         k = int(rng.integers(len(pieces)))
@@ -107,4 +112,4 @@ class IamOnDB(Dataset):
         x0, x1 = pieces[k][0], pieces[j - 1][1]
         pad = int(rng.integers(1, 6))
         crop = img[:, max(0, x0 - pad) : min(img.shape[1], x1 + pad + 1)]
-        return crop, " ".join(labels[k:j])
+        return crop, join_tokens(labels[k:j])

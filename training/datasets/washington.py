@@ -9,9 +9,10 @@ for punctuation and old letters. Mapping (also in the model card):
 ``s_br`` -> ``)``, ``s_sl`` -> ``/``, ``s_lb`` (pound sign, not in the
 charset) -> ``#``.
 
-Punctuation that ends a word (``. , ; :``) becomes its own space-separated
-token, the convention of IAM transcriptions (``Letters , Orders``), so that one
-model reads both collections alike.
+Text is kept as written: punctuation stays on the word it ends
+(``Letters, Orders``), as in the ground truth and in IAM On-Line's
+transcriptions, so every training set teaches one convention (the offline
+IAM reader joins its split-off punctuation tokens the same way).
 """
 
 from __future__ import annotations
@@ -19,7 +20,7 @@ from __future__ import annotations
 import re
 from pathlib import Path
 
-from .base import Dataset, DatasetError, Item
+from .base import Dataset, DatasetError, Item, join_tokens
 
 CODES = {
     "s_pt": ".", "s_cm": ",", "s_sq": ";", "s_qo": ":", "s_mi": "-", "s_qt": "'",
@@ -27,7 +28,6 @@ CODES = {
 }
 _ORDINAL = re.compile(r"^s_(\d)(st|nd|rd|th)$")
 _DIGIT = re.compile(r"^s_(\d)$")
-_SPLIT_PUNCT = ".,;:"
 
 
 def decode_char(code: str) -> str:
@@ -42,17 +42,12 @@ def decode_char(code: str) -> str:
 
 
 def decode_word(spelled: str) -> str:
-    """``L-e-t-t-e-r-s-s_cm`` -> ``Letters ,``."""
-    chars = [decode_char(c) for c in spelled.split("-") if c]
-    tail = []
-    while chars and len(chars) > 1 and chars[-1] in _SPLIT_PUNCT:
-        tail.insert(0, chars.pop())
-    word = "".join(chars)
-    return " ".join([word] + tail) if tail else word
+    """``L-e-t-t-e-r-s-s_cm`` -> ``Letters,``."""
+    return "".join(decode_char(c) for c in spelled.split("-") if c)
 
 
 def decode_transcription(field: str) -> str:
-    return " ".join(decode_word(w) for w in field.split("|"))
+    return join_tokens([decode_word(w) for w in field.split("|")])
 
 
 class Washington(Dataset):
