@@ -127,10 +127,17 @@ def beam_decode(
     chars = charset.chars
     beams: dict[tuple[int, ...], _Beam] = {(): _Beam(0.0, NEG_INF, 0.0, (), (), ())}
     for t in range(T):
-        row = logp[t]
-        candidates = np.nonzero(probs[t] >= prune)[0]
+        row = logp[t].tolist()  # Python floats: scalar arithmetic below is faster than numpy's
+        prow = probs[t]
+        candidates = np.nonzero(prow >= prune)[0].tolist()
         if len(candidates) == 0:
-            candidates = np.array([int(np.argmax(probs[t]))])
+            candidates = [int(np.argmax(prow))]
+        if len(candidates) == 1 and candidates[0] == BLANK:
+            # Only a blank is plausible (most frames): every prefix stays, now
+            # ending in a blank; the beams' order does not change.
+            for beam in beams.values():
+                beam.p_blank, beam.p_char = beam.total + row[BLANK], NEG_INF
+            continue
         new: dict[tuple[int, ...], _Beam] = {}
         get = functools.partial(_entry, new)
         for prefix, beam in beams.items():
@@ -138,7 +145,6 @@ def beam_decode(
             # The prefix's text, for the LM and lexicon: once per prefix, not per candidate.
             text = charset.decode(prefix) if lm is not None or lexicon is not None else ""
             for k in candidates:
-                k = int(k)
                 pk = row[k]
                 if k == BLANK:
                     b = get(prefix, beam)
@@ -151,7 +157,7 @@ def beam_decode(
                     if b.char_frames:
                         f0, _ = b.char_frames[-1]
                         b.char_frames = b.char_frames[:-1] + ((f0, t),)
-                        b.char_probs = b.char_probs[:-1] + (max(b.char_probs[-1], float(probs[t, k])),)
+                        b.char_probs = b.char_probs[:-1] + (max(b.char_probs[-1], float(prow[k])),)
                     # ...while after a blank it is a new character.
                     if beam.p_blank == NEG_INF:
                         continue
@@ -165,7 +171,7 @@ def beam_decode(
                     extra = lm_weight * lm.log_prob(text, chars[k - 1]) + insertion_bonus
                 new_prefix = prefix + (k,)
                 b = get(new_prefix, beam, extra,
-                        beam.char_probs + (float(probs[t, k]),),
+                        beam.char_probs + (float(prow[k]),),
                         beam.char_frames + ((t, t),))
                 b.p_char = _logadd(b.p_char, base + pk)
         beams = dict(sorted(new.items(), key=lambda kv: kv[1].total + kv[1].lm, reverse=True)[:beam_width])

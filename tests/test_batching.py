@@ -71,14 +71,17 @@ def test_settings_from_environment():
     s = Settings.from_env({
         "HTR_DATABASE_URL": "postgresql://db/htr", "HTR_BROKER_URL": "redis://r:6379/1", "HTR_STORE_URL": "s3://b/p",
         "HTR_MODEL": "/models/x", "HTR_MAX_ATTEMPTS": "5", "HTR_VISIBILITY_TIMEOUT": "7200",
-        "HTR_TASK_ROUTES": '{"htr.recognize": "cpu"}', "HTR_SCAN_URL": "s3://inbox/scans/",
+        "HTR_TASK_ROUTES": '{"htr.recognize": "cpu"}', "HTR_SCAN_URL": "s3://inbox/scans/", "HTR_DECODER": "beam",
     })
+    assert s.decoder == "beam" and Settings.from_env({}).decoder == "greedy"
     assert (s.database_url, s.broker_url, s.store_url, s.model) == ("postgresql://db/htr", "redis://r:6379/1", "s3://b/p", "/models/x")
     assert s.max_attempts == 5 and s.visibility_timeout == 7200 and s.routes["htr.recognize"] == "cpu" and s.routes["htr.segment"] == "cpu"
     d = Settings.from_env({})
     assert d.database_url.startswith("sqlite:///") and d.store_url.startswith("file://") and d.routes["htr.recognize"] == "gpu"
     with pytest.raises(ValueError, match="HTR_MAX_ATTEMPTS"):
         Settings.from_env({"HTR_MAX_ATTEMPTS": "many"})
+    with pytest.raises(ValueError, match="HTR_DECODER"):
+        Settings.from_env({"HTR_DECODER": "viterbi"})
 
 
 def test_celery_app_is_configured_for_late_acks_routing_and_the_nightly_scan():

@@ -126,3 +126,15 @@ def test_originals_cache_keeps_files_in_use_and_evicts_the_oldest_idle(tmp_path)
         assert p.read_bytes() == b"doc 3"
     assert remote.downloads == 4
     assert len(list(cache.dir.iterdir())) == 2  # idle files beyond `keep` are gone, no .part left
+
+
+def test_workers_decode_as_htr_decoder_says(rt, monkeypatch):
+    from worker import tasks
+
+    assert rt.batcher() is not None and rt.predictor.decoder.name == "greedy"
+    monkeypatch.setenv("HTR_DECODER", "beam")
+    monkeypatch.setattr(tasks, "_runtime", None)
+    beam = tasks.runtime()
+    beam.batcher()
+    assert beam.predictor.decoder.name == "beam" and beam.predictor.lm is not None
+    beam.sessions.kw["bind"].dispose()

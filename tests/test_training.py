@@ -2,6 +2,7 @@ import json
 
 import keras
 import numpy as np
+import pytest
 import yaml
 
 from recognition.bundle import load_bundle
@@ -108,11 +109,29 @@ def test_training_can_start_from_a_bundle(tmp_path):
     cfg = TrainConfig.load(_config(tmp_path))
     train(cfg)
     first = load_bundle(tmp_path / "model")
-    cfg2 = TrainConfig.load(_config(tmp_path / "second"))
-    cfg2.augment = 0.0
-    cfg2.lr = 1e-12  # effectively frozen: the weights must be the bundle's
-    train(cfg2, init_from=tmp_path / "model")
+    # Through the command line: --lr 1e-12 leaves the weights effectively frozen.
+    from worker.cli import main
+
+    assert main(["train", "--config", str(_config(tmp_path / "second")), "--init-from", str(tmp_path / "model"), "--lr", "1e-12"]) == 0
+    assert json.loads((tmp_path / "second" / "run" / "state.json").read_text())["lr"] == pytest.approx(1e-12)
     second = load_bundle(tmp_path / "second" / "model")
     # Trainable weights are the bundle's (batch-norm statistics still move).
     for a, b in zip(first.model.trainable_weights, second.model.trainable_weights):
         assert np.allclose(keras.ops.convert_to_numpy(a), keras.ops.convert_to_numpy(b), atol=1e-6)
+
+
+def test_shipped_configs_load_and_htr_base_describes_the_bundled_model():
+    from pathlib import Path
+
+    from training.train import setup
+
+    root = Path(__file__).resolve().parents[1]
+    sizes = {}
+    for path in sorted((root / "training" / "configs").glob("*.yaml")):
+        cfg = TrainConfig.load(path)
+        _, pre, mcfg = setup(cfg)
+        sizes[cfg.name] = build_crnn(mcfg).count_params()
+        if cfg.name == "htr-base":
+            bundle = json.loads((root / cfg.output / "model.json").read_text())
+            assert bundle["model"] == mcfg.to_json() and bundle["preprocess"] == pre.to_json()
+    assert sizes["htr-large"] > 3 * sizes["htr-base"]

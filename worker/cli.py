@@ -14,10 +14,16 @@ def _quiet_backend() -> None:
     os.environ.setdefault("KERAS_BACKEND", "tensorflow")
 
 
+def _decoder(args) -> str:
+    from worker.settings import Settings
+
+    return args.decoder or Settings.from_env().decoder
+
+
 def _predictor(args):
     from recognition.predictor import DecoderOptions, Predictor
 
-    opts = DecoderOptions(name=args.decoder, use_lexicon=getattr(args, "lexicon", False))
+    opts = DecoderOptions(name=_decoder(args), use_lexicon=getattr(args, "lexicon", False))
     return Predictor.load(args.model, decoder=opts)
 
 
@@ -61,6 +67,8 @@ def cmd_train(args) -> int:
     cfg = TrainConfig.load(args.config)
     if args.data_root:
         cfg.data_root = args.data_root
+    if args.lr is not None:
+        cfg.lr = args.lr
     if args.export_only:
         export(cfg)
     else:
@@ -87,7 +95,7 @@ def cmd_process(args) -> int:
     sessions = _db()
     store = open_store()
     bundle = load_bundle(args.model)
-    pred = Predictor.from_bundle(bundle, decoder=DecoderOptions(name=args.decoder))
+    pred = Predictor.from_bundle(bundle, decoder=DecoderOptions(name=_decoder(args)))
     failed = 0
     for path in args.paths:
         with sessions() as s:
@@ -308,12 +316,14 @@ def cmd_beat(args) -> int:
 
 
 def build_parser() -> argparse.ArgumentParser:
+    from worker.settings import DECODERS
+
     p = argparse.ArgumentParser(prog="htr", description="Handwritten text recognition")
     sub = p.add_subparsers(dest="command", required=True)
 
     def model_args(sp):
         sp.add_argument("--model", help="model folder (default: $HTR_MODEL or the bundled model)")
-        sp.add_argument("--decoder", choices=["greedy", "beam"], default="greedy")
+        sp.add_argument("--decoder", choices=DECODERS, help="greedy (fast) or beam with the character n-gram (default: $HTR_DECODER or greedy)")
         sp.add_argument("--lexicon", action="store_true", help="beam search: keep words in the training lexicon")
 
     r = sub.add_parser("recognize", help="read cropped words or lines; prints path<TAB>text<TAB>confidence")
@@ -333,6 +343,7 @@ def build_parser() -> argparse.ArgumentParser:
     t.add_argument("--resume", action="store_true", help="continue from the run's last checkpoint")
     t.add_argument("--epochs", type=int, help="override the config's epoch count")
     t.add_argument("--init-from", help="start from a model bundle's weights (e.g. recognition/models/htr-base)")
+    t.add_argument("--lr", type=float, help="override the config's starting learning rate (e.g. lower it to continue with --init-from)")
     t.add_argument("--export-only", action="store_true", help="export the run's best weights as a model bundle")
     t.add_argument("--data-root")
     t.set_defaults(func=cmd_train)

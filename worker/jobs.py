@@ -16,7 +16,7 @@ from sqlalchemy.orm import Session, sessionmaker
 
 from .db import Document, Page, Status, TaskRun, WorkerDeath, as_utc, utcnow
 from .pipeline import register_document
-from .store import S3Store
+from .store import S3Store, split_s3_url
 
 
 @dataclass
@@ -33,9 +33,7 @@ class Submitted:
 
 def _s3_objects(url: str) -> Iterator[tuple[str, S3Store, str]]:
     """(source URL, store, key) for every object under s3://bucket/prefix."""
-    bucket, _, prefix = url[len("s3://"):].partition("/")
-    if not bucket:
-        raise ValueError(f"{url}: s3 URL needs a bucket (s3://bucket/prefix)")
+    bucket, prefix = split_s3_url(url)
     src = S3Store(bucket)
     for key in src.list(prefix):
         if not key.endswith("/"):

@@ -22,6 +22,9 @@ DEFAULT_ROUTES = {
 }
 
 
+DECODERS = ("greedy", "beam")  # HTR_DECODER / --decoder values
+
+
 def _int(env: Mapping[str, str], name: str, default: int) -> int:
     raw = env.get(name)
     if raw is None or raw == "":
@@ -38,6 +41,7 @@ class Settings:
     store_url: str  # HTR_STORE_URL: file:///folder or s3://bucket/prefix (default ./var/store)
     broker_url: str = "redis://127.0.0.1:6379/0"  # HTR_BROKER_URL
     model: str | None = None  # HTR_MODEL: model folder (default: the bundled model)
+    decoder: str = "greedy"  # HTR_DECODER: greedy, or beam (search with the bundle's character n-gram: more accurate, slower)
     max_attempts: int = 3  # HTR_MAX_ATTEMPTS: worker deaths on one task before the document fails
     visibility_timeout: int = 3600  # HTR_VISIBILITY_TIMEOUT (s): longer than any one task (one page)
     task_retries: int = 8  # HTR_TASK_RETRIES: retries with backoff for transient errors
@@ -58,11 +62,15 @@ class Settings:
                 routes.update(json.loads(env["HTR_TASK_ROUTES"]))
             except json.JSONDecodeError as exc:
                 raise ValueError(f"HTR_TASK_ROUTES is not JSON: {exc}") from exc
+        decoder = env.get("HTR_DECODER") or cls.decoder
+        if decoder not in DECODERS:
+            raise ValueError(f"HTR_DECODER={decoder!r}: expected one of {', '.join(DECODERS)}")
         return cls(
             database_url=db,
             store_url=store,
             broker_url=env.get("HTR_BROKER_URL") or cls.broker_url,
             model=env.get("HTR_MODEL") or None,
+            decoder=decoder,
             max_attempts=_int(env, "HTR_MAX_ATTEMPTS", cls.max_attempts),
             visibility_timeout=_int(env, "HTR_VISIBILITY_TIMEOUT", cls.visibility_timeout),
             task_retries=_int(env, "HTR_TASK_RETRIES", cls.task_retries),

@@ -137,6 +137,14 @@ class S3Store:
             Path(tmp).unlink(missing_ok=True)
 
 
+def split_s3_url(url: str) -> tuple[str, str]:
+    """``s3://bucket/some/prefix`` -> ``("bucket", "some/prefix")``."""
+    u = urlparse(url)
+    if u.scheme != "s3" or not u.netloc:
+        raise ValueError(f"{url}: s3 URL needs a bucket (s3://bucket/prefix)")
+    return u.netloc, u.path.lstrip("/")
+
+
 def open_store(url: str | None = None):
     from .settings import Settings
 
@@ -145,9 +153,7 @@ def open_store(url: str | None = None):
     if u.scheme == "file":
         return LocalStore(u.path if not u.netloc else f"/{u.netloc}{u.path}")
     if u.scheme == "s3":
-        if not u.netloc:
-            raise ValueError(f"{url}: s3 URL needs a bucket (s3://bucket/prefix)")
-        return S3Store(u.netloc, u.path.lstrip("/"))
+        return S3Store(*split_s3_url(url))
     if u.scheme == "":
         return LocalStore(url)
     raise ValueError(f"unsupported store URL {url!r}: use file:///path or s3://bucket/prefix")

@@ -64,6 +64,7 @@ class _Runtime:
         self._lock = threading.Lock()
         self._batcher = None
         self.bundle = None
+        self.predictor = None
         self._model_version_id: int | None = None
         self.originals = _Originals()
 
@@ -77,13 +78,13 @@ class _Runtime:
         with self._lock:
             if self._batcher is None:
                 from recognition.bundle import load_bundle
-                from recognition.predictor import Predictor
+                from recognition.predictor import DecoderOptions, Predictor
 
                 from .batching import MicroBatcher
 
                 self.bundle = load_bundle(self.settings.model)
-                predictor = Predictor.from_bundle(self.bundle)
-                self._batcher = MicroBatcher(predictor.predict, self.settings.batch_max_lines, self.settings.batch_wait_ms / 1000.0)
+                self.predictor = Predictor.from_bundle(self.bundle, decoder=DecoderOptions(name=self.settings.decoder))
+                self._batcher = MicroBatcher(self.predictor.predict, self.settings.batch_max_lines, self.settings.batch_wait_ms / 1000.0)
             return self._batcher
 
 
