@@ -95,6 +95,8 @@ def worker(stack, request):
     yield make
     for w in started:
         w.stop()
+    for w in started:  # pytest shows this only when the test failed
+        print(f"--- {w.log.name} (last lines) ---\n" + "\n".join(w.log.read_text(errors="replace").splitlines()[-60:]))
 
 
 def htr(stack, *args: str) -> subprocess.CompletedProcess:
@@ -188,11 +190,17 @@ def test_worker_killed_mid_document_completes_exactly_once(stack, worker):
     pages, lines, words = rows(stack, doc["id"])
     assert pages == 4 and lines >= 16
     with stack["sessions"]() as s:
-        runs = s.scalars(select(TaskRun).where(TaskRun.document_id == doc["id"])).all()
         idx = s.scalars(select(Page.index).where(Page.document_id == doc["id"]).order_by(Page.index)).all()
     assert idx == [0, 1, 2, 3]
+    deadline = time.time() + 30  # a segment run records its end just after queueing the page's recognition
+    while True:
+        with stack["sessions"]() as s:
+            runs = s.scalars(select(TaskRun).where(TaskRun.document_id == doc["id"])).all()
+        if all(r.state == "ended" for r in runs) or time.time() > deadline:
+            break
+        time.sleep(0.2)
     assert sum(r.deaths for r in runs) >= 1  # the killed run was delivered again
-    assert all(r.state == "ended" for r in runs)
+    assert all(r.state == "ended" for r in runs), [(r.stage, r.page, r.state, r.deaths, r.worker) for r in runs]
     st = json.loads(htr(stack, "status", "--json", str(doc["id"])).stdout)
     assert st["worker_deaths"] == 1 and st["pages_done"] == 4
 
@@ -207,7 +215,7 @@ def test_processing_resumes_after_redis_stops(stack, worker):
     time.sleep(4)
     stack["redis"].start()
     docs = wait_for(stack, ids)
-    assert all(d.status == Status.DONE for d in docs.values())
+    assert all(d.status == Status.DONE for d in docs.values()), {i: (d.status, d.error) for i, d in docs.items()}
     assert all(rows(stack, i)[0] == 1 for i in ids)
 
 

@@ -138,3 +138,69 @@ def test_workers_decode_as_htr_decoder_says(rt, monkeypatch):
     beam.batcher()
     assert beam.predictor.decoder.name == "beam" and beam.predictor.lm is not None
     beam.sessions.kw["bind"].dispose()
+
+
+def test_a_page_stored_once_when_its_worker_dies_right_after_or_a_duplicate_comes(rt, monkeypatch):
+    """The page's rows and the end of its run commit together: the redelivered
+    message finds the run ended, even though the page's work file is gone."""
+    from datetime import timedelta
+
+    from worker import tasks
+    from worker.db import Page, utcnow
+
+    monkeypatch.setattr(tasks.recognize_page, "apply_async", lambda args, **kw: rt.queued.append(("recognize", *args)))
+    doc_id = _register(rt, "examples/letter.pdf")  # two pages: the document stays open after the first
+    tasks.start.apply((doc_id,))
+    tasks.segment_page.apply((doc_id, 0))
+    assert rt.queued[-1] == ("recognize", doc_id, 0)
+    with monkeypatch.context() as m:
+        m.setattr(tasks, "_mark", lambda *a, **kw: None)  # the worker dies before its own bookkeeping
+        tasks.recognize_page.apply((doc_id, 0))
+    with rt.sessions() as s:  # ... and stays dead: its message comes back after the visibility timeout
+        run = s.get(TaskRun, (doc_id, "recognize", 0))
+        run.started_at = utcnow() - timedelta(seconds=rt.settings.visibility_timeout + 1)
+        s.commit()
+    tasks.recognize_page.apply((doc_id, 0))
+    status, error, pages, runs = _state(rt, doc_id)
+    assert status == Status.PROCESSING and error is None and pages == 2
+    assert ("recognize", 0, "ended", 0) in runs
+    with rt.sessions() as s:
+        assert s.scalars(select(Page.index).where(Page.document_id == doc_id)).all() == [0]
+
+    # A second delivery that claimed the page while the first was finishing finds the
+    # work file gone and the page stored: nothing to do, nothing failed.
+    with rt.sessions() as s:
+        s.get(TaskRun, (doc_id, "recognize", 0)).state = "retry"
+        s.commit()
+    tasks.recognize_page.apply((doc_id, 0))
+    status, error, _, runs = _state(rt, doc_id)
+    assert status == Status.PROCESSING and error is None and ("recognize", 0, "ended", 0) in runs
+
+
+def test_a_slow_page_redelivered_to_its_own_worker_is_not_counted_as_a_death(rt):
+    from datetime import timedelta
+
+    from worker import tasks
+    from worker.db import utcnow
+
+    class Later(Exception):
+        pass
+
+    class Task:  # what _claim needs of a bound Celery task
+        def retry(self, countdown, max_retries):
+            return Later(countdown)
+
+    doc_id = _register(rt, "examples/line.png")
+    vt = rt.settings.visibility_timeout
+    with rt.sessions() as s:  # this process took the page longer ago than the visibility timeout
+        s.add(TaskRun(document_id=doc_id, stage="segment", page=0, state="running", worker=tasks.worker_name(),
+                      started_at=utcnow() - timedelta(seconds=vt + 5), deaths=0))
+        s.commit()
+    rt.running.add((doc_id, "segment", 0))
+    with pytest.raises(Later) as later:
+        tasks._claim(Task(), rt, doc_id, "segment", 0)
+    assert later.value.args == (vt / 2,)  # looked at again later, nobody died
+    assert _state(rt, doc_id)[3] == [("segment", 0, "running", 0)]
+    rt.running.clear()  # same name, but not in this process's hands: an earlier process that died
+    tasks._claim(Task(), rt, doc_id, "segment", 0)
+    assert _state(rt, doc_id)[3] == [("segment", 0, "running", 1)]

@@ -174,9 +174,12 @@ def begin_document(session: Session, doc_id: int, bundle=None) -> Document | Non
 
 
 def fail_document(session: Session, doc_id: int, reason: str) -> None:
-    """Record why a document cannot be processed. Pages already stored stay."""
+    """Record why a document cannot be processed. Pages already stored stay.
+    A document that is done stays done (the error came from a stale delivery)."""
     session.rollback()
     doc = session.get(Document, doc_id)
+    if doc.status == Status.DONE:
+        return
     doc.status = Status.FAILED
     doc.error = reason
     doc.finished_at = utcnow()

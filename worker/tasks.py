@@ -9,8 +9,10 @@
 Delivery is at least once (late acks); effects are exactly once: each task
 keeps a row in ``task_runs`` keyed by (document, stage, page), so a redelivered
 message whose work already ended does nothing, and persistence replaces a
-page's rows instead of adding to them. A message found still ``running``
-longer than the visibility timeout belonged to a worker that died; after
+page's rows instead of adding to them; a page's rows and the end of its
+recognize run commit together. A message found still ``running`` longer
+than the visibility timeout, and not in this process's hands, belonged to a
+worker that died; after
 ``HTR_MAX_ATTEMPTS`` dead workers (each counted once per document) the
 document is marked failed with the reason.
 Transient errors (store, database, broker) are retried with exponential
@@ -67,6 +69,7 @@ class _Runtime:
         self.predictor = None
         self._model_version_id: int | None = None
         self.originals = _Originals()
+        self.running: set[tuple[int, str, int]] = set()  # (document, stage, page) in this process's hands
 
     def model_version_id(self, session) -> int:
         """The loaded model's row in model_versions (created once, then remembered)."""
@@ -157,10 +160,14 @@ def _backoff(retries: int) -> float:
     return min(300.0, 2.0 ** retries) * (0.5 + random.random() / 2)
 
 
+def worker_name() -> str:
+    return f"{socket.gethostname()}:{os.getpid()}"
+
+
 def _claim(task, rt: _Runtime, doc_id: int, stage: str, page: int) -> None:
     """Record that this delivery starts the work; count a dead predecessor."""
     s = rt.settings
-    me = f"{socket.gethostname()}:{os.getpid()}"
+    me = worker_name()
     with rt.sessions() as session:
         run = session.get(TaskRun, (doc_id, stage, page))
         now = utcnow()
@@ -168,9 +175,11 @@ def _claim(task, rt: _Runtime, doc_id: int, stage: str, page: int) -> None:
             raise Ignore()  # delivered again after it finished: nothing to do
         if run is not None and run.state == "running":
             age = (now - as_utc(run.started_at)).total_seconds() if run.started_at else s.visibility_timeout
-            if age < s.visibility_timeout:
-                # Most likely still running elsewhere (redelivered early): look again later.
-                raise task.retry(countdown=max(1.0, min(s.visibility_timeout - age + 1, s.visibility_timeout / 2)), max_retries=None)
+            if age < s.visibility_timeout or (run.worker == me and (doc_id, stage, page) in rt.running):
+                # Most likely still running elsewhere (redelivered early), or here (a slow page
+                # outlived the visibility timeout): look again later.
+                wait = s.visibility_timeout - age + 1 if age < s.visibility_timeout else s.visibility_timeout / 2
+                raise task.retry(countdown=max(1.0, min(wait, s.visibility_timeout / 2)), max_retries=None)
             run.deaths += 1
             # One dead worker counts once per document, however many of its pages it held.
             # (Several of its pages come back at once: insert-if-absent, not check-then-insert.)
@@ -210,9 +219,20 @@ def guarded(task, doc_id: int, stage: str, page: int):
         _claim(task, rt, doc_id, stage, page)
     except TRANSIENT as exc:  # the database is away: the message must not be lost
         raise task.retry(exc=exc, countdown=_backoff(task.request.retries), max_retries=None)
+    rt.running.add((doc_id, stage, page))
+    try:
+        with _recorded(task, rt, doc_id, stage, page):
+            yield rt
+    finally:
+        rt.running.discard((doc_id, stage, page))
+
+
+@contextmanager
+def _recorded(task, rt: _Runtime, doc_id: int, stage: str, page: int):
+    """The body's outcome, recorded: its run's end, a retry, or the document failed."""
     t0 = time.perf_counter()
     try:
-        yield rt
+        yield
     except BadInput as exc:
         with rt.sessions() as session:
             fail_document(session, doc_id, str(exc))
@@ -236,17 +256,26 @@ def guarded(task, doc_id: int, stage: str, page: int):
     _mark(rt, doc_id, stage, page, "ended", t0)
 
 
+def _set_run(session, doc_id: int, stage: str, page: int, state: str, seconds: float = 0.0) -> None:
+    run = session.get(TaskRun, (doc_id, stage, page))
+    if run is not None:
+        run.state = state
+        run.finished_at = utcnow()
+        run.seconds = round((run.seconds or 0.0) + seconds, 3)
+
+
 def _mark(rt: _Runtime, doc_id: int, stage: str, page: int, state: str, t0: float) -> None:
     try:
         with rt.sessions() as session:
-            run = session.get(TaskRun, (doc_id, stage, page))
-            if run is not None:
-                run.state = state
-                run.finished_at = utcnow()
-                run.seconds = round((run.seconds or 0.0) + time.perf_counter() - t0, 3)
-                session.commit()
+            _set_run(session, doc_id, stage, page, state, time.perf_counter() - t0)
+            session.commit()
     except TRANSIENT:  # the database is away: the next delivery sorts it out
         log.warning("could not record the end of %s %s page %s", doc_id, stage, page)
+
+
+def _page_stored(rt: _Runtime, doc_id: int, index: int) -> bool:
+    with rt.sessions() as session:
+        return session.scalar(select(Page.id).where(Page.document_id == doc_id, Page.index == index)) is not None
 
 
 def _processing(rt: _Runtime, doc_id: int) -> Document | None:
@@ -291,14 +320,23 @@ def recognize_page(self, doc_id: int, index: int) -> None:
         if doc is None:
             return
         key = work_key(doc.content_hash, index)
-        work = PageWork.from_bytes(rt.store.get_bytes(key))
+        try:
+            work = PageWork.from_bytes(rt.store.get_bytes(key))
+        except FileNotFoundError:
+            if _page_stored(rt, doc_id, index):  # a duplicate delivery finished it meanwhile
+                return
+            raise
         recs = rt.batcher().submit(work.crops)
         with rt.sessions() as session:
             mv_id = rt.model_version_id(session)
-            persist_page(session, doc_id, work, recs)
-            session.commit()
-            # Pages finishing together: the row lock lets exactly one see them all (SQLite serializes anyway).
+            # One transaction: the page's rows, the end of this run and, on the last page, the
+            # document's completion. A worker dying after it leaves nothing half done, and a
+            # redelivery finds the run ended (the page's work file may already be gone).
+            # The document's row lock comes first: pages finishing together take turns, and
+            # the last sees them all (SQLite serializes writers anyway).
             d = session.get(Document, doc_id, with_for_update=True)
+            persist_page(session, doc_id, work, recs)
+            _set_run(session, doc_id, "recognize", index, "ended")
             done = session.scalar(select(func.count()).select_from(Page).where(Page.document_id == doc_id))
             d.model_version_id = mv_id
             if d.status == Status.PROCESSING and d.page_count is not None and done >= d.page_count:
