@@ -249,3 +249,23 @@ def test_poison_document_fails_after_max_attempts_and_the_rest_complete(stack, w
     assert all(docs[i].status == Status.DONE for i in good)
     st = json.loads(htr(stack, "status", "--json", str(poison)).stdout)
     assert st["status"] == "failed" and st["worker_deaths"] == 3 and st["redeliveries"] >= 3
+
+
+def test_a_worker_killed_mid_sweep_holds_up_redelivery_for_seconds_not_minutes(stack):
+    """Workers take turns sweeping unacknowledged messages back into the queue,
+    under a lock in Redis; a worker killed while holding it leaves the lock to
+    expire, which must be well under the visibility timeout."""
+    import redis as redis_py
+    from kombu.transport.redis import Mutex
+
+    from worker.celery_app import make_app
+    from worker.settings import Settings
+
+    app = make_app(Settings.from_env(stack["env"]))
+    with app.connection_for_write() as conn:
+        ch = conn.default_channel
+        client = redis_py.Redis.from_url(stack["redis"].url)
+        with Mutex(client, ch.unacked_mutex_key, ch.unacked_mutex_expire):  # as a sweeper takes it
+            ttl = client.ttl(ch.unacked_mutex_key)  # how long it outlives a holder that dies now
+        client.close()
+    assert 0 < ttl <= 5  # HTR_VISIBILITY_TIMEOUT is 10 here (kombu's default would be 300)

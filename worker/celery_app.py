@@ -38,6 +38,9 @@ def make_app(settings: Settings | None = None) -> Celery:
             # look for messages of dead workers every `restore_every` seconds
             "unacked_restore_interval": restore_every,
             "unacked_restore_throttle": 1,
+            # the sweep's lock in Redis: a worker killed while holding it (it sweeps every few
+            # seconds) must not stop everyone's sweeps for kombu's default 300 s
+            "unacked_mutex_expire": max(5, min(300, s.visibility_timeout // 2)),
             "socket_timeout": 30,
             "socket_connect_timeout": 10,
             "health_check_interval": 10,
