@@ -176,8 +176,8 @@ def test_twenty_documents_from_s3_processed_once_and_duplicates_ignored(stack, w
 
 def test_worker_killed_mid_document_completes_exactly_once(stack, worker):
     stack["s3"].put_object(Bucket="inbox", Key="kill/long.pdf", Body=pdf_bytes(7, pages=4))
-    a = worker()
     [doc] = submit(stack, "s3://inbox/kill/")
+    a = worker()  # started after the submission, so the test is watching when the work begins
     deadline = time.time() + 120
     while running_run(stack, doc["id"]) is None:  # a page of it is in the worker's hands
         assert time.time() < deadline, "the document never started"
@@ -224,8 +224,8 @@ def test_poison_document_fails_after_max_attempts_and_the_rest_complete(stack, w
     s3.put_object(Bucket="inbox", Key="poison/a-poison.pdf", Body=pdf_bytes(11, pages=3))
     for i in range(3):
         s3.put_object(Bucket="inbox", Key=f"poison/good-{i}.png", Body=page_png(4000 + i))
-    w = worker()
     subs = submit(stack, "s3://inbox/poison/")
+    w = worker()  # started after the submission, so the test is watching when the work begins
     poison = next(r["id"] for r in subs if "a-poison" in r["path"])
     good = [r["id"] for r in subs if r["id"] != poison]
     kills = 0
@@ -236,6 +236,7 @@ def test_poison_document_fails_after_max_attempts_and_the_rest_complete(stack, w
             st = s.get(Document, poison).status
         if st == Status.FAILED:
             break
+        assert st != Status.DONE, "the poison document finished before the test could kill its worker"
         assert time.time() < deadline and kills <= 4, f"still {st} after {kills} kills"
         run = running_run(stack, poison)
         if run is not None and run.worker.endswith(f":{w.pid}"):  # this worker has it in hand
