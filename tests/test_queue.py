@@ -245,7 +245,9 @@ def test_poison_document_fails_after_max_attempts_and_the_rest_complete(stack, w
             w = worker()
         time.sleep(0.05)
     docs = wait_for(stack, good + [poison])
-    assert kills == 3  # HTR_MAX_ATTEMPTS
+    # HTR_MAX_ATTEMPTS: three deaths counted. (A fourth kill can land on a worker holding another
+    # page while the third death is being recorded; it no longer counts against the document.)
+    assert kills in (3, 4)
     assert "gave up after 3 attempts" in docs[poison].error and "worker died" in docs[poison].error
     assert all(docs[i].status == Status.DONE for i in good)
     st = json.loads(htr(stack, "status", "--json", str(poison)).stdout)

@@ -177,7 +177,7 @@ def test_a_page_stored_once_when_its_worker_dies_right_after_or_a_duplicate_come
     assert status == Status.PROCESSING and error is None and ("recognize", 0, "ended", 0) in runs
 
 
-def test_a_slow_page_redelivered_to_its_own_worker_is_not_counted_as_a_death(rt):
+def test_deaths_not_counted_for_a_slow_page_in_its_own_worker_or_a_settled_document(rt):
     from datetime import timedelta
 
     from worker import tasks
@@ -204,3 +204,17 @@ def test_a_slow_page_redelivered_to_its_own_worker_is_not_counted_as_a_death(rt)
     rt.running.clear()  # same name, but not in this process's hands: an earlier process that died
     tasks._claim(Task(), rt, doc_id, "segment", 0)
     assert _state(rt, doc_id)[3] == [("segment", 0, "running", 1)]
+
+    # Once the document has been given up, a death noticed later is not counted against it.
+    from celery.exceptions import Ignore
+
+    from worker.pipeline import fail_document
+
+    with rt.sessions() as s:
+        fail_document(s, doc_id, "gave up after 3 attempts")
+        s.get(TaskRun, (doc_id, "segment", 0)).started_at = utcnow() - timedelta(seconds=vt + 5)
+        s.commit()
+    with pytest.raises(Ignore):
+        tasks._claim(Task(), rt, doc_id, "segment", 0)
+    status, error, _, runs = _state(rt, doc_id)
+    assert status == Status.FAILED and error == "gave up after 3 attempts" and runs == [("segment", 0, "ended", 1)]

@@ -180,6 +180,12 @@ def _claim(task, rt: _Runtime, doc_id: int, stage: str, page: int) -> None:
                 # outlived the visibility timeout): look again later.
                 wait = s.visibility_timeout - age + 1 if age < s.visibility_timeout else s.visibility_timeout / 2
                 raise task.retry(countdown=max(1.0, min(wait, s.visibility_timeout / 2)), max_retries=None)
+            if session.get(Document, doc_id).status in (Status.FAILED, Status.DONE):
+                # Settled meanwhile (given up, say, while this page was in a worker being killed):
+                # nothing left to do, and no more deaths to count against it.
+                run.state, run.finished_at = "ended", now
+                session.commit()
+                raise Ignore()
             run.deaths += 1
             # One dead worker counts once per document, however many of its pages it held.
             # (Several of its pages come back at once: insert-if-absent, not check-then-insert.)
