@@ -2,7 +2,8 @@
 
 ``model.json``       format, name, version, charset, preprocessing, architecture,
                      confidence calibration, metrics
-``model.weights.h5`` Keras weights (backend-neutral)
+``model.weights.h5`` Keras weights (backend-neutral; float32, or float16 to halve
+                     a shipped model's size: Keras casts them back on loading)
 ``lm.json.gz``        optional character n-gram model (beam search)
 ``lexicon.txt``      optional lexicon (beam search)
 """
@@ -11,6 +12,7 @@ from __future__ import annotations
 
 import json
 import os
+import shutil
 from dataclasses import dataclass, field
 from pathlib import Path
 
@@ -21,6 +23,7 @@ from .model import ModelConfig, build_crnn
 from .preprocess import PreprocessConfig
 
 FORMAT = "htr-crnn-ctc/1"
+WEIGHT_DTYPES = ("float32", "float16")
 DEFAULT_MODEL_NAME = "htr-base"
 
 
@@ -44,10 +47,21 @@ class Bundle:
     model: object = None
     lm: CharNgramLM | None = None
     lexicon: Lexicon | None = None
+    weights_dtype: str = "float32"  # how model.weights.h5 stores them
 
     def build(self):
         self.model = build_crnn(self.model_config)
         return self.model
+
+    def round_weights(self, dtype: str) -> None:
+        """Round the model's weights to what a ``dtype`` file holds, so that what
+        is measured before saving is exactly what loads back."""
+        import numpy as np
+
+        if dtype not in WEIGHT_DTYPES:
+            raise ValueError(f"weights dtype {dtype!r}: expected one of {', '.join(WEIGHT_DTYPES)}")
+        self.model.set_weights([np.asarray(w).astype(dtype).astype(np.asarray(w).dtype) for w in self.model.get_weights()])
+        self.weights_dtype = dtype
 
     def save(self, path: str | Path) -> Path:
         path = Path(path)
@@ -61,15 +75,42 @@ class Bundle:
             "model": self.model_config.to_json(),
             "calibration": self.calibration.to_json(),
             "metrics": self.metrics,
+            "weights_dtype": self.weights_dtype,
         }
         (path / "model.json").write_text(json.dumps(meta, indent=2) + "\n")
         self.model.save_weights(path / "model.weights.h5")
+        if self.weights_dtype != "float32":
+            _store_weights_as(path / "model.weights.h5", self.weights_dtype)
         if self.lm is not None:
             self.lm.save(path / "lm.json.gz")
         if self.lexicon is not None:
             self.lexicon.save(path / "lexicon.txt")
         self.path = path
         return path
+
+
+def _store_weights_as(file: Path, dtype: str) -> None:
+    """Rewrite a Keras weights file with its float arrays in ``dtype`` (a fresh
+    file: HDF5 does not give back the space of replaced datasets)."""
+    import h5py
+    import numpy as np
+
+    tmp = file.with_name(file.name + ".tmp")
+
+    def copy(src, dst):
+        dst.attrs.update(src.attrs)
+        for key, item in src.items():
+            if isinstance(item, h5py.Group):
+                copy(item, dst.create_group(key))
+            else:
+                data = item[()]
+                if isinstance(data, np.ndarray) and data.dtype.kind == "f":
+                    data = data.astype(dtype)
+                dst.create_dataset(key, data=data).attrs.update(item.attrs)
+
+    with h5py.File(file, "r") as src, h5py.File(tmp, "w") as dst:
+        copy(src, dst)
+    shutil.move(tmp, file)
 
 
 class ModelLoadError(Exception):
@@ -93,6 +134,7 @@ def load_bundle(path: str | Path | None = None) -> Bundle:
         calibration=Calibrator.from_json(meta.get("calibration")),
         metrics=meta.get("metrics", {}),
         path=path,
+        weights_dtype=meta.get("weights_dtype", "float32"),
     )
     bundle.build()
     bundle.model.load_weights(path / "model.weights.h5")

@@ -104,6 +104,29 @@ def test_save_load_round_trip_gives_identical_outputs(tmp_path):
     imgs = [text_image(w) for w in WORDS]
     assert [(r.text, r.confidence) for r in p1.predict(imgs)] == [(r.text, r.confidence) for r in p2.predict(imgs)]
 
+    # Shipped at half the size: float16 weights, measured as rounded, loading back exactly.
+    import h5py
+
+    from training.train import export
+
+    cfg.output, cfg.weights_dtype = str(tmp_path / "model16"), "float16"
+    export(cfg)
+    half = load_bundle(tmp_path / "model16")
+    f32, f16 = tmp_path / "model" / "model.weights.h5", tmp_path / "model16" / "model.weights.h5"
+
+    def floats(file):  # (dtypes, bytes) of the stored float arrays
+        kinds, size = set(), [0]
+        with h5py.File(file) as f:
+            f.visititems(lambda _, o: (kinds.add(o.dtype.name), size.append(o.nbytes)) if isinstance(o, h5py.Dataset) and o.dtype.kind == "f" else None)
+        return kinds, sum(size)
+
+    assert half.weights_dtype == "float16" and f16.stat().st_size < f32.stat().st_size
+    assert floats(f32)[0] == {"float32"} and floats(f16) == ({"float16"}, floats(f32)[1] // 2)
+    for a, b in zip(bundle.model.get_weights(), half.model.get_weights()):
+        assert b.dtype == np.float32 and np.array_equal(a.astype(np.float16).astype(np.float32), b)
+    x16 = load_bundle(tmp_path / "model16")
+    assert np.array_equal(np.asarray(half.model.predict_on_batch(x)), np.asarray(x16.model.predict_on_batch(x)))
+
 
 def test_training_can_start_from_a_bundle(tmp_path):
     cfg = TrainConfig.load(_config(tmp_path))

@@ -66,6 +66,7 @@ class TrainConfig:
     augment: float = 1.0
     workers: int = 2
     lm_order: int = 6
+    weights_dtype: str = "float32"  # float16 halves the shipped weights file (measured after rounding)
 
     @classmethod
     def load(cls, path: str | Path) -> "TrainConfig":
@@ -246,6 +247,8 @@ def export(cfg: TrainConfig, weights: Path | None = None) -> dict:
     shutil.copyfile(weights, tmp)  # the trainer may rewrite best while we read
     model = build_crnn(mcfg)
     model.load_weights(tmp)
+    bundle = Bundle(name=cfg.name, version=cfg.version, charset=charset, preprocess=pre, model_config=mcfg, model=model)
+    bundle.round_weights(cfg.weights_dtype)  # calibrate and measure what will load back
 
     train_texts = [t for spec in cfg.train for t in open_dataset(spec["spec"], cfg.data_root).texts()]
     lm = CharNgramLM.train(train_texts, order=cfg.lm_order)
@@ -267,26 +270,16 @@ def export(cfg: TrainConfig, weights: Path | None = None) -> dict:
     calibrator = Calibrator.fit(raw_a, ok_a)
 
     state = json.loads((run_dir / "state.json").read_text()) if (run_dir / "state.json").is_file() else {}
-    bundle = Bundle(
-        name=cfg.name,
-        version=cfg.version,
-        charset=charset,
-        preprocess=pre,
-        model_config=mcfg,
-        calibration=calibrator,
-        metrics={
-            "best_val_cer": state.get("best_cer"),
-            "best_epoch": state.get("best_epoch"),
-            "epochs_trained": state.get("epoch"),
-            "training_time_s": round(state.get("elapsed_s", 0.0)),
-            "backend": keras.backend.backend(),
-            "machine": f"{platform.machine()} {os.cpu_count()} cores",
-            "reliability_held_out": reliability,
-        },
-        model=model,
-        lm=lm,
-        lexicon=lexicon,
-    )
+    bundle.calibration, bundle.lm, bundle.lexicon = calibrator, lm, lexicon
+    bundle.metrics = {
+        "best_val_cer": state.get("best_cer"),
+        "best_epoch": state.get("best_epoch"),
+        "epochs_trained": state.get("epoch"),
+        "training_time_s": round(state.get("elapsed_s", 0.0)),
+        "backend": keras.backend.backend(),
+        "machine": f"{platform.machine()} {os.cpu_count()} cores",
+        "reliability_held_out": reliability,
+    }
     out = bundle.save(cfg.resolve(cfg.output))
     tmp.unlink(missing_ok=True)
     print(json.dumps({"exported": str(out), "reliability_held_out": reliability}, indent=2), flush=True)
