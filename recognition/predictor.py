@@ -59,6 +59,7 @@ class Predictor:
         decoder: DecoderOptions | None = None,
         batch_size: int = 64,
         pixel_budget: int = 48 * 2048 * 16,
+        width_quantum: int = 32,  # batches padded to a multiple of this (fewer shapes to compile under JAX)
     ):
         self.model = model
         self.charset = charset
@@ -70,6 +71,7 @@ class Predictor:
         self.decoder = decoder or DecoderOptions()
         self.batch_size = batch_size
         self.pixel_budget = pixel_budget
+        self.width_quantum = width_quantum
 
     @classmethod
     def from_bundle(cls, bundle: Bundle, **kwargs) -> "Predictor":
@@ -110,7 +112,7 @@ class Predictor:
         widths = [a.shape[1] for a in arrays]
         for idx in self.batches(widths):
             w = max(widths[i] for i in idx)
-            w = int(np.ceil(w / 32.0) * 32)
+            w = int(np.ceil(w / self.width_quantum) * self.width_quantum)
             x = np.zeros((len(idx), self.pre.height, w, 1), np.float32)
             for j, i in enumerate(idx):
                 x[j, :, : widths[i], 0] = arrays[i]

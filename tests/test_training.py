@@ -57,6 +57,9 @@ def test_sequence_is_backend_neutral_pydataset(tmp_path):
     assert x.shape[0] == 3 and x.shape[1] == 32 and x.dtype == np.float32
     x2, _ = seq[0]
     assert np.array_equal(x, x2)  # a batch is reproducible from (seed, epoch, index)
+    coarse = TrainSequence([(open_dataset(str(folder)), 1.0)], Charset(), PRE, 4, batch_size=3, steps=2, width_quantum=256, label_quantum=32)
+    x, y = coarse[0]  # few shapes for JAX to compile: widths and label lengths padded to the quanta
+    assert x.shape[2] == 256 and y.shape[1] - 1 == 32
 
 
 def _config(tmp_path, epochs=1):
@@ -158,3 +161,14 @@ def test_shipped_configs_load_and_htr_base_describes_the_bundled_model():
             bundle = json.loads((root / cfg.output / "model.json").read_text())
             assert bundle["model"] == mcfg.to_json() and bundle["preprocess"] == pre.to_json()
     assert sizes["htr-large"] > 3 * sizes["htr-base"]
+
+
+def test_time_limit_stops_on_a_checkpoint_and_resume_goes_on(tmp_path):
+    from worker.cli import main
+
+    cfg = _config(tmp_path, epochs=2)
+    assert main(["train", "--config", str(cfg), "--time-limit", "0.01"]) == 0  # one epoch, then out of time
+    state = json.loads((tmp_path / "run" / "state.json").read_text())
+    assert state["epoch"] == 1 and load_bundle(tmp_path / "model").metrics["epochs_trained"] == 1
+    assert main(["train", "--config", str(cfg), "--resume"]) == 0
+    assert json.loads((tmp_path / "run" / "state.json").read_text())["epoch"] == 2

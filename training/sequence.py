@@ -3,7 +3,9 @@
 Each batch comes from one dataset (chosen by weight) so crops in a batch have
 similar widths and little padding. Images are loaded (rendered, for strokes),
 augmented, preprocessed with the inference preprocessing, padded to a width
-rounded up to ``width_quantum`` (few distinct shapes, so JAX compiles rarely),
+rounded up to ``width_quantum`` and labels to ``label_quantum`` (few distinct
+shapes, so JAX compiles rarely: on a GPU, where padding is cheap and every new
+shape costs a compilation, make them large),
 and labelled for :func:`recognition.model.ctc_loss`.
 """
 
@@ -61,6 +63,8 @@ class TrainSequence(keras.utils.PyDataset):
         steps: int = 500,
         seed: int = 0,
         augment_strength: float = 1.0,
+        width_quantum: int = 32,
+        label_quantum: int = 16,
         **kwargs,
     ):
         super().__init__(**kwargs)
@@ -75,6 +79,7 @@ class TrainSequence(keras.utils.PyDataset):
         self.seed = seed
         self.epoch = 0
         self.augment_strength = augment_strength
+        self.width_quantum, self.label_quantum = width_quantum, label_quantum
         self._first_shape: tuple[int, int] | None = None
 
     def __len__(self) -> int:
@@ -115,7 +120,7 @@ class TrainSequence(keras.utils.PyDataset):
             # and 1 and fixes every dimension on which they agree. Make the
             # width and label length differ so both stay variable.
             min_shape = (self._first_shape[0] + 1, self._first_shape[1] + 1)
-        x, y = make_batch(images, labels, self.stride, min_shape=min_shape)
+        x, y = make_batch(images, labels, self.stride, self.width_quantum, self.label_quantum, min_shape=min_shape)
         if idx == 0:
             self._first_shape = (x.shape[2], y.shape[1] - 1)
         return x, y

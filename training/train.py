@@ -64,6 +64,8 @@ class TrainConfig:
     early_stop_patience: int = 8
     seed: int = 1234
     augment: float = 1.0
+    width_quantum: int = 32  # batches padded to a multiple of this width (px) ...
+    label_quantum: int = 16  # ... and label length: larger on a GPU (fewer shapes to compile)
     workers: int = 2
     lm_order: int = 6
     weights_dtype: str = "float32"  # float16 halves the shipped weights file (measured after rounding)
@@ -103,13 +105,13 @@ class ValSet:
 class ValidationCER(keras.callbacks.Callback):
     """Greedy CER on each validation set; logs ``val_cer`` (their mean)."""
 
-    def __init__(self, valsets: list[ValSet], charset: Charset, pre: PreprocessConfig, stride: int):
+    def __init__(self, valsets: list[ValSet], charset: Charset, pre: PreprocessConfig, stride: int, width_quantum: int = 32):
         super().__init__()
         self.valsets = valsets
-        self.charset, self.pre, self.stride = charset, pre, stride
+        self.charset, self.pre, self.stride, self.width_quantum = charset, pre, stride, width_quantum
 
     def evaluate(self) -> dict:
-        pred = Predictor(self.model, self.charset, self.pre, self.stride)
+        pred = Predictor(self.model, self.charset, self.pre, self.stride, width_quantum=self.width_quantum)
         out = {}
         for vs in self.valsets:
             hyps = [pred.decode(p).text for p in pred.probabilities(vs.images)]
@@ -154,6 +156,24 @@ class Checkpointer(keras.callbacks.Callback):
         os.replace(self.run_dir / "state.tmp.json", self.run_dir / "state.json")
 
 
+class TimeLimit(keras.callbacks.Callback):
+    """Stop after the epoch whose successor would end past ``seconds`` (a
+    nightly window, a lent GPU's minutes): the run stops on a checkpoint."""
+
+    def __init__(self, seconds: float):
+        super().__init__()
+        self.seconds, self.t0, self.longest = seconds, time.time(), 0.0
+
+    def on_epoch_begin(self, epoch, logs=None):
+        self.started = time.time()
+
+    def on_epoch_end(self, epoch, logs=None):
+        self.longest = max(self.longest, time.time() - self.started)
+        if time.time() - self.t0 + self.longest > self.seconds:
+            print(f"time limit: stopping after epoch {epoch + 1} ({time.time() - self.t0:.0f} of {self.seconds:.0f} s)", flush=True)
+            self.model.stop_training = True
+
+
 def _tensorboard_available() -> bool:
     try:
         import tensorboard  # noqa: F401
@@ -173,7 +193,8 @@ def setup(cfg: TrainConfig):
     return charset, pre, mcfg
 
 
-def train(cfg: TrainConfig, resume: bool = False, epochs: int | None = None, init_from: str | Path | None = None) -> dict:
+def train(cfg: TrainConfig, resume: bool = False, epochs: int | None = None, init_from: str | Path | None = None,
+          time_limit: float | None = None) -> dict:
     charset, pre, mcfg = setup(cfg)
     run_dir = cfg.resolve(cfg.run_dir)
     run_dir.mkdir(parents=True, exist_ok=True)
@@ -201,16 +222,18 @@ def train(cfg: TrainConfig, resume: bool = False, epochs: int | None = None, ini
 
     seq = TrainSequence(
         train_sets, charset, pre, mcfg.width_stride, cfg.batch_size, cfg.steps_per_epoch,
-        seed=cfg.seed, augment_strength=cfg.augment, workers=cfg.workers, use_multiprocessing=False, max_queue_size=8,
+        seed=cfg.seed, augment_strength=cfg.augment, width_quantum=cfg.width_quantum, label_quantum=cfg.label_quantum, workers=cfg.workers, use_multiprocessing=False, max_queue_size=8,
     )
     seq.epoch = state["epoch"]
     callbacks = [
-        ValidationCER(valsets, charset, pre, mcfg.width_stride),
+        ValidationCER(valsets, charset, pre, mcfg.width_stride, cfg.width_quantum),
         Checkpointer(run_dir, state),
         keras.callbacks.ReduceLROnPlateau(monitor="val_cer", mode="min", factor=cfg.lr_factor, patience=cfg.lr_patience, min_lr=cfg.min_lr, verbose=1),
         keras.callbacks.EarlyStopping(monitor="val_cer", mode="min", patience=cfg.early_stop_patience, verbose=1),
         keras.callbacks.CSVLogger(str(run_dir / "log.csv"), append=True),
     ]
+    if time_limit:
+        callbacks.append(TimeLimit(time_limit))
     if _tensorboard_available():
         callbacks.append(keras.callbacks.TensorBoard(str(run_dir / "tensorboard"), write_graph=False))
     total = epochs if epochs is not None else cfg.epochs

@@ -72,7 +72,7 @@ def cmd_train(args) -> int:
     if args.export_only:
         export(cfg)
     else:
-        train(cfg, resume=args.resume, epochs=args.epochs, init_from=args.init_from)
+        train(cfg, resume=args.resume, epochs=args.epochs, init_from=args.init_from, time_limit=args.time_limit)
     return 0
 
 
@@ -344,6 +344,7 @@ def build_parser() -> argparse.ArgumentParser:
     t.add_argument("--epochs", type=int, help="override the config's epoch count")
     t.add_argument("--init-from", help="start from a model bundle's weights (e.g. recognition/models/htr-base)")
     t.add_argument("--lr", type=float, help="override the config's starting learning rate (e.g. lower it to continue with --init-from)")
+    t.add_argument("--time-limit", type=float, metavar="SECONDS", help="stop after the last epoch that fits in this time (then export; --resume goes on)")
     t.add_argument("--export-only", action="store_true", help="export the run's best weights as a model bundle")
     t.add_argument("--data-root")
     t.set_defaults(func=cmd_train)
