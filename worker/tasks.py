@@ -12,9 +12,9 @@ message whose work already ended does nothing, and persistence replaces a
 page's rows instead of adding to them; a page's rows and the end of its
 recognize run commit together. A message found still ``running`` longer
 than the visibility timeout, and not in this process's hands, belonged to a
-worker that died; after
-``HTR_MAX_ATTEMPTS`` dead workers (each counted once per document) the
-document is marked failed with the reason.
+worker that died; after ``HTR_MAX_ATTEMPTS`` dead workers (each counted once
+per document, none after it is settled) the document is marked failed with
+the reason.
 Transient errors (store, database, broker) are retried with exponential
 backoff; bad input is recorded against the document and never retried.
 """
