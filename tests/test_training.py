@@ -138,8 +138,9 @@ def test_training_can_start_from_a_bundle(tmp_path):
     # Through the command line: --lr 1e-12 leaves the weights effectively frozen.
     from worker.cli import main
 
-    assert main(["train", "--config", str(_config(tmp_path / "second")), "--init-from", str(tmp_path / "model"), "--lr", "1e-12"]) == 0
+    assert main(["train", "--config", str(_config(tmp_path / "second")), "--init-from", str(tmp_path / "model"), "--lr", "1e-12", "--augment", "0.5"]) == 0
     assert json.loads((tmp_path / "second" / "run" / "state.json").read_text())["lr"] == pytest.approx(1e-12)
+    assert json.loads((tmp_path / "second" / "run" / "config.json").read_text())["train"]["augment"] == 0.5
     second = load_bundle(tmp_path / "second" / "model")
     # Trainable weights are the bundle's (batch-norm statistics still move).
     for a, b in zip(first.model.trainable_weights, second.model.trainable_weights):
@@ -160,7 +161,8 @@ def test_shipped_configs_load_and_htr_base_describes_the_bundled_model():
         if cfg.name == "htr-base":
             bundle = json.loads((root / cfg.output / "model.json").read_text())
             assert bundle["model"] == mcfg.to_json() and bundle["preprocess"] == pre.to_json()
-    assert sizes["htr-large"] > 3 * sizes["htr-base"]
+    # Twice htr-base's capacity, and float16 weights small enough for the repository's 60 MB.
+    assert sizes["htr-large"] > 2 * sizes["htr-base"] and 2 * sizes["htr-large"] <= 6_000_000
 
 
 def test_time_limit_stops_on_a_checkpoint_and_resume_goes_on(tmp_path):

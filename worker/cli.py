@@ -69,6 +69,8 @@ def cmd_train(args) -> int:
         cfg.data_root = args.data_root
     if args.lr is not None:
         cfg.lr = args.lr
+    if args.augment is not None:
+        cfg.augment = args.augment
     if args.export_only:
         export(cfg)
     else:
@@ -344,6 +346,7 @@ def build_parser() -> argparse.ArgumentParser:
     t.add_argument("--epochs", type=int, help="override the config's epoch count")
     t.add_argument("--init-from", help="start from a model bundle's weights (e.g. recognition/models/htr-base)")
     t.add_argument("--lr", type=float, help="override the config's starting learning rate (e.g. lower it to continue with --init-from)")
+    t.add_argument("--augment", type=float, metavar="STRENGTH", help="override the config's augmentation strength (1.0 full, 0 none)")
     t.add_argument("--time-limit", type=float, metavar="SECONDS", help="stop after the last epoch that fits in this time (then export; --resume goes on)")
     t.add_argument("--export-only", action="store_true", help="export the run's best weights as a model bundle")
     t.add_argument("--data-root")
