@@ -109,11 +109,14 @@ def cmd_process(args) -> int:
                 failed += 1
                 continue
             doc_id = doc.id
-        try:
-            total = page_count(path)
-        except BadInput:
-            total = None
-        with tqdm(total=total, desc=Path(path).name, unit="page", disable=args.json or not sys.stderr.isatty(), file=sys.stderr) as bar:
+        show = not args.json and sys.stderr.isatty()
+        total = None
+        if show:  # the bar's total only: the document is opened (and checked) by process_document
+            try:
+                total = page_count(path)
+            except BadInput:
+                pass
+        with tqdm(total=total, desc=Path(path).name, unit="page", disable=not show, file=sys.stderr) as bar:
             doc = process_document(doc_id, sessions, store, pred, bundle=bundle, on_page=lambda n, _t: bar.update(1))
         failed += doc.status == "failed"
         if args.json:
