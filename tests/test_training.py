@@ -174,3 +174,21 @@ def test_time_limit_stops_on_a_checkpoint_and_resume_goes_on(tmp_path):
     assert state["epoch"] == 1 and load_bundle(tmp_path / "model").metrics["epochs_trained"] == 1
     assert main(["train", "--config", str(cfg), "--resume"]) == 0
     assert json.loads((tmp_path / "run" / "state.json").read_text())["epoch"] == 2
+
+
+def test_a_deeper_model_grows_from_a_bundle_with_its_shared_layers_copied(tmp_path):
+    from training.train import init_weights, setup
+
+    cfg = TrainConfig.load(_config(tmp_path))
+    train(cfg)
+    small = load_bundle(tmp_path / "model")
+    _, _, mcfg = setup(cfg)
+    deeper = build_crnn(ModelConfig.from_json({**mcfg.to_json(), "rnn_layers": mcfg.rnn_layers + 1}))
+    copied, fresh = init_weights(deeper, tmp_path / "model")
+    assert fresh == [f"bilstm{mcfg.rnn_layers}"] and "bilstm0" in copied and "logits" in copied and "conv0" in copied
+    for name in copied:
+        for a, b in zip(small.model.get_layer(name).get_weights(), deeper.get_layer(name).get_weights()):
+            assert np.array_equal(a, b)
+    wider = build_crnn(ModelConfig.from_json({**mcfg.to_json(), "conv_filters": [f * 2 for f in mcfg.conv_filters], "rnn_units": 32}))
+    with pytest.raises(ValueError, match="no layer matches"):
+        init_weights(wider, tmp_path / "model")

@@ -193,6 +193,31 @@ def setup(cfg: TrainConfig):
     return charset, pre, mcfg
 
 
+def init_weights(model, bundle_path: str | Path) -> tuple[list[str], list[str]]:
+    """Copy a bundle's weights into ``model`` layer by layer, where name and
+    shapes match (all of them for the same architecture; the shared layers
+    when growing one, e.g. a BiLSTM layer more). Returns (copied, left fresh)."""
+    from recognition.bundle import load_bundle
+
+    src = load_bundle(bundle_path).model
+    copied, fresh = [], []
+    for layer in model.layers:
+        if not layer.weights:
+            continue
+        try:
+            other = src.get_layer(layer.name)
+        except ValueError:
+            other = None
+        if other is not None and [tuple(w.shape) for w in other.weights] == [tuple(w.shape) for w in layer.weights]:
+            layer.set_weights(other.get_weights())
+            copied.append(layer.name)
+        else:
+            fresh.append(layer.name)
+    if not copied:
+        raise ValueError(f"{bundle_path}: no layer matches the configured model")
+    return copied, fresh
+
+
 def train(cfg: TrainConfig, resume: bool = False, epochs: int | None = None, init_from: str | Path | None = None,
           time_limit: float | None = None) -> dict:
     charset, pre, mcfg = setup(cfg)
@@ -213,9 +238,9 @@ def train(cfg: TrainConfig, resume: bool = False, epochs: int | None = None, ini
             print(f"no checkpoint in {run_dir}: starting fresh", flush=True)
         model = build_crnn(mcfg)
         if init_from:
-            # Fine-tune or continue from a shipped bundle (fresh optimizer).
-            model.load_weights(Path(init_from) / "model.weights.h5")
-            print(f"initialized from {init_from}", flush=True)
+            # Fine-tune, continue or grow from a shipped bundle (fresh optimizer).
+            copied, fresh = init_weights(model, init_from)
+            print(f"initialized from {init_from}: {len(copied)} layers copied" + (f", new: {', '.join(fresh)}" if fresh else ""), flush=True)
         model.compile(optimizer=keras.optimizers.Adam(cfg.lr, clipnorm=5.0), loss=ctc_loss, jit_compile=False)
         (run_dir / "config.json").write_text(json.dumps({"train": cfg.__dict__, "model": mcfg.to_json()}, indent=2, default=str))
     state["_t0"] = time.time()

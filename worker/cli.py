@@ -347,7 +347,7 @@ def build_parser() -> argparse.ArgumentParser:
     t.add_argument("--config", required=True)
     t.add_argument("--resume", action="store_true", help="continue from the run's last checkpoint")
     t.add_argument("--epochs", type=int, help="override the config's epoch count")
-    t.add_argument("--init-from", help="start from a model bundle's weights (e.g. recognition/models/htr-base)")
+    t.add_argument("--init-from", help="start from a model bundle's weights, layer by layer where name and shapes match (e.g. recognition/models/htr-base)")
     t.add_argument("--lr", type=float, help="override the config's starting learning rate (e.g. lower it to continue with --init-from)")
     t.add_argument("--augment", type=float, metavar="STRENGTH", help="override the config's augmentation strength (1.0 full, 0 none)")
     t.add_argument("--time-limit", type=float, metavar="SECONDS", help="stop after the last epoch that fits in this time (then export; --resume goes on)")
