@@ -218,3 +218,22 @@ def test_deaths_not_counted_for_a_slow_page_in_its_own_worker_or_a_settled_docum
         tasks._claim(Task(), rt, doc_id, "segment", 0)
     status, error, _, runs = _state(rt, doc_id)
     assert status == Status.FAILED and error == "gave up after 3 attempts" and runs == [("segment", 0, "ended", 1)]
+
+
+def test_a_producer_left_with_a_dead_channel_publishes_on_a_fresh_connection(rt, monkeypatch):
+    from worker import tasks
+
+    sent = []
+
+    def apply_async(args, **kw):  # kombu, on a pooled channel that died with the broker connection
+        if "connection" not in kw:
+            raise AttributeError("'NoneType' object has no attribute 'client'")
+        sent.append((tuple(args), kw["connection"].as_uri()))
+
+    monkeypatch.setattr(tasks.segment_page, "apply_async", apply_async)
+    doc_id = _register(rt, "examples/letter.pdf")
+    tasks.start.apply((doc_id,))
+    status, error, pages, runs = _state(rt, doc_id)
+    assert status == Status.PROCESSING and error is None and runs == [("start", -1, "ended", 0)]
+    assert [a for a, _ in sent] == [(doc_id, 0), (doc_id, 1)]
+    assert all(uri.startswith("redis://") for _, uri in sent)  # the app's broker, freshly connected

@@ -302,7 +302,7 @@ def start(self, doc_id: int) -> None:
             doc.page_count = n
             session.commit()
         for i in range(n):
-            segment_page.apply_async((doc_id, i))
+            send(segment_page, (doc_id, i))
 
 
 @app.task(name="htr.segment", bind=True, max_retries=None)
@@ -316,7 +316,7 @@ def segment_page(self, doc_id: int, index: int) -> None:
         work = segment(page)
         work.image_key = save_page_image(rt.store, doc.content_hash, page)
         rt.store.put_bytes(work_key(doc.content_hash, index), work.to_bytes())
-        recognize_page.apply_async((doc_id, index))
+        send(recognize_page, (doc_id, index))
 
 
 @app.task(name="htr.recognize", bind=True, max_retries=None)
@@ -365,5 +365,21 @@ def scan(self, url: str) -> int:
     return len(found)
 
 
+def send(task, args: tuple) -> None:
+    """Queue a step. After the broker went away and came back, a pooled producer
+    can still hold the dead channel, and kombu then fails with an AttributeError
+    rather than a connection error (seen: "'NoneType' object has no attribute
+    'client'"): such a publish goes again on a fresh connection, whose own
+    connection errors are transient (the task is retried)."""
+    try:
+        task.apply_async(args)
+    except TRANSIENT:
+        raise
+    except Exception as exc:
+        log.warning("queueing %s%s on a pooled connection failed (%s: %s): on a fresh one", task.name, args, type(exc).__name__, exc)
+        with app.connection_for_write() as conn:
+            task.apply_async(args, connection=conn)
+
+
 def enqueue(doc_id: int) -> None:
-    start.apply_async((doc_id,))
+    send(start, (doc_id,))
