@@ -1,10 +1,11 @@
+import cv2
 import numpy as np
 import pytest
 
 from training.datasets import DatasetError, IamOffline, IamOnDB, LabelsFolder, Washington, open_dataset
 from training.datasets.folder import write_labels_folder
 from training.datasets.washington import decode_transcription
-from training.render import render_strokes, split_words
+from training.render import _binarize, render_strokes, split_words
 from tests.fixtures import text_image, word_strokes, write_iam_offline, write_iam_ondb, write_washington
 
 
@@ -132,3 +133,31 @@ def test_render_varies_style_and_keeps_word_groups():
     assert r1.image.shape != r2.image.shape or not np.array_equal(r1.image, r2.image)
     assert len(r1.word_spans) >= 3
     assert split_words(r1.word_spans, 3) is not None
+
+
+def test_binarized_scans_keep_faint_strokes_and_white_paper():
+    # A faint, blurred stroke on gray noisy paper: 30 levels of contrast.
+    rng = np.random.default_rng(0)
+    ink = np.zeros((60, 200), np.float32)
+    ink[28:33, 20:180] = 1.0
+    ink = cv2.GaussianBlur(ink, (0, 0), 1.2)
+    ink /= ink.max()
+    paper = 200.0 + rng.normal(0, 3.0, ink.shape)
+    img = np.clip(paper - 30.0 * ink, 0, 255).astype(np.uint8)
+    for frac in (0.3, 0.5, 0.7):
+        out = _binarize(img, frac, noise=3.0)
+        assert set(np.unique(out)) <= {0, 255}
+        stroke, rest = out[29:32, 25:175], np.delete(out, np.s_[24:37], axis=0)
+        assert (stroke == 0).mean() > 0.9, frac  # a threshold of 0.45 x paper wiped this out
+        assert (rest == 0).mean() < 0.002, frac  # paper noise does not turn to ink
+
+
+def test_every_rendering_shows_its_ink():
+    strokes = word_strokes(3, np.random.default_rng(0))
+    bilevel = 0
+    for seed in range(150):
+        img = render_strokes(strokes, np.random.default_rng(seed)).image
+        dark = float(np.median(img)) - img.astype(np.float32)
+        assert (dark > 40).mean() > 0.01, seed  # never a blank page
+        bilevel += len(np.unique(img)) <= 2
+    assert bilevel >= 3  # the bilevel finish was among them

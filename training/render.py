@@ -78,7 +78,7 @@ def render_strokes(
     darkness = rng.uniform(0.45, 0.95)
     noise = rng.uniform(0.0, 0.04)
     finish = rng.random()
-    threshold_frac = rng.uniform(0.45, 0.8)  # of the paper level, so paper never turns to ink
+    threshold_frac = rng.uniform(0.3, 0.7)  # of the way from ink to paper (binarized scans)
     jpeg_q = int(rng.integers(30, 85))
     paper_seed = int(rng.integers(1 << 31))
     pressure_rng = np.random.default_rng(int(rng.integers(1 << 31)))
@@ -112,11 +112,23 @@ def render_strokes(
     img += prng.normal(0, noise, img.shape).astype(np.float32)
     img = np.clip(img * 255.0, 0, 255).astype(np.uint8)
     if finish < 0.08:
-        img = np.where(img < threshold_frac * float(np.median(img)), 0, 255).astype(np.uint8)
+        img = _binarize(img, threshold_frac, noise * 255.0)
     elif finish < 0.2:
         ok, buf = cv2.imencode(".jpg", img, [cv2.IMWRITE_JPEG_QUALITY, jpeg_q])
         img = cv2.imdecode(buf, cv2.IMREAD_GRAYSCALE)
     return Rendered(img, _merge_spans(spans))
+
+
+def _binarize(img: np.ndarray, frac: float, noise: float) -> np.ndarray:
+    """A bilevel scan: the threshold lies ``frac`` of the way from the ink
+    level to the paper level, and at least three noise deviations below the
+    paper, so faint or blurred strokes keep their shape and paper stays white
+    (a threshold relative to the paper alone wiped out faint lines)."""
+    smooth = cv2.GaussianBlur(img, (0, 0), 1.0)  # levels measured without the noise
+    paper = float(np.median(smooth))
+    ink = float(np.percentile(smooth, 0.5))
+    thr = min(ink + frac * (paper - ink), paper - 3.0 * noise - 8.0)
+    return np.where(img <= max(thr, ink), 0, 255).astype(np.uint8)
 
 
 def _merge_spans(spans: list[tuple[float, float]]) -> list[tuple[int, int]]:
