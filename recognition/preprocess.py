@@ -8,9 +8,14 @@ fixed height with ink = 1.0 on background = 0.0:
    stretched so faint pencil and heavy marker look alike;
 3. cropped to ink (specks too small to be writing are ignored);
 4. scaled keeping aspect ratio so that the *x-height* lands at a fixed share
-   of the output height, unless the whole crop would not fit. A lone ``a``
-   therefore stays x-height sized instead of being blown up to full height,
-   which is how it looks inside a line: words and lines share one model;
+   of the output height. A lone ``a`` therefore stays x-height sized instead
+   of being blown up to full height, which is how it looks inside a line:
+   words and lines share one model. Ink taller than the output shrinks the
+   writing to fit, but only down to ``fit_limit`` of that scale; what still
+   does not fit is clipped. Real line crops carry descenders of the line above
+   and ascenders of the line below; shrinking a line to keep them made the
+   writing small and unreadable (0 = always shrink to fit, the behaviour of
+   bundles made before the option);
 5. placed with the core band centred vertically and a little padding
    horizontally.
 
@@ -34,6 +39,8 @@ class PreprocessConfig:
     hpad: int = 6
     max_width: int = 2400
     ink_threshold: float = 0.3
+    fit_limit: float = 0.0  # shrink tall ink to fit down to this share of the x-height scale, then clip
+    core_refine: int = 0  # passes sizing the x-height search to the band found rather than the crop (core_band)
 
     def to_json(self) -> dict:
         return asdict(self)
@@ -114,10 +121,13 @@ def _ink_box(mask: np.ndarray) -> tuple[int, int, int, int] | None:
     return y0, y1, x0, x1
 
 
-def _core_run(profile: np.ndarray) -> tuple[int, int]:
-    """Densest contiguous band of a row profile (rows >= 45% of the peak)."""
+def _core_run(profile: np.ndarray, band: int | None = None) -> tuple[int, int]:
+    """Densest contiguous band of a row profile (rows >= 45% of the peak).
+
+    The profile is smoothed over a window that grows with the crop height,
+    or with ``band`` (an earlier estimate of the band's height) when given."""
     h = len(profile)
-    k = max(1, h // 20) * 2 + 1
+    k = max(1, (band // 12 if band else h // 20)) * 2 + 1
     smooth = np.convolve(profile, np.ones(k, np.float32) / k, mode="same")
     peak = int(np.argmax(smooth))
     thr = 0.45 * smooth[peak]
@@ -130,33 +140,43 @@ def _core_run(profile: np.ndarray) -> tuple[int, int]:
     return top, bottom
 
 
-def core_band(mask: np.ndarray) -> tuple[int, int]:
+def core_band(mask: np.ndarray, refine: int = 0) -> tuple[int, int]:
     """Rows [top, bottom) of the core (x-height) band.
 
     The height comes from the median over vertical slices about 1.5 crop
     heights wide, so a skewed line does not smear the estimate; the centre
-    comes from the whole crop's row profile.
+    comes from the whole crop's row profile. With ``refine`` > 0 the profile
+    smoothing is sized to the band found, that many times over, instead of to
+    the crop: ink of neighbouring lines makes a crop tall without making its
+    writing bigger.
     """
     h, w = mask.shape
     profile = mask.sum(axis=1).astype(np.float32)
     if h < 3 or profile.max() <= 0:
         return 0, h
     top, bottom = _core_run(profile)
+    for _ in range(refine):
+        top, bottom = _core_run(profile, band=bottom - top)
     slice_w = max(8, int(1.5 * h))
     if w >= 2 * slice_w:
         heights = []
         for x in range(0, w - slice_w // 2, slice_w):
             part = mask[:, x : x + slice_w]
             if part.sum() >= 0.02 * part.size:
-                t, b = _core_run(part.sum(axis=1).astype(np.float32))
+                prof = part.sum(axis=1).astype(np.float32)
+                t, b = _core_run(prof)
+                for _ in range(refine):
+                    t, b = _core_run(prof, band=b - t)
                 heights.append(b - t)
         if heights:
             core = int(round(float(np.median(heights))))
             centre = (top + bottom) / 2.0
             top = int(max(0, round(centre - core / 2)))
             bottom = min(h, top + max(1, core))
-    # Guard against absurd estimates (a single stroke, a dot).
-    min_core = max(1, int(round(0.25 * h)))
+    # Guard against absurd estimates (a single stroke, a dot): a quarter of
+    # the crop, or with ``refine`` of the rows holding a tenth of the peak ink.
+    tall = h if not refine else int((profile >= 0.1 * profile.max()).sum())
+    min_core = max(1, int(round(0.25 * tall)))
     if bottom - top < min_core:
         centre = (top + bottom) / 2.0
         top = int(max(0, round(centre - min_core / 2)))
@@ -189,19 +209,23 @@ def normalize(image: np.ndarray, config: PreprocessConfig = PreprocessConfig()) 
     ink = ink[y0:y1, x0:x1]
     mask = mask[y0:y1, x0:x1]
     h, w = ink.shape
-    ctop, cbot = core_band(mask)
+    ctop, cbot = core_band(mask, config.core_refine)
     core_h = max(1, cbot - ctop)
-    scale = min((H - 2 * config.vpad) / h, config.xheight_frac * H / core_h)
+    xscale = config.xheight_frac * H / core_h
+    scale = min(max((H - 2 * config.vpad) / h, config.fit_limit * xscale), xscale)
     scale = min(scale, (config.max_width - 2 * config.hpad) / w)
     new_w = max(1, int(round(w * scale)))
-    new_h = max(1, min(H, int(round(h * scale))))
+    new_h = max(1, int(round(h * scale)))
     interp = cv2.INTER_AREA if scale < 1.0 else cv2.INTER_LINEAR
     resized = cv2.resize(ink, (new_w, new_h), interpolation=interp)
     out = np.zeros((H, new_w + 2 * config.hpad), np.float32)
     centre = (ctop + cbot) / 2.0 * scale
     top = int(round(H / 2.0 - centre))
-    top = min(max(top, 0), H - new_h)
-    out[top : top + new_h, config.hpad : config.hpad + new_w] = resized
+    if new_h <= H:
+        top = min(max(top, 0), H - new_h)
+    src = max(0, -top)  # rows clipped above the output
+    rows = min(new_h - src, H - max(0, top))
+    out[max(0, top) : max(0, top) + rows, config.hpad : config.hpad + new_w] = resized[src : src + rows]
     return Normalized(out, x0, float(scale), config.hpad)
 
 

@@ -97,3 +97,38 @@ def test_normalized_maps_back_to_input_coordinates():
     x_first = n.to_input_x(cols[0])
     raw_cols = np.nonzero((img < 128).any(axis=0))[0]
     assert abs(x_first - raw_cols[0]) <= 4
+
+
+def test_ink_of_neighbouring_lines_does_not_shrink_the_writing():
+    # A real line box carries descenders of the line above: ink at the top
+    # edge that makes the crop tall. Shrinking to fit all of it made the
+    # writing small (and the x-height search, sized to the crop, found a
+    # band too tall); with fit_limit and core_refine the writing keeps at
+    # least that share of its size and the extra ink is clipped.
+    line = text_image("Dear Sir, thank you for your letter", height=60)
+    above = cv2.resize(text_image("jogging gypsy, a quiet gig by Peggy", height=60), (line.shape[1], 60))
+    strokes = np.full((60, line.shape[1]), 235, np.uint8)
+    for x in (30, 200, 400):
+        cv2.line(strokes, (x, 0), (x + 4, 59), 20, 3)
+    new = PreprocessConfig(height=48, fit_limit=0.75, core_refine=2)
+    clean = preprocess(line, new).shape[1]
+    for frag in (above[-40:], strokes[-40:], strokes):
+        crop = np.vstack([frag, line])
+        old, kept = preprocess(crop, CFG), preprocess(crop, new)
+        assert old.shape[0] == kept.shape[0] == 48
+        assert old.shape[1] < 0.65 * clean  # fit_limit 0: the whole line shrinks
+        assert kept.shape[1] >= 0.75 * clean - 2
+    # Without neighbours the new settings read a line at the same size.
+    assert abs(clean - preprocess(line, CFG).shape[1]) <= 0.05 * clean
+
+
+def test_fit_limit_defaults_to_the_old_behaviour_for_old_bundles():
+    cfg = PreprocessConfig.from_json({"height": 48, "xheight_frac": 1 / 3})  # a model.json from before the options
+    assert cfg.fit_limit == 0.0 and cfg.core_refine == 0
+
+
+def test_core_refine_keeps_core_band_estimates_on_clean_crops():
+    for text in ("handwriting", "Why fly high", "minimum"):
+        m = preprocess(text_image(text), CFG) > 0.5
+        a, b = core_band(m), core_band(m, refine=2)
+        assert abs((a[1] - a[0]) - (b[1] - b[0])) <= 2, text

@@ -1,5 +1,6 @@
 """Training-only augmentation of raw grayscale crops (ink dark on paper).
 
+Context: ink of neighbouring lines cut into the crop (:func:`neighbours`).
 Geometric: affine (shear, rotation, anisotropic scale) and a smooth elastic
 warp. Stroke: erosion/dilation. Photometric: brightness/contrast, blur and
 noise. Applied before :func:`recognition.preprocess.preprocess`, so the model
@@ -57,6 +58,46 @@ def photometric(img: np.ndarray, rng: np.random.Generator) -> np.ndarray:
         f = cv2.GaussianBlur(f, (0, 0), sigma)
     f += rng.normal(0, rng.uniform(0, 0.05), f.shape).astype(np.float32)
     return np.clip(f * 255.0, 0, 255).astype(np.uint8)
+
+
+def neighbours(img: np.ndarray, above: np.ndarray | None, below: np.ndarray | None, rng: np.random.Generator) -> np.ndarray:
+    """Ink of the lines above and below cut into the crop, as in real line and
+    word boxes (descenders of the line above, ascenders of the line below).
+
+    A strip of each donor crop (its bottom for ``above``, its top for
+    ``below``), scaled to this crop's writing size, is laid over the crop's
+    edge, partly overlapping it and partly extending it; the donor's ink
+    darkens this crop's paper."""
+    h, w = img.shape
+    paper = _paper(img)
+    strips = []
+    for donor, top in ((above, True), (below, False)):
+        if donor is None or donor.size == 0:
+            strips.append(None)
+            continue
+        s = h / donor.shape[0] * rng.uniform(0.8, 1.25)
+        d = cv2.resize(donor, (max(1, int(donor.shape[1] * s)), max(1, int(donor.shape[0] * s))), interpolation=cv2.INTER_AREA)
+        dark = np.clip(1.0 - d.astype(np.float32) / max(_paper(d), 1.0), 0.0, 1.0)
+        rows = np.nonzero((dark > 0.3).any(axis=1))[0]
+        if rows.size:  # from the donor's ink, not its margin
+            dark = dark[rows[0] : rows[-1] + 1]
+        sh = max(1, min(dark.shape[0], int(rng.uniform(0.08, 0.35) * h)))
+        dark = dark[-sh:] if top else dark[:sh]
+        # Tile or cut the strip to this crop's width at a random offset.
+        reps = int(np.ceil((w + dark.shape[1]) / dark.shape[1]))
+        dark = np.tile(dark, (1, reps))
+        x = int(rng.integers(0, dark.shape[1] - w + 1))
+        strips.append(dark[:, x : x + w])
+    ext = [0 if st is None else int(st.shape[0] * rng.uniform(0.0, 1.0)) for st in strips]
+    out = np.full((h + ext[0] + ext[1], w), paper, np.float32)
+    out[ext[0] : ext[0] + h] = img
+    if strips[0] is not None:
+        sh = strips[0].shape[0]
+        out[:sh] *= 1.0 - strips[0]
+    if strips[1] is not None:
+        sh = strips[1].shape[0]
+        out[out.shape[0] - sh :] *= 1.0 - strips[1]
+    return np.clip(out, 0, 255).astype(np.uint8)
 
 
 def augment(img: np.ndarray, rng: np.random.Generator, strength: float = 1.0) -> np.ndarray:

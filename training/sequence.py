@@ -19,7 +19,7 @@ import numpy as np
 from recognition.charset import Charset
 from recognition.preprocess import PreprocessConfig, preprocess
 
-from .augment import augment
+from .augment import augment, neighbours
 from .datasets import Dataset, DatasetError
 
 log = logging.getLogger(__name__)
@@ -63,6 +63,7 @@ class TrainSequence(keras.utils.PyDataset):
         steps: int = 500,
         seed: int = 0,
         augment_strength: float = 1.0,
+        neighbours: float = 0.0,
         width_quantum: int = 32,
         label_quantum: int = 16,
         **kwargs,
@@ -79,6 +80,7 @@ class TrainSequence(keras.utils.PyDataset):
         self.seed = seed
         self.epoch = 0
         self.augment_strength = augment_strength
+        self.neighbours = neighbours
         self.width_quantum, self.label_quantum = width_quantum, label_quantum
         self._first_shape: tuple[int, int] | None = None
 
@@ -96,6 +98,8 @@ class TrainSequence(keras.utils.PyDataset):
             except DatasetError as exc:  # a broken file in a user's data set
                 log.warning("skipping sample: %s", exc)
                 continue
+            if self.neighbours > 0 and rng.random() < self.neighbours:
+                raw = neighbours(raw, self._donor(ds, rng), self._donor(ds, rng), rng)
             if self.augment_strength > 0:
                 raw = augment(raw, rng, self.augment_strength)
             img = preprocess(raw, self.pre)
@@ -103,6 +107,15 @@ class TrainSequence(keras.utils.PyDataset):
             if ctc_feasible(label, (img.shape[1] + self.stride - 1) // self.stride):
                 return img, label
         raise DatasetError(f"{ds.name}: no usable sample in 10 tries")
+
+    def _donor(self, ds: Dataset, rng: np.random.Generator) -> np.ndarray | None:
+        """Another crop of the same set, for neighbouring-line ink (or None)."""
+        if rng.random() < 0.25:
+            return None
+        try:
+            return ds.load(int(rng.integers(len(ds))), rng)[0]
+        except DatasetError:
+            return None
 
     def __getitem__(self, idx: int):
         rng = np.random.default_rng((self.seed, self.epoch, idx))

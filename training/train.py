@@ -64,6 +64,7 @@ class TrainConfig:
     early_stop_patience: int = 8
     seed: int = 1234
     augment: float = 1.0
+    neighbours: float = 0.0  # share of training crops given ink of neighbouring lines at their edges
     width_quantum: int = 32  # batches padded to a multiple of this width (px) ...
     label_quantum: int = 16  # ... and label length: larger on a GPU (fewer shapes to compile)
     workers: int = 2
@@ -247,7 +248,7 @@ def train(cfg: TrainConfig, resume: bool = False, epochs: int | None = None, ini
 
     seq = TrainSequence(
         train_sets, charset, pre, mcfg.width_stride, cfg.batch_size, cfg.steps_per_epoch,
-        seed=cfg.seed, augment_strength=cfg.augment, width_quantum=cfg.width_quantum, label_quantum=cfg.label_quantum, workers=cfg.workers, use_multiprocessing=False, max_queue_size=8,
+        seed=cfg.seed, augment_strength=cfg.augment, neighbours=cfg.neighbours, width_quantum=cfg.width_quantum, label_quantum=cfg.label_quantum, workers=cfg.workers, use_multiprocessing=False, max_queue_size=8,
     )
     seq.epoch = state["epoch"]
     callbacks = [
