@@ -2,7 +2,7 @@ import cv2
 import numpy as np
 import pytest
 
-from training.datasets import DatasetError, IamOffline, IamOnDB, LabelsFolder, Washington, open_dataset
+from training.datasets import DatasetError, IamOffline, IamOnDB, LabelsFolder, Washington, WithNeighbours, open_dataset
 from training.datasets.folder import write_labels_folder
 from training.datasets.washington import decode_transcription
 from training.render import _binarize, render_strokes, split_words
@@ -161,3 +161,22 @@ def test_every_rendering_shows_its_ink():
         assert (dark > 40).mean() > 0.01, seed  # never a blank page
         bilevel += len(np.unique(img)) <= 2
     assert bilevel >= 3  # the bilevel finish was among them
+
+
+def test_any_set_with_neighbouring_line_ink(tmp_path):
+    words = ["cat", "dog", "bird"]
+    folder = write_labels_folder(tmp_path / "f", [(f"{w}.png", text_image(w), w) for w in words])
+    ds = open_dataset(f"{folder}+neighbours")
+    assert isinstance(ds, WithNeighbours) and ds.texts() == words
+    plain = open_dataset(str(folder))
+    for i in range(3):
+        a, text = ds.load(i)
+        b, _ = ds.load(i)
+        assert text == words[i] and np.array_equal(a, b)  # evaluation sets are fixed
+        clean = plain.load(i)[0]
+        assert a.shape[1] == clean.shape[1] and a.shape[0] >= clean.shape[0]
+        assert (a < 128).sum() > (clean < 128).sum()  # the neighbours' ink is there
+    c, _ = ds.load(0, np.random.default_rng(1))
+    assert not (c.shape == a.shape and np.array_equal(c, ds.load(0)[0]))
+    with pytest.raises(DatasetError):
+        open_dataset("nope:x+neighbours")

@@ -6,6 +6,8 @@ Specs (``DATA`` is the data root, default ``$HTR_DATA_DIR`` or ``../shared/data`
 - ``washington:cv1/test`` / ``washington-words:cv1/test``
 - ``iam-lines:ROOT[:SPLITFILE]`` / ``iam-words:ROOT[:SPLITFILE]``  offline IAM layout
 - a folder holding ``labels.tsv``                  (``file<TAB>text``)
+- any of them followed by ``+neighbours``          with ink of neighbouring lines
+  cut into each crop, as in real line boxes (``context.WithNeighbours``)
 """
 
 from __future__ import annotations
@@ -14,12 +16,13 @@ import os
 from pathlib import Path
 
 from .base import Dataset, DatasetError, Item
+from .context import WithNeighbours
 from .folder import LabelsFolder
 from .iam import IamOffline
 from .iam_ondb import IamOnDB
 from .washington import Washington
 
-__all__ = ["Dataset", "DatasetError", "Item", "LabelsFolder", "IamOffline", "IamOnDB", "Washington", "open_dataset", "default_data_root"]
+__all__ = ["Dataset", "DatasetError", "Item", "LabelsFolder", "IamOffline", "IamOnDB", "Washington", "WithNeighbours", "open_dataset", "default_data_root"]
 
 
 def default_data_root() -> Path:
@@ -31,6 +34,8 @@ def default_data_root() -> Path:
 
 
 def open_dataset(spec: str, data_root: str | Path | None = None) -> Dataset:
+    if spec.endswith("+neighbours"):
+        return WithNeighbours(open_dataset(spec[: -len("+neighbours")], data_root))
     root = Path(data_root) if data_root else default_data_root()
     if Path(spec).is_dir() and (Path(spec) / "labels.tsv").is_file():
         return LabelsFolder(spec)
