@@ -1,7 +1,7 @@
 #!/usr/bin/env bash
 # Measure a model bundle and rewrite its MODEL_CARD.md from the figures:
-# greedy CER/WER on the four test sets, greedy / beam / beam+lexicon on the
-# first 150 samples, throughput and memory. About 3 minutes on 2 cores; stop a
+# greedy CER/WER on the four test sets and with ink of neighbouring lines,
+# greedy / beam / beam+lexicon on the first 150 samples, throughput and memory. About 3 minutes on 2 cores; stop a
 # training run first (its CPU use skews the throughput figures).
 #
 #   scripts/measure-model.sh [MODEL_DIR]      # default recognition/models/htr-base
@@ -20,8 +20,9 @@ first150=(iam-ondb:test washington:cv1/test iam-ondb-words:test)
 htr evaluate --model "$model" --limit 150 "${first150[@]}" > "$out/eval-greedy150.json"
 htr evaluate --model "$model" --limit 150 --decoder beam "${first150[@]}" > "$out/eval-beam150.json"
 htr evaluate --model "$model" --limit 150 --decoder beam --lexicon "${first150[@]}" > "$out/eval-beamlex150.json"
+htr evaluate --model "$model" iam-ondb:test+neighbours iam-ondb-words:test+neighbours washington:cv1/test+neighbours > "$out/eval-neighbours.json"
 "$py" benchmarks/recognition.py --model "$model" > "$out/bench.json"
 "$py" scripts/model_card.py "$model" --eval "$out/eval-greedy.json" \
     --decoders greedy="$out/eval-greedy150.json" beam="$out/eval-beam150.json" beam+lexicon="$out/eval-beamlex150.json" \
-    --bench "$out/bench.json" --notes "${NOTES:-}"
-cat "$out/eval-greedy.json" "$out/bench.json"
+    --robustness "$out/eval-neighbours.json" --bench "$out/bench.json" --notes "${NOTES:-}"
+cat "$out/eval-greedy.json" "$out/eval-neighbours.json" "$out/bench.json"

@@ -16,6 +16,8 @@ import json
 from datetime import date
 from pathlib import Path
 
+import yaml
+
 
 def table(rows: list[list], head: list[str]) -> str:
     out = ["| " + " | ".join(head) + " |", "|" + "---|" * len(head)]
@@ -33,6 +35,7 @@ def main() -> None:
     ap.add_argument("--eval", required=True)
     ap.add_argument("--decoders", nargs="*", default=[])
     ap.add_argument("--bench")
+    ap.add_argument("--robustness", help="htr evaluate JSON on SPEC+neighbours sets")
     ap.add_argument("--config", default="training/configs/htr-base.yaml")
     ap.add_argument("--notes", default="")
     args = ap.parse_args()
@@ -56,6 +59,16 @@ def main() -> None:
     rel_rows = [[r["bin"], r["words"], r["mean_confidence"] if r["mean_confidence"] is not None else "–",
                  pct(r["share_exact"]) if r["share_exact"] is not None else "–"] for r in m.get("reliability_held_out", [])]
     bench = json.loads(Path(args.bench).read_text()) if args.bench else None
+    cfg = yaml.safe_load(Path(args.config).read_text()) or {}
+    rob_rows = []
+    if args.robustness:
+        for k, v in json.loads(Path(args.robustness).read_text()).items():
+            clean = ev.get(k.removesuffix("+neighbours"), {}).get("cer")
+            rob_rows.append([f"`{k}`", v["samples"], pct(v["cer"]), pct(clean), pct(v["wer"])])
+    fit = ""
+    if pre.get("fit_limit") or pre.get("core_refine"):
+        fit = (f" Ink taller than the output shrinks the writing only down to {pre.get('fit_limit', 0)} of the x-height"
+               f" scale, then is clipped; x-height search sized to the band ({pre.get('core_refine', 0)} passes).")
 
     lines = [
         f"# Model card: {meta['name']} (version {meta['version']})",
@@ -87,17 +100,18 @@ def main() -> None:
         "  Handwritten Word Spotting Using Character HMMs*, Pattern Recognition Letters 33(7), 2012.",
         "- Training mix per batch (one source per batch): IAM-OnDB lines 50%, IAM-OnDB words 30%,",
         "  Washington lines 12%, Washington words 8%; training-only augmentation (affine and elastic",
-        "  warps, erosion/dilation, brightness/contrast, blur, noise).",
+        "  warps, erosion/dilation, brightness/contrast, blur, noise"
+        + (f"; ink of neighbouring lines over the top and bottom edges of {100 * cfg['neighbours']:.0f}% of crops)." if cfg.get("neighbours") else ")."),
         "",
         "## Configuration",
         "",
         f"`{args.config}`. Input height {pre['height']} px after shared preprocessing (ink normalization,",
-        "crop to ink, x-height scaled to a third of the height, words and lines alike).",
+        "crop to ink, x-height scaled to a third of the height, words and lines alike)." + fit,
         f"Conv filters {arch['conv_filters']} with pools {arch['pools']} (width stride {stride}),",
         f"dense {2 * arch['rnn_units']}, {arch['rnn_layers']} × BiLSTM({arch['rnn_units']}),",
         f"{len(meta['charset']['chars']) + 1} outputs (charset + CTC blank), dropout {arch['dropout']}.",
-        "Adam 1e-3, gradient clip 5, batch 16, 300 steps per epoch; learning rate halved after 3 epochs",
-        "without validation-CER gain, early stop after 8.",
+        f"Adam {cfg.get('lr', 1e-3):g}, gradient clip 5, batch {cfg.get('batch_size', 16)}, {cfg.get('steps_per_epoch', 400)} steps per epoch; learning rate",
+        f"multiplied by {cfg.get('lr_factor', 0.5)} after {cfg.get('lr_patience', 3)} epochs without validation-CER gain, early stop after {cfg.get('early_stop_patience', 8)}.",
         "",
         "## Training",
         "",
@@ -112,6 +126,16 @@ def main() -> None:
     ]
     if args.notes:
         lines += [args.notes, ""]
+    if rob_rows:
+        lines += [
+            "## Ink of neighbouring lines (greedy, `htr evaluate SPEC+neighbours`)",
+            "",
+            "Real line and word boxes carry descenders of the line above and ascenders of the line below.",
+            "Each test crop with strips of two other crops' ink over its top and bottom edges:",
+            "",
+            table(rob_rows, ["dataset", "samples", "CER", "CER without", "WER"]),
+            "",
+        ]
     if dec_rows:
         lines += [
             "## Decoders compared (first 150 samples of each set; time includes rendering and preprocessing)",
@@ -149,6 +173,7 @@ def main() -> None:
         f"htr train --config {args.config}            # add --resume after an interruption",
         "htr evaluate iam-ondb:test iam-ondb-words:test washington:cv1/test washington-words:cv1/test",
         "htr evaluate iam-ondb:test washington:cv1/test iam-ondb-words:test --limit 150 --decoder beam [--lexicon]",
+        "htr evaluate iam-ondb:test+neighbours iam-ondb-words:test+neighbours washington:cv1/test+neighbours",
         "python benchmarks/recognition.py",
         f"python scripts/model_card.py {args.model} --eval ... --decoders ... --bench ...",
         "# or all of the above but training: scripts/measure-model.sh " + str(args.model),
