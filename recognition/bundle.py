@@ -41,13 +41,20 @@ class Bundle:
     charset: Charset
     preprocess: PreprocessConfig
     model_config: ModelConfig
-    calibration: Calibrator = field(default_factory=Calibrator.identity)
+    calibration: Calibrator = field(default_factory=Calibrator.identity)  # greedy decoding
+    calibration_beam: Calibrator | None = None  # beam search + n-gram (the LM mends low-scored words); None: as greedy
     metrics: dict = field(default_factory=dict)
     path: Path | None = None
     model: object = None
     lm: CharNgramLM | None = None
     lexicon: Lexicon | None = None
     weights_dtype: str = "float32"  # how model.weights.h5 stores them
+
+    def calibration_for(self, decoder: str) -> Calibrator:
+        """The confidence map fitted for a decoder's readings."""
+        if decoder == "beam" and self.calibration_beam is not None:
+            return self.calibration_beam
+        return self.calibration
 
     def build(self):
         self.model = build_crnn(self.model_config)
@@ -74,6 +81,7 @@ class Bundle:
             "preprocess": self.preprocess.to_json(),
             "model": self.model_config.to_json(),
             "calibration": self.calibration.to_json(),
+            **({"calibration_beam": self.calibration_beam.to_json()} if self.calibration_beam is not None else {}),
             "metrics": self.metrics,
             "weights_dtype": self.weights_dtype,
         }
@@ -132,6 +140,7 @@ def load_bundle(path: str | Path | None = None) -> Bundle:
         preprocess=PreprocessConfig.from_json(meta["preprocess"]),
         model_config=ModelConfig.from_json(meta["model"]),
         calibration=Calibrator.from_json(meta.get("calibration")),
+        calibration_beam=Calibrator.from_json(meta["calibration_beam"]) if meta.get("calibration_beam") else None,
         metrics=meta.get("metrics", {}),
         path=path,
         weights_dtype=meta.get("weights_dtype", "float32"),

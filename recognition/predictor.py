@@ -75,12 +75,13 @@ class Predictor:
 
     @classmethod
     def from_bundle(cls, bundle: Bundle, **kwargs) -> "Predictor":
+        decoder = kwargs.get("decoder") or DecoderOptions()
         return cls(
             bundle.model,
             bundle.charset,
             bundle.preprocess,
             bundle.model_config.width_stride,
-            calibration=bundle.calibration,
+            calibration=bundle.calibration_for(decoder.name),
             lm=bundle.lm,
             lexicon=bundle.lexicon,
             **kwargs,

@@ -56,8 +56,9 @@ def main() -> None:
         name, path = spec.split("=", 1)
         for ds, v in json.loads(Path(path).read_text()).items():
             dec_rows.append([name, f"`{ds}`", v["samples"], pct(v["cer"]), pct(v["wer"]), f"{v['seconds']:.1f} s"])
-    rel_rows = [[r["bin"], r["words"], r["mean_confidence"] if r["mean_confidence"] is not None else "–",
-                 pct(r["share_exact"]) if r["share_exact"] is not None else "–"] for r in m.get("reliability_held_out", [])]
+    def rel_rows(key: str) -> list[list]:
+        return [[r["bin"], r["words"], r["mean_confidence"] if r["mean_confidence"] is not None else "–",
+                 pct(r["share_exact"]) if r["share_exact"] is not None else "–"] for r in m.get(key, [])]
     bench = json.loads(Path(args.bench).read_text()) if args.bench else None
     cfg = yaml.safe_load(Path(args.config).read_text()) or {}
     rob_rows = []
@@ -151,11 +152,19 @@ def main() -> None:
         "",
         "Word confidence = isotonic map of the raw score (geometric mean of the word's character",
         "probabilities, lowered by the weakest) fitted on validation words. Reliability on the held-out",
-        "half of the validation words (map fitted on the other half):",
+        "half of the validation words (map fitted on the other half), greedy decoding:",
         "",
-        table(rel_rows, ["confidence", "words", "mean confidence", "share read exactly"]),
+        table(rel_rows("reliability_held_out"), ["confidence", "words", "mean confidence", "share read exactly"]),
         "",
     ]
+    if m.get("reliability_held_out_beam"):
+        lines += [
+            "Beam search has its own map (`calibration_beam`: the n-gram mends words whose characters",
+            "scored low, so the same raw score means a likelier word), checked the same way:",
+            "",
+            table(rel_rows("reliability_held_out_beam"), ["confidence", "words", "mean confidence", "share read exactly"]),
+            "",
+        ]
     if bench:
         lines += [
             "## Throughput",

@@ -8,7 +8,7 @@ import yaml
 from recognition.bundle import load_bundle
 from recognition.charset import Charset
 from recognition.model import ModelConfig, build_crnn, ctc_loss
-from recognition.predictor import Predictor
+from recognition.predictor import DecoderOptions, Predictor
 from recognition.preprocess import PreprocessConfig, preprocess
 from training.datasets.folder import write_labels_folder
 from training.sequence import TrainSequence, ctc_feasible, make_batch
@@ -94,6 +94,17 @@ def test_train_checkpoints_resumes_and_exports_a_bundle(tmp_path):
     bundle = load_bundle(tmp_path / "model")
     assert bundle.name == "tiny" and bundle.lm is not None and "cat" in bundle.lexicon.words
     assert bundle.metrics["epochs_trained"] == 2
+    # A confidence map per decoder, each with its held-out reliability table.
+    assert bundle.calibration_beam is not None
+    assert bundle.metrics["reliability_held_out"] and bundle.metrics["reliability_held_out_beam"]
+    assert Predictor.from_bundle(bundle, decoder=DecoderOptions("beam")).calibration is bundle.calibration_beam
+    assert Predictor.from_bundle(bundle).calibration is bundle.calibration
+    # Bundles from before beam had a map of its own use the greedy one.
+    meta = json.loads((tmp_path / "model" / "model.json").read_text())
+    del meta["calibration_beam"]
+    (tmp_path / "model" / "model.json").write_text(json.dumps(meta))
+    old = load_bundle(tmp_path / "model")
+    assert old.calibration_beam is None and old.calibration_for("beam") is old.calibration
 
 
 def test_save_load_round_trip_gives_identical_outputs(tmp_path):

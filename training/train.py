@@ -30,7 +30,7 @@ from recognition.calibration import Calibrator, reliability_table
 from recognition.charset import IAM_CHARS, Charset
 from recognition.lm import CharNgramLM, Lexicon
 from recognition.model import ModelConfig, build_crnn, ctc_loss
-from recognition.predictor import Predictor
+from recognition.predictor import DecoderOptions, Predictor
 from recognition.preprocess import PreprocessConfig, preprocess
 
 from .datasets import Dataset, DatasetError, open_dataset
@@ -288,6 +288,20 @@ def word_outcomes(pred: Predictor, images, texts) -> tuple[list[float], list[int
     return raw, ok
 
 
+def fit_calibration(pred: Predictor, valsets: list["ValSet"]) -> tuple[Calibrator, list[dict]]:
+    """Confidence map from raw word scores on validation data: fitted on one
+    half and checked on the other (the reliability table), shipped fitted on all."""
+    raw, ok = [], []
+    for vs in valsets:
+        r, o = word_outcomes(pred, vs.images, vs.texts)
+        raw += r
+        ok += o
+    raw_a, ok_a = np.array(raw), np.array(ok)
+    half = np.arange(len(raw_a)) % 2 == 0
+    held_out = Calibrator.fit(raw_a[half], ok_a[half])
+    return Calibrator.fit(raw_a, ok_a), reliability_table(held_out(raw_a[~half]), ok_a[~half])
+
+
 def export(cfg: TrainConfig, weights: Path | None = None) -> dict:
     charset, pre, mcfg = setup(cfg)
     run_dir = cfg.resolve(cfg.run_dir)
@@ -303,23 +317,15 @@ def export(cfg: TrainConfig, weights: Path | None = None) -> dict:
     lm = CharNgramLM.train(train_texts, order=cfg.lm_order)
     lexicon = Lexicon.from_texts(train_texts)
 
-    # Calibration: raw word scores on validation data, fit on one half and
-    # checked on the other; the shipped map is fit on all of it.
-    pred = Predictor(model, charset, pre, mcfg.width_stride)
-    raw, ok = [], []
-    for spec in cfg.val:
-        vs = ValSet(spec, open_dataset(spec, cfg.data_root), cfg.val_limit, pre)
-        r, o = word_outcomes(pred, vs.images, vs.texts)
-        raw += r
-        ok += o
-    raw_a, ok_a = np.array(raw), np.array(ok)
-    half = np.arange(len(raw_a)) % 2 == 0
-    held_out = Calibrator.fit(raw_a[half], ok_a[half])
-    reliability = reliability_table(held_out(raw_a[~half]), ok_a[~half])
-    calibrator = Calibrator.fit(raw_a, ok_a)
+    # Calibration, one map per decoder (beam's n-gram mends words whose
+    # characters scored low, so the same raw score means more there).
+    valsets = [ValSet(spec, open_dataset(spec, cfg.data_root), cfg.val_limit, pre) for spec in cfg.val]
+    calibrator, reliability = fit_calibration(Predictor(model, charset, pre, mcfg.width_stride), valsets)
+    beam = Predictor(model, charset, pre, mcfg.width_stride, lm=lm, decoder=DecoderOptions("beam"))
+    calibrator_beam, reliability_beam = fit_calibration(beam, valsets)
 
     state = json.loads((run_dir / "state.json").read_text()) if (run_dir / "state.json").is_file() else {}
-    bundle.calibration, bundle.lm, bundle.lexicon = calibrator, lm, lexicon
+    bundle.calibration, bundle.calibration_beam, bundle.lm, bundle.lexicon = calibrator, calibrator_beam, lm, lexicon
     bundle.metrics = {
         "best_val_cer": state.get("best_cer"),
         "best_epoch": state.get("best_epoch"),
@@ -328,8 +334,9 @@ def export(cfg: TrainConfig, weights: Path | None = None) -> dict:
         "backend": keras.backend.backend(),
         "machine": f"{platform.machine()} {os.cpu_count()} cores",
         "reliability_held_out": reliability,
+        "reliability_held_out_beam": reliability_beam,
     }
     out = bundle.save(cfg.resolve(cfg.output))
     tmp.unlink(missing_ok=True)
-    print(json.dumps({"exported": str(out), "reliability_held_out": reliability}, indent=2), flush=True)
+    print(json.dumps({"exported": str(out), "reliability_held_out": reliability, "reliability_held_out_beam": reliability_beam}, indent=2), flush=True)
     return bundle.metrics
