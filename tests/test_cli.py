@@ -64,3 +64,20 @@ def test_missing_model_is_a_clear_error(tmp_path):
     res = htr("recognize", "x.png", "--model", str(tmp_path / "nope"))
     assert res.returncode != 0
     assert "model.json missing" in res.stderr
+
+
+def test_recognize_defaults_to_beam_and_documents_to_greedy(monkeypatch):
+    from worker.cli import _decoder, build_parser
+
+    monkeypatch.delenv("HTR_DECODER", raising=False)
+    parser = build_parser()
+    rec = parser.parse_args(["recognize", "a.png"])
+    proc = parser.parse_args(["process", "a.pdf"])
+    ev = parser.parse_args(["evaluate", "iam-ondb:test"])
+    assert _decoder(rec, "beam") == "beam"  # a few crops: accuracy first
+    assert _decoder(proc) == "greedy" and _decoder(ev) == "greedy"  # documents: throughput
+    monkeypatch.setenv("HTR_DECODER", "greedy")
+    assert _decoder(rec, "beam") == "greedy"
+    assert _decoder(parser.parse_args(["recognize", "--decoder", "beam", "a.png"]), "beam") == "beam"
+    monkeypatch.setenv("HTR_DECODER", "beam")
+    assert _decoder(proc) == "beam"

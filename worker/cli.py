@@ -14,23 +14,30 @@ def _quiet_backend() -> None:
     os.environ.setdefault("KERAS_BACKEND", "tensorflow")
 
 
-def _decoder(args) -> str:
+def _decoder(args, default: str | None = None) -> str:
+    """--decoder, else $HTR_DECODER, else the command's default (``htr
+    recognize`` reads a few crops: beam, for accuracy; documents and the
+    queue: the Settings default, greedy, for throughput)."""
     from worker.settings import Settings
 
-    return args.decoder or Settings.from_env().decoder
+    if args.decoder:
+        return args.decoder
+    if default and not os.environ.get("HTR_DECODER"):
+        return default
+    return Settings.from_env().decoder
 
 
-def _predictor(args):
+def _predictor(args, default_decoder: str | None = None):
     from recognition.predictor import DecoderOptions, Predictor
 
-    opts = DecoderOptions(name=_decoder(args), use_lexicon=getattr(args, "lexicon", False))
+    opts = DecoderOptions(name=_decoder(args, default_decoder), use_lexicon=getattr(args, "lexicon", False))
     return Predictor.load(args.model, decoder=opts)
 
 
 def cmd_recognize(args) -> int:
     import cv2
 
-    pred = _predictor(args)
+    pred = _predictor(args, default_decoder="beam")
     images, ok = [], []
     failed = 0
     for path in args.files:
@@ -326,14 +333,14 @@ def build_parser() -> argparse.ArgumentParser:
     p = argparse.ArgumentParser(prog="htr", description="Handwritten text recognition")
     sub = p.add_subparsers(dest="command", required=True)
 
-    def model_args(sp):
+    def model_args(sp, decoder_default="greedy"):
         sp.add_argument("--model", help="model folder (default: $HTR_MODEL or the bundled model)")
-        sp.add_argument("--decoder", choices=DECODERS, help="greedy (fast) or beam with the character n-gram (default: $HTR_DECODER or greedy)")
+        sp.add_argument("--decoder", choices=DECODERS, help=f"greedy (fast) or beam with the character n-gram (default: $HTR_DECODER or {decoder_default})")
         sp.add_argument("--lexicon", action="store_true", help="beam search: keep words in the training lexicon")
 
     r = sub.add_parser("recognize", help="read cropped words or lines; prints path<TAB>text<TAB>confidence")
     r.add_argument("files", nargs="+")
-    model_args(r)
+    model_args(r, decoder_default="beam")
     r.set_defaults(func=cmd_recognize)
 
     e = sub.add_parser("evaluate", help="CER/WER/exact match as JSON per dataset")
