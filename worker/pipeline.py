@@ -59,7 +59,7 @@ def register_document(session: Session, store, path: str | Path, source: str | N
 def model_version(session: Session, predictor_bundle) -> ModelVersion:
     mv = session.scalar(select(ModelVersion).where(ModelVersion.name == predictor_bundle.name, ModelVersion.version == predictor_bundle.version))
     if mv is None:
-        mv = ModelVersion(name=predictor_bundle.name, version=predictor_bundle.version, metrics={k: v for k, v in predictor_bundle.metrics.items() if k != "reliability_held_out"})
+        mv = ModelVersion(name=predictor_bundle.name, version=predictor_bundle.version, metrics={k: v for k, v in predictor_bundle.metrics.items() if not k.startswith("reliability")})
         session.add(mv)
         session.commit()
     return mv
