@@ -121,15 +121,21 @@ def _ink_box(mask: np.ndarray) -> tuple[int, int, int, int] | None:
     return y0, y1, x0, x1
 
 
-def _core_run(profile: np.ndarray, band: int | None = None) -> tuple[int, int]:
+def _core_run(profile: np.ndarray, band: int | None = None, centred: bool = False) -> tuple[int, int]:
     """Densest contiguous band of a row profile (rows >= 45% of the peak).
 
     The profile is smoothed over a window that grows with the crop height,
-    or with ``band`` (an earlier estimate of the band's height) when given."""
+    or with ``band`` (an earlier estimate of the band's height) when given.
+    ``centred`` prefers a peak near the middle of the crop (ink of a
+    neighbouring line at an edge can be as dense as the line's own)."""
     h = len(profile)
     k = max(1, (band // 12 if band else h // 20)) * 2 + 1
     smooth = np.convolve(profile, np.ones(k, np.float32) / k, mode="same")
-    peak = int(np.argmax(smooth))
+    if centred:
+        y = (np.arange(h, dtype=np.float32) - (h - 1) / 2.0) / max(h / 2.0, 1.0)
+        peak = int(np.argmax(smooth * (1.0 - 0.5 * y * y)))
+    else:
+        peak = int(np.argmax(smooth))
     thr = 0.45 * smooth[peak]
     top = peak
     while top > 0 and smooth[top - 1] >= thr:
@@ -147,16 +153,17 @@ def core_band(mask: np.ndarray, refine: int = 0) -> tuple[int, int]:
     heights wide, so a skewed line does not smear the estimate; the centre
     comes from the whole crop's row profile. With ``refine`` > 0 the profile
     smoothing is sized to the band found, that many times over, instead of to
-    the crop: ink of neighbouring lines makes a crop tall without making its
-    writing bigger.
+    the crop, and the band is looked for near the middle: ink of neighbouring
+    lines makes a crop tall without making its writing bigger.
     """
     h, w = mask.shape
     profile = mask.sum(axis=1).astype(np.float32)
     if h < 3 or profile.max() <= 0:
         return 0, h
-    top, bottom = _core_run(profile)
+    centred = refine > 0
+    top, bottom = _core_run(profile, centred=centred)
     for _ in range(refine):
-        top, bottom = _core_run(profile, band=bottom - top)
+        top, bottom = _core_run(profile, band=bottom - top, centred=centred)
     slice_w = max(8, int(1.5 * h))
     if w >= 2 * slice_w:
         heights = []
@@ -164,9 +171,9 @@ def core_band(mask: np.ndarray, refine: int = 0) -> tuple[int, int]:
             part = mask[:, x : x + slice_w]
             if part.sum() >= 0.02 * part.size:
                 prof = part.sum(axis=1).astype(np.float32)
-                t, b = _core_run(prof)
+                t, b = _core_run(prof, centred=centred)
                 for _ in range(refine):
-                    t, b = _core_run(prof, band=b - t)
+                    t, b = _core_run(prof, band=b - t, centred=centred)
                 heights.append(b - t)
         if heights:
             core = int(round(float(np.median(heights))))

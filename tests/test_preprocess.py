@@ -2,7 +2,7 @@ import cv2
 import numpy as np
 import pytest
 
-from recognition.preprocess import PreprocessConfig, core_band, normalize, preprocess
+from recognition.preprocess import PreprocessConfig, core_band, ink_map, normalize, preprocess, to_gray
 from tests.fixtures import text_image
 
 CFG = PreprocessConfig(height=48)
@@ -132,3 +132,18 @@ def test_core_refine_keeps_core_band_estimates_on_clean_crops():
         m = preprocess(text_image(text), CFG) > 0.5
         a, b = core_band(m), core_band(m, refine=2)
         assert abs((a[1] - a[0]) - (b[1] - b[0])) <= 2, text
+
+
+def test_core_band_stays_on_the_line_when_neighbouring_ink_is_denser():
+    # The top of a heavy capitals line below cut into the crop: its rows hold
+    # more ink than the line's own x-height band.
+    line = text_image("Dear Sir, thank you", height=60)
+    other = cv2.resize(text_image("MINIMUM MAXIMUM", height=60, thickness=4), (line.shape[1], 60))
+    mask = ink_map(to_gray(np.vstack([line, other[:30]]))) > 0.3
+    own = ink_map(to_gray(line)) > 0.3
+    rows = np.nonzero(mask.any(axis=1))[0]
+    mask, own = mask[rows[0] :], own[rows[0] :]
+    expected = core_band(own)
+    assert core_band(mask)[0] > 40  # without refine the denser neighbour wins
+    top, bottom = core_band(mask, refine=2)
+    assert abs(top - expected[0]) <= 2 and abs(bottom - expected[1]) <= 2

@@ -64,10 +64,10 @@ def neighbours(img: np.ndarray, above: np.ndarray | None, below: np.ndarray | No
     """Ink of the lines above and below cut into the crop, as in real line and
     word boxes (descenders of the line above, ascenders of the line below).
 
-    A strip of each donor crop (its bottom for ``above``, its top for
-    ``below``), scaled to this crop's writing size, is laid over the crop's
-    edge, partly overlapping it and partly extending it; the donor's ink
-    darkens this crop's paper."""
+    A strip of each donor crop (the bottom 5-22% of its ink for ``above``,
+    the top for ``below``: descender and ascender tips), scaled to this
+    crop's writing size, is laid over the crop's edge, partly overlapping it
+    and partly extending it; the donor's ink darkens this crop's paper."""
     h, w = img.shape
     paper = _paper(img)
     strips = []
@@ -81,7 +81,9 @@ def neighbours(img: np.ndarray, above: np.ndarray | None, below: np.ndarray | No
         rows = np.nonzero((dark > 0.3).any(axis=1))[0]
         if rows.size:  # from the donor's ink, not its margin
             dark = dark[rows[0] : rows[-1] + 1]
-        sh = max(1, min(dark.shape[0], int(rng.uniform(0.08, 0.35) * h)))
+        # Descender tips of the line above, ascender tips of the line below:
+        # a few to a fifth of the donor's ink height.
+        sh = max(1, int(rng.uniform(0.05, 0.22) * dark.shape[0]))
         dark = dark[-sh:] if top else dark[:sh]
         # Tile or cut the strip to this crop's width at a random offset.
         reps = int(np.ceil((w + dark.shape[1]) / dark.shape[1]))
