@@ -45,6 +45,7 @@ def test_neighbours_add_ink_at_the_edges_and_keep_the_crop():
         assert np.array_equal(out[y + h // 3 : y + h - h // 3], img[h // 3 : h - h // 3])
     assert seen_top >= 5 and seen_bottom >= 5
     assert np.array_equal(neighbours(img, None, None, np.random.default_rng(0)), img)
+    assert neighbours(np.zeros((0, 0), np.uint8), above, below, np.random.default_rng(0)).size == 0
 
 
 def test_training_sequence_gives_crops_neighbouring_ink_on_request(tmp_path):

@@ -68,6 +68,8 @@ def neighbours(img: np.ndarray, above: np.ndarray | None, below: np.ndarray | No
     the top for ``below``: descender and ascender tips), scaled to this
     crop's writing size, is laid over the crop's edge, partly overlapping it
     and partly extending it; the donor's ink darkens this crop's paper."""
+    if img.size == 0:
+        return img
     h, w = img.shape
     paper = _paper(img)
     strips = []
