@@ -21,6 +21,7 @@ from recognition.preprocess import PreprocessConfig, preprocess
 
 from .augment import augment, neighbours
 from .datasets import Dataset, DatasetError
+from .datasets.context import load_donor
 
 log = logging.getLogger(__name__)
 
@@ -112,10 +113,7 @@ class TrainSequence(keras.utils.PyDataset):
         """Another crop of the same set, for neighbouring-line ink (or None)."""
         if rng.random() < 0.25:
             return None
-        try:
-            return ds.load(int(rng.integers(len(ds))), rng)[0]
-        except DatasetError:
-            return None
+        return load_donor(ds, int(rng.integers(len(ds))), rng)
 
     def __getitem__(self, idx: int):
         rng = np.random.default_rng((self.seed, self.epoch, idx))

@@ -16,6 +16,14 @@ from ..augment import neighbours
 from .base import Dataset, DatasetError
 
 
+def load_donor(ds: Dataset, i: int, rng: np.random.Generator | None) -> np.ndarray | None:
+    """Crop ``i`` of ``ds`` to lend its ink to a neighbour (None if it cannot be read)."""
+    try:
+        return ds.load(i % len(ds), rng)[0]
+    except DatasetError:
+        return None
+
+
 class WithNeighbours(Dataset):
     def __init__(self, base: Dataset):
         self.base = base
@@ -23,20 +31,15 @@ class WithNeighbours(Dataset):
         self.level = base.level
         super().__init__(base.items)
 
-    def _donor(self, i: int, rng: np.random.Generator | None) -> np.ndarray | None:
-        try:
-            return self.base.load(i % len(self.base), rng)[0]
-        except DatasetError:
-            return None
-
     def load(self, i: int, rng: np.random.Generator | None = None) -> tuple[np.ndarray, str]:
         img, text = self.base.load(i, rng)
         if len(self.base) < 2:
             return img, text
         if rng is None:
-            above, below = self._donor(i + 1, None), self._donor(i + 2, None)
+            above, below = load_donor(self.base, i + 1, None), load_donor(self.base, i + 2, None)
             lay = np.random.default_rng(zlib.crc32(f"{self.items[i].id}+neighbours".encode()))
         else:
-            above, below = self._donor(int(rng.integers(len(self.base))), rng), self._donor(int(rng.integers(len(self.base))), rng)
+            above = load_donor(self.base, int(rng.integers(len(self.base))), rng)
+            below = load_donor(self.base, int(rng.integers(len(self.base))), rng)
             lay = rng
         return neighbours(img, above, below, lay), text
