@@ -41,6 +41,7 @@ class PreprocessConfig:
     ink_threshold: float = 0.3
     fit_limit: float = 0.0  # shrink tall ink to fit down to this share of the x-height scale, then clip
     core_refine: int = 0  # passes sizing the x-height search to the band found rather than the crop (core_band)
+    refine_min_aspect: float = 0.0  # core_refine only for crops this many times wider than tall (lines); 0 = all
 
     def to_json(self) -> dict:
         return asdict(self)
@@ -146,7 +147,7 @@ def _core_run(profile: np.ndarray, band: int | None = None, centred: bool = Fals
     return top, bottom
 
 
-def core_band(mask: np.ndarray, refine: int = 0) -> tuple[int, int]:
+def core_band(mask: np.ndarray, refine: int = 0, min_aspect: float = 0.0) -> tuple[int, int]:
     """Rows [top, bottom) of the core (x-height) band.
 
     The height comes from the median over vertical slices about 1.5 crop
@@ -154,12 +155,17 @@ def core_band(mask: np.ndarray, refine: int = 0) -> tuple[int, int]:
     comes from the whole crop's row profile. With ``refine`` > 0 the profile
     smoothing is sized to the band found, that many times over, instead of to
     the crop, and the band is looked for near the middle: ink of neighbouring
-    lines makes a crop tall without making its writing bigger.
+    lines makes a crop tall without making its writing bigger. That ink comes
+    with line crops; a word's band need not lie in its middle (a word with
+    ascenders only sits low), so ``min_aspect`` keeps the plain search for
+    crops less than that many times wider than tall.
     """
     h, w = mask.shape
     profile = mask.sum(axis=1).astype(np.float32)
     if h < 3 or profile.max() <= 0:
         return 0, h
+    if w < min_aspect * h:
+        refine = 0
     centred = refine > 0
     top, bottom = _core_run(profile, centred=centred)
     for _ in range(refine):
@@ -216,7 +222,7 @@ def normalize(image: np.ndarray, config: PreprocessConfig = PreprocessConfig()) 
     ink = ink[y0:y1, x0:x1]
     mask = mask[y0:y1, x0:x1]
     h, w = ink.shape
-    ctop, cbot = core_band(mask, config.core_refine)
+    ctop, cbot = core_band(mask, config.core_refine, config.refine_min_aspect)
     core_h = max(1, cbot - ctop)
     xscale = config.xheight_frac * H / core_h
     scale = min(max((H - 2 * config.vpad) / h, config.fit_limit * xscale), xscale)

@@ -1,6 +1,6 @@
 #!/usr/bin/env bash
 # Measure a model bundle and rewrite its MODEL_CARD.md from the figures:
-# greedy CER/WER on the four test sets and with ink of neighbouring lines,
+# greedy CER/WER on the test sets (and synthetic lone punctuation) and with ink of neighbouring lines,
 # greedy / beam / beam+lexicon on the first 150 samples, throughput and memory. About 3 minutes on 2 cores; stop a
 # training run first (its CPU use skews the throughput figures).
 #
@@ -15,7 +15,7 @@ py=.venv/bin/python
 [ -x "$py" ] || py=python
 htr() { "$py" -m worker.cli "$@"; }
 
-htr evaluate --model "$model" iam-ondb:test iam-ondb-words:test washington:cv1/test washington-words:cv1/test > "$out/eval-greedy.json"
+htr evaluate --model "$model" iam-ondb:test iam-ondb-words:test washington:cv1/test washington-words:cv1/test punctuation:test > "$out/eval-greedy.json"
 first150=(iam-ondb:test washington:cv1/test iam-ondb-words:test)
 htr evaluate --model "$model" --limit 150 "${first150[@]}" > "$out/eval-greedy150.json"
 htr evaluate --model "$model" --limit 150 --decoder beam "${first150[@]}" > "$out/eval-beam150.json"

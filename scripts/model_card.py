@@ -66,10 +66,14 @@ def main() -> None:
         for k, v in json.loads(Path(args.robustness).read_text()).items():
             clean = ev.get(k.removesuffix("+neighbours"), {}).get("cer")
             rob_rows.append([f"`{k}`", v["samples"], pct(v["cer"]), pct(clean), pct(v["wer"])])
+    train = cfg.get("train") or []
+    total = sum(float(t.get("weight", 1.0)) for t in train) or 1.0
+    mix = ", ".join(f"`{t['spec']}` {100 * float(t.get('weight', 1.0)) / total:.0f}%" for t in train)
     fit = ""
     if pre.get("fit_limit") or pre.get("core_refine"):
         fit = (f" Ink taller than the output shrinks the writing only down to {pre.get('fit_limit', 0)} of the x-height"
-               f" scale, then is clipped; x-height search sized to the band ({pre.get('core_refine', 0)} passes).")
+               f" scale, then is clipped; x-height search sized to the band ({pre.get('core_refine', 0)} passes)"
+               + (f" in crops at least {pre['refine_min_aspect']:g} times wider than tall (lines)." if pre.get("refine_min_aspect") else "."))
 
     lines = [
         f"# Model card: {meta['name']} (version {meta['version']})",
@@ -99,8 +103,12 @@ def main() -> None:
         "  H. Bunke, *IAM-OnDB - an On-Line English Sentence Database Acquired from Handwritten Text on a",
         "  Whiteboard*, ICDAR 2005; A. Fischer, A. Keller, V. Frinken and H. Bunke, *Lexicon-Free",
         "  Handwritten Word Spotting Using Character HMMs*, Pattern Recognition Letters 33(7), 2012.",
-        "- Training mix per batch (one source per batch): IAM-OnDB lines 50%, IAM-OnDB words 30%,",
-        "  Washington lines 12%, Washington words 8%; training-only augmentation (affine and elastic",
+        "- **Lone punctuation marks** (`punctuation:*`, synthetic): offline IAM crops every `.` `,` `\"` `-`",
+        "  as a word of its own, which pen-up gaps in IAM-OnDB almost never separate; marks are drawn from",
+        "  stroke templates with random shape and size and rendered by the same renderer",
+        "  (`training/datasets/punctuation.py`).",
+        "- Training mix per batch (one source per batch): " + mix + ";",
+        "  training-only augmentation (affine and elastic",
         "  warps, erosion/dilation, brightness/contrast, blur, noise"
         + (f"; ink of neighbouring lines over the top and bottom edges of {100 * cfg['neighbours']:.0f}% of crops)." if cfg.get("neighbours") else ")."),
         "",
@@ -180,7 +188,7 @@ def main() -> None:
         "",
         "```sh",
         f"htr train --config {args.config}            # add --resume after an interruption",
-        "htr evaluate iam-ondb:test iam-ondb-words:test washington:cv1/test washington-words:cv1/test",
+        "htr evaluate iam-ondb:test iam-ondb-words:test washington:cv1/test washington-words:cv1/test punctuation:test",
         "htr evaluate iam-ondb:test washington:cv1/test iam-ondb-words:test --limit 150 --decoder beam [--lexicon]",
         "htr evaluate iam-ondb:test+neighbours iam-ondb-words:test+neighbours washington:cv1/test+neighbours",
         "python benchmarks/recognition.py",

@@ -147,3 +147,26 @@ def test_core_band_stays_on_the_line_when_neighbouring_ink_is_denser():
     assert core_band(mask)[0] > 40  # without refine the denser neighbour wins
     top, bottom = core_band(mask, refine=2)
     assert abs(top - expected[0]) <= 2 and abs(bottom - expected[1]) <= 2
+
+
+def test_refine_min_aspect_keeps_the_plain_band_search_for_word_crops():
+    # A word's x-height band need not lie in its middle, so the centred,
+    # band-sized search is for line crops (where neighbouring ink intrudes).
+    line = text_image("Dear Sir, thank you", height=60)
+    other = cv2.resize(text_image("MINIMUM MAXIMUM", height=60, thickness=4), (line.shape[1], 60))
+    mask = ink_map(to_gray(np.vstack([line, other[:30]]))) > 0.3
+    rows = np.nonzero(mask.any(axis=1))[0]
+    mask = mask[rows[0] :]
+    h, w = mask.shape
+    assert w >= 4 * h
+    assert core_band(mask, 2, min_aspect=4) == core_band(mask, refine=2) != core_band(mask)
+    word = mask[:, : 3 * h]
+    assert core_band(word, 2, min_aspect=4) == core_band(word)
+    # Through the preprocessing config: a bundle without the field reads as before.
+    assert PreprocessConfig.from_json({"core_refine": 2}).refine_min_aspect == 0.0
+    wide = PreprocessConfig(height=48, core_refine=2, refine_min_aspect=2)  # this crop is ~3.4 times wider than tall
+    narrow = PreprocessConfig(height=48, core_refine=2, refine_min_aspect=40)
+    img = np.vstack([line, other[:30]])
+    assert np.array_equal(preprocess(img, wide), preprocess(img, PreprocessConfig(height=48, core_refine=2)))
+    assert np.array_equal(preprocess(img, narrow), preprocess(img, PreprocessConfig(height=48)))
+    assert not np.array_equal(preprocess(img, wide), preprocess(img, narrow))

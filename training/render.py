@@ -40,7 +40,7 @@ def _transform(points: np.ndarray, rng: np.random.Generator, height_px: float, p
     return pts
 
 
-def _paper(h: int, w: int, rng: np.random.Generator) -> np.ndarray:
+def _paper(h: int, w: int, rng: np.random.Generator, ruled: bool = True) -> np.ndarray:
     base = rng.uniform(0.78, 1.0)
     paper = np.full((h, w), base, np.float32)
     # Low-frequency shading and fibre texture.
@@ -52,7 +52,9 @@ def _paper(h: int, w: int, rng: np.random.Generator) -> np.ndarray:
     if rng.random() < 0.15:
         # A faint ruled line across the writing, as on lined paper.
         y = int(rng.uniform(0.6, 0.95) * h)
-        cv2.line(paper, (0, y), (w, y), float(base - rng.uniform(0.1, 0.3)), 1)
+        darker = rng.uniform(0.1, 0.3)  # drawn either way: ``ruled`` leaves the random sequence alone
+        if ruled:
+            cv2.line(paper, (0, y), (w, y), float(base - darker), 1)
     return paper
 
 
@@ -61,12 +63,14 @@ def render_strokes(
     rng: np.random.Generator,
     height_px: float | None = None,
     px_per_unit: float | None = None,
+    ruled: bool = True,
 ) -> Rendered:
     """Draw strokes (each (n, 2) x/y, y down) as a scanned grayscale image.
 
     The writing is scaled so the line's ink is ``height_px`` tall (random by
     default), or by a fixed ``px_per_unit`` so lines of one page keep their
-    relative sizes (pen width then follows ``height_px``)."""
+    relative sizes (pen width then follows ``height_px``). ``ruled=False``
+    leaves out the occasional ruled line (it would out-weigh a lone dot)."""
     if not strokes:
         raise ValueError("no strokes to render")
     # Style first, so one seed gives one "writer and scanner" whatever the text.
@@ -107,7 +111,7 @@ def render_strokes(
     if blur > 0.3:
         ink = cv2.GaussianBlur(ink, (0, 0), blur)
     prng = np.random.default_rng(paper_seed)
-    paper = _paper(h, w, prng)
+    paper = _paper(h, w, prng, ruled)
     img = paper * (1.0 - darkness * np.clip(ink, 0, 1))
     img += prng.normal(0, noise, img.shape).astype(np.float32)
     img = np.clip(img * 255.0, 0, 255).astype(np.uint8)

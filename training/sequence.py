@@ -99,7 +99,7 @@ class TrainSequence(keras.utils.PyDataset):
             except DatasetError as exc:  # a broken file in a user's data set
                 log.warning("skipping sample: %s", exc)
                 continue
-            if self.neighbours > 0 and rng.random() < self.neighbours:
+            if self.neighbours > 0 and ds.neighbour_ink and rng.random() < self.neighbours:
                 raw = neighbours(raw, self._donor(ds, rng), self._donor(ds, rng), rng)
             if self.augment_strength > 0:
                 raw = augment(raw, rng, self.augment_strength)

@@ -344,7 +344,7 @@ def build_parser() -> argparse.ArgumentParser:
     r.set_defaults(func=cmd_recognize)
 
     e = sub.add_parser("evaluate", help="CER/WER/exact match as JSON per dataset")
-    e.add_argument("datasets", nargs="+", help="iam-ondb:test, washington:cv1/test, iam-lines:ROOT, a labels.tsv folder ...; SPEC+neighbours adds ink of neighbouring lines to every crop")
+    e.add_argument("datasets", nargs="+", help="iam-ondb:test, washington:cv1/test, iam-lines:ROOT, punctuation:test, a labels.tsv folder ...; SPEC+neighbours adds ink of neighbouring lines to every crop")
     e.add_argument("--data-root", help="folder with iam-ondb/ and washington/ (default $HTR_DATA_DIR or ../shared/data)")
     e.add_argument("--limit", type=int, help="evaluate the first N samples of each dataset")
     model_args(e)

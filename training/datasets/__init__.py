@@ -5,6 +5,7 @@ Specs (``DATA`` is the data root, default ``$HTR_DATA_DIR`` or ``../shared/data`
 - ``iam-ondb:SPLIT`` / ``iam-ondb-words:SPLIT``    rendered IAM On-Line lines / words
 - ``washington:cv1/test`` / ``washington-words:cv1/test``
 - ``iam-lines:ROOT[:SPLITFILE]`` / ``iam-words:ROOT[:SPLITFILE]``  offline IAM layout
+- ``punctuation:SPLIT``                           synthetic lone punctuation marks
 - a folder holding ``labels.tsv``                  (``file<TAB>text``)
 - any of them followed by ``+neighbours``          with ink of neighbouring lines
   cut into each crop, as in real line boxes (``context.WithNeighbours``)
@@ -20,9 +21,10 @@ from .context import WithNeighbours
 from .folder import LabelsFolder
 from .iam import IamOffline
 from .iam_ondb import IamOnDB
+from .punctuation import Punctuation
 from .washington import Washington
 
-__all__ = ["Dataset", "DatasetError", "Item", "LabelsFolder", "IamOffline", "IamOnDB", "Washington", "WithNeighbours", "open_dataset", "default_data_root"]
+__all__ = ["Dataset", "DatasetError", "Item", "LabelsFolder", "IamOffline", "IamOnDB", "Punctuation", "Washington", "WithNeighbours", "open_dataset", "default_data_root"]
 
 
 def default_data_root() -> Path:
@@ -49,9 +51,11 @@ def open_dataset(spec: str, data_root: str | Path | None = None) -> Dataset:
             raise DatasetError(f"{spec}: give the IAM root, e.g. iam-lines:/data/iam")
         iam_root, _, split = arg.partition(":")
         return IamOffline(iam_root, kind.split("-")[1], split or None)
+    if kind == "punctuation":
+        return Punctuation(arg or "test")
     if kind == "folder":
         return LabelsFolder(arg)
     raise DatasetError(
         f"unknown dataset {spec!r}: use iam-ondb:SPLIT, washington:cv1/test, iam-lines:ROOT, "
-        "iam-words:ROOT or a folder with labels.tsv"
+        "iam-words:ROOT, punctuation:SPLIT or a folder with labels.tsv"
     )

@@ -52,6 +52,7 @@ class Dataset:
 
     name = "dataset"
     level = "lines"
+    neighbour_ink = True  # crops may meet ink of neighbouring lines (training's ``neighbours`` augmentation)
 
     def __init__(self, items: list[Item]):
         self.items = items
