@@ -237,3 +237,26 @@ def test_a_producer_left_with_a_dead_channel_publishes_on_a_fresh_connection(rt,
     assert status == Status.PROCESSING and error is None and runs == [("start", -1, "ended", 0)]
     assert [a for a, _ in sent] == [(doc_id, 0), (doc_id, 1)]
     assert all(uri.startswith("redis://") for _, uri in sent)  # the app's broker, freshly connected
+
+
+def test_a_work_file_left_by_a_worker_dying_after_its_commit_is_deleted_on_redelivery(rt, monkeypatch):
+    from worker import tasks
+    from worker.db import Page
+
+    monkeypatch.setattr(tasks.recognize_page, "apply_async", lambda args, **kw: rt.queued.append(("recognize", *args)))
+    doc_id = _register(rt, "examples/letter.pdf")
+    tasks.start.apply((doc_id,))
+    tasks.segment_page.apply((doc_id, 0))
+    with rt.sessions() as s:
+        key = tasks.work_key(s.get(Document, doc_id).content_hash, 0)
+    assert rt.store.exists(key)
+    with monkeypatch.context() as m:
+        m.setattr(type(rt.store), "delete", lambda self, k: None)  # dies after the commit, before the delete
+        tasks.recognize_page.apply((doc_id, 0))
+    assert rt.store.exists(key)
+    tasks.recognize_page.apply((doc_id, 0))  # the unacked message comes back
+    assert not rt.store.exists(key)
+    status, error, _, runs = _state(rt, doc_id)
+    assert status == Status.PROCESSING and error is None and ("recognize", 0, "ended", 0) in runs
+    with rt.sessions() as s:
+        assert s.scalars(select(Page.index).where(Page.document_id == doc_id)).all() == [0]

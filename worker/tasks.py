@@ -172,7 +172,10 @@ def _claim(task, rt: _Runtime, doc_id: int, stage: str, page: int) -> None:
         run = session.get(TaskRun, (doc_id, stage, page))
         now = utcnow()
         if run is not None and run.state == "ended":
-            raise Ignore()  # delivered again after it finished: nothing to do
+            # Delivered again after it finished: nothing to do but, for a page whose worker
+            # died between its commit and deleting the page's work file, that clean-up.
+            _drop_work(rt, session, doc_id, stage, page)
+            raise Ignore()
         if run is not None and run.state == "running":
             age = (now - as_utc(run.started_at)).total_seconds() if run.started_at else s.visibility_timeout
             if age < s.visibility_timeout or (run.worker == me and (doc_id, stage, page) in rt.running):
@@ -185,6 +188,7 @@ def _claim(task, rt: _Runtime, doc_id: int, stage: str, page: int) -> None:
                 # nothing left to do, and no more deaths to count against it.
                 run.state, run.finished_at = "ended", now
                 session.commit()
+                _drop_work(rt, session, doc_id, stage, page)
                 raise Ignore()
             run.deaths += 1
             # One dead worker counts once per document, however many of its pages it held.
@@ -210,6 +214,19 @@ def _claim(task, rt: _Runtime, doc_id: int, stage: str, page: int) -> None:
         except IntegrityError:  # another delivery of the same work started this instant
             session.rollback()
             raise task.retry(countdown=max(1.0, s.visibility_timeout / 2), max_retries=None)
+
+
+def _drop_work(rt: _Runtime, session, doc_id: int, stage: str, page: int) -> None:
+    """Delete a page's work file left behind by a finished or abandoned run (best effort)."""
+    if stage != "recognize":
+        return
+    doc = session.get(Document, doc_id)
+    if doc is None:
+        return
+    try:
+        rt.store.delete(work_key(doc.content_hash, page))
+    except Exception as exc:  # the store is away: a later delivery or the operator cleans up
+        log.warning("could not delete the work file of document %s page %s: %s", doc_id, page, exc)
 
 
 @contextmanager
