@@ -1,6 +1,6 @@
 """Page-level measurements of segmentation and the whole pipeline on generated pages.
 
-    python benchmarks/segmentation.py [--pages 12] [--washington-pages 6] [--seed 0]
+    python benchmarks/segmentation.py [--pages 12] [--washington-pages 6] [--form-pages 6] [--seed 0]
                                       [--methods sauvola,wolf,gaussian,otsu]
 
 Pages are built on demand (nothing is committed) from *test* lines: IAM-OnDB
@@ -11,6 +11,12 @@ boxes around its lines. Prints JSON per set: line detection precision/recall
 at IoU >= 0.5 per binarization method, page CER/WER of segmentation +
 recognition against the same model's CER on the pre-cut lines, seconds per
 page by stage. A different ``--seed`` gives different pages (held-out check).
+
+Form pages (``--form-pages``), as the IAM forms are laid out: a typed header
+and the text typed as a prompt, then the same text handwritten (IAM-OnDB test
+lines). Their printed lines should be left out (``segmentation/printed.py``):
+reported are the share of printed lines skipped, handwriting line detection
+and page CER against the handwriting alone.
 """
 
 from __future__ import annotations
@@ -82,6 +88,54 @@ def build_washington_pages(n_pages: int, lines_per_page: int = 16, seed: int = 0
     return pages, crops
 
 
+def build_form_pages(n_pages: int, lines_per_page: int = 8, seed: int = 0):
+    """Forms: typed header + typed prompt + the prompt handwritten.
+    -> (pages, pre-cut handwriting crops with their texts, typed boxes per page)."""
+    import textwrap
+
+    from segmentation.synth import compose_page, typed_line
+    from training.datasets import open_dataset
+    from training.render import render_strokes
+
+    ds = open_dataset("iam-ondb:test")
+    rng = np.random.default_rng(seed + 13)
+    pages, crops, typed = [], [], []
+    starts = np.linspace(0, len(ds) - lines_per_page, n_pages).astype(int)
+    for k, start in enumerate(starts):
+        idx = list(range(start, start + lines_per_page))
+        texts = [ds.items[i].text for i in idx]
+        size = int(rng.integers(34, 50))
+        prompt = [f"Sentence Database {ds.items[idx[0]].id[:7].upper()}"] + textwrap.wrap(" ".join(texts), 62)
+        scale = float(rng.uniform(110, 150)) / 600.0
+        hand = [render_strokes(ds.strokes(i), np.random.default_rng(seed * 1000 + k), height_px=130.0, px_per_unit=scale).image for i in idx]
+        imgs = [typed_line(t, size, rng) for t in prompt] + hand
+        sp = compose_page(imgs, [None] * len(prompt) + texts, rng, skew_deg=float(rng.uniform(-1.5, 1.5)), noise=float(rng.uniform(0.01, 0.03)))
+        n_typed = sum(1 for t in sp.texts if t is None)
+        typed.append(sp.boxes[:n_typed])
+        sp.boxes, sp.texts = sp.boxes[n_typed:], sp.texts[n_typed:]
+        pages.append(sp)
+        crops.extend(zip(hand[: len(sp.texts)], sp.texts))
+    return pages, crops, typed
+
+
+def measure_forms(pages, crops, typed, pred) -> dict:
+    """Printed lines skipped, handwriting found, and page CER against the handwriting."""
+    from segmentation.synth import match_lines
+
+    skipped = sum(len(match_lines(segment_printed(sp), boxes)["matches"]) for sp, boxes in zip(pages, typed))
+    out = measure(pages, crops, pred, ["sauvola"])
+    out["boxed_pages"] = 0
+    out["printed_lines"] = sum(len(b) for b in typed)
+    out["printed_lines_skipped"] = skipped
+    return out
+
+
+def segment_printed(sp):
+    from segmentation import segment_page
+
+    return segment_page(sp.image).printed
+
+
 def measure(pages, crops, pred, methods: list[str]) -> dict:
     from segmentation import line_crops, segment_page
     from segmentation.synth import match_lines
@@ -131,6 +185,7 @@ def main() -> None:
     ap = argparse.ArgumentParser()
     ap.add_argument("--pages", type=int, default=12, help="IAM-OnDB pages")
     ap.add_argument("--washington-pages", type=int, default=6)
+    ap.add_argument("--form-pages", type=int, default=6, help="typed prompt + handwriting, as IAM forms")
     ap.add_argument("--seed", type=int, default=0)
     ap.add_argument("--methods", default="sauvola,wolf,gaussian,otsu")
     ap.add_argument("--model")
@@ -145,6 +200,8 @@ def main() -> None:
         out["iam-ondb"] = measure(*build_pages(args.pages, seed=args.seed), pred, methods)
     if args.washington_pages:
         out["washington"] = measure(*build_washington_pages(args.washington_pages, seed=args.seed), pred, methods)
+    if args.form_pages:
+        out["forms"] = measure_forms(*build_form_pages(args.form_pages, seed=args.seed), pred)
     print(json.dumps(out, indent=2))
 
 

@@ -53,6 +53,7 @@ class PageLayout:
     lines: list[Line]
     deskewed: np.ndarray | None = None  # the deskewed gray page, for cropping
     line_masks: list[np.ndarray] = field(default_factory=list)  # per-line ink mask within its box
+    printed: list[Box] = field(default_factory=list)  # machine-printed lines left out (page coordinates)
 
     def to_json(self) -> dict:
         return {
@@ -62,4 +63,5 @@ class PageLayout:
             "lines": [
                 {"box": ln.page_box.to_list(), "words": [w.to_list() for w in ln.page_words]} for ln in self.lines
             ],
+            "printed_lines": [b.to_list() for b in self.printed],
         }

@@ -9,6 +9,7 @@ from .binarize import DEFAULT_METHOD, binarize
 from .deskew import estimate_skew, rotate
 from .layout import Box, Line, PageLayout
 from .lines import segment_lines, segment_words
+from .printed import form_template_lines
 from .rulings import remove_rulings, ruling_rows
 
 
@@ -45,7 +46,14 @@ def _small(gray: np.ndarray, side: int = 1000) -> np.ndarray:
     return cv2.resize(gray, (max(1, int(w * scale)), max(1, int(h * scale))), interpolation=cv2.INTER_AREA)
 
 
-def segment_page(image: np.ndarray, method: str = DEFAULT_METHOD, deskew: bool = True) -> PageLayout:
+def segment_page(image: np.ndarray, method: str = DEFAULT_METHOD, deskew: bool = True, skip_printed: bool = True) -> PageLayout:
+    """Lines and words of a page, in reading order.
+
+    ``skip_printed``: on a page that mixes machine print with handwriting (a
+    form: its template text beside what was written in), the printed lines
+    are left out of ``lines`` and listed in ``printed`` (page coordinates). A
+    page of print alone, or one that does not split cleanly, is read whole
+    (``printed.form_template_lines``)."""
     gray = to_gray_u8(image)
     h, w = gray.shape
     angle = estimate_skew(binarize(_small(gray), method)) if deskew else 0.0
@@ -53,11 +61,18 @@ def segment_page(image: np.ndarray, method: str = DEFAULT_METHOD, deskew: bool =
     mask = binarize(straight, method)
     mask, rulings = remove_rulings(mask)
     boxes, masks, ch = segment_lines(mask, barriers=ruling_rows(rulings))
+    printed: list[Box] = []
+    if skip_printed and boxes:
+        flags = form_template_lines(masks)
+        if any(flags):
+            printed = [_unrotate(b, angle, w, h) for b, f in zip(boxes, flags) if f]
+            boxes = [b for b, f in zip(boxes, flags) if not f]
+            masks = [m for m, f in zip(masks, flags) if not f]
     lines = []
     for box, lm in zip(boxes, masks):
         words = [Box(b.x0 + box.x0, b.y0 + box.y0, b.x1 + box.x0, b.y1 + box.y0) for b in segment_words(lm, ch)]
         lines.append(Line(box, _unrotate(box, angle, w, h), words, [_unrotate(b, angle, w, h) for b in words]))
-    return PageLayout(w, h, angle, lines, straight, masks)
+    return PageLayout(w, h, angle, lines, straight, masks, printed)
 
 
 CROP_MARGIN = 4
@@ -79,8 +94,10 @@ def line_crops(layout: PageLayout, margin: int = CROP_MARGIN) -> list[np.ndarray
 
 
 def draw_overlay(image: np.ndarray, layout: PageLayout) -> np.ndarray:
-    """The page with line boxes (blue) and word boxes (orange), for a person to check."""
+    """The page with line boxes (blue), word boxes (orange) and skipped printed lines (gray), for a person to check."""
     out = cv2.cvtColor(to_gray_u8(image), cv2.COLOR_GRAY2BGR)
+    for b in layout.printed:
+        cv2.rectangle(out, (b.x0, b.y0), (b.x1 - 1, b.y1 - 1), (150, 150, 150), 2)
     for i, line in enumerate(layout.lines):
         b = line.page_box
         cv2.rectangle(out, (b.x0, b.y0), (b.x1 - 1, b.y1 - 1), (200, 80, 0), 2)

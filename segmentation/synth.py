@@ -101,3 +101,16 @@ def match_lines(pred: list[Box], gt: list[Box], iou: float = 0.5) -> dict:
         "recall": len(matches) / max(1, len(gt)),
         "matches": matches,
     }
+
+
+def typed_line(text: str, size: int, rng: np.random.Generator) -> np.ndarray:
+    """A line of machine print (a form's template text) as scanned: Pillow's
+    built-in font at ``size`` px (no system fonts needed), gray ink, blur and
+    noise. uint8 gray, dark on light."""
+    from PIL import Image, ImageDraw, ImageFont
+
+    font = ImageFont.load_default(size=size)
+    img = Image.new("L", (40 + int(0.7 * size * len(text)), int(2 * size)), 245)
+    ImageDraw.Draw(img).text((20, size // 3), text, font=font, fill=int(rng.integers(10, 70)))
+    a = cv2.GaussianBlur(np.array(img), (0, 0), rng.uniform(0.4, 1.0))
+    return np.clip(a + rng.normal(0, rng.uniform(2, 8), a.shape), 0, 255).astype(np.uint8)

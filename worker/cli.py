@@ -207,17 +207,20 @@ def cmd_segment(args) -> int:
 
     from segmentation import draw_overlay, segment_page
 
+    from .settings import skip_printed
+
     img = cv2.imread(args.image, cv2.IMREAD_GRAYSCALE)
     if img is None:
         print(f"htr segment: {args.image}: not a readable image", file=sys.stderr)
         return 2
-    layout = segment_page(img)
+    layout = segment_page(img, skip_printed=skip_printed())
     if args.overlay:
         cv2.imwrite(args.overlay, draw_overlay(img, layout))
     if args.json:
         print(json.dumps(layout.to_json()))
     else:
-        print(f"{len(layout.lines)} lines, {sum(len(l.words) for l in layout.lines)} words, skew {layout.angle:.2f} degrees")
+        printed = f", {len(layout.printed)} printed lines skipped" if layout.printed else ""
+        print(f"{len(layout.lines)} lines, {sum(len(l.words) for l in layout.lines)} words, skew {layout.angle:.2f} degrees{printed}")
     return 0
 
 

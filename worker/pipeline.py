@@ -29,6 +29,7 @@ from segmentation import CROP_MARGIN, Box, PageLayout, line_crops, segment_page,
 
 from .db import Document, Line, ModelVersion, Page, Status, Word, utcnow
 from .documents import BadInput, PageImage, iter_pages
+from .settings import skip_printed
 
 LINE_BATCH = 64  # lines buffered before recognition runs
 
@@ -108,8 +109,9 @@ class PageWork:
 
 
 def segment(page: PageImage) -> PageWork:
-    """Segment a rendered page into line boxes and the crops recognition reads."""
-    layout = segment_page(page.image)
+    """Segment a rendered page into line boxes and the crops recognition reads
+    (machine-printed lines of a form left out unless HTR_PRINTED=read)."""
+    layout = segment_page(page.image, skip_printed=skip_printed())
     crops = line_crops(layout)
     return PageWork(page.index, page.dpi, layout.width, layout.height, float(layout.angle),
                     [ln.box for ln in layout.lines], [ln.page_box for ln in layout.lines], crops)

@@ -80,3 +80,14 @@ class Settings:
             scan_schedule=env.get("HTR_SCAN_SCHEDULE") or cls.scan_schedule,
             routes=routes,
         )
+
+
+def skip_printed(env: Mapping[str, str] | None = None) -> bool:
+    """HTR_PRINTED: ``skip`` (default) leaves machine-printed lines out of pages that mix
+    print and handwriting (a form's template text); ``read`` reads them as writing.
+    Read when a page is segmented, like the input limits."""
+    env = os.environ if env is None else env
+    value = (env.get("HTR_PRINTED") or "skip").strip().lower()
+    if value not in ("skip", "read"):
+        raise ValueError(f"HTR_PRINTED={value!r}: expected skip or read")
+    return value == "skip"
