@@ -125,3 +125,20 @@ def test_a_page_is_split_only_when_print_and_writing_are_both_sure():
     assert form_template_lines([*typed, hand, script]) == [False] * 5  # a line in between: read all
     assert form_template_lines([hand, word]) == [False, False]
     assert form_template_lines([]) == []
+
+
+def test_the_pipeline_reads_a_forms_handwriting_only_unless_told(monkeypatch, caplog):
+    import logging
+
+    from worker.documents import PageImage
+    from worker.pipeline import segment
+
+    rng = np.random.default_rng(1)
+    sp = _form(rng, PROSE[:4], handwriting_lines())
+    page = PageImage(0, sp.image, 300)
+    with caplog.at_level(logging.INFO, logger="worker.pipeline"):
+        work = segment(page)
+    assert len(work.crops) == len(work.boxes) == 4  # the four handwritten lines
+    assert "4 printed lines left out" in caplog.text
+    monkeypatch.setenv("HTR_PRINTED", "read")
+    assert len(segment(page).crops) == 8

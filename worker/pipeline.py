@@ -11,6 +11,7 @@ rows for the same page, so a retried page is stored once).
 from __future__ import annotations
 
 import hashlib
+import logging
 import io
 import json
 import queue
@@ -30,6 +31,8 @@ from segmentation import CROP_MARGIN, Box, PageLayout, line_crops, segment_page,
 from .db import Document, Line, ModelVersion, Page, Status, Word, utcnow
 from .documents import BadInput, PageImage, iter_pages
 from .settings import skip_printed
+
+log = logging.getLogger(__name__)
 
 LINE_BATCH = 64  # lines buffered before recognition runs
 
@@ -112,6 +115,8 @@ def segment(page: PageImage) -> PageWork:
     """Segment a rendered page into line boxes and the crops recognition reads
     (machine-printed lines of a form left out unless HTR_PRINTED=read)."""
     layout = segment_page(page.image, skip_printed=skip_printed())
+    if layout.printed:
+        log.info("page %d: %d printed lines left out (form template text; HTR_PRINTED=read reads them)", page.index + 1, len(layout.printed))
     crops = line_crops(layout)
     return PageWork(page.index, page.dpi, layout.width, layout.height, float(layout.angle),
                     [ln.box for ln in layout.lines], [ln.page_box for ln in layout.lines], crops)
