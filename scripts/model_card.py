@@ -68,6 +68,7 @@ def main() -> None:
             rob_rows.append([f"`{k}`", v["samples"], pct(v["cer"]), pct(clean), pct(v["wer"])])
     train = cfg.get("train") or []
     total = sum(float(t.get("weight", 1.0)) for t in train) or 1.0
+    punct_trained = any(str(t.get("spec", "")).startswith("punctuation") for t in train)
     mix = ", ".join(f"`{t['spec']}` {100 * float(t.get('weight', 1.0)) / total:.0f}%" for t in train)
     fit = ""
     if pre.get("fit_limit") or pre.get("core_refine"):
@@ -103,7 +104,8 @@ def main() -> None:
         "  H. Bunke, *IAM-OnDB - an On-Line English Sentence Database Acquired from Handwritten Text on a",
         "  Whiteboard*, ICDAR 2005; A. Fischer, A. Keller, V. Frinken and H. Bunke, *Lexicon-Free",
         "  Handwritten Word Spotting Using Character HMMs*, Pattern Recognition Letters 33(7), 2012.",
-        "- **Lone punctuation marks** (`punctuation:*`, synthetic): offline IAM crops every `.` `,` `\"` `-`",
+        "- **Lone punctuation marks** (`punctuation:*`, synthetic" + ("" if punct_trained else "; measured, not trained on")
+        + "): offline IAM crops every `.` `,` `\"` `-`",
         "  as a word of its own, which pen-up gaps in IAM-OnDB almost never separate; marks are drawn from",
         "  stroke templates with random shape and size and rendered by the same renderer",
         "  (`training/datasets/punctuation.py`).",

@@ -22,6 +22,7 @@ def test_bundled_model_is_complete():
         assert top["words"] > 100 and top["share_exact"] >= 0.9, table  # "≥ 0.9" means at least 90% right
     # Trained and preprocessed for real line boxes, which carry ink of neighbouring lines.
     assert b.preprocess.fit_limit > 0 and b.preprocess.core_refine > 0
+    assert b.preprocess.refine_min_aspect > 0  # ... and for words the plain x-height search (version 3)
     assert (b.path / "MODEL_CARD.md").is_file()
 
 
