@@ -120,20 +120,15 @@ def build_form_pages(n_pages: int, lines_per_page: int = 8, seed: int = 0):
 
 def measure_forms(pages, crops, typed, pred) -> dict:
     """Printed lines skipped, handwriting found, and page CER against the handwriting."""
+    from segmentation import segment_page
     from segmentation.synth import match_lines
 
-    skipped = sum(len(match_lines(segment_printed(sp), boxes)["matches"]) for sp, boxes in zip(pages, typed))
+    skipped = sum(len(match_lines(segment_page(sp.image).printed, boxes)["matches"]) for sp, boxes in zip(pages, typed))
     out = measure(pages, crops, pred, ["sauvola"])
     out["boxed_pages"] = 0
     out["printed_lines"] = sum(len(b) for b in typed)
     out["printed_lines_skipped"] = skipped
     return out
-
-
-def segment_printed(sp):
-    from segmentation import segment_page
-
-    return segment_page(sp.image).printed
 
 
 def measure(pages, crops, pred, methods: list[str]) -> dict:

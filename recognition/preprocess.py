@@ -147,6 +147,14 @@ def _core_run(profile: np.ndarray, band: int | None = None, centred: bool = Fals
     return top, bottom
 
 
+def _refined_run(profile: np.ndarray, refine: int, centred: bool) -> tuple[int, int]:
+    """``_core_run``, then ``refine`` more passes smoothed to the band found."""
+    top, bottom = _core_run(profile, centred=centred)
+    for _ in range(refine):
+        top, bottom = _core_run(profile, band=bottom - top, centred=centred)
+    return top, bottom
+
+
 def core_band(mask: np.ndarray, refine: int = 0, min_aspect: float = 0.0) -> tuple[int, int]:
     """Rows [top, bottom) of the core (x-height) band.
 
@@ -167,19 +175,14 @@ def core_band(mask: np.ndarray, refine: int = 0, min_aspect: float = 0.0) -> tup
     if w < min_aspect * h:
         refine = 0
     centred = refine > 0
-    top, bottom = _core_run(profile, centred=centred)
-    for _ in range(refine):
-        top, bottom = _core_run(profile, band=bottom - top, centred=centred)
+    top, bottom = _refined_run(profile, refine, centred)
     slice_w = max(8, int(1.5 * h))
     if w >= 2 * slice_w:
         heights = []
         for x in range(0, w - slice_w // 2, slice_w):
             part = mask[:, x : x + slice_w]
             if part.sum() >= 0.02 * part.size:
-                prof = part.sum(axis=1).astype(np.float32)
-                t, b = _core_run(prof, centred=centred)
-                for _ in range(refine):
-                    t, b = _core_run(prof, band=b - t, centred=centred)
+                t, b = _refined_run(part.sum(axis=1).astype(np.float32), refine, centred)
                 heights.append(b - t)
         if heights:
             core = int(round(float(np.median(heights))))

@@ -96,17 +96,20 @@ def glyph_twin_share(mask: np.ndarray) -> tuple[float, int]:
     return (float(_twin_flags(glyphs).mean()) if glyphs else 0.0), len(glyphs)
 
 
+def _sure_print(share: float, n: int) -> bool:
+    return n >= MIN_GLYPHS and share >= TWIN_SHARE
+
+
 def is_printed(mask: np.ndarray) -> bool:
     """Whether a line's ink mask is machine print (see the module notes)."""
-    share, n = glyph_twin_share(mask)
-    return n >= MIN_GLYPHS and share >= TWIN_SHARE
+    return _sure_print(*glyph_twin_share(mask))
 
 
 def form_template_lines(masks: list[np.ndarray]) -> list[bool]:
     """Per line, whether to leave it out as a form's printed template text."""
     glyphs = [_glyphs(m) for m in masks]
     shares = [float(_twin_flags(g).mean()) if g else 0.0 for g in glyphs]
-    printed = [len(g) >= MIN_GLYPHS and sh >= TWIN_SHARE for g, sh in zip(glyphs, shares)]
+    printed = [_sure_print(sh, len(g)) for g, sh in zip(glyphs, shares)]
     if not any(printed):
         return [False] * len(masks)
     # Type repeats across lines too: a short printed line (a label, the end of

@@ -21,10 +21,6 @@ PROSE = [
 ]
 
 
-def printed_line(text: str, size: int, rng: np.random.Generator) -> np.ndarray:
-    return typed_line(text, size, rng)
-
-
 def _hershey(text: str, rng: np.random.Generator) -> np.ndarray:
     """OpenCV's Hershey type (a stroke font: print of another kind)."""
     scale = rng.uniform(1.1, 1.5)
@@ -42,7 +38,7 @@ def handwriting_lines() -> list[np.ndarray]:
 
 def test_print_has_glyph_twins_and_handwriting_has_none():
     rng = np.random.default_rng(0)
-    printed = [printed_line(t, int(rng.integers(30, 48)), rng) for t in PROSE[1:4] + PROSE[5:]]
+    printed = [typed_line(t, int(rng.integers(30, 48)), rng) for t in PROSE[1:4] + PROSE[5:]]
     printed += [_hershey(t, rng) for t in PROSE[1:4]]
     for img in printed:
         share, n = glyph_twin_share(binarize(img))
@@ -50,7 +46,7 @@ def test_print_has_glyph_twins_and_handwriting_has_none():
     for img in handwriting_lines():
         share, n = glyph_twin_share(binarize(img))
         assert not is_printed(binarize(img)) and share < 0.15, (share, n)
-    assert not is_printed(binarize(printed_line("Name:", 40, rng)))  # too few glyphs to tell: read
+    assert not is_printed(binarize(typed_line("Name:", 40, rng)))  # too few glyphs to tell: read
 
 
 def _covered(truth, box) -> float:
@@ -62,7 +58,7 @@ def _covered(truth, box) -> float:
 def _form(rng, printed_rows, written_rows):
     imgs, texts = [], []
     for t in printed_rows:
-        imgs.append(printed_line(t, 40, rng))
+        imgs.append(typed_line(t, 40, rng))
         texts.append(("printed", t))
     for img in written_rows:
         imgs.append(img)
@@ -90,7 +86,7 @@ def test_pages_of_one_kind_are_read_whole():
     from worker.documents import iter_pages
 
     rng = np.random.default_rng(2)
-    typed = compose_page([printed_line(t, 40, rng) for t in PROSE[:4]], PROSE[:4], rng, size=(2000, 1600), noise=0.01)
+    typed = compose_page([typed_line(t, 40, rng) for t in PROSE[:4]], PROSE[:4], rng, size=(2000, 1600), noise=0.01)
     layout = segment_page(typed.image)
     assert len(layout.lines) == 4 and layout.printed == []  # a typed page: nothing to tell apart
     for page in iter_pages(ROOT / "examples" / "letter.pdf"):  # handwriting only
@@ -113,8 +109,8 @@ def test_a_page_is_split_only_when_print_and_writing_are_both_sure():
     from tests.fixtures import text_image
 
     rng = np.random.default_rng(4)
-    typed = [binarize(printed_line(t, 40, rng)) for t in PROSE[1:4]]
-    label = binarize(printed_line("Name:", 40, rng))  # too short to judge alone...
+    typed = [binarize(typed_line(t, 40, rng)) for t in PROSE[1:4]]
+    label = binarize(typed_line("Name:", 40, rng))  # too short to judge alone...
     hand = binarize(handwriting_lines()[0])
     word = binarize(cv2.imread(str(ROOT / "examples" / "word.png"), cv2.IMREAD_GRAYSCALE))
     script = binarize(text_image("the quick brown fox jumps", scale=1.6))  # Hershey script: twins for some glyphs

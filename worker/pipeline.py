@@ -11,9 +11,9 @@ rows for the same page, so a retried page is stored once).
 from __future__ import annotations
 
 import hashlib
-import logging
 import io
 import json
+import logging
 import queue
 import threading
 import time
