@@ -1,6 +1,6 @@
 """Page-level measurements of segmentation and the whole pipeline on generated pages.
 
-    python benchmarks/segmentation.py [--pages 12] [--washington-pages 6] [--form-pages 6] [--seed 0]
+    python benchmarks/segmentation.py [--pages 12] [--washington-pages 6] [--form-pages 6] [--artefact-pages 4] [--seed 0]
                                       [--methods sauvola,wolf,gaussian,otsu]
 
 Pages are built on demand (nothing is committed) from *test* lines: IAM-OnDB
@@ -17,6 +17,11 @@ and the text typed as a prompt, then the same text handwritten (IAM-OnDB test
 lines). Their printed lines should be left out (``segmentation/printed.py``):
 reported are the share of printed lines skipped, handwriting line detection
 and page CER against the handwriting alone.
+
+Artefact pages (``--artefact-pages`` per kind): the IAM-OnDB pages with a
+dark border strip, an edge shadow, punched holes, a stain, a box round every
+line, and all of them at once (``segmentation.synth.ARTEFACTS``); reported
+per kind: line precision/recall and page CER against pre-cut CER.
 """
 
 from __future__ import annotations
@@ -34,9 +39,11 @@ sys.path.insert(0, str(Path(__file__).resolve().parents[1]))
 os.environ.setdefault("TF_CPP_MIN_LOG_LEVEL", "2")
 
 
-def build_pages(n_pages: int, lines_per_page: int = 14, seed: int = 0, line_px: tuple[float, float] = (110, 150)):
+def build_pages(n_pages: int, lines_per_page: int = 14, seed: int = 0, line_px: tuple[float, float] = (110, 150),
+                artefacts: tuple[str, ...] = ()):
     """IAM-OnDB pages: (pages, pre-cut line crops with their texts).
-    ``line_px``: range of a page's typical line height in pixels at 300 dpi."""
+    ``line_px``: range of a page's typical line height in pixels at 300 dpi;
+    ``artefacts``: scan artefacts on every page (``segmentation.synth.ARTEFACTS``)."""
     from segmentation.synth import compose_page
     from training.datasets import open_dataset
     from training.render import render_strokes
@@ -53,10 +60,29 @@ def build_pages(n_pages: int, lines_per_page: int = 14, seed: int = 0, line_px: 
         scale = float(rng.uniform(*line_px)) / 600.0
         imgs = [render_strokes(ds.strokes(i), np.random.default_rng(seed * 1000 + k), height_px=130.0, px_per_unit=scale).image for i in idx]
         texts = [ds.items[i].text for i in idx]
-        sp = compose_page(imgs, texts, rng, skew_deg=float(rng.uniform(-2.0, 2.0)), boxed=(k % 3 == 2), noise=float(rng.uniform(0.01, 0.04)))
+        sp = compose_page(imgs, texts, rng, skew_deg=float(rng.uniform(-2.0, 2.0)), boxed=(k % 3 == 2 and not artefacts),
+                          noise=float(rng.uniform(0.01, 0.04)), artefacts=artefacts)
         pages.append(sp)
         crops.extend(zip(imgs[: len(sp.texts)], sp.texts))
     return pages, crops
+
+
+def measure_artefacts(n_pages: int, seed: int, pred) -> dict:
+    """The same IAM-OnDB pages with each scan artefact, and with all of them."""
+    from segmentation.synth import ARTEFACTS
+
+    out = {}
+    for kinds in [(a,) for a in ARTEFACTS] + [ARTEFACTS]:
+        r = measure(*build_pages(n_pages, seed=seed, artefacts=kinds), pred, ["sauvola"])
+        r.pop("boxed_pages", None)
+        out["+".join(kinds) if len(kinds) == 1 else "all"] = {
+            "precision": r["line_detection_iou_0.5"]["sauvola"]["precision"],
+            "recall": r["line_detection_iou_0.5"]["sauvola"]["recall"],
+            "cer_precut_lines": r["cer_precut_lines"],
+            "cer_pages": r["cer_pages"],
+            "segmentation_cost_cer_points": r["segmentation_cost_cer_points"],
+        }
+    return out
 
 
 def build_washington_pages(n_pages: int, lines_per_page: int = 16, seed: int = 0):
@@ -181,6 +207,7 @@ def main() -> None:
     ap.add_argument("--pages", type=int, default=12, help="IAM-OnDB pages")
     ap.add_argument("--washington-pages", type=int, default=6)
     ap.add_argument("--form-pages", type=int, default=6, help="typed prompt + handwriting, as IAM forms")
+    ap.add_argument("--artefact-pages", type=int, default=4, help="IAM-OnDB pages per scan artefact (border, shadow, holes, stain, boxes, all)")
     ap.add_argument("--seed", type=int, default=0)
     ap.add_argument("--methods", default="sauvola,wolf,gaussian,otsu")
     ap.add_argument("--model")
@@ -197,6 +224,8 @@ def main() -> None:
         out["washington"] = measure(*build_washington_pages(args.washington_pages, seed=args.seed), pred, methods)
     if args.form_pages:
         out["forms"] = measure_forms(*build_form_pages(args.form_pages, seed=args.seed), pred)
+    if args.artefact_pages:
+        out["artefacts"] = measure_artefacts(args.artefact_pages, args.seed, pred)
     print(json.dumps(out, indent=2))
 
 

@@ -1,5 +1,5 @@
 #!/usr/bin/env bash
-# Create .venv and install the project with TensorFlow and the test tools.
+# Create .venv and install the project with TensorFlow, the training extras and the test tools.
 # Re-runs are cheap: pip is skipped while pyproject.toml is unchanged.
 set -euo pipefail
 cd "$(dirname "$0")/.."
@@ -20,7 +20,7 @@ stamp=.venv/.htr-installed
 want=$(sha256sum pyproject.toml | cut -d' ' -f1)
 if [ ! -f "$stamp" ] || [ "$(cat "$stamp")" != "$want" ]; then
   log=.venv/pip-install.log
-  if ! { .venv/bin/python -m pip install -q --upgrade pip && .venv/bin/python -m pip install -q -e ".[tensorflow,test]"; } >"$log" 2>&1; then
+  if ! { .venv/bin/python -m pip install -q --upgrade pip && .venv/bin/python -m pip install -q -e ".[tensorflow,train,test]"; } >"$log" 2>&1; then
     cat "$log" >&2
     exit 1
   fi

@@ -1,4 +1,4 @@
-"""Page -> deskew -> binarize -> remove rulings -> lines -> words, in reading order."""
+"""Page -> deskew -> binarize -> remove rulings and scan artefacts -> lines -> words, in reading order."""
 
 from __future__ import annotations
 
@@ -6,6 +6,7 @@ import cv2
 import numpy as np
 
 from .binarize import DEFAULT_METHOD, binarize
+from .cleanup import outside_sheet, remove_blots, remove_edge_marks
 from .deskew import estimate_skew, rotate
 from .layout import Box, Line, PageLayout
 from .lines import segment_lines, segment_words
@@ -59,7 +60,14 @@ def segment_page(image: np.ndarray, method: str = DEFAULT_METHOD, deskew: bool =
     angle = estimate_skew(binarize(_small(gray), method)) if deskew else 0.0
     straight = rotate(gray, angle) if angle else gray
     mask = binarize(straight, method)
+    beyond = outside_sheet(gray)  # on the scan as it is: the sheet's edge runs along the image's
+    if beyond.any() and angle:
+        beyond = rotate(beyond, angle)
+    if beyond.any():
+        mask = mask & ~beyond
+    mask = remove_blots(mask)
     mask, rulings = remove_rulings(mask)
+    mask = remove_edge_marks(mask, rotate(np.ones((h, w), bool), angle) if angle else None)
     boxes, masks, ch = segment_lines(mask, barriers=ruling_rows(rulings))
     printed: list[Box] = []
     if skip_printed and boxes:

@@ -41,7 +41,7 @@ def find_rulings(mask: np.ndarray, min_frac: float = 0.12) -> np.ndarray:
         ch = 20.0
     vlen = max(25, int(1.2 * ch))
     vert = cv2.morphologyEx(rest, cv2.MORPH_OPEN, cv2.getStructuringElement(cv2.MORPH_RECT, (1, vlen)))
-    vert = _box_edges(vert, horiz, h)
+    vert = _box_edges(vert, horiz, h, ch)
     vert = cv2.dilate(vert, np.ones((3, 3), np.uint8)) & m
     return (horiz | vert).astype(bool)
 
@@ -52,21 +52,23 @@ def _half(m: np.ndarray) -> np.ndarray:
     return (cv2.resize(m, (max(1, w // 2), max(1, h // 2)), interpolation=cv2.INTER_AREA) > 0).astype(np.uint8)
 
 
-def _box_edges(vert: np.ndarray, horiz: np.ndarray, page_h: int, reach: int = 4) -> np.ndarray:
+def _box_edges(vert: np.ndarray, horiz: np.ndarray, page_h: int, ch: float, reach: int = 4) -> np.ndarray:
     """The straight vertical runs that are rulings, not pen strokes.
 
     The stems of ``l``, ``d``, ``T`` in upright writing are straight runs as
     long as any box edge, so length alone does not tell them apart. A box or
     table edge ends on a horizontal ruling (its corner); a margin line runs
-    down a large part of the page. A stroke that merely crosses a ruled line
-    continues past it at both ends and is kept.
+    down a large part of the page and several lines of writing (``ch`` is the
+    writing's height: on an image of one line, a quarter of the page is a
+    stem). A stroke that merely crosses a ruled line continues past it at
+    both ends and is kept.
     """
     contours, _ = cv2.findContours(vert, cv2.RETR_EXTERNAL, cv2.CHAIN_APPROX_SIMPLE)
     H, W = horiz.shape
     out = np.zeros_like(vert)
     for c in contours:
         x, y, w, hh = cv2.boundingRect(c)
-        if hh < 0.25 * page_h:
+        if hh < max(0.25 * page_h, 3.0 * ch):
             xa, xb = max(0, x - reach), min(W, x + w + reach)
             top = horiz[max(0, y - reach) : y + 2 + reach, xa:xb].any()
             bottom = horiz[max(0, y + hh - 2 - reach) : y + hh + reach, xa:xb].any()

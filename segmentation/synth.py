@@ -4,6 +4,12 @@ Line images (dark ink on light paper) are stacked onto a page with margins,
 uneven spacing, optional form boxes around lines, page skew and scan noise.
 Ground-truth boxes are the ink boxes of the placed lines, mapped through the
 skew, in page coordinates.
+
+``artefacts`` adds what real scans carry besides the writing (none of it text):
+``border`` (the dark strip of the scanner lid beyond the sheet's edge),
+``shadow`` (an edge or gutter shadow), ``holes`` (punched holes), ``stain``
+(a translucent blot or ring) and ``boxes`` (a box drawn tight round every
+line, as on forms that box each answer).
 """
 
 from __future__ import annotations
@@ -38,7 +44,11 @@ def compose_page(
     skew_deg: float = 0.0,
     boxed: bool = False,
     noise: float = 0.02,
+    artefacts: tuple[str, ...] = (),
 ) -> SynthPage:
+    unknown = set(artefacts) - set(ARTEFACTS)
+    if unknown:
+        raise ValueError(f"unknown artefacts {sorted(unknown)}: choose from {ARTEFACTS}")
     W, H = size
     page = np.full((H, W), 255, np.float32) * rng.uniform(0.88, 1.0)
     margin_x = int(W * rng.uniform(0.06, 0.12))
@@ -65,10 +75,14 @@ def compose_page(
         if boxed:
             pad = int(rng.integers(8, 20))
             cv2.rectangle(page, (margin_x - pad - 10, y - pad), (W - margin_x + pad, y + ch + pad), 60.0, 2)
+        if "boxes" in artefacts:
+            pad = int(rng.integers(6, 18))
+            cv2.rectangle(page, (x - pad, y - pad), (x + cw + pad, y + ch + pad), float(rng.uniform(30, 90)), int(rng.integers(2, 5)))
         boxes.append((x, y, x + cw, y + ch))
         kept.append(text)
-        gap = int(ch * rng.uniform(0.35, 0.9)) + (int(rng.integers(20, 40)) if boxed else 0)
+        gap = int(ch * rng.uniform(0.35, 0.9)) + (int(rng.integers(20, 40)) if boxed or "boxes" in artefacts else 0)
         y += ch + gap
+    _add_artefacts(page, artefacts, rng, margin_x)
     out = page
     m = cv2.getRotationMatrix2D((W / 2.0, H / 2.0), skew_deg, 1.0)
     if skew_deg:
@@ -82,6 +96,50 @@ def compose_page(
         gx1, gy1 = pts.max(axis=0)
         gt.append(Box(int(gx0), int(gy0), int(np.ceil(gx1)), int(np.ceil(gy1))))
     return SynthPage(out, gt, kept)
+
+
+ARTEFACTS = ("border", "shadow", "holes", "stain", "boxes")
+
+
+def _add_artefacts(page: np.ndarray, artefacts, rng: np.random.Generator, margin_x: int) -> None:
+    """Scan artefacts drawn onto the paper in place (before skew and noise)."""
+    H, W = page.shape
+    if "shadow" in artefacts:
+        width = int(W * rng.uniform(0.04, 0.1))
+        ramp = np.linspace(rng.uniform(0.35, 0.6), 1.0, width, dtype=np.float32) ** 1.5
+        if rng.random() < 0.5:
+            page[:, :width] *= ramp[None, :]
+        else:
+            page[:, W - width :] *= ramp[::-1][None, :]
+    if "stain" in artefacts:
+        cx, cy = int(rng.uniform(0.2, 0.8) * W), int(rng.uniform(0.2, 0.8) * H)
+        r = int(rng.uniform(0.04, 0.09) * W)
+        blot = np.zeros((H, W), np.float32)
+        cv2.circle(blot, (cx, cy), r, 1.0, -1 if rng.random() < 0.5 else int(rng.integers(6, 20)))
+        blot = cv2.GaussianBlur(blot, (0, 0), r * 0.15)
+        page *= 1.0 - rng.uniform(0.1, 0.25) * blot
+    if "holes" in artefacts:
+        r = int(rng.uniform(0.011, 0.015) * W)  # ~6 mm holes at 300 dpi
+        x = int(margin_x * rng.uniform(0.25, 0.45))
+        for fy in (0.25, 0.5, 0.75)[: int(rng.integers(2, 4))]:
+            cv2.circle(page, (x, int(fy * H)), r, float(rng.uniform(0, 40)), -1)
+    if "border" in artefacts:
+        for side in rng.choice(["left", "right", "top", "bottom"], size=int(rng.integers(1, 3)), replace=False):
+            depth = int(rng.uniform(0.008, 0.03) * (W if side in ("left", "right") else H))
+            n = H if side in ("left", "right") else W
+            # A ragged edge: the sheet's edge is not cut straight nor lies flat.
+            edge = depth + np.cumsum(rng.normal(0, 0.6, n)).astype(np.int64).clip(-depth // 2, depth)
+            tone = float(rng.uniform(0, 50))
+            for i in range(n):
+                d = max(1, int(edge[i]))
+                if side == "left":
+                    page[i, :d] = tone
+                elif side == "right":
+                    page[i, W - d :] = tone
+                elif side == "top":
+                    page[:d, i] = tone
+                else:
+                    page[H - d :, i] = tone
 
 
 def match_lines(pred: list[Box], gt: list[Box], iou: float = 0.5) -> dict:

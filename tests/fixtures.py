@@ -117,3 +117,34 @@ def write_washington(root: Path) -> Path:
     (sets / "train.txt").write_text("270-01\n270-03\n")
     (sets / "test.txt").write_text("271-02\n")
     return root
+
+
+def write_form_names(root: Path) -> Path:
+    """A form-names folder: name crops in capitals, some with a printed field
+    label beside them, numbered across the three split blocks."""
+    (root / "images").mkdir(parents=True, exist_ok=True)
+    rows = [(5, "BILEL"), (6, "JEAN-ROCH"), (7, "UNREADABLE"), (900, "LEA"), (901, "EMPTY"), (1100, "O'NEIL")]
+    lines = []
+    for n, text in rows:
+        img = text_image(text if text.isupper() and text not in ("UNREADABLE", "EMPTY") else "XX", height=40, scale=1.0)
+        if n % 2:
+            label = text_image("NOM :", height=img.shape[0], scale=0.6, thickness=1)
+            img = np.hstack([label, img])
+        name = f"images/VALIDATION_{n:04d}.jpg"
+        cv2.imwrite(str(root / name), img)
+        lines.append(f"{name}\t{text}")
+    (root / "labels.tsv").write_text("\n".join(lines) + "\n", encoding="utf-8")
+    return root
+
+
+def write_data_root(root: Path) -> Path:
+    """A data root with IAM-OnDB strokes and form-names, as ``$HTR_DATA_DIR`` lays it out."""
+    (root / "iam-ondb").mkdir(parents=True, exist_ok=True)
+    write_iam_ondb(root / "iam-ondb" / "iam-ondb.npz", {
+        "train": ["A MOVE to stop Mr. Gaitskell from", "nominating any more Labour life Peers",
+                  "is to be made at a meeting of", "Labour M Ps tomorrow. Mr. Michael Foot"],
+        "val": ["has put down a resolution on the"],
+        "test": ["subject and he is to be backed"],
+    })
+    write_form_names(root / "form-names")
+    return root

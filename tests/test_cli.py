@@ -53,11 +53,16 @@ def test_evaluate_prints_json_per_dataset(tiny_model, tmp_path):
 
     from training.datasets.folder import write_labels_folder
 
-    folder = write_labels_folder(tmp_path / "eval", [("a.png", text_image("cat"), "cat"), ("b.png", text_image("dog"), "dog")])
-    res = htr("evaluate", str(folder), "--model", str(tiny_model))
+    folder = write_labels_folder(tmp_path / "eval", [("a.png", text_image("Cat"), "Cat"), ("b.png", text_image("DOG,"), "DOG,"),
+                                                     ("c.png", text_image("a cat"), "a cat")])
+    res = htr("evaluate", str(folder), "--model", str(tiny_model), "--slice", "caps,allcaps", "--slice", "punct")
     assert res.returncode == 0, res.stderr
     out = json.loads(res.stdout)[str(folder)]
-    assert out["samples"] == 2 and 0.0 <= out["cer"] and 0.0 <= out["exact_match"] <= 1.0
+    assert out["samples"] == 3 and 0.0 <= out["exact_match"] <= 1.0
+    assert out["cer_case_insensitive"] <= out["cer"]
+    assert {k: v["words"] for k, v in out["slices"].items()} == {"caps": 2, "allcaps": 1, "punct": 1}
+    bad = htr("evaluate", str(folder), "--model", str(tiny_model), "--slice", "digits")
+    assert bad.returncode != 0 and "unknown slice digits" in bad.stderr
 
 
 def test_missing_model_is_a_clear_error(tmp_path):

@@ -141,3 +141,58 @@ def test_a_short_line_alone_in_its_form_box_is_its_own_line():
     layout = segment_page(sp.image)
     m = match_lines([ln.page_box for ln in layout.lines], sp.boxes)
     assert len(layout.lines) == 4 and len(m["matches"]) == 4
+
+
+@pytest.mark.parametrize("artefact", ["border", "shadow", "holes", "stain", "boxes", "all"])
+def test_scan_artefacts_never_become_lines(artefact):
+    from segmentation.synth import ARTEFACTS
+
+    kinds = ARTEFACTS if artefact == "all" else (artefact,)
+    for seed in (1, 2):
+        rng = np.random.default_rng(seed)
+        lines = [text_image(s, scale=1.6, thickness=2) for s in SENTENCES]
+        sp = compose_page(lines, SENTENCES, rng, size=(1240, 1754), skew_deg=1.0, artefacts=kinds)
+        layout = segment_page(sp.image)
+        m = match_lines([ln.page_box for ln in layout.lines], sp.boxes, iou=0.7)
+        assert m["recall"] == 1.0 and m["precision"] == 1.0, (artefact, seed, m, [ln.page_box for ln in layout.lines])
+
+
+def test_unknown_artefact_is_refused():
+    with pytest.raises(ValueError, match="artefacts"):
+        compose_page([text_image("x")], ["x"], np.random.default_rng(0), artefacts=("coffee",))
+
+
+def test_boxes_round_lines_leave_no_edges_in_the_crops():
+    rng = np.random.default_rng(4)
+    lines = [text_image(s, scale=1.6, thickness=2) for s in SENTENCES[:5]]
+    sp = compose_page(lines, SENTENCES[:5], rng, size=(1240, 1754), artefacts=("boxes",))
+    layout = segment_page(sp.image)
+    assert len(layout.lines) == 5
+    def longest_run(a):
+        best = 0
+        for row in a:
+            d = np.diff(np.concatenate([[0], row.astype(np.int8), [0]]))
+            starts, ends = np.nonzero(d == 1)[0], np.nonzero(d == -1)[0]
+            best = max(best, int((ends - starts).max()) if len(starts) else 0)
+        return best
+
+    for crop in line_crops(layout):
+        ink = crop < 128
+        h, w = ink.shape
+        # A box edge would leave a straight run of ink along or across the crop.
+        assert longest_run(ink) < 0.3 * w
+        assert longest_run(ink.T) < h - 10
+
+
+def test_a_single_line_image_keeps_all_its_ink():
+    """A one-line image (a cropped line, as users pass them): its tall stems
+    are no box edges and its ascenders and descenders stay in the crop."""
+    from pathlib import Path
+
+    img = cv2.imread(str(Path(__file__).resolve().parents[1] / "examples" / "line.png"), cv2.IMREAD_GRAYSCALE)
+    layout = segment_page(img)
+    assert len(layout.lines) == 1 and len(layout.lines[0].words) == 5
+    mask = binarize(layout.deskewed)
+    (crop,) = line_crops(layout)
+    assert (crop < 128).sum() >= 0.97 * (layout.deskewed < 128).sum()
+    assert layout.line_masks[0].sum() >= 0.97 * mask.sum()

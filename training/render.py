@@ -105,22 +105,55 @@ def render_strokes(
         else:
             cv2.polylines(ink, [poly], False, pressure, thickness, cv2.LINE_AA, shift=2)
         spans.append((float(g[:, 0].min()), float(g[:, 0].max())))
-    if morph_draw < 0.3:
-        k = np.ones((2, 2), np.uint8)
-        ink = cv2.dilate(ink, k) if morph_dilate < 0.5 else cv2.erode(ink, k) if thickness > 2 else ink
-    if blur > 0.3:
-        ink = cv2.GaussianBlur(ink, (0, 0), blur)
-    prng = np.random.default_rng(paper_seed)
-    paper = _paper(h, w, prng, ruled)
-    img = paper * (1.0 - darkness * np.clip(ink, 0, 1))
-    img += prng.normal(0, noise, img.shape).astype(np.float32)
-    img = np.clip(img * 255.0, 0, 255).astype(np.uint8)
-    if finish < 0.08:
-        img = _binarize(img, threshold_frac, noise * 255.0)
-    elif finish < 0.2:
-        ok, buf = cv2.imencode(".jpg", img, [cv2.IMWRITE_JPEG_QUALITY, jpeg_q])
-        img = cv2.imdecode(buf, cv2.IMREAD_GRAYSCALE)
+    style = ScanStyle(morph_draw, morph_dilate, blur, darkness, noise, finish, threshold_frac, jpeg_q, paper_seed)
+    img = scan(ink, style, thickness, ruled)
     return Rendered(img, _merge_spans(spans))
+
+
+@dataclass(frozen=True)
+class ScanStyle:
+    """How one "scanner" turns ink coverage into a gray image."""
+
+    morph_draw: float  # < 0.3: the pen is thickened or thinned by a pixel
+    morph_dilate: float  # < 0.5: thickened, else thinned
+    blur: float  # Gaussian sigma, px (below 0.3: none)
+    darkness: float  # ink darkness, 0..1
+    noise: float  # scan noise deviation, 0..1
+    finish: float  # < 0.08: bilevel scan, < 0.2: JPEG
+    threshold_frac: float  # bilevel threshold, of the way from ink to paper
+    jpeg_q: int
+    paper_seed: int
+
+    @classmethod
+    def draw(cls, rng: np.random.Generator) -> "ScanStyle":
+        return cls(
+            float(rng.random()), float(rng.random()), float(rng.uniform(0.0, 1.3)), float(rng.uniform(0.45, 0.95)),
+            float(rng.uniform(0.0, 0.04)), float(rng.random()), float(rng.uniform(0.3, 0.7)), int(rng.integers(30, 85)),
+            int(rng.integers(1 << 31)),
+        )
+
+
+def scan(ink: np.ndarray, style: ScanStyle, thickness: int = 2, ruled: bool = True) -> np.ndarray:
+    """Ink coverage (float, 0..1, any size) -> a scanned gray page: pen
+    thickening or thinning, blur, paper texture, darkness, noise, and now and
+    then a bilevel or JPEG finish. Shared by the stroke and the font renderers."""
+    h, w = ink.shape
+    if style.morph_draw < 0.3:
+        k = np.ones((2, 2), np.uint8)
+        ink = cv2.dilate(ink, k) if style.morph_dilate < 0.5 else cv2.erode(ink, k) if thickness > 2 else ink
+    if style.blur > 0.3:
+        ink = cv2.GaussianBlur(ink, (0, 0), style.blur)
+    prng = np.random.default_rng(style.paper_seed)
+    paper = _paper(h, w, prng, ruled)
+    img = paper * (1.0 - style.darkness * np.clip(ink, 0, 1))
+    img += prng.normal(0, style.noise, img.shape).astype(np.float32)
+    img = np.clip(img * 255.0, 0, 255).astype(np.uint8)
+    if style.finish < 0.08:
+        img = _binarize(img, style.threshold_frac, style.noise * 255.0)
+    elif style.finish < 0.2:
+        ok, buf = cv2.imencode(".jpg", img, [cv2.IMWRITE_JPEG_QUALITY, style.jpeg_q])
+        img = cv2.imdecode(buf, cv2.IMREAD_GRAYSCALE)
+    return img
 
 
 def _binarize(img: np.ndarray, frac: float, noise: float) -> np.ndarray:

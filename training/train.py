@@ -219,11 +219,33 @@ def init_weights(model, bundle_path: str | Path) -> tuple[list[str], list[str]]:
     return copied, fresh
 
 
+def ensure_fonts(cfg: TrainConfig) -> None:
+    """Install the training fonts (``scripts/install-fonts.sh``) when a
+    config reads ``fonts:`` sets and they are not there yet."""
+    import subprocess
+
+    specs = [t["spec"] for t in cfg.train] + list(cfg.val)
+    if not any(s.startswith("fonts") for s in specs):
+        return
+    from .fonts.faces import FontError, find_faces
+
+    try:
+        if find_faces()[0]:
+            return
+    except FontError:
+        pass
+    subprocess.run(["bash", str(ROOT / "scripts" / "install-fonts.sh")], check=True)
+    from .fonts import faces
+
+    faces._scan.cache_clear()
+
+
 def train(cfg: TrainConfig, resume: bool = False, epochs: int | None = None, init_from: str | Path | None = None,
           time_limit: float | None = None) -> dict:
     charset, pre, mcfg = setup(cfg)
     run_dir = cfg.resolve(cfg.run_dir)
     run_dir.mkdir(parents=True, exist_ok=True)
+    ensure_fonts(cfg)
     train_sets = [(open_dataset(t["spec"], cfg.data_root), float(t.get("weight", 1.0))) for t in cfg.train]
     valsets = [ValSet(spec, open_dataset(spec, cfg.data_root), cfg.val_limit, pre) for spec in cfg.val]
 

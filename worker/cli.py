@@ -63,7 +63,13 @@ def cmd_evaluate(args) -> int:
     from training.evaluate import evaluate
 
     pred = _predictor(args)
-    res = evaluate(pred, args.datasets, args.data_root, args.limit)
+    from training.metrics import SLICES
+
+    slices = [x for s in (args.slice or []) for x in s.split(",") if x]
+    unknown = [s for s in slices if s not in SLICES]
+    if unknown:
+        raise SystemExit(f"htr evaluate: unknown slice {', '.join(unknown)} (choose from {', '.join(SLICES)})")
+    res = evaluate(pred, args.datasets, args.data_root, args.limit, slices=slices)
     print(json.dumps(res, indent=2))
     return 0
 
@@ -347,9 +353,11 @@ def build_parser() -> argparse.ArgumentParser:
     r.set_defaults(func=cmd_recognize)
 
     e = sub.add_parser("evaluate", help="CER/WER/exact match as JSON per dataset")
-    e.add_argument("datasets", nargs="+", help="iam-ondb:test, washington:cv1/test, iam-lines:ROOT, punctuation:test, a labels.tsv folder ...; SPEC+neighbours adds ink of neighbouring lines to every crop")
+    e.add_argument("datasets", nargs="+", help="iam-ondb:test, washington:cv1/test, fonts:test, form-names:test, iam-lines:ROOT, punctuation:test, a labels.tsv folder ...; SPEC+neighbours adds ink of neighbouring lines to every crop")
     e.add_argument("--data-root", help="folder with iam-ondb/ and washington/ (default $HTR_DATA_DIR or ../shared/data)")
     e.add_argument("--limit", type=int, help="evaluate the first N samples of each dataset")
+    e.add_argument("--slice", action="append", metavar="caps,allcaps,punct",
+                   help="also report the words that start with a capital (caps), ALL-CAPS words (allcaps), words with punctuation (punct)")
     model_args(e)
     e.set_defaults(func=cmd_evaluate)
 

@@ -6,6 +6,8 @@ Specs (``DATA`` is the data root, default ``$HTR_DATA_DIR`` or ``../shared/data`
 - ``washington:cv1/test`` / ``washington-words:cv1/test``
 - ``iam-lines:ROOT[:SPLITFILE]`` / ``iam-words:ROOT[:SPLITFILE]``  offline IAM layout
 - ``punctuation:SPLIT``                           synthetic lone punctuation marks
+- ``fonts:SPLIT`` / ``fonts-words:SPLIT``         handwriting fonts (split by family)
+- ``form-names:SPLIT``                            real scanned name fields in capitals
 - a folder holding ``labels.tsv``                  (``file<TAB>text``)
 - any of them followed by ``+neighbours``          with ink of neighbouring lines
   cut into each crop, as in real line boxes (``context.WithNeighbours``)
@@ -19,12 +21,14 @@ from pathlib import Path
 from .base import Dataset, DatasetError, Item
 from .context import WithNeighbours
 from .folder import LabelsFolder
+from .fonts import Fonts
+from .form_names import FormNames
 from .iam import IamOffline
 from .iam_ondb import IamOnDB
 from .punctuation import Punctuation
 from .washington import Washington
 
-__all__ = ["Dataset", "DatasetError", "Item", "LabelsFolder", "IamOffline", "IamOnDB", "Punctuation", "Washington", "WithNeighbours", "open_dataset", "default_data_root"]
+__all__ = ["Dataset", "DatasetError", "Item", "Fonts", "FormNames", "LabelsFolder", "IamOffline", "IamOnDB", "Punctuation", "Washington", "WithNeighbours", "open_dataset", "default_data_root"]
 
 
 def default_data_root() -> Path:
@@ -51,11 +55,16 @@ def open_dataset(spec: str, data_root: str | Path | None = None) -> Dataset:
             raise DatasetError(f"{spec}: give the IAM root, e.g. iam-lines:/data/iam")
         iam_root, _, split = arg.partition(":")
         return IamOffline(iam_root, kind.split("-")[1], split or None)
+    if kind in ("fonts", "fonts-words"):
+        return Fonts(arg or "test", root, "words" if kind.endswith("words") else "lines")
+    if kind == "form-names":
+        return FormNames(root / "form-names", arg or "test")
     if kind == "punctuation":
         return Punctuation(arg or "test")
     if kind == "folder":
         return LabelsFolder(arg)
     raise DatasetError(
         f"unknown dataset {spec!r}: use iam-ondb:SPLIT, washington:cv1/test, iam-lines:ROOT, "
-        "iam-words:ROOT, punctuation:SPLIT or a folder with labels.tsv"
+        "iam-words:ROOT, punctuation:SPLIT, fonts:SPLIT, fonts-words:SPLIT, form-names:SPLIT "
+        "or a folder with labels.tsv"
     )
