@@ -15,8 +15,9 @@ py=.venv/bin/python
 [ -x "$py" ] || py=python
 htr() { "$py" -m worker.cli "$@"; }
 
-htr evaluate --model "$model" iam-ondb:test iam-ondb-words:test washington:cv1/test washington-words:cv1/test punctuation:test > "$out/eval-greedy.json"
-first150=(iam-ondb:test washington:cv1/test iam-ondb-words:test)
+htr evaluate --model "$model" --slice caps,allcaps,punct iam-ondb:test iam-ondb-words:test washington:cv1/test \
+    washington-words:cv1/test fonts:test fonts-words:test form-names:test punctuation:test > "$out/eval-greedy.json"
+first150=(iam-ondb:test washington:cv1/test iam-ondb-words:test fonts:test form-names:test)
 htr evaluate --model "$model" --limit 150 "${first150[@]}" > "$out/eval-greedy150.json"
 htr evaluate --model "$model" --limit 150 --decoder beam "${first150[@]}" > "$out/eval-beam150.json"
 htr evaluate --model "$model" --limit 150 --decoder beam --lexicon "${first150[@]}" > "$out/eval-beamlex150.json"

@@ -13,10 +13,13 @@ from __future__ import annotations
 
 import argparse
 import json
+import sys
 from datetime import date
 from pathlib import Path
 
 import yaml
+
+sys.path.insert(0, str(Path(__file__).resolve().parents[1]))
 
 
 def table(rows: list[list], head: list[str]) -> str:
@@ -27,6 +30,36 @@ def table(rows: list[list], head: list[str]) -> str:
 
 def pct(v) -> str:
     return f"{100 * v:.1f}%" if isinstance(v, (int, float)) else "–"
+
+
+def font_lines(cfg: dict) -> list[str]:
+    """The font and form-field sources, when the config trains or validates on them."""
+    specs = [str(t.get("spec", "")) for t in cfg.get("train") or []] + [str(v) for v in cfg.get("val") or []]
+    out = []
+    if any(s.startswith("fonts") for s in specs):
+        from training.fonts.catalogue import CATALOGUE
+
+        out += [
+            "- **Handwriting fonts** (`fonts:*` lines, `fonts-words:*` tight word crops; synthetic): "
+            f"{len(CATALOGUE)} handwriting-style fonts, all under the SIL Open Font License 1.1, from npm",
+            "  `@fontsource/*` (installed by `scripts/install-fonts.sh`, licence file in each package, none",
+            "  committed). Text from IAM-OnDB train transcriptions and `wordfreq`'s English word list, with",
+            "  names, capitalised and ALL-CAPS words, digits, dates, amounts and punctuation",
+            "  (`training/fonts/text.py`); drawn glyph by glyph with jitter and scanned like the strokes",
+            "  (`training/fonts/render.py`). Faces without lowercase are given capitals only. Split by family:",
+        ]
+        for split in ("train", "val", "test"):
+            names = sorted(e.package for e in CATALOGUE if e.split == split)
+            out.append(f"  - {split} ({len(names)}): " + ", ".join(names))
+    if any(s.startswith("form-names") for s in specs):
+        out += [
+            "- **form-names** (real scans): 1,193 crops of handwritten names in capitals from the name fields",
+            "  of scanned French forms (the public \"Handwriting Recognition\" form-field set; licence not",
+            "  stated: research and evaluation use, not redistributed, not in this repository). Printed field",
+            "  labels (`NOM :`, `PRENOM :`) inside many crops are not part of the text. Split by file number",
+            "  in blocks: train 0001-0840, val 0841-1020, test 1021-1200 (`training/datasets/form_names.py`).",
+        ]
+    return out
 
 
 def main() -> None:
@@ -50,7 +83,10 @@ def main() -> None:
         stride *= pw
     pre = meta["preprocess"]
 
-    eval_rows = [[f"`{k}`", v["samples"], pct(v["cer"]), pct(v["wer"]), pct(v["exact_match"])] for k, v in ev.items()]
+    eval_rows = [[f"`{k}`", v["samples"], pct(v["cer"]), pct(v.get("cer_case_insensitive")), pct(v["wer"]), pct(v["exact_match"])]
+                 for k, v in ev.items()]
+    slice_rows = [[f"`{k}`"] + [f"{pct(v['slices'][s]['cer'])} ({v['slices'][s]['words']})" if s in v.get("slices", {}) else "–"
+                                for s in ("caps", "allcaps", "punct")] for k, v in ev.items() if v.get("slices")]
     dec_rows = []
     for spec in args.decoders:
         name, path = spec.split("=", 1)
@@ -97,9 +133,7 @@ def main() -> None:
         "  as documented in `training/datasets/washington.py` (`s_lb` pound sign → `#`).",
         "- Texts as written in every reader: punctuation stays on its word (`Letters, Orders`; IAM-OnDB's",
         "  prompt spacing `Mr . Smith ,`, split-off clitics `Labour 's` and offline IAM's `Smith|,` tokens are joined,",
-        "  `training/datasets/base.py:join_tokens`). Before this bundle, Washington texts were split IAM",
-        "  style (`Letters , Orders`) and IAM-OnDB's kept its mixed spacing; figures from earlier bundles",
-        "  were measured against those references.",
+        "  `training/datasets/base.py:join_tokens`).",
         "- Licences: both sets are for non-commercial research and teaching only. Cite: M. Liwicki and",
         "  H. Bunke, *IAM-OnDB - an On-Line English Sentence Database Acquired from Handwritten Text on a",
         "  Whiteboard*, ICDAR 2005; A. Fischer, A. Keller, V. Frinken and H. Bunke, *Lexicon-Free",
@@ -109,6 +143,7 @@ def main() -> None:
         "  as a word of its own, which pen-up gaps in IAM-OnDB almost never separate; marks are drawn from",
         "  stroke templates with random shape and size and rendered by the same renderer",
         "  (`training/datasets/punctuation.py`).",
+    ] + font_lines(cfg) + [
         "- Training mix per batch (one source per batch): " + mix + ";",
         "  training-only augmentation (affine and elastic",
         "  warps, erosion/dilation, brightness/contrast, blur, noise"
@@ -132,9 +167,17 @@ def main() -> None:
         "",
         "## Metrics (greedy decoding, `htr evaluate`)",
         "",
-        table(eval_rows, ["dataset", "samples", "CER", "WER", "exact match"]),
+        table(eval_rows, ["dataset", "samples", "CER", "CER (case-insensitive)", "WER", "exact match"]),
         "",
     ]
+    if slice_rows:
+        lines += [
+            "Slices (`htr evaluate --slice caps,allcaps,punct`): CER over the reference words that start with a",
+            "capital, are ALL-CAPS, or hold punctuation, each against the word aligned to it (word count in brackets):",
+            "",
+            table(slice_rows, ["dataset", "capitalised", "ALL-CAPS", "punctuation"]),
+            "",
+        ]
     if args.notes:
         lines += [args.notes, ""]
     if rob_rows:
@@ -190,7 +233,9 @@ def main() -> None:
         "",
         "```sh",
         f"htr train --config {args.config}            # add --resume after an interruption",
-        "htr evaluate iam-ondb:test iam-ondb-words:test washington:cv1/test washington-words:cv1/test punctuation:test",
+        "bash scripts/install-fonts.sh",
+        "htr evaluate --slice caps,allcaps,punct iam-ondb:test iam-ondb-words:test washington:cv1/test \\",
+        "    washington-words:cv1/test fonts:test fonts-words:test form-names:test punctuation:test",
         "htr evaluate iam-ondb:test washington:cv1/test iam-ondb-words:test --limit 150 --decoder beam [--lexicon]",
         "htr evaluate iam-ondb:test+neighbours iam-ondb-words:test+neighbours washington:cv1/test+neighbours",
         "python benchmarks/recognition.py",

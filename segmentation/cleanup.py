@@ -19,7 +19,7 @@ punched holes, stains. Left in, each becomes a "line" read as a run of
   stroke or ruling touching a blot keeps its own pixels.
 - :func:`remove_edge_marks` (after ruling removal): components that lie
   along the page's edge (their pixels in its outer band spanning at least
-  1.5 writing heights) or wholly inside that band: the fringe of the sheet's
+  3 writing heights, longer than any letter) or wholly inside that band: the fringe of the sheet's
   edge and shadow, not writing near it. On a deskewed page the band follows
   the rotated scan's edge, not the image's.
 """
@@ -68,7 +68,7 @@ def blots(mask: np.ndarray, thick: float = 2.5) -> np.ndarray:
     return grown.astype(bool) & mask.astype(bool)
 
 
-def edge_marks(mask: np.ndarray, valid: np.ndarray | None = None, edge_contact: float = 1.5, band_frac: float = 0.02) -> np.ndarray:
+def edge_marks(mask: np.ndarray, valid: np.ndarray | None = None, edge_contact: float = 3.0, band_frac: float = 0.02) -> np.ndarray:
     """Mask of the components along the page's edge or inside its outer band
     (``band_frac`` of the shorter side: 50 px on an A4 page at 300 dpi, 3 px
     on a one-line image). ``valid`` is the part of the image that shows the

@@ -16,34 +16,40 @@ def find_rulings(mask: np.ndarray, min_frac: float = 0.12) -> np.ndarray:
     """Mask of ruling pixels.
 
     Horizontal rulings: straight runs longer than ``min_frac`` of the page
-    width. Vertical rulings (box edges, often only one text line tall): once
+    width and 4 writing heights. Vertical rulings (box edges, often only one text line tall): once
     the horizontal ones are gone, straight vertical runs longer than 1.2 times
     the typical height of the remaining components; no handwritten stroke is
     a perfectly straight run longer than the component it belongs to.
     """
     h, w = mask.shape
     m = mask.astype(np.uint8)
-    # Long horizontal runs, found on a half-size copy (4x cheaper) and brought
-    # back to the page's ink.
     half = _half(m)
-    horiz = cv2.morphologyEx(half, cv2.MORPH_OPEN, cv2.getStructuringElement(cv2.MORPH_RECT, (max(13, int(half.shape[1] * min_frac)), 1)))
+    ch = _writing_height(half)
+    # Long horizontal runs, found on the half-size copy (4x cheaper) and
+    # brought back to the page's ink; at least 4 writing heights long, so a
+    # t-bar or an underlined word in an image of one word is no ruling.
+    hlen = max(13, int(half.shape[1] * min_frac), int(2.0 * ch))
+    horiz = cv2.morphologyEx(half, cv2.MORPH_OPEN, cv2.getStructuringElement(cv2.MORPH_RECT, (hlen, 1)))
     horiz = cv2.resize(horiz, (w, h), interpolation=cv2.INTER_NEAREST)
     horiz = cv2.dilate(horiz, np.ones((3, 3), np.uint8)) & m
     rest = m & ~horiz
-    # The writing's height, measured on a half-size copy (4x cheaper).
-    n, _, stats, _ = cv2.connectedComponentsWithStats(_half(rest), connectivity=8)
-    if n > 1:
-        hs = stats[1:, cv2.CC_STAT_HEIGHT]
-        areas = stats[1:, cv2.CC_STAT_AREA]
-        big = hs[areas >= max(2, np.percentile(areas, 30))]
-        ch = 2.0 * float(np.median(big if big.size else hs))
-    else:
-        ch = 20.0
+    ch = _writing_height(_half(rest))
     vlen = max(25, int(1.2 * ch))
     vert = cv2.morphologyEx(rest, cv2.MORPH_OPEN, cv2.getStructuringElement(cv2.MORPH_RECT, (1, vlen)))
     vert = _box_edges(vert, horiz, h, ch)
     vert = cv2.dilate(vert, np.ones((3, 3), np.uint8)) & m
     return (horiz | vert).astype(bool)
+
+
+def _writing_height(half: np.ndarray) -> float:
+    """Typical component height in full-size pixels, from a half-size mask."""
+    n, _, stats, _ = cv2.connectedComponentsWithStats(half, connectivity=8)
+    if n <= 1:
+        return 20.0
+    hs = stats[1:, cv2.CC_STAT_HEIGHT]
+    areas = stats[1:, cv2.CC_STAT_AREA]
+    big = hs[areas >= max(2, np.percentile(areas, 30))]
+    return 2.0 * float(np.median(big if big.size else hs))
 
 
 def _half(m: np.ndarray) -> np.ndarray:

