@@ -180,3 +180,19 @@ def test_any_set_with_neighbouring_line_ink(tmp_path):
     assert not (c.shape == a.shape and np.array_equal(c, ds.load(0)[0]))
     with pytest.raises(DatasetError):
         open_dataset("nope:x+neighbours")
+
+
+def test_pen_variety_widens_training_renders_and_leaves_evaluation_alone(tmp_path):
+    path = write_iam_ondb(tmp_path / "o.npz", {"train": ["one two three"]})
+    ds = IamOnDB(path, "train")
+    strokes = ds.strokes(0)
+    plain = render_strokes(strokes, np.random.default_rng(5)).image
+    assert np.array_equal(render_strokes(strokes, np.random.default_rng(5), variety=0.0).image, plain)
+    varied = [render_strokes(strokes, np.random.default_rng(s), variety=1.0).image for s in range(6)]
+    assert np.array_equal(varied[0], render_strokes(strokes, np.random.default_rng(0), variety=1.0).image)  # seeded
+    assert all(np.percentile(v, 0.5) < np.median(v) - 60 for v in varied)  # ink shows with every pen
+    assert not any(v.shape == plain.shape and np.array_equal(v, plain) for v in varied)
+    evaluation = ds.load(0)[0]
+    ds.variety = 1.0
+    assert np.array_equal(ds.load(0)[0], evaluation)  # evaluation renders never vary
+    assert not np.array_equal(ds.load(0, np.random.default_rng(1))[0], evaluation)

@@ -64,15 +64,23 @@ def render_strokes(
     height_px: float | None = None,
     px_per_unit: float | None = None,
     ruled: bool = True,
+    variety: float = 0.0,
 ) -> Rendered:
     """Draw strokes (each (n, 2) x/y, y down) as a scanned grayscale image.
 
     The writing is scaled so the line's ink is ``height_px`` tall (random by
     default), or by a fixed ``px_per_unit`` so lines of one page keep their
     relative sizes (pen width then follows ``height_px``). ``ruled=False``
-    leaves out the occasional ruled line (it would out-weigh a lone dot)."""
+    leaves out the occasional ruled line (it would out-weigh a lone dot).
+    ``variety``: the chance of a wider writer and pen style (:class:`PenStyle`:
+    shape warps, heavy slant, ballpoint skips, pencil grain, nib width
+    following the stroke direction); 0 draws exactly the renderings made
+    without it (evaluation sets stay as they are)."""
     if not strokes:
         raise ValueError("no strokes to render")
+    pen_style = PenStyle.draw(np.random.default_rng(int(rng.integers(1 << 31)))) if variety > 0 and rng.random() < variety else None
+    if pen_style is not None:
+        strokes = pen_style.warp(strokes)
     # Style first, so one seed gives one "writer and scanner" whatever the text.
     height_px = height_px or float(rng.uniform(45, 120))
     margin = int(rng.integers(4, 20))
@@ -100,14 +108,90 @@ def render_strokes(
     for g in groups:
         pressure = float(np.clip(pressure_rng.normal(0.9, 0.1), 0.5, 1.0))
         poly = np.round(g * 4).astype(np.int32).reshape(-1, 1, 2)
-        if len(g) == 1 or np.ptp(g, axis=0).max() < 1.0:
+        if pen_style is not None and len(g) > 1 and np.ptp(g, axis=0).max() >= 1.0:
+            pen_style.draw_stroke(ink, g, thickness, pressure)
+        elif len(g) == 1 or np.ptp(g, axis=0).max() < 1.0:
             cv2.circle(ink, tuple(int(v) for v in np.round(g[0])), max(1, thickness // 2), pressure, -1, cv2.LINE_AA)
         else:
             cv2.polylines(ink, [poly], False, pressure, thickness, cv2.LINE_AA, shift=2)
         spans.append((float(g[:, 0].min()), float(g[:, 0].max())))
+    if pen_style is not None:
+        ink = pen_style.texture(ink)
+        darkness *= pen_style.darkness
     style = ScanStyle(morph_draw, morph_dilate, blur, darkness, noise, finish, threshold_frac, jpeg_q, paper_seed)
     img = scan(ink, style, thickness, ruled)
     return Rendered(img, _merge_spans(spans))
+
+
+@dataclass
+class PenStyle:
+    """A wider range of writers and pens than the base renderer draws.
+
+    - shape: a smooth per-writer displacement of the pen path (letters
+      wider, narrower, rounder or more angular than the whiteboard writer's),
+      a horizontal squeeze or stretch and, now and then, a heavy slant;
+    - pen: ``ballpoint`` (thin, with skips where the ball runs dry),
+      ``pencil`` (grainy, lighter), ``nib`` (width follows the stroke's
+      direction, as a broad fountain pen), ``felt`` (wide and even).
+    """
+
+    rng: np.random.Generator
+    pen: str
+    warp_amp: float  # of the ink height
+    warp_freq: tuple[float, float]
+    warp_phase: tuple[float, float]
+    squeeze: float
+    shear: float
+    darkness: float
+    skip: float  # ballpoint: share of segments left out
+    nib_angle: float
+
+    @classmethod
+    def draw(cls, rng: np.random.Generator) -> "PenStyle":
+        pen = str(rng.choice(["ballpoint", "pencil", "nib", "felt"], p=[0.35, 0.25, 0.25, 0.15]))
+        return cls(
+            rng, pen, float(rng.uniform(0.0, 0.04)), (float(rng.uniform(1.0, 4.0)), float(rng.uniform(1.0, 4.0))),
+            (float(rng.uniform(0, 2 * np.pi)), float(rng.uniform(0, 2 * np.pi))), float(np.exp(rng.normal(0.0, 0.15))),
+            float(np.tan(rng.normal(0.0, 0.35))) if rng.random() < 0.3 else 0.0,
+            float(rng.uniform(0.65, 0.9)) if pen == "pencil" else 1.0,
+            float(rng.uniform(0.0, 0.03)) if pen == "ballpoint" else 0.0, float(rng.uniform(0, np.pi)),
+        )
+
+    def warp(self, strokes: list[np.ndarray]) -> list[np.ndarray]:
+        pts = np.concatenate(strokes).astype(np.float32)
+        lo, hi = pts.min(axis=0), pts.max(axis=0)
+        h = max(float(hi[1] - lo[1]), 1.0)
+        out = []
+        for s in strokes:
+            p = s.astype(np.float32).copy()
+            u, v = (p[:, 0] - lo[0]) / h, (p[:, 1] - lo[1]) / h
+            dx = self.warp_amp * h * np.sin(2 * np.pi * self.warp_freq[0] * v + self.warp_phase[0])
+            dy = self.warp_amp * h * np.sin(2 * np.pi * self.warp_freq[1] * u + self.warp_phase[1])
+            p[:, 0] = lo[0] + (p[:, 0] - lo[0]) * self.squeeze + dx + self.shear * (hi[1] - p[:, 1])
+            p[:, 1] = p[:, 1] + dy
+            out.append(p)
+        return out
+
+    def draw_stroke(self, ink: np.ndarray, g: np.ndarray, thickness: int, pressure: float) -> None:
+        """One stroke, segment by segment, in this pen's manner."""
+        pts = np.round(g * 4).astype(np.int32)
+        base = {"ballpoint": max(1, int(round(thickness * 0.7))), "felt": int(round(thickness * 1.5)) + 1}.get(self.pen, thickness)
+        for a, b in zip(pts[:-1], pts[1:]):
+            if self.skip and self.rng.random() < self.skip:
+                continue
+            t = base
+            if self.pen == "nib":
+                d = (b - a).astype(np.float32)
+                ang = np.arctan2(d[1], d[0]) if d.any() else 0.0
+                t = max(1, int(round(thickness * (0.4 + 1.2 * abs(np.sin(ang - self.nib_angle))))))
+            cv2.line(ink, (int(a[0]), int(a[1])), (int(b[0]), int(b[1])), pressure, t, cv2.LINE_AA, shift=2)
+
+    def texture(self, ink: np.ndarray) -> np.ndarray:
+        if self.pen != "pencil":
+            return ink
+        grain = self.rng.uniform(0.55, 1.0, ink.shape).astype(np.float32)
+        grain = cv2.GaussianBlur(grain, (0, 0), 0.7)
+        return ink * grain
 
 
 @dataclass(frozen=True)

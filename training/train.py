@@ -70,6 +70,7 @@ class TrainConfig:
     workers: int = 2
     lm_order: int = 6
     weights_dtype: str = "float32"  # float16 halves the shipped weights file (measured after rounding)
+    pen_variety: float = 0.0  # share of rendered training strokes drawn with a wider writer and pen style (render.PenStyle)
 
     @classmethod
     def load(cls, path: str | Path) -> "TrainConfig":
@@ -247,6 +248,9 @@ def train(cfg: TrainConfig, resume: bool = False, epochs: int | None = None, ini
     run_dir.mkdir(parents=True, exist_ok=True)
     ensure_fonts(cfg)
     train_sets = [(open_dataset(t["spec"], cfg.data_root), float(t.get("weight", 1.0))) for t in cfg.train]
+    for ds, _ in train_sets:
+        if hasattr(ds, "variety"):
+            ds.variety = cfg.pen_variety
     valsets = [ValSet(spec, open_dataset(spec, cfg.data_root), cfg.val_limit, pre) for spec in cfg.val]
 
     state: dict = {"best_cer": float("inf"), "epoch": 0}

@@ -47,6 +47,7 @@ def _word_groups(tokens: list[str]) -> list[list[str]]:
 
 class IamOnDB(Dataset):
     name = "iam-ondb"
+    variety = 0.0  # training renders: chance of a wider pen and writer style (render.PenStyle)
 
     def __init__(self, path: str | Path, split: str = "train", level: str = "lines"):
         if level not in ("lines", "words"):
@@ -77,7 +78,7 @@ class IamOnDB(Dataset):
         seed = zlib.crc32(item.id.encode())
         if evaluation:
             rng = np.random.default_rng(seed)
-        rendered = render_strokes(self.strokes(i), rng)
+        rendered = render_strokes(self.strokes(i), rng, variety=0.0 if evaluation else self.variety)
         if self.level == "lines":
             return rendered.image, item.text
         # Words: not every rendering separates every word; try a few.
@@ -88,7 +89,8 @@ class IamOnDB(Dataset):
             if not evaluation:
                 i = int(rng.integers(len(self.items)))
                 item = self.items[i]
-            rendered = render_strokes(self.strokes(i), np.random.default_rng(seed + attempt + 1) if evaluation else rng)
+            rendered = render_strokes(self.strokes(i), np.random.default_rng(seed + attempt + 1) if evaluation else rng,
+                                      variety=0.0 if evaluation else self.variety)
         if evaluation:
             # A fixed word set holds words only: this line never split cleanly.
             raise DatasetError(f"{item.id}: no clean word split")
