@@ -70,18 +70,29 @@ def run(n_workers: int, files: list[Path], pages: int, work: Path) -> dict:
     upgrade(db)
     redis = RedisServer(work / f"redis{n_workers}")
     redis.start()
-    env = {"HTR_BROKER_URL": redis.url, "HTR_DATABASE_URL": db, "HTR_STORE_URL": f"file://{work / f'store{n_workers}'}", "TF_CPP_MIN_LOG_LEVEL": "3"}
+    env = {
+        "HTR_BROKER_URL": redis.url,
+        "HTR_DATABASE_URL": db,
+        "HTR_STORE_URL": f"file://{work / f'store{n_workers}'}",
+        "TF_CPP_MIN_LOG_LEVEL": "3",
+    }
     workers = [WorkerProcess(env, work / f"w{n_workers}-{i}.log", "--concurrency", "2").start() for i in range(n_workers)]
     engine = make_engine(db)
     sessions = session_factory(engine)
     try:
         t0 = time.perf_counter()
-        subprocess.run([str(Path(sys.executable).with_name("htr")), "submit", *map(str, files)], env={**os.environ, **env},
-                       check=True, capture_output=True)
+        subprocess.run(
+            [str(Path(sys.executable).with_name("htr")), "submit", *map(str, files)],
+            env={**os.environ, **env},
+            check=True,
+            capture_output=True,
+        )
         submitted = time.perf_counter() - t0
         while True:
             with sessions() as s:
-                left = s.scalar(select(func.count()).select_from(Document).where(Document.status.in_([Status.QUEUED, Status.PROCESSING])))
+                left = s.scalar(
+                    select(func.count()).select_from(Document).where(Document.status.in_([Status.QUEUED, Status.PROCESSING]))
+                )
                 failed = s.scalar(select(func.count()).select_from(Document).where(Document.status == Status.FAILED))
             if left == 0:
                 break
@@ -116,7 +127,7 @@ def main() -> None:
     ap.add_argument("--pages", type=int, default=3)
     ap.add_argument("--workers", type=int, nargs="+", default=[1, 2])
     args = ap.parse_args()
-    out = {"cores": os.cpu_count(), "runs": []}
+    out: dict = {"cores": os.cpu_count(), "runs": []}
     with tempfile.TemporaryDirectory(prefix="htr-qbench-") as d:
         work = Path(d)
         files = make_docs(work, args.docs, args.pages)

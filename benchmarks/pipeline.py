@@ -57,13 +57,15 @@ def run_one(pdf: str) -> dict:
     t0 = time.perf_counter()
     doc = process_document(doc.id, sessions, store, pred, bundle=bundle)
     wall = time.perf_counter() - t0
-    total = sum(doc.timings.values()) or 1.0
+    timings = doc.timings or {}
+    pages = doc.page_count or 0
+    total = sum(timings.values()) or 1.0
     return {
-        "pages": doc.page_count,
+        "pages": pages,
         "status": doc.status,
         "seconds": round(wall, 1),
-        "pages_per_min": round(60.0 * doc.page_count / wall, 1),
-        "stage_share": {k: round(v / total, 3) for k, v in doc.timings.items()},
+        "pages_per_min": round(60.0 * pages / wall, 1),
+        "stage_share": {k: round(v / total, 3) for k, v in timings.items()},
         "peak_rss_mb": round(resource.getrusage(resource.RUSAGE_SELF).ru_maxrss / 1024, 1),
     }
 
@@ -77,7 +79,7 @@ def main() -> None:
     if args._run:
         print(json.dumps(run_one(args._run)))
         return
-    out = {"cores": os.cpu_count(), "runs": []}
+    out: dict = {"cores": os.cpu_count(), "runs": []}
     with tempfile.TemporaryDirectory() as d:
         for n in args.pages:
             pdf = Path(d) / f"doc{n}.pdf"

@@ -11,6 +11,7 @@ peak resident memory.
 from __future__ import annotations
 
 import argparse
+import contextlib
 import json
 import os
 import platform
@@ -27,12 +28,11 @@ def crops(spec: str, n: int):
     from training.datasets import DatasetError, open_dataset
 
     ds = open_dataset(spec)
-    out, i = [], 0
+    out: list = []
+    i = 0
     while len(out) < n and i < 20 * n:
-        try:
+        with contextlib.suppress(DatasetError):  # a line that gives no clean word split
             out.append(ds.load(i % len(ds), None)[0])
-        except DatasetError:  # a line that gives no clean word split
-            pass
         i += 1
     return out
 

@@ -39,18 +39,25 @@ sys.path.insert(0, str(Path(__file__).resolve().parents[1]))
 os.environ.setdefault("TF_CPP_MIN_LOG_LEVEL", "2")
 
 
-def build_pages(n_pages: int, lines_per_page: int = 14, seed: int = 0, line_px: tuple[float, float] = (110, 150),
-                artefacts: tuple[str, ...] = ()):
+def build_pages(
+    n_pages: int,
+    lines_per_page: int = 14,
+    seed: int = 0,
+    line_px: tuple[float, float] = (110, 150),
+    artefacts: tuple[str, ...] = (),
+) -> tuple[list, list]:
     """IAM-OnDB pages: (pages, pre-cut line crops with their texts).
     ``line_px``: range of a page's typical line height in pixels at 300 dpi;
     ``artefacts``: scan artefacts on every page (``segmentation.synth.ARTEFACTS``)."""
     from segmentation.synth import compose_page
-    from training.datasets import open_dataset
+    from training.datasets import IamOnDB, open_dataset
     from training.render import render_strokes
 
     ds = open_dataset("iam-ondb:test")
+    assert isinstance(ds, IamOnDB)
     rng = np.random.default_rng(seed)
-    pages, crops = [], []
+    pages: list = []
+    crops: list = []
     starts = np.linspace(0, len(ds) - lines_per_page, n_pages).astype(int)
     for k, start in enumerate(starts):
         idx = list(range(start, start + lines_per_page))
@@ -58,10 +65,20 @@ def build_pages(n_pages: int, lines_per_page: int = 14, seed: int = 0, line_px: 
         # every line of the page, so relative sizes stay as written; a line
         # of ~600 whiteboard units becomes ~110-150 px at 300 dpi.
         scale = float(rng.uniform(*line_px)) / 600.0
-        imgs = [render_strokes(ds.strokes(i), np.random.default_rng(seed * 1000 + k), height_px=130.0, px_per_unit=scale).image for i in idx]
+        imgs = [
+            render_strokes(ds.strokes(i), np.random.default_rng(seed * 1000 + k), height_px=130.0, px_per_unit=scale).image
+            for i in idx
+        ]
         texts = [ds.items[i].text for i in idx]
-        sp = compose_page(imgs, texts, rng, skew_deg=float(rng.uniform(-2.0, 2.0)), boxed=(k % 3 == 2 and not artefacts),
-                          noise=float(rng.uniform(0.01, 0.04)), artefacts=artefacts)
+        sp = compose_page(
+            imgs,
+            texts,
+            rng,
+            skew_deg=float(rng.uniform(-2.0, 2.0)),
+            boxed=(k % 3 == 2 and not artefacts),
+            noise=float(rng.uniform(0.01, 0.04)),
+            artefacts=artefacts,
+        )
         pages.append(sp)
         crops.extend(zip(imgs[: len(sp.texts)], sp.texts))
     return pages, crops
@@ -85,7 +102,7 @@ def measure_artefacts(n_pages: int, seed: int, pred) -> dict:
     return out
 
 
-def build_washington_pages(n_pages: int, lines_per_page: int = 16, seed: int = 0):
+def build_washington_pages(n_pages: int, lines_per_page: int = 16, seed: int = 0) -> tuple[list, list]:
     """George Washington pages: consecutive cv1 *test* lines (binarized scans,
     softened to gray ink) stacked at a page scale, skewed and noised; every
     third page boxed. -> (pages, pre-cut line crops with their texts)."""
@@ -96,7 +113,8 @@ def build_washington_pages(n_pages: int, lines_per_page: int = 16, seed: int = 0
 
     ds = open_dataset("washington:cv1/test")
     rng = np.random.default_rng(seed + 7)
-    pages, crops = [], []
+    pages: list = []
+    crops: list = []
     starts = np.linspace(0, len(ds) - lines_per_page, n_pages).astype(int)
     for k, start in enumerate(starts):
         scale = float(rng.uniform(0.9, 1.25))
@@ -108,24 +126,29 @@ def build_washington_pages(n_pages: int, lines_per_page: int = 16, seed: int = 0
             im = cv2.GaussianBlur(im.astype(np.float32), (3, 3), 0.8)
             imgs.append(np.clip(ink + im * (255.0 - ink) / 255.0, 0, 255).astype(np.uint8))
             texts.append(text)
-        sp = compose_page(imgs, texts, rng, skew_deg=float(rng.uniform(-2.0, 2.0)), boxed=(k % 3 == 2), noise=float(rng.uniform(0.01, 0.04)))
+        sp = compose_page(
+            imgs, texts, rng, skew_deg=float(rng.uniform(-2.0, 2.0)), boxed=(k % 3 == 2), noise=float(rng.uniform(0.01, 0.04))
+        )
         pages.append(sp)
         crops.extend(zip(imgs[: len(sp.texts)], sp.texts))
     return pages, crops
 
 
-def build_form_pages(n_pages: int, lines_per_page: int = 8, seed: int = 0):
+def build_form_pages(n_pages: int, lines_per_page: int = 8, seed: int = 0) -> tuple[list, list, list]:
     """Forms: typed header + typed prompt + the prompt handwritten.
     -> (pages, pre-cut handwriting crops with their texts, typed boxes per page)."""
     import textwrap
 
     from segmentation.synth import compose_page, typed_line
-    from training.datasets import open_dataset
+    from training.datasets import IamOnDB, open_dataset
     from training.render import render_strokes
 
     ds = open_dataset("iam-ondb:test")
+    assert isinstance(ds, IamOnDB)
     rng = np.random.default_rng(seed + 13)
-    pages, crops, typed = [], [], []
+    pages: list = []
+    crops: list = []
+    typed: list = []
     starts = np.linspace(0, len(ds) - lines_per_page, n_pages).astype(int)
     for k, start in enumerate(starts):
         idx = list(range(start, start + lines_per_page))
@@ -133,9 +156,13 @@ def build_form_pages(n_pages: int, lines_per_page: int = 8, seed: int = 0):
         size = int(rng.integers(34, 50))
         prompt = [f"Sentence Database {ds.items[idx[0]].id[:7].upper()}"] + textwrap.wrap(" ".join(texts), 62)
         scale = float(rng.uniform(110, 150)) / 600.0
-        hand = [render_strokes(ds.strokes(i), np.random.default_rng(seed * 1000 + k), height_px=130.0, px_per_unit=scale).image for i in idx]
+        hand = [
+            render_strokes(ds.strokes(i), np.random.default_rng(seed * 1000 + k), height_px=130.0, px_per_unit=scale).image
+            for i in idx
+        ]
         imgs = [typed_line(t, size, rng) for t in prompt] + hand
-        sp = compose_page(imgs, [None] * len(prompt) + texts, rng, skew_deg=float(rng.uniform(-1.5, 1.5)), noise=float(rng.uniform(0.01, 0.03)))
+        labels: list = [None] * len(prompt) + texts  # typed lines have no text to read
+        sp = compose_page(imgs, labels, rng, skew_deg=float(rng.uniform(-1.5, 1.5)), noise=float(rng.uniform(0.01, 0.03)))
         n_typed = sum(1 for t in sp.texts if t is None)
         typed.append(sp.boxes[:n_typed])
         sp.boxes, sp.texts = sp.boxes[n_typed:], sp.texts[n_typed:]
@@ -162,7 +189,11 @@ def measure(pages, crops, pred, methods: list[str]) -> dict:
     from segmentation.synth import match_lines
     from training.metrics import rates
 
-    out: dict = {"pages": len(pages), "lines": sum(len(p.boxes) for p in pages), "boxed_pages": sum(1 for k in range(len(pages)) if k % 3 == 2)}
+    out: dict = {
+        "pages": len(pages),
+        "lines": sum(len(p.boxes) for p in pages),
+        "boxed_pages": sum(1 for k in range(len(pages)) if k % 3 == 2),
+    }
     seg = {}
     for method in methods:
         tp = n_pred = n_gt = 0
@@ -173,8 +204,11 @@ def measure(pages, crops, pred, methods: list[str]) -> dict:
             tp += len(m["matches"])
             n_pred += len(layout.lines)
             n_gt += len(sp.boxes)
-        seg[method] = {"precision": round(tp / max(1, n_pred), 4), "recall": round(tp / max(1, n_gt), 4),
-                       "seconds_per_page": round((time.perf_counter() - t0) / len(pages), 3)}
+        seg[method] = {
+            "precision": round(tp / max(1, n_pred), 4),
+            "recall": round(tp / max(1, n_gt), 4),
+            "seconds_per_page": round((time.perf_counter() - t0) / len(pages), 3),
+        }
     out["line_detection_iou_0.5"] = seg
     # The same model on the pre-cut lines (the line images before they were
     # put on the page)...
@@ -207,7 +241,12 @@ def main() -> None:
     ap.add_argument("--pages", type=int, default=12, help="IAM-OnDB pages")
     ap.add_argument("--washington-pages", type=int, default=6)
     ap.add_argument("--form-pages", type=int, default=6, help="typed prompt + handwriting, as IAM forms")
-    ap.add_argument("--artefact-pages", type=int, default=4, help="IAM-OnDB pages per scan artefact (border, shadow, holes, stain, boxes, all)")
+    ap.add_argument(
+        "--artefact-pages",
+        type=int,
+        default=4,
+        help="IAM-OnDB pages per scan artefact (border, shadow, holes, stain, boxes, all)",
+    )
     ap.add_argument("--seed", type=int, default=0)
     ap.add_argument("--methods", default="sauvola,wolf,gaussian,otsu")
     ap.add_argument("--model")

@@ -78,8 +78,11 @@ def main() -> None:
                 totals[a][1] += c["chars"]
                 restore_batchnorm(pred.model, trained)
             n_docs += 1
-        out[spec] = {"documents": n_docs, **{f"cer_alpha_{a:g}": round(e / max(1, c), 4) for a, (e, c) in totals.items()},
-                     "adapt_seconds_per_document": round(adapt_s / max(1, n_docs * len(alphas)), 2)}
+        out[spec] = {
+            "documents": n_docs,
+            **{f"cer_alpha_{a:g}": round(e / max(1, c), 4) for a, (e, c) in totals.items()},
+            "adapt_seconds_per_document": round(adapt_s / max(1, n_docs * len(alphas)), 2),
+        }
         print(json.dumps({spec: out[spec]}), flush=True)
     print(json.dumps(out, indent=2))
 

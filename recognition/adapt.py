@@ -39,16 +39,16 @@ def adapt_batchnorm(model: keras.Model, images: list[np.ndarray], alpha: float =
         return
     picks = images if len(images) <= max_crops else [images[i] for i in np.linspace(0, len(images) - 1, max_crops).astype(int)]
     for bn in _bn_layers(model):
-        probe = keras.Model(model.inputs, bn.input)
-        total = None
-        total_sq = None
+        probe = keras.Model(model.input, bn.input)
+        total = np.zeros(0)
+        total_sq = np.zeros(0)
         count = 0
         for img in picks:
             x = np.asarray(img, np.float32)[None, :, :, None]
             act = keras.ops.convert_to_numpy(probe(x, training=False)).astype(np.float64)
             flat = act.reshape(-1, act.shape[-1])
-            total = flat.sum(0) if total is None else total + flat.sum(0)
-            total_sq = (flat**2).sum(0) if total_sq is None else total_sq + (flat**2).sum(0)
+            total = flat.sum(0) if count == 0 else total + flat.sum(0)
+            total_sq = (flat**2).sum(0) if count == 0 else total_sq + (flat**2).sum(0)
             count += flat.shape[0]
         mean = total / count
         var = np.maximum(total_sq / count - mean**2, 1e-6)

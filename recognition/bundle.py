@@ -15,12 +15,16 @@ import os
 import shutil
 from dataclasses import dataclass, field
 from pathlib import Path
+from typing import TYPE_CHECKING
 
 from .calibration import Calibrator
 from .charset import Charset
 from .lm import CharNgramLM, Lexicon
 from .model import ModelConfig, build_crnn
 from .preprocess import PreprocessConfig
+
+if TYPE_CHECKING:
+    import keras
 
 FORMAT = "htr-crnn-ctc/1"
 WEIGHT_DTYPES = ("float32", "float16")
@@ -45,7 +49,7 @@ class Bundle:
     calibration_beam: Calibrator | None = None  # beam search + n-gram (the LM mends low-scored words); None: as greedy
     metrics: dict = field(default_factory=dict)
     path: Path | None = None
-    model: object = None
+    model: keras.Model | None = None
     lm: CharNgramLM | None = None
     lexicon: Lexicon | None = None
     weights_dtype: str = "float32"  # how model.weights.h5 stores them
@@ -56,7 +60,7 @@ class Bundle:
             return self.calibration_beam
         return self.calibration
 
-    def build(self):
+    def build(self) -> keras.Model:
         self.model = build_crnn(self.model_config)
         return self.model
 
@@ -67,6 +71,7 @@ class Bundle:
 
         if dtype not in WEIGHT_DTYPES:
             raise ValueError(f"weights dtype {dtype!r}: expected one of {', '.join(WEIGHT_DTYPES)}")
+        assert self.model is not None, "build() or load first"
         self.model.set_weights([np.asarray(w).astype(dtype).astype(np.asarray(w).dtype) for w in self.model.get_weights()])
         self.weights_dtype = dtype
 
@@ -86,6 +91,7 @@ class Bundle:
             "weights_dtype": self.weights_dtype,
         }
         (path / "model.json").write_text(json.dumps(meta, indent=2) + "\n")
+        assert self.model is not None, "no model to save"
         self.model.save_weights(path / "model.weights.h5")
         if self.weights_dtype != "float32":
             _store_weights_as(path / "model.weights.h5", self.weights_dtype)
@@ -145,8 +151,8 @@ def load_bundle(path: str | Path | None = None) -> Bundle:
         path=path,
         weights_dtype=meta.get("weights_dtype", "float32"),
     )
-    bundle.build()
-    bundle.model.load_weights(path / "model.weights.h5")
+    model = bundle.build()
+    model.load_weights(path / "model.weights.h5")
     if (path / "lm.json.gz").is_file():
         bundle.lm = CharNgramLM.load(path / "lm.json.gz")
     if (path / "lexicon.txt").is_file():

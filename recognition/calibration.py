@@ -51,11 +51,11 @@ class Calibrator:
     knots_y: list[float]
 
     @classmethod
-    def identity(cls) -> "Calibrator":
+    def identity(cls) -> Calibrator:
         return cls([0.0, 1.0], [0.0, 1.0])
 
     @classmethod
-    def fit(cls, raw: np.ndarray, correct: np.ndarray, max_knots: int = 2000) -> "Calibrator":
+    def fit(cls, raw: np.ndarray, correct: np.ndarray, max_knots: int = 2000) -> Calibrator:
         if len(raw) == 0:
             return cls.identity()
         kx, ky = isotonic_fit(np.asarray(raw), np.asarray(correct, np.float64))
@@ -73,7 +73,7 @@ class Calibrator:
         return {"method": "isotonic", "knots_x": self.knots_x, "knots_y": self.knots_y}
 
     @classmethod
-    def from_json(cls, data: dict | None) -> "Calibrator":
+    def from_json(cls, data: dict | None) -> Calibrator:
         if not data:
             return cls.identity()
         return cls(list(data["knots_x"]), list(data["knots_y"]))
@@ -86,14 +86,21 @@ def reliability_table(confidence, correct, bins=(0.0, 0.5, 0.7, 0.8, 0.9, 0.95, 
     for lo, hi in zip(bins[:-1], bins[1:]):
         sel = (conf >= lo) & (conf < hi)
         n = int(sel.sum())
-        rows.append({
-            "bin": f"[{lo:.2f},{min(hi, 1.0):.2f}{']' if hi > 1 else ')'}",
-            "words": n,
-            "mean_confidence": round(float(conf[sel].mean()), 4) if n else None,
-            "share_exact": round(float(ok[sel].mean()), 4) if n else None,
-        })
+        rows.append(
+            {
+                "bin": f"[{lo:.2f},{min(hi, 1.0):.2f}{']' if hi > 1 else ')'}",
+                "words": n,
+                "mean_confidence": round(float(conf[sel].mean()), 4) if n else None,
+                "share_exact": round(float(ok[sel].mean()), 4) if n else None,
+            }
+        )
     high = conf >= 0.9
-    rows.append({"bin": ">=0.90", "words": int(high.sum()),
-                 "mean_confidence": round(float(conf[high].mean()), 4) if high.any() else None,
-                 "share_exact": round(float(ok[high].mean()), 4) if high.any() else None})
+    rows.append(
+        {
+            "bin": ">=0.90",
+            "words": int(high.sum()),
+            "mean_confidence": round(float(conf[high].mean()), 4) if high.any() else None,
+            "share_exact": round(float(ok[high].mean()), 4) if high.any() else None,
+        }
+    )
     return rows

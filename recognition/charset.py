@@ -9,11 +9,7 @@ import unicodedata
 
 # IAM's character set: letters, digits, space and the punctuation that occurs in
 # IAM transcriptions.
-IAM_CHARS = (
-    " !\"#&'()*+,-./0123456789:;?"
-    "ABCDEFGHIJKLMNOPQRSTUVWXYZ"
-    "abcdefghijklmnopqrstuvwxyz"
-)
+IAM_CHARS = " !\"#&'()*+,-./0123456789:;?ABCDEFGHIJKLMNOPQRSTUVWXYZabcdefghijklmnopqrstuvwxyz"
 
 # Characters outside the set that have an obvious in-set spelling.
 _FOLD = {
@@ -72,5 +68,5 @@ class Charset:
         return {"chars": self.chars, "blank": 0}
 
     @classmethod
-    def from_json(cls, data: dict) -> "Charset":
+    def from_json(cls, data: dict) -> Charset:
         return cls(data["chars"])

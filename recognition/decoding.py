@@ -87,9 +87,14 @@ def _entry(new: dict, prefix: tuple[int, ...], src: _Beam, extra_lm: float = 0.0
     """The beam for `prefix` in this frame's table, created from `src` if absent."""
     b = new.get(prefix)
     if b is None:
-        b = _Beam(NEG_INF, NEG_INF, src.lm + extra_lm, prefix,
-                  src.char_probs if cp is None else cp,
-                  src.char_frames if cf is None else cf)
+        b = _Beam(
+            NEG_INF,
+            NEG_INF,
+            src.lm + extra_lm,
+            prefix,
+            src.char_probs if cp is None else cp,
+            src.char_frames if cf is None else cf,
+        )
         new[prefix] = b
     return b
 
@@ -170,9 +175,7 @@ def beam_decode(
                 if lm is not None:
                     extra = lm_weight * lm.log_prob(text, chars[k - 1]) + insertion_bonus
                 new_prefix = prefix + (k,)
-                b = get(new_prefix, beam, extra,
-                        beam.char_probs + (float(prow[k]),),
-                        beam.char_frames + ((t, t),))
+                b = get(new_prefix, beam, extra, beam.char_probs + (float(prow[k]),), beam.char_frames + ((t, t),))
                 b.p_char = _logadd(b.p_char, base + pk)
         beams = dict(sorted(new.items(), key=lambda kv: kv[1].total + kv[1].lm, reverse=True)[:beam_width])
         if not beams:

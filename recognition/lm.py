@@ -12,8 +12,8 @@ import json
 import math
 import re
 from collections import Counter, defaultdict
+from collections.abc import Iterable
 from pathlib import Path
-from typing import Iterable
 
 BOS = "\x02"
 EOS = "\x03"
@@ -30,7 +30,7 @@ class CharNgramLM:
         self._cache: dict[tuple[str, str], float] = {}
 
     @classmethod
-    def train(cls, texts: Iterable[str], order: int = 6) -> "CharNgramLM":
+    def train(cls, texts: Iterable[str], order: int = 6) -> CharNgramLM:
         counts: dict[str, Counter] = defaultdict(Counter)
         vocab: set[str] = set()
         for text in texts:
@@ -85,7 +85,7 @@ class CharNgramLM:
         Path(path).write_bytes(gzip.compress(raw, mtime=0) if str(path).endswith(".gz") else raw)
 
     @classmethod
-    def load(cls, path: str | Path) -> "CharNgramLM":
+    def load(cls, path: str | Path) -> CharNgramLM:
         raw = Path(path).read_bytes()
         data = json.loads(gzip.decompress(raw) if str(path).endswith(".gz") else raw)
         return cls(data["order"], data["counts"], data["vocab"])
@@ -99,7 +99,7 @@ class Lexicon:
         self.prefixes = {w[:i] for w in self.words for i in range(1, len(w) + 1)}
 
     @classmethod
-    def from_texts(cls, texts: Iterable[str]) -> "Lexicon":
+    def from_texts(cls, texts: Iterable[str]) -> Lexicon:
         return cls(w for t in texts for w in _WORD.findall(t))
 
     @staticmethod
@@ -123,5 +123,5 @@ class Lexicon:
         Path(path).write_text("\n".join(sorted(self.words)) + "\n")
 
     @classmethod
-    def load(cls, path: str | Path) -> "Lexicon":
+    def load(cls, path: str | Path) -> Lexicon:
         return cls(Path(path).read_text().split())

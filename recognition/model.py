@@ -39,7 +39,7 @@ class ModelConfig:
         return d
 
     @classmethod
-    def from_json(cls, data: dict) -> "ModelConfig":
+    def from_json(cls, data: dict) -> ModelConfig:
         data = dict(data)
         data["conv_filters"] = tuple(data["conv_filters"])
         data["pools"] = tuple(tuple(p) for p in data["pools"])
@@ -70,9 +70,7 @@ def build_crnn(config: ModelConfig) -> keras.Model:
     x = layers.Dense(config.rnn_units * 2, activation="relu", name="project")(x)
     x = layers.Dropout(config.dropout, name="drop_in")(x)
     for i in range(config.rnn_layers):
-        x = layers.Bidirectional(
-            layers.LSTM(config.rnn_units, return_sequences=True), name=f"bilstm{i}"
-        )(x)
+        x = layers.Bidirectional(layers.LSTM(config.rnn_units, return_sequences=True), name=f"bilstm{i}")(x)
         x = layers.Dropout(config.dropout, name=f"drop{i}")(x)
     logits = layers.Dense(config.num_classes, name="logits")(x)
     return keras.Model(image, logits, name="crnn_ctc")

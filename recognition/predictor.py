@@ -74,7 +74,7 @@ class Predictor:
         self.width_quantum = width_quantum
 
     @classmethod
-    def from_bundle(cls, bundle: Bundle, **kwargs) -> "Predictor":
+    def from_bundle(cls, bundle: Bundle, **kwargs) -> Predictor:
         decoder = kwargs.get("decoder") or DecoderOptions()
         return cls(
             bundle.model,
@@ -88,7 +88,7 @@ class Predictor:
         )
 
     @classmethod
-    def load(cls, path=None, **kwargs) -> "Predictor":
+    def load(cls, path=None, **kwargs) -> Predictor:
         return cls.from_bundle(load_bundle(path), **kwargs)
 
     # ------------------------------------------------------------------

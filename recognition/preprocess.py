@@ -47,7 +47,7 @@ class PreprocessConfig:
         return asdict(self)
 
     @classmethod
-    def from_json(cls, data: dict) -> "PreprocessConfig":
+    def from_json(cls, data: dict) -> PreprocessConfig:
         return cls(**{k: v for k, v in data.items() if k in cls.__dataclass_fields__})
 
 

@@ -1,6 +1,6 @@
 """Write the sample crops in examples/ (rendered IAM-OnDB *test* strokes, never trained on).
 
-    python scripts/make_examples.py [--line ID] [--word ID]
+python scripts/make_examples.py [--line ID] [--word ID]
 """
 
 from __future__ import annotations
@@ -15,7 +15,7 @@ import numpy as np
 ROOT = Path(__file__).resolve().parents[1]
 sys.path.insert(0, str(ROOT))
 
-from training.datasets import open_dataset  # noqa: E402
+from training.datasets import IamOnDB, open_dataset  # noqa: E402
 
 
 def main() -> None:
@@ -45,11 +45,15 @@ def write_pdf(path: Path, starts=(40, 52), lines_per_page: int = 10) -> None:
     from training.render import render_strokes
 
     ds = open_dataset("iam-ondb:test")
+    assert isinstance(ds, IamOnDB)
     pages, texts = [], []
     for k, start in enumerate(starts):
         idx = range(start, start + lines_per_page)
         # A line of ~600 whiteboard units becomes ~60 px at 150 dpi (about 1 cm).
-        imgs = [render_strokes(ds.strokes(i), np.random.default_rng(11 + k), height_px=65.0, px_per_unit=60.0 / 600.0).image for i in idx]
+        imgs = [
+            render_strokes(ds.strokes(i), np.random.default_rng(11 + k), height_px=65.0, px_per_unit=60.0 / 600.0).image
+            for i in idx
+        ]
         sp = compose_page(imgs, [ds.items[i].text for i in idx], np.random.default_rng(k), size=(1240, 1754), skew_deg=0.4)
         pages.append(Image.fromarray(sp.image))
         texts.append("\n".join(sp.texts))

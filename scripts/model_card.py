@@ -54,7 +54,7 @@ def font_lines(cfg: dict) -> list[str]:
     if any(s.startswith("form-names") for s in specs):
         out += [
             "- **form-names** (real scans): 1,193 crops of handwritten names in capitals from the name fields",
-            "  of scanned French forms (the public \"Handwriting Recognition\" form-field set; licence not",
+            '  of scanned French forms (the public "Handwriting Recognition" form-field set; licence not',
             "  stated: research and evaluation use, not redistributed, not in this repository). Printed field",
             "  labels (`NOM :`, `PRENOM :`) inside many crops are not part of the text. Split by file number",
             "  in blocks: train 0001-0840, val 0841-1020, test 1021-1200 (`training/datasets/form_names.py`).",
@@ -83,18 +83,36 @@ def main() -> None:
         stride *= pw
     pre = meta["preprocess"]
 
-    eval_rows = [[f"`{k}`", v["samples"], pct(v["cer"]), pct(v.get("cer_case_insensitive")), pct(v["wer"]), pct(v["exact_match"])]
-                 for k, v in ev.items()]
-    slice_rows = [[f"`{k}`"] + [f"{pct(v['slices'][s]['cer'])} ({v['slices'][s]['words']})" if s in v.get("slices", {}) else "–"
-                                for s in ("caps", "allcaps", "punct")] for k, v in ev.items() if v.get("slices")]
+    eval_rows = [
+        [f"`{k}`", v["samples"], pct(v["cer"]), pct(v.get("cer_case_insensitive")), pct(v["wer"]), pct(v["exact_match"])]
+        for k, v in ev.items()
+    ]
+    slice_rows = [
+        [f"`{k}`"]
+        + [
+            f"{pct(v['slices'][s]['cer'])} ({v['slices'][s]['words']})" if s in v.get("slices", {}) else "–"
+            for s in ("caps", "allcaps", "punct")
+        ]
+        for k, v in ev.items()
+        if v.get("slices")
+    ]
     dec_rows = []
     for spec in args.decoders:
         name, path = spec.split("=", 1)
         for ds, v in json.loads(Path(path).read_text()).items():
             dec_rows.append([name, f"`{ds}`", v["samples"], pct(v["cer"]), pct(v["wer"]), f"{v['seconds']:.1f} s"])
+
     def rel_rows(key: str) -> list[list]:
-        return [[r["bin"], r["words"], r["mean_confidence"] if r["mean_confidence"] is not None else "–",
-                 pct(r["share_exact"]) if r["share_exact"] is not None else "–"] for r in m.get(key, [])]
+        return [
+            [
+                r["bin"],
+                r["words"],
+                r["mean_confidence"] if r["mean_confidence"] is not None else "–",
+                pct(r["share_exact"]) if r["share_exact"] is not None else "–",
+            ]
+            for r in m.get(key, [])
+        ]
+
     bench = json.loads(Path(args.bench).read_text()) if args.bench else None
     cfg = yaml.safe_load(Path(args.config).read_text()) or {}
     rob_rows = []
@@ -108,68 +126,83 @@ def main() -> None:
     mix = ", ".join(f"`{t['spec']}` {100 * float(t.get('weight', 1.0)) / total:.0f}%" for t in train)
     fit = ""
     if pre.get("fit_limit") or pre.get("core_refine"):
-        fit = (f" Ink taller than the output shrinks the writing only down to {pre.get('fit_limit', 0)} of the x-height"
-               f" scale, then is clipped; x-height search sized to the band ({pre.get('core_refine', 0)} passes)"
-               + (f" in crops at least {pre['refine_min_aspect']:g} times wider than tall (lines)." if pre.get("refine_min_aspect") else "."))
+        fit = (
+            f" Ink taller than the output shrinks the writing only down to {pre.get('fit_limit', 0)} of the x-height"
+            f" scale, then is clipped; x-height search sized to the band ({pre.get('core_refine', 0)} passes)"
+            + (
+                f" in crops at least {pre['refine_min_aspect']:g} times wider than tall (lines)."
+                if pre.get("refine_min_aspect")
+                else "."
+            )
+        )
 
-    lines = [
-        f"# Model card: {meta['name']} (version {meta['version']})",
-        "",
-        "A CRNN-CTC handwriting recognizer for single words and whole text lines (space is a character),",
-        "English, IAM character set. Bundle format `" + meta["format"] + "`: `model.json` (charset,",
-        "preprocessing, architecture, calibration, metrics), `model.weights.h5` (Keras 3, loads under the",
-        "TensorFlow and JAX backends), `lm.json.gz` (character 6-gram), `lexicon.txt` (training words).",
-        "",
-        "## Data",
-        "",
-        "- **IAM On-Line Handwriting Database** (line level, ~200 writers; texts `a01`, `a02` withheld): pen",
-        "  trajectories rendered on the fly as scanned ink on paper (pen width and pressure, ink darkness,",
-        "  slant, rotation, size, blur, paper texture, ruled lines, scan noise, binarization, JPEG) by",
-        "  `training/render.py`. Splits as shipped: train 10,595 / val 578 / test 617 lines, split by source",
-        "  text. Word crops are cut at pen-up gaps (`iam-ondb-words:*`); test lines whose rendering never",
-        "  separates every word are left out of the word test set (see `skipped`).",
-        "- **George Washington letters** (one 18th-century writer, binarized scans), standard fold `cv1`:",
-        "  train 325 lines, valid 168, test 163; word images of the same lines. Character codes are mapped",
-        "  as documented in `training/datasets/washington.py` (`s_lb` pound sign → `#`).",
-        "- Texts as written in every reader: punctuation stays on its word (`Letters, Orders`; IAM-OnDB's",
-        "  prompt spacing `Mr . Smith ,`, split-off clitics `Labour 's` and offline IAM's `Smith|,` tokens are joined,",
-        "  `training/datasets/base.py:join_tokens`).",
-        "- Licences: both sets are for non-commercial research and teaching only. Cite: M. Liwicki and",
-        "  H. Bunke, *IAM-OnDB - an On-Line English Sentence Database Acquired from Handwritten Text on a",
-        "  Whiteboard*, ICDAR 2005; A. Fischer, A. Keller, V. Frinken and H. Bunke, *Lexicon-Free",
-        "  Handwritten Word Spotting Using Character HMMs*, Pattern Recognition Letters 33(7), 2012.",
-        "- **Lone punctuation marks** (`punctuation:*`, synthetic" + ("" if punct_trained else "; measured, not trained on")
-        + "): offline IAM crops every `.` `,` `\"` `-`",
-        "  as a word of its own, which pen-up gaps in IAM-OnDB almost never separate; marks are drawn from",
-        "  stroke templates with random shape and size and rendered by the same renderer",
-        "  (`training/datasets/punctuation.py`).",
-    ] + font_lines(cfg) + [
-        "- Training mix per batch (one source per batch): " + mix + ";",
-        "  training-only augmentation (affine and elastic",
-        "  warps, erosion/dilation, brightness/contrast, blur, noise"
-        + (f"; ink of neighbouring lines over the top and bottom edges of {100 * cfg['neighbours']:.0f}% of crops)." if cfg.get("neighbours") else ")."),
-        "",
-        "## Configuration",
-        "",
-        f"`{args.config}`. Input height {pre['height']} px after shared preprocessing (ink normalization,",
-        "crop to ink, x-height scaled to a third of the height, words and lines alike)." + fit,
-        f"Conv filters {arch['conv_filters']} with pools {arch['pools']} (width stride {stride}),",
-        f"dense {2 * arch['rnn_units']}, {arch['rnn_layers']} × BiLSTM({arch['rnn_units']}),",
-        f"{len(meta['charset']['chars']) + 1} outputs (charset + CTC blank), dropout {arch['dropout']}.",
-        f"Adam {cfg.get('lr', 1e-3):g}, gradient clip 5, batch {cfg.get('batch_size', 16)}, {cfg.get('steps_per_epoch', 400)} steps per epoch; learning rate",
-        f"multiplied by {cfg.get('lr_factor', 0.5)} after {cfg.get('lr_patience', 3)} epochs without validation-CER gain, early stop after {cfg.get('early_stop_patience', 8)}.",
-        "",
-        "## Training",
-        "",
-        f"- Epochs: {m.get('epochs_trained')} (best validation CER {m.get('best_val_cer', 0):.4f} at epoch {m.get('best_epoch')}).",
-        f"- Time: {m.get('training_time_s', 0) / 3600:.2f} h on {m.get('machine')} (CPU only, no GPU was lent),",
-        f"  Keras backend `{m.get('backend')}`.",
-        "",
-        "## Metrics (greedy decoding, `htr evaluate`)",
-        "",
-        table(eval_rows, ["dataset", "samples", "CER", "CER (case-insensitive)", "WER", "exact match"]),
-        "",
-    ]
+    lines = (
+        [
+            f"# Model card: {meta['name']} (version {meta['version']})",
+            "",
+            "A CRNN-CTC handwriting recognizer for single words and whole text lines (space is a character),",
+            "English, IAM character set. Bundle format `" + meta["format"] + "`: `model.json` (charset,",
+            "preprocessing, architecture, calibration, metrics), `model.weights.h5` (Keras 3, loads under the",
+            "TensorFlow and JAX backends), `lm.json.gz` (character 6-gram), `lexicon.txt` (training words).",
+            "",
+            "## Data",
+            "",
+            "- **IAM On-Line Handwriting Database** (line level, ~200 writers; texts `a01`, `a02` withheld): pen",
+            "  trajectories rendered on the fly as scanned ink on paper (pen width and pressure, ink darkness,",
+            "  slant, rotation, size, blur, paper texture, ruled lines, scan noise, binarization, JPEG) by",
+            "  `training/render.py`. Splits as shipped: train 10,595 / val 578 / test 617 lines, split by source",
+            "  text. Word crops are cut at pen-up gaps (`iam-ondb-words:*`); test lines whose rendering never",
+            "  separates every word are left out of the word test set (see `skipped`).",
+            "- **George Washington letters** (one 18th-century writer, binarized scans), standard fold `cv1`:",
+            "  train 325 lines, valid 168, test 163; word images of the same lines. Character codes are mapped",
+            "  as documented in `training/datasets/washington.py` (`s_lb` pound sign → `#`).",
+            "- Texts as written in every reader: punctuation stays on its word (`Letters, Orders`; IAM-OnDB's",
+            "  prompt spacing `Mr . Smith ,`, split-off clitics `Labour 's` and offline IAM's `Smith|,` tokens are joined,",
+            "  `training/datasets/base.py:join_tokens`).",
+            "- Licences: both sets are for non-commercial research and teaching only. Cite: M. Liwicki and",
+            "  H. Bunke, *IAM-OnDB - an On-Line English Sentence Database Acquired from Handwritten Text on a",
+            "  Whiteboard*, ICDAR 2005; A. Fischer, A. Keller, V. Frinken and H. Bunke, *Lexicon-Free",
+            "  Handwritten Word Spotting Using Character HMMs*, Pattern Recognition Letters 33(7), 2012.",
+            "- **Lone punctuation marks** (`punctuation:*`, synthetic"
+            + ("" if punct_trained else "; measured, not trained on")
+            + '): offline IAM crops every `.` `,` `"` `-`',
+            "  as a word of its own, which pen-up gaps in IAM-OnDB almost never separate; marks are drawn from",
+            "  stroke templates with random shape and size and rendered by the same renderer",
+            "  (`training/datasets/punctuation.py`).",
+        ]
+        + font_lines(cfg)
+        + [
+            "- Training mix per batch (one source per batch): " + mix + ";",
+            "  training-only augmentation (affine and elastic",
+            "  warps, erosion/dilation, brightness/contrast, blur, noise"
+            + (
+                f"; ink of neighbouring lines over the top and bottom edges of {100 * cfg['neighbours']:.0f}% of crops)."
+                if cfg.get("neighbours")
+                else ")."
+            ),
+            "",
+            "## Configuration",
+            "",
+            f"`{args.config}`. Input height {pre['height']} px after shared preprocessing (ink normalization,",
+            "crop to ink, x-height scaled to a third of the height, words and lines alike)." + fit,
+            f"Conv filters {arch['conv_filters']} with pools {arch['pools']} (width stride {stride}),",
+            f"dense {2 * arch['rnn_units']}, {arch['rnn_layers']} × BiLSTM({arch['rnn_units']}),",
+            f"{len(meta['charset']['chars']) + 1} outputs (charset + CTC blank), dropout {arch['dropout']}.",
+            f"Adam {cfg.get('lr', 1e-3):g}, gradient clip 5, batch {cfg.get('batch_size', 16)}, {cfg.get('steps_per_epoch', 400)} steps per epoch; learning rate",
+            f"multiplied by {cfg.get('lr_factor', 0.5)} after {cfg.get('lr_patience', 3)} epochs without validation-CER gain, early stop after {cfg.get('early_stop_patience', 8)}.",
+            "",
+            "## Training",
+            "",
+            f"- Epochs: {m.get('epochs_trained')} (best validation CER {m.get('best_val_cer', 0):.4f} at epoch {m.get('best_epoch')}).",
+            f"- Time: {m.get('training_time_s', 0) / 3600:.2f} h on {m.get('machine')} (CPU only, no GPU was lent),",
+            f"  Keras backend `{m.get('backend')}`.",
+            "",
+            "## Metrics (greedy decoding, `htr evaluate`)",
+            "",
+            table(eval_rows, ["dataset", "samples", "CER", "CER (case-insensitive)", "WER", "exact match"]),
+            "",
+        ]
+    )
     if slice_rows:
         lines += [
             "Slices (`htr evaluate --slice caps,allcaps,punct`): CER over the reference words that start with a",

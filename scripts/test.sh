@@ -6,4 +6,8 @@ bash scripts/setup.sh
 bash scripts/install-fonts.sh  # the font tests render every installed font
 bash scripts/services.sh
 export TF_CPP_MIN_LOG_LEVEL=2 KERAS_BACKEND=${KERAS_BACKEND:-tensorflow}
+# Lint, format and types first: a red check fails the run like a failing test.
+.venv/bin/ruff check --quiet .
+.venv/bin/ruff format --check --quiet .
+.venv/bin/mypy --no-error-summary
 exec .venv/bin/python -m pytest -q "$@"

@@ -3,4 +3,4 @@
 from .layout import Box, Line, PageLayout
 from .page import CROP_MARGIN, draw_overlay, line_crops, segment_page, to_page_box
 
-__all__ = ["Box", "Line", "PageLayout", "segment_page", "line_crops", "draw_overlay", "to_page_box", "CROP_MARGIN"]
+__all__ = ["CROP_MARGIN", "Box", "Line", "PageLayout", "draw_overlay", "line_crops", "segment_page", "to_page_box"]

@@ -52,7 +52,11 @@ def binarize(gray: np.ndarray, method: str = DEFAULT_METHOD, window: int | None 
     # slowly: compute the threshold surface on a copy 1/STATS_SCALE the size
     # and interpolate it back (the comparison itself stays at full resolution).
     f = STATS_SCALE if window >= 8 * STATS_SCALE else 1
-    small = gray if f == 1 else cv2.resize(gray, (max(1, gray.shape[1] // f), max(1, gray.shape[0] // f)), interpolation=cv2.INTER_AREA)
+    small = (
+        gray
+        if f == 1
+        else cv2.resize(gray, (max(1, gray.shape[1] // f), max(1, gray.shape[0] // f)), interpolation=cv2.INTER_AREA)
+    )
     mean, std = _local_stats(small, max(3, (window // f) | 1))
     if method == "sauvola":
         thr = mean * (1.0 + k * (std / 128.0 - 1.0))

@@ -68,7 +68,9 @@ def blots(mask: np.ndarray, thick: float = 2.5) -> np.ndarray:
     return grown.astype(bool) & mask.astype(bool)
 
 
-def edge_marks(mask: np.ndarray, valid: np.ndarray | None = None, edge_contact: float = 3.0, band_frac: float = 0.02) -> np.ndarray:
+def edge_marks(
+    mask: np.ndarray, valid: np.ndarray | None = None, edge_contact: float = 3.0, band_frac: float = 0.02
+) -> np.ndarray:
     """Mask of the components along the page's edge or inside its outer band
     (``band_frac`` of the shorter side: 50 px on an A4 page at 300 dpi, 3 px
     on a one-line image). ``valid`` is the part of the image that shows the
@@ -83,14 +85,20 @@ def edge_marks(mask: np.ndarray, valid: np.ndarray | None = None, edge_contact: 
     band = max(3, int(round(band_frac * min(h, w))))
     if valid is None:
         valid = np.ones((h, w), np.uint8)
-    inner = cv2.erode(valid.astype(np.uint8), np.ones((2 * band + 1, 2 * band + 1), np.uint8), borderType=cv2.BORDER_CONSTANT, borderValue=0)
+    inner = cv2.erode(
+        valid.astype(np.uint8), np.ones((2 * band + 1, 2 * band + 1), np.uint8), borderType=cv2.BORDER_CONSTANT, borderValue=0
+    )
     ys, xs = np.nonzero((labels > 0) & (inner == 0))
     lab = labels[ys, xs]
     big = np.iinfo(np.int64).max
-    x0 = np.full(n, big, np.int64); y0 = np.full(n, big, np.int64)
-    x1 = np.full(n, -1, np.int64); y1 = np.full(n, -1, np.int64)
-    np.minimum.at(x0, lab, xs); np.minimum.at(y0, lab, ys)
-    np.maximum.at(x1, lab, xs); np.maximum.at(y1, lab, ys)
+    x0 = np.full(n, big, np.int64)
+    y0 = np.full(n, big, np.int64)
+    x1 = np.full(n, -1, np.int64)
+    y1 = np.full(n, -1, np.int64)
+    np.minimum.at(x0, lab, xs)
+    np.minimum.at(y0, lab, ys)
+    np.maximum.at(x1, lab, xs)
+    np.maximum.at(y1, lab, ys)
     span = np.where(x1 >= 0, np.maximum(x1 - x0, y1 - y0) + 1, 0)
     in_band = np.bincount(lab, minlength=n)
     bad = (span >= max(3.0, edge_contact * ch)) | (in_band == stats[:, cv2.CC_STAT_AREA])
@@ -105,10 +113,12 @@ def outside_sheet(gray: np.ndarray, side: int = 800, dark: float = 0.5, contact:
     1% of the page so the rim goes with them."""
     h, w = gray.shape
     scale = min(1.0, side / max(h, w))
-    small = cv2.resize(gray, (max(1, int(w * scale)), max(1, int(h * scale))), interpolation=cv2.INTER_AREA) if scale < 1 else gray
+    small = (
+        cv2.resize(gray, (max(1, int(w * scale)), max(1, int(h * scale))), interpolation=cv2.INTER_AREA) if scale < 1 else gray
+    )
     paper = float(np.percentile(small, 90))
     m = (small < dark * paper).astype(np.uint8)
-    n, labels, stats, _ = _components(m)
+    n, labels, _stats, _ = _components(m)
     if n <= 1:
         return np.zeros((h, w), bool)
     sh, sw = small.shape

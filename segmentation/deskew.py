@@ -10,7 +10,9 @@ def estimate_skew(mask: np.ndarray, max_angle: float = 6.0, step: float = 0.25) 
     """Skew angle in degrees (positive: text rises to the right... as cv2 rotates)."""
     h, w = mask.shape
     scale = min(1.0, 1000.0 / max(h, w))
-    small = cv2.resize(mask.astype(np.uint8) * 255, (max(1, int(w * scale)), max(1, int(h * scale))), interpolation=cv2.INTER_AREA)
+    small = cv2.resize(
+        mask.astype(np.uint8) * 255, (max(1, int(w * scale)), max(1, int(h * scale))), interpolation=cv2.INTER_AREA
+    )
     if small.max() == 0:
         return 0.0
     sh, sw = small.shape
@@ -26,11 +28,11 @@ def estimate_skew(mask: np.ndarray, max_angle: float = 6.0, step: float = 0.25) 
     # best (the sharpness peak of a page of lines is wider than 2 steps).
     coarse = np.arange(-max_angle, max_angle + 1e-9, 2 * step)
     scores = {float(a): sharpness(a) for a in coarse}
-    best = max(scores, key=scores.get)
+    best = max(scores, key=lambda a: scores[a])
     for a in (best - step, best + step):
         if -max_angle - 1e-9 <= a <= max_angle + 1e-9:
             scores[float(a)] = sharpness(a)
-    return max(scores, key=scores.get)
+    return max(scores, key=lambda a: scores[a])
 
 
 def rotate(image: np.ndarray, angle: float, border=255) -> np.ndarray:
@@ -41,5 +43,7 @@ def rotate(image: np.ndarray, angle: float, border=255) -> np.ndarray:
     m = cv2.getRotationMatrix2D((w / 2.0, h / 2.0), angle, 1.0)
     interp = cv2.INTER_NEAREST if image.dtype == bool else cv2.INTER_LINEAR
     src = image.astype(np.uint8) if image.dtype == bool else image
-    out = cv2.warpAffine(src, m, (w, h), flags=interp, borderMode=cv2.BORDER_CONSTANT, borderValue=0 if image.dtype == bool else border)
+    out = cv2.warpAffine(
+        src, m, (w, h), flags=interp, borderMode=cv2.BORDER_CONSTANT, borderValue=0 if image.dtype == bool else border
+    )
     return out.astype(bool) if image.dtype == bool else out

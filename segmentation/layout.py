@@ -26,7 +26,7 @@ class Box:
     def area(self) -> int:
         return max(0, self.width) * max(0, self.height)
 
-    def iou(self, other: "Box") -> float:
+    def iou(self, other: Box) -> float:
         ix = max(0, min(self.x1, other.x1) - max(self.x0, other.x0))
         iy = max(0, min(self.y1, other.y1) - max(self.y0, other.y0))
         inter = ix * iy
@@ -60,8 +60,6 @@ class PageLayout:
             "width": self.width,
             "height": self.height,
             "skew_degrees": round(self.angle, 3),
-            "lines": [
-                {"box": ln.page_box.to_list(), "words": [w.to_list() for w in ln.page_words]} for ln in self.lines
-            ],
+            "lines": [{"box": ln.page_box.to_list(), "words": [w.to_list() for w in ln.page_words]} for ln in self.lines],
             "printed_lines": [b.to_list() for b in self.printed],
         }

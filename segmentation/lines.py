@@ -11,11 +11,12 @@ fraction of the writing's height.
 
 from __future__ import annotations
 
+from collections.abc import Sequence
+
 import cv2
 import numpy as np
 
 from .layout import Box
-
 
 DOT_MIN_AREA = 4  # px: smaller components are scan noise, not ink
 
@@ -91,7 +92,7 @@ def _barrier_cuts(barriers, stats, keep, h: int) -> list[int]:
 
 
 def segment_lines(
-    mask: np.ndarray, min_area: int | None = None, barriers: list[tuple[int, int]] = ()
+    mask: np.ndarray, min_area: int | None = None, barriers: Sequence[tuple[int, int]] = ()
 ) -> tuple[list[Box], list[np.ndarray], float]:
     """-> (line boxes top to bottom, per-line ink mask inside each box, text height).
 
@@ -146,8 +147,10 @@ def segment_lines(
         top = stats[i, cv2.CC_STAT_TOP]
         bottom = top + stats[i, cv2.CC_STAT_HEIGHT]
         # Reaches into another line's core band: cut it at the valleys.
-        if any(top < c - 0.25 * ch and c != centres[line] for c in centres if top < c < bottom) and \
-                stats[i, cv2.CC_STAT_HEIGHT] > 1.8 * ch:
+        if (
+            any(top < c - 0.25 * ch and c != centres[line] for c in centres if top < c < bottom)
+            and stats[i, cv2.CC_STAT_HEIGHT] > 1.8 * ch
+        ):
             split[i] = True
 
     line_px = assign[lab]
@@ -161,9 +164,14 @@ def segment_lines(
         on = line_px >= 0
         li, y, x = line_px[on], ys[on], xs[on]
         count = np.bincount(li, minlength=nl)
-        x0 = np.full(nl, w); y0 = np.full(nl, h); x1 = np.zeros(nl, np.int64); y1 = np.zeros(nl, np.int64)
-        np.minimum.at(x0, li, x); np.minimum.at(y0, li, y)
-        np.maximum.at(x1, li, x + 1); np.maximum.at(y1, li, y + 1)
+        x0 = np.full(nl, w)
+        y0 = np.full(nl, h)
+        x1 = np.zeros(nl, np.int64)
+        y1 = np.zeros(nl, np.int64)
+        np.minimum.at(x0, li, x)
+        np.minimum.at(y0, li, y)
+        np.maximum.at(x1, li, x + 1)
+        np.maximum.at(y1, li, y + 1)
         return count, x0, y0, x1, y1
 
     count, x0, y0, x1, y1 = extents(line_px)
@@ -179,7 +187,12 @@ def segment_lines(
     if len(small) and len(lis):
         gy, gx = 0.5 * ch, 1.0 * ch
         cx, cy = centroids[small, 0][:, None], centroids[small, 1][:, None]
-        inside = (cx >= x0[lis][None, :] - gx) & (cx <= x1[lis][None, :] + gx) & (cy >= y0[lis][None, :] - gy) & (cy <= y1[lis][None, :] + gy)
+        inside = (
+            (cx >= x0[lis][None, :] - gx)
+            & (cx <= x1[lis][None, :] + gx)
+            & (cy >= y0[lis][None, :] - gy)
+            & (cy <= y1[lis][None, :] + gy)
+        )
         dist = np.where(inside, np.abs(cy - centres_arr[lis][None, :]), np.inf)
         best = np.argmin(dist, axis=1)
         ok = np.isfinite(dist[np.arange(len(small)), best])
@@ -216,7 +229,7 @@ def _otsu_1d(values: np.ndarray) -> float:
 
 def segment_words(line_mask: np.ndarray, ch: float) -> list[Box]:
     """Word boxes inside one line (coordinates relative to the line's box)."""
-    cols = line_mask.any(axis=0)
+    cols: np.ndarray = np.asarray(line_mask.any(axis=0))
     if not cols.any():
         return []
     xs = np.nonzero(cols)[0]

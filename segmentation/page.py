@@ -90,6 +90,8 @@ def line_crops(layout: PageLayout, margin: int = CROP_MARGIN) -> list[np.ndarray
     """Gray crops of each line from the deskewed page; ink of other lines inside
     the box is painted over with paper so recognition sees one line only."""
     page = layout.deskewed
+    if page is None:
+        raise ValueError("line_crops needs the layout's deskewed page")
     crops = []
     for line, lm in zip(layout.lines, layout.line_masks):
         b = line.box

@@ -26,6 +26,8 @@ lines in between (a typeface imitating script, say), is read whole.
 
 from __future__ import annotations
 
+from collections.abc import Sequence
+
 import cv2
 import numpy as np
 
@@ -71,7 +73,7 @@ def _twins(a: np.ndarray, b: np.ndarray) -> bool:
     return False
 
 
-def _twin_flags(glyphs: list[np.ndarray], pool: list[np.ndarray] = ()) -> np.ndarray:
+def _twin_flags(glyphs: list[np.ndarray], pool: Sequence[np.ndarray] = ()) -> np.ndarray:
     """Per glyph, whether it has a twin among the others or in ``pool``."""
     n = len(glyphs)
     every = list(glyphs) + list(pool)

@@ -70,7 +70,7 @@ def _box_edges(vert: np.ndarray, horiz: np.ndarray, page_h: int, ch: float, reac
     both ends and is kept.
     """
     contours, _ = cv2.findContours(vert, cv2.RETR_EXTERNAL, cv2.CHAIN_APPROX_SIMPLE)
-    H, W = horiz.shape
+    _H, W = horiz.shape
     out = np.zeros_like(vert)
     for c in contours:
         x, y, w, hh = cv2.boundingRect(c)
@@ -97,7 +97,7 @@ def ruling_rows(rulings: np.ndarray, min_frac: float = 0.25) -> list[tuple[int, 
     the page wide: box tops and bottoms, form separators, ruled lines. (Rows
     where the ruling mask, summed over three rows to allow for a pixel of
     residual skew, is that long.)"""
-    h, w = rulings.shape
+    _h, w = rulings.shape
     rows = rulings.sum(axis=1, dtype=np.int64)
     rows3 = rows + np.concatenate([[0], rows[:-1]]) + np.concatenate([rows[1:], [0]])
     on = rows3 >= min_frac * w

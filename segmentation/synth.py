@@ -77,7 +77,9 @@ def compose_page(
             cv2.rectangle(page, (margin_x - pad - 10, y - pad), (W - margin_x + pad, y + ch + pad), 60.0, 2)
         if "boxes" in artefacts:
             pad = int(rng.integers(6, 18))
-            cv2.rectangle(page, (x - pad, y - pad), (x + cw + pad, y + ch + pad), float(rng.uniform(30, 90)), int(rng.integers(2, 5)))
+            cv2.rectangle(
+                page, (x - pad, y - pad), (x + cw + pad, y + ch + pad), float(rng.uniform(30, 90)), int(rng.integers(2, 5))
+            )
         boxes.append((x, y, x + cw, y + ch))
         kept.append(text)
         gap = int(ch * rng.uniform(0.35, 0.9)) + (int(rng.integers(20, 40)) if boxed or "boxes" in artefacts else 0)

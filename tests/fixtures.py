@@ -140,11 +140,18 @@ def write_form_names(root: Path) -> Path:
 def write_data_root(root: Path) -> Path:
     """A data root with IAM-OnDB strokes and form-names, as ``$HTR_DATA_DIR`` lays it out."""
     (root / "iam-ondb").mkdir(parents=True, exist_ok=True)
-    write_iam_ondb(root / "iam-ondb" / "iam-ondb.npz", {
-        "train": ["A MOVE to stop Mr. Gaitskell from", "nominating any more Labour life Peers",
-                  "is to be made at a meeting of", "Labour M Ps tomorrow. Mr. Michael Foot"],
-        "val": ["has put down a resolution on the"],
-        "test": ["subject and he is to be backed"],
-    })
+    write_iam_ondb(
+        root / "iam-ondb" / "iam-ondb.npz",
+        {
+            "train": [
+                "A MOVE to stop Mr. Gaitskell from",
+                "nominating any more Labour life Peers",
+                "is to be made at a meeting of",
+                "Labour M Ps tomorrow. Mr. Michael Foot",
+            ],
+            "val": ["has put down a resolution on the"],
+            "test": ["subject and he is to be backed"],
+        },
+    )
     write_form_names(root / "form-names")
     return root

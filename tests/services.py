@@ -67,9 +67,25 @@ class RedisServer:
 
     def start(self) -> None:
         self.proc = subprocess.Popen(
-            ["redis-server", "--port", str(self.port), "--bind", "127.0.0.1", "--save", "", "--appendonly", "yes",
-             "--appendfsync", "always", "--dir", str(self.dir), "--logfile", str(self.dir / "redis.log")],
-            stdout=subprocess.DEVNULL, stderr=subprocess.DEVNULL,
+            [
+                "redis-server",
+                "--port",
+                str(self.port),
+                "--bind",
+                "127.0.0.1",
+                "--save",
+                "",
+                "--appendonly",
+                "yes",
+                "--appendfsync",
+                "always",
+                "--dir",
+                str(self.dir),
+                "--logfile",
+                str(self.dir / "redis.log"),
+            ],
+            stdout=subprocess.DEVNULL,
+            stderr=subprocess.DEVNULL,
         )
         wait_port("127.0.0.1", self.port)
 
@@ -87,14 +103,19 @@ class WorkerProcess:
         self.env, self.log, self.args = env, Path(log), args
         self.proc: subprocess.Popen | None = None
 
-    def start(self, timeout: float = 120.0) -> "WorkerProcess":
+    def start(self, timeout: float = 120.0) -> WorkerProcess:
         import os
 
         exe = Path(sys.executable).with_name("htr")
-        self._fh = open(self.log, "ab")
+        self._fh = open(self.log, "ab")  # noqa: SIM115 -- open while the worker runs, closed in stop()
         offset = self.log.stat().st_size
-        self.proc = subprocess.Popen([str(exe), "worker", *self.args], env={**os.environ, **self.env},
-                                     stdout=self._fh, stderr=subprocess.STDOUT, start_new_session=True)
+        self.proc = subprocess.Popen(
+            [str(exe), "worker", *self.args],
+            env={**os.environ, **self.env},
+            stdout=self._fh,
+            stderr=subprocess.STDOUT,
+            start_new_session=True,
+        )
         deadline = time.time() + timeout
         while time.time() < deadline:
             if self.proc.poll() is not None:
@@ -106,12 +127,14 @@ class WorkerProcess:
 
     @property
     def pid(self) -> int:
+        assert self.proc is not None, "not started"
         return self.proc.pid
 
     def kill9(self) -> None:
         import os
         import signal
 
+        assert self.proc is not None, "not started"
         os.killpg(self.proc.pid, signal.SIGKILL)
         self.proc.wait(timeout=30)
         self._fh.close()

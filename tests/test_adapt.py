@@ -6,7 +6,9 @@ from recognition.model import ModelConfig, build_crnn
 
 
 def _model():
-    return build_crnn(ModelConfig(height=16, conv_filters=(4, 8), pools=((2, 2), (2, 2)), rnn_units=8, rnn_layers=1, num_classes=5))
+    return build_crnn(
+        ModelConfig(height=16, conv_filters=(4, 8), pools=((2, 2), (2, 2)), rnn_units=8, rnn_layers=1, num_classes=5)
+    )
 
 
 def test_batchnorm_statistics_move_to_the_documents_and_back():
@@ -17,7 +19,7 @@ def test_batchnorm_statistics_move_to_the_documents_and_back():
     adapt_batchnorm(model, crops, alpha=1.0)
     # bn0 sees conv0's output: its moving mean is now that output's mean over
     # every pixel of every crop (each at its own width, no padding).
-    probe = keras.Model(model.inputs, model.get_layer("conv0").output)
+    probe = keras.Model(model.input, model.get_layer("conv0").output)
     acts = np.concatenate([keras.ops.convert_to_numpy(probe(c[None, :, :, None])).reshape(-1, 4) for c in crops])
     np.testing.assert_allclose(model.get_layer("bn0").moving_mean.numpy(), acts.mean(0), rtol=1e-4, atol=1e-5)
     np.testing.assert_allclose(model.get_layer("bn0").moving_variance.numpy(), acts.var(0), rtol=1e-3, atol=1e-5)

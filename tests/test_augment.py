@@ -2,11 +2,11 @@ import numpy as np
 
 from recognition.charset import Charset
 from recognition.preprocess import PreprocessConfig
+from tests.fixtures import text_image
 from training.augment import augment, neighbours
 from training.datasets import open_dataset
 from training.datasets.folder import write_labels_folder
 from training.sequence import TrainSequence
-from tests.fixtures import text_image
 
 
 def dark(img):
@@ -55,7 +55,7 @@ def test_training_sequence_gives_crops_neighbouring_ink_on_request(tmp_path):
     args = ([(open_dataset(str(folder)), 1.0)], Charset(), pre, 4)
     plain = TrainSequence(*args, batch_size=4, steps=1, augment_strength=0.0)
     ctx = TrainSequence(*args, batch_size=4, steps=1, augment_strength=0.0, neighbours=1.0)
-    (x0, y0), (x1, y1) = plain[0], ctx[0]
+    (x0, _y0), (x1, _y1) = plain[0], ctx[0]
     assert x1.shape[1] == 32 and x1.dtype == np.float32
     assert not np.array_equal(x0, x1)
     assert np.array_equal(plain[0][0], x0) and np.array_equal(ctx[0][0], x1)  # reproducible

@@ -68,14 +68,32 @@ def test_batches_are_capped_and_errors_reach_every_caller():
 
 
 def test_settings_from_environment():
-    s = Settings.from_env({
-        "HTR_DATABASE_URL": "postgresql://db/htr", "HTR_BROKER_URL": "redis://r:6379/1", "HTR_STORE_URL": "s3://b/p",
-        "HTR_MODEL": "/models/x", "HTR_MAX_ATTEMPTS": "5", "HTR_VISIBILITY_TIMEOUT": "7200",
-        "HTR_TASK_ROUTES": '{"htr.recognize": "cpu"}', "HTR_SCAN_URL": "s3://inbox/scans/", "HTR_DECODER": "beam",
-    })
+    s = Settings.from_env(
+        {
+            "HTR_DATABASE_URL": "postgresql://db/htr",
+            "HTR_BROKER_URL": "redis://r:6379/1",
+            "HTR_STORE_URL": "s3://b/p",
+            "HTR_MODEL": "/models/x",
+            "HTR_MAX_ATTEMPTS": "5",
+            "HTR_VISIBILITY_TIMEOUT": "7200",
+            "HTR_TASK_ROUTES": '{"htr.recognize": "cpu"}',
+            "HTR_SCAN_URL": "s3://inbox/scans/",
+            "HTR_DECODER": "beam",
+        }
+    )
     assert s.decoder == "beam" and Settings.from_env({}).decoder == "greedy"
-    assert (s.database_url, s.broker_url, s.store_url, s.model) == ("postgresql://db/htr", "redis://r:6379/1", "s3://b/p", "/models/x")
-    assert s.max_attempts == 5 and s.visibility_timeout == 7200 and s.routes["htr.recognize"] == "cpu" and s.routes["htr.segment"] == "cpu"
+    assert (s.database_url, s.broker_url, s.store_url, s.model) == (
+        "postgresql://db/htr",
+        "redis://r:6379/1",
+        "s3://b/p",
+        "/models/x",
+    )
+    assert (
+        s.max_attempts == 5
+        and s.visibility_timeout == 7200
+        and s.routes["htr.recognize"] == "cpu"
+        and s.routes["htr.segment"] == "cpu"
+    )
     d = Settings.from_env({})
     assert d.database_url.startswith("sqlite:///") and d.store_url.startswith("file://") and d.routes["htr.recognize"] == "gpu"
     with pytest.raises(ValueError, match="HTR_MAX_ATTEMPTS"):
@@ -87,7 +105,11 @@ def test_settings_from_environment():
 def test_celery_app_is_configured_for_late_acks_routing_and_the_nightly_scan():
     from worker.celery_app import make_app
 
-    app = make_app(Settings.from_env({"HTR_SCAN_URL": "s3://inbox/scans/", "HTR_SCAN_SCHEDULE": "30 1 * * *", "HTR_VISIBILITY_TIMEOUT": "900"}))
+    app = make_app(
+        Settings.from_env(
+            {"HTR_SCAN_URL": "s3://inbox/scans/", "HTR_SCAN_SCHEDULE": "30 1 * * *", "HTR_VISIBILITY_TIMEOUT": "900"}
+        )
+    )
     c = app.conf
     assert c.task_acks_late and c.task_reject_on_worker_lost and c.worker_prefetch_multiplier == 1
     assert c.task_routes["htr.recognize"] == {"queue": "gpu"} and c.task_routes["htr.segment"] == {"queue": "cpu"}

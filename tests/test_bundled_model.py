@@ -37,13 +37,17 @@ def test_shipped_model_reads_the_sample_line_through_ink_of_neighbouring_lines()
     word = cv2.imread(str(ROOT / "examples" / "word.png"), cv2.IMREAD_GRAYSCALE)
     crops = [neighbours(line, line, word, np.random.default_rng(s)) for s in range(16)]
     texts = [r.text for r in Predictor.load().predict(crops)]
-    assert sum(t == "There are two basic points" for t in texts) >= 9, texts  # the previous bundle: 6 (spurious commas from descender tips)
+    assert sum(t == "There are two basic points" for t in texts) >= 9, (
+        texts
+    )  # the previous bundle: 6 (spurious commas from descender tips)
 
 
 def test_htr_recognize_reads_the_shipped_samples():
     labels = dict(line.split("\t") for line in (ROOT / "examples" / "labels.tsv").read_text().splitlines())
     files = [f"examples/{name}" for name in labels]
-    res = subprocess.run([sys.executable, "-m", "worker.cli", "recognize", *files], cwd=ROOT, capture_output=True, text=True, timeout=300)
+    res = subprocess.run(
+        [sys.executable, "-m", "worker.cli", "recognize", *files], cwd=ROOT, capture_output=True, text=True, timeout=300
+    )
     assert res.returncode == 0, res.stderr
     rows = [r.split("\t") for r in res.stdout.splitlines()]
     assert [r[0] for r in rows] == files
@@ -56,5 +60,12 @@ def test_htr_model_env_selects_another_model(tmp_path):
     import os
 
     env = {**os.environ, "HTR_MODEL": str(tmp_path / "elsewhere")}
-    res = subprocess.run([sys.executable, "-m", "worker.cli", "recognize", "examples/word.png"], cwd=ROOT, capture_output=True, text=True, env=env, timeout=300)
+    res = subprocess.run(
+        [sys.executable, "-m", "worker.cli", "recognize", "examples/word.png"],
+        cwd=ROOT,
+        capture_output=True,
+        text=True,
+        env=env,
+        timeout=300,
+    )
     assert res.returncode == 2 and "elsewhere" in res.stderr

@@ -4,7 +4,7 @@ from recognition.calibration import Calibrator, isotonic_fit, raw_word_score, re
 
 
 def test_isotonic_fit_is_monotone_and_pools_violators():
-    kx, ky = isotonic_fit(np.array([0.1, 0.2, 0.3, 0.4]), np.array([0.0, 1.0, 0.0, 1.0]))
+    _kx, ky = isotonic_fit(np.array([0.1, 0.2, 0.3, 0.4]), np.array([0.0, 1.0, 0.0, 1.0]))
     assert np.all(np.diff(ky) >= 0)
     assert ky[0] == 0.0 and ky[-1] == 1.0
 

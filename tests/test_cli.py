@@ -13,7 +13,9 @@ ROOT = Path(__file__).resolve().parents[1]
 
 
 def htr(*args, env=None):
-    return subprocess.run([sys.executable, "-m", "worker.cli", *args], cwd=ROOT, capture_output=True, text=True, env=env, timeout=300)
+    return subprocess.run(
+        [sys.executable, "-m", "worker.cli", *args], cwd=ROOT, capture_output=True, text=True, env=env, timeout=300
+    )
 
 
 @pytest.fixture(scope="module")
@@ -53,8 +55,10 @@ def test_evaluate_prints_json_per_dataset(tiny_model, tmp_path):
 
     from training.datasets.folder import write_labels_folder
 
-    folder = write_labels_folder(tmp_path / "eval", [("a.png", text_image("Cat"), "Cat"), ("b.png", text_image("DOG,"), "DOG,"),
-                                                     ("c.png", text_image("a cat"), "a cat")])
+    folder = write_labels_folder(
+        tmp_path / "eval",
+        [("a.png", text_image("Cat"), "Cat"), ("b.png", text_image("DOG,"), "DOG,"), ("c.png", text_image("a cat"), "a cat")],
+    )
     res = htr("evaluate", str(folder), "--model", str(tiny_model), "--slice", "caps,allcaps", "--slice", "punct")
     assert res.returncode == 0, res.stderr
     out = json.loads(res.stdout)[str(folder)]

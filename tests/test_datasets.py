@@ -2,11 +2,11 @@ import cv2
 import numpy as np
 import pytest
 
+from tests.fixtures import text_image, word_strokes, write_iam_offline, write_iam_ondb, write_washington
 from training.datasets import DatasetError, IamOffline, IamOnDB, LabelsFolder, Washington, WithNeighbours, open_dataset
 from training.datasets.folder import write_labels_folder
 from training.datasets.washington import decode_transcription
 from training.render import _binarize, render_strokes, split_words
-from tests.fixtures import text_image, word_strokes, write_iam_offline, write_iam_ondb, write_washington
 
 
 def test_iam_offline_lines_and_words(tmp_path):
@@ -26,7 +26,7 @@ def test_iam_offline_line_punctuation_is_joined_as_written():
     from training.datasets.base import join_tokens
 
     assert join_tokens("Griffiths , M P for Manchester Exchange .".split()) == "Griffiths, M P for Manchester Exchange."
-    assert join_tokens("he said ( twice ) : \" no ... \" - then ?!".split()) == 'he said (twice): " no... " - then?!'
+    assert join_tokens('he said ( twice ) : " no ... " - then ?!'.split()) == 'he said (twice): " no... " - then?!'
     assert join_tokens([",", "a"]) == ", a"
     assert join_tokens("Labour 's policy , we 'll see ' s".split()) == "Labour's policy, we'll see ' s"
 
@@ -62,7 +62,7 @@ def test_washington_reader(tmp_path):
     root = write_washington(tmp_path / "washington")
     train = Washington(root, "cv1/train", "lines")
     assert [it.text for it in train.items] == ["270. Letters, Orders", "unless 1st GW- #5"]
-    img, text = train.load(0)
+    img, _text = train.load(0)
     assert img.shape[0] > 0
     words = Washington(root, "cv1/train", "words")
     assert len(words) == 7 and words.items[1].text == "Letters,"
@@ -72,7 +72,9 @@ def test_washington_reader(tmp_path):
 
 
 def test_labels_folder(tmp_path):
-    root = write_labels_folder(tmp_path / "corr", [("a.png", text_image("hello"), "hello"), ("b.png", text_image("world"), "world")])
+    root = write_labels_folder(
+        tmp_path / "corr", [("a.png", text_image("hello"), "hello"), ("b.png", text_image("world"), "world")]
+    )
     ds = open_dataset(str(root))
     assert isinstance(ds, LabelsFolder) and ds.texts() == ["hello", "world"]
     img, text = ds.load(1)
@@ -104,7 +106,7 @@ def test_iam_ondb_words_are_cut_at_pen_up_gaps(tmp_path):
     words = IamOnDB(path, "train", level="words")
     seen = set()
     for seed in range(30):
-        img, text = words.load(0, np.random.default_rng(seed))
+        _img, text = words.load(0, np.random.default_rng(seed))
         seen.add(text)
         assert text in {"alpha", "beta", "gamma", "alpha beta", "beta gamma", "alpha beta gamma"}
     assert {"alpha", "beta", "gamma"} <= seen

@@ -7,7 +7,6 @@ from sqlalchemy.exc import IntegrityError
 from tests.services import port_open
 from worker.db import Document, Line, Page, Status, Word, make_engine, session_factory, upgrade
 
-
 ADMIN = "postgresql+psycopg2://postgres@127.0.0.1:5432/postgres"
 
 
@@ -65,9 +64,8 @@ def test_content_hash_is_unique(db_url):
     S = session_factory(engine)
     with S() as s:
         _doc(s)
-    with S() as s:
-        with pytest.raises(IntegrityError):
-            _doc(s)
+    with S() as s, pytest.raises(IntegrityError):
+        _doc(s)
     engine.dispose()
 
 

@@ -80,7 +80,7 @@ def test_lm_and_lexicon_round_trip(tmp_path):
 
 def test_words_split_at_spaces_with_spans_and_confidences():
     # "ab b": frames 0-1 "a", 2 "b", 3 space, 4-5 "b"
-    p = frames([.1, .9, 0, 0], [.1, .9, 0, 0], [.2, 0, .8, 0], [0, 0, 0, 1], [.4, 0, .6, 0], [.4, 0, .6, 0])
+    p = frames([0.1, 0.9, 0, 0], [0.1, 0.9, 0, 0], [0.2, 0, 0.8, 0], [0, 0, 0, 1], [0.4, 0, 0.6, 0], [0.4, 0, 0.6, 0])
     pred = Predictor(model=None, charset=CS, preprocess=PreprocessConfig(), stride=4, calibration=Calibrator.identity())
     rec = pred._result(greedy_decode(p, CS), Normalized(np.zeros((40, 24)), x0=10, scale=2.0, hpad=0))
     assert [w.text for w in rec.words] == ["ab", "b"]

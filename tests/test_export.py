@@ -37,7 +37,7 @@ def doc():
 
 
 def test_txt_is_one_line_per_line_pages_in_order(doc):
-    (name, content), = export(doc, "txt")
+    ((name, content),) = export(doc, "txt")
     assert name == "doc7.txt"
     assert content.splitlines() == ["Dear Sir & Madam ,", "yours truly"] * 2
 

@@ -4,12 +4,12 @@ import numpy as np
 import pytest
 
 from recognition.charset import IAM_CHARS, Charset
+from tests.fixtures import write_data_root
 from training.datasets import open_dataset
 from training.fonts.catalogue import CATALOGUE, SPLITS
 from training.fonts.faces import find_faces, glyph_mask, is_caps_only, missing_chars
 from training.fonts.render import render_text
 from training.fonts.text import TextSource, sample_line, sample_word
-from tests.fixtures import write_data_root
 
 
 @pytest.fixture(scope="module")

@@ -1,9 +1,9 @@
 import numpy as np
 import pytest
 
+from tests.fixtures import write_form_names
 from training.datasets import DatasetError, FormNames, open_dataset
 from training.datasets.form_names import SPLITS, split_of
-from tests.fixtures import write_form_names
 
 
 def test_form_names_split_by_file_number(tmp_path):

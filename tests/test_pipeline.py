@@ -118,17 +118,32 @@ def test_htr_process_cli_json(db_url, tmp_path):  # noqa: F811
     pdf = make_pdf(tmp_path / "a.pdf", pages=1)
     (tmp_path / "notes.txt").write_text("hello")
     env = {**os.environ, "HTR_DATABASE_URL": db_url, "HTR_STORE_URL": f"file://{tmp_path / 'store'}"}
-    res = subprocess.run([sys.executable, "-m", "worker.cli", "process", str(pdf), str(tmp_path / "notes.txt"), "--json"],
-                         cwd=ROOT, capture_output=True, text=True, env=env, timeout=300)
+    res = subprocess.run(
+        [sys.executable, "-m", "worker.cli", "process", str(pdf), str(tmp_path / "notes.txt"), "--json"],
+        cwd=ROOT,
+        capture_output=True,
+        text=True,
+        env=env,
+        timeout=300,
+    )
     rows = [json.loads(r) for r in res.stdout.splitlines()]
     assert res.returncode == 1  # one document failed
     assert [r["status"] for r in rows] == ["done", "failed"]
     assert rows[0]["pages"] == 1 and rows[0]["error"] is None and rows[0]["id"] == 1
     assert "unsupported file type" in rows[1]["error"]
-    show = subprocess.run([sys.executable, "-m", "worker.cli", "show", "1"], cwd=ROOT, capture_output=True, text=True, env=env, timeout=300)
+    show = subprocess.run(
+        [sys.executable, "-m", "worker.cli", "show", "1"], cwd=ROOT, capture_output=True, text=True, env=env, timeout=300
+    )
     assert show.returncode == 0 and show.stdout.startswith("# document 1:") and len(show.stdout.splitlines()) == 5
     assert "quick brown" in show.stdout
-    found = subprocess.run([sys.executable, "-m", "worker.cli", "search", "brown", "--json"], cwd=ROOT, capture_output=True, text=True, env=env, timeout=300)
+    found = subprocess.run(
+        [sys.executable, "-m", "worker.cli", "search", "brown", "--json"],
+        cwd=ROOT,
+        capture_output=True,
+        text=True,
+        env=env,
+        timeout=300,
+    )
     hits = [json.loads(r) for r in found.stdout.splitlines()]
     assert found.returncode == 0 and len(hits) == 1
     assert (hits[0]["document_id"], hits[0]["page"], hits[0]["line"]) == (1, 1, 1)

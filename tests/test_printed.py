@@ -10,14 +10,17 @@ from segmentation import segment_page
 from segmentation.binarize import binarize
 from segmentation.printed import glyph_twin_share, is_printed
 from segmentation.synth import compose_page, typed_line
-from training.render import render_strokes
 from tests.fixtures import word_strokes
+from training.render import render_strokes
 
 ROOT = Path(__file__).resolve().parents[1]
 PROSE = [
-    "Sentence Database", "The meeting of the committee was held on the third",
-    "of the month, and the members agreed to present", "a resolution to the assembly before the recess.",
-    "Name:", "Please write the text above in your own hand",
+    "Sentence Database",
+    "The meeting of the committee was held on the third",
+    "of the month, and the members agreed to present",
+    "a resolution to the assembly before the recess.",
+    "Name:",
+    "Please write the text above in your own hand",
 ]
 
 
@@ -32,7 +35,10 @@ def _hershey(text: str, rng: np.random.Generator) -> np.ndarray:
 
 def handwriting_lines() -> list[np.ndarray]:
     line = cv2.imread(str(ROOT / "examples" / "line.png"), cv2.IMREAD_GRAYSCALE)  # a rendered IAM-OnDB test line
-    waves = [render_strokes(word_strokes(4, np.random.default_rng(s)), np.random.default_rng(s), height_px=70.0).image for s in range(3)]
+    waves = [
+        render_strokes(word_strokes(4, np.random.default_rng(s)), np.random.default_rng(s), height_px=70.0).image
+        for s in range(3)
+    ]
     return [line] + waves
 
 

@@ -3,12 +3,12 @@ import pytest
 
 from recognition.charset import Charset
 from recognition.preprocess import PreprocessConfig
+from tests.fixtures import text_image, word_strokes
 from training.datasets import DatasetError, Punctuation, open_dataset
 from training.datasets.folder import write_labels_folder
 from training.datasets.punctuation import MARKS, mark_strokes
 from training.render import render_strokes
 from training.sequence import TrainSequence
-from tests.fixtures import text_image, word_strokes
 
 
 def test_every_mark_has_strokes_and_unknown_ones_are_refused():
@@ -47,9 +47,11 @@ def test_a_dot_and_a_dash_keep_their_sizes_apart():
     ds = Punctuation("test")
     dots = [ds.load(i)[0] for i in range(len(ds)) if ds.items[i].text == "."][:5]
     dashes = [ds.load(i)[0] for i in range(len(ds)) if ds.items[i].text == "-"][:5]
+
     def ink_box(img):
         ys, xs = np.nonzero(img < np.median(img) - 40)
         return np.ptp(xs) + 1, np.ptp(ys) + 1
+
     assert all(w < 2.5 * h for w, h in map(ink_box, dots))
     assert all(w > 1.5 * h for w, h in map(ink_box, dashes))
 

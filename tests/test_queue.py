@@ -70,7 +70,9 @@ def stack(tmp_path_factory):
             "HTR_MAX_ATTEMPTS": "3",
             "TF_CPP_MIN_LOG_LEVEL": "3",
         }
-        s3 = boto3.client("s3", endpoint_url=s3_url, aws_access_key_id="test", aws_secret_access_key="test", region_name="us-east-1")
+        s3 = boto3.client(
+            "s3", endpoint_url=s3_url, aws_access_key_id="test", aws_secret_access_key="test", region_name="us-east-1"
+        )
         s3.create_bucket(Bucket="htr-store")
         s3.create_bucket(Bucket="inbox")
         upgrade(db_url)
@@ -132,7 +134,9 @@ def rows(stack, doc_id: int) -> tuple[int, int, int]:
 
 def running_run(stack, doc_id: int) -> TaskRun | None:
     with stack["sessions"]() as s:
-        return s.scalar(select(TaskRun).where(TaskRun.document_id == doc_id, TaskRun.state == "running", TaskRun.stage != "start").limit(1))
+        return s.scalar(
+            select(TaskRun).where(TaskRun.document_id == doc_id, TaskRun.state == "running", TaskRun.stage != "start").limit(1)
+        )
 
 
 def test_twenty_documents_from_s3_processed_once_and_duplicates_ignored(stack, worker):
@@ -187,7 +191,7 @@ def test_worker_killed_mid_document_completes_exactly_once(stack, worker):
     worker()  # a fresh worker picks up the dead one's messages
     d = wait_for(stack, [doc["id"]])[doc["id"]]
     assert d.status == Status.DONE and d.page_count == 4
-    pages, lines, words = rows(stack, doc["id"])
+    pages, lines, _words = rows(stack, doc["id"])
     assert pages == 4 and lines >= 16
     with stack["sessions"]() as s:
         idx = s.scalars(select(Page.index).where(Page.document_id == doc["id"]).order_by(Page.index)).all()

@@ -11,9 +11,14 @@ from segmentation.synth import compose_page, match_lines
 from tests.fixtures import text_image
 
 SENTENCES = [
-    "the quick brown fox jumps", "over the lazy dog again", "handwriting on forms",
-    "pack my box with five", "dozen liquor jugs today", "sphinx of black quartz",
-    "judge my vow please", "a final line of text",
+    "the quick brown fox jumps",
+    "over the lazy dog again",
+    "handwriting on forms",
+    "pack my box with five",
+    "dozen liquor jugs today",
+    "sphinx of black quartz",
+    "judge my vow please",
+    "a final line of text",
 ]
 
 
@@ -103,10 +108,10 @@ def test_faint_broken_writing_keeps_lines_whole():
         for _ in range(60):
             sy, sx = y + int(rng.integers(0, 28)), int(rng.integers(150, 590))
             mask[sy : sy + 3, sx : sx + 3] = True
-    n, _, stats, _ = cv2.connectedComponentsWithStats(mask.astype(np.uint8))
+    _n, _, stats, _ = cv2.connectedComponentsWithStats(mask.astype(np.uint8))
     assert np.median(stats[1:, cv2.CC_STAT_HEIGHT]) <= 3  # the specks outnumber the words...
     assert text_height(stats) >= 15  # ...but not the writing's scale
-    boxes, masks, _ = segment_lines(mask)
+    boxes, _masks, _ = segment_lines(mask)
     assert len(boxes) == 10
     assert all(b.height >= 28 for b in boxes)
 
@@ -168,6 +173,7 @@ def test_boxes_round_lines_leave_no_edges_in_the_crops():
     sp = compose_page(lines, SENTENCES[:5], rng, size=(1240, 1754), artefacts=("boxes",))
     layout = segment_page(sp.image)
     assert len(layout.lines) == 5
+
     def longest_run(a):
         best = 0
         for row in a:

@@ -9,7 +9,12 @@ from worker.store import LocalStore, S3Store, open_store
 def s3(request):
     with moto_server() as url:
         mp = pytest.MonkeyPatch()
-        for k, v in {"AWS_ACCESS_KEY_ID": "test", "AWS_SECRET_ACCESS_KEY": "test", "AWS_DEFAULT_REGION": "us-east-1", "AWS_ENDPOINT_URL_S3": url}.items():
+        for k, v in {
+            "AWS_ACCESS_KEY_ID": "test",
+            "AWS_SECRET_ACCESS_KEY": "test",
+            "AWS_DEFAULT_REGION": "us-east-1",
+            "AWS_ENDPOINT_URL_S3": url,
+        }.items():
             mp.setenv(k, v)
         boto3.client("s3", endpoint_url=url).create_bucket(Bucket="docs")
         yield url

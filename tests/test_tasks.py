@@ -193,8 +193,17 @@ def test_deaths_not_counted_for_a_slow_page_in_its_own_worker_or_a_settled_docum
     doc_id = _register(rt, "examples/line.png")
     vt = rt.settings.visibility_timeout
     with rt.sessions() as s:  # this process took the page longer ago than the visibility timeout
-        s.add(TaskRun(document_id=doc_id, stage="segment", page=0, state="running", worker=tasks.worker_name(),
-                      started_at=utcnow() - timedelta(seconds=vt + 5), deaths=0))
+        s.add(
+            TaskRun(
+                document_id=doc_id,
+                stage="segment",
+                page=0,
+                state="running",
+                worker=tasks.worker_name(),
+                started_at=utcnow() - timedelta(seconds=vt + 5),
+                deaths=0,
+            )
+        )
         s.commit()
     rt.running.add((doc_id, "segment", 0))
     with pytest.raises(Later) as later:
@@ -233,7 +242,7 @@ def test_a_producer_left_with_a_dead_channel_publishes_on_a_fresh_connection(rt,
     monkeypatch.setattr(tasks.segment_page, "apply_async", apply_async)
     doc_id = _register(rt, "examples/letter.pdf")
     tasks.start.apply((doc_id,))
-    status, error, pages, runs = _state(rt, doc_id)
+    status, error, _pages, runs = _state(rt, doc_id)
     assert status == Status.PROCESSING and error is None and runs == [("start", -1, "ended", 0)]
     assert [a for a, _ in sent] == [(doc_id, 0), (doc_id, 1)]
     assert all(uri.startswith("redis://") for _, uri in sent)  # the app's broker, freshly connected

@@ -10,13 +10,19 @@ from recognition.charset import Charset
 from recognition.model import ModelConfig, build_crnn, ctc_loss
 from recognition.predictor import DecoderOptions, Predictor
 from recognition.preprocess import PreprocessConfig, preprocess
+from tests.fixtures import text_image, write_iam_ondb
+from training.datasets import open_dataset
 from training.datasets.folder import write_labels_folder
 from training.sequence import TrainSequence, ctc_feasible, make_batch
-from training.datasets import open_dataset
 from training.train import TrainConfig, train
-from tests.fixtures import text_image, write_iam_ondb
 
-TINY = {"conv_filters": [8, 16, 16, 16, 16], "pools": [[2, 2], [2, 2], [2, 1], [2, 1], [2, 1]], "rnn_units": 16, "rnn_layers": 1, "dropout": 0.0}
+TINY = {
+    "conv_filters": [8, 16, 16, 16, 16],
+    "pools": [[2, 2], [2, 2], [2, 1], [2, 1], [2, 1]],
+    "rnn_units": 16,
+    "rnn_layers": 1,
+    "dropout": 0.0,
+}
 PRE = PreprocessConfig(height=32)
 WORDS = ["cat", "dog", "bird", "fish", "cow", "hen"]
 
@@ -57,21 +63,35 @@ def test_sequence_is_backend_neutral_pydataset(tmp_path):
     assert x.shape[0] == 3 and x.shape[1] == 32 and x.dtype == np.float32
     x2, _ = seq[0]
     assert np.array_equal(x, x2)  # a batch is reproducible from (seed, epoch, index)
-    coarse = TrainSequence([(open_dataset(str(folder)), 1.0)], Charset(), PRE, 4, batch_size=3, steps=2, width_quantum=256, label_quantum=32)
+    coarse = TrainSequence(
+        [(open_dataset(str(folder)), 1.0)], Charset(), PRE, 4, batch_size=3, steps=2, width_quantum=256, label_quantum=32
+    )
     x, y = coarse[0]  # few shapes for JAX to compile: widths and label lengths padded to the quanta
     assert x.shape[2] == 256 and y.shape[1] - 1 == 32
 
 
 def _config(tmp_path, epochs=1):
     folder = write_labels_folder(tmp_path / "words", [(f"{w}.png", text_image(w), w) for w in WORDS])
-    ondb = write_iam_ondb(tmp_path / "iam-ondb" / "iam-ondb.npz" if (tmp_path / "iam-ondb").mkdir() is None else None,
-                          {"train": ["one two", "three"], "val": ["four five"]})
+    ondb = write_iam_ondb(
+        tmp_path / "iam-ondb" / "iam-ondb.npz" if (tmp_path / "iam-ondb").mkdir() is None else None,
+        {"train": ["one two", "three"], "val": ["four five"]},
+    )
     cfg = {
-        "name": "tiny", "version": "t1", "run_dir": str(tmp_path / "run"), "output": str(tmp_path / "model"),
-        "data_root": str(tmp_path), "preprocess": {"height": 32}, "model": TINY,
+        "name": "tiny",
+        "version": "t1",
+        "run_dir": str(tmp_path / "run"),
+        "output": str(tmp_path / "model"),
+        "data_root": str(tmp_path),
+        "preprocess": {"height": 32},
+        "model": TINY,
         "train": [{"spec": str(folder), "weight": 2}, {"spec": "iam-ondb:train", "weight": 1}],
-        "val": [str(folder), "iam-ondb:val"], "val_limit": 10, "batch_size": 4, "steps_per_epoch": 2,
-        "epochs": epochs, "workers": 1, "lm_order": 3,
+        "val": [str(folder), "iam-ondb:val"],
+        "val_limit": 10,
+        "batch_size": 4,
+        "steps_per_epoch": 2,
+        "epochs": epochs,
+        "workers": 1,
+        "lm_order": 3,
     }
     path = tmp_path / "tiny.yaml"
     path.write_text(yaml.safe_dump(cfg))
@@ -131,7 +151,13 @@ def test_save_load_round_trip_gives_identical_outputs(tmp_path):
     def floats(file):  # (dtypes, bytes) of the stored float arrays
         kinds, size = set(), [0]
         with h5py.File(file) as f:
-            f.visititems(lambda _, o: (kinds.add(o.dtype.name), size.append(o.nbytes)) if isinstance(o, h5py.Dataset) and o.dtype.kind == "f" else None)
+            f.visititems(
+                lambda _, o: (
+                    (kinds.add(o.dtype.name), size.append(o.nbytes))
+                    if isinstance(o, h5py.Dataset) and o.dtype.kind == "f"
+                    else None
+                )
+            )
         return kinds, sum(size)
 
     assert half.weights_dtype == "float16" and f16.stat().st_size < f32.stat().st_size
@@ -149,7 +175,22 @@ def test_training_can_start_from_a_bundle(tmp_path):
     # Through the command line: --lr 1e-12 leaves the weights effectively frozen.
     from worker.cli import main
 
-    assert main(["train", "--config", str(_config(tmp_path / "second")), "--init-from", str(tmp_path / "model"), "--lr", "1e-12", "--augment", "0.5"]) == 0
+    assert (
+        main(
+            [
+                "train",
+                "--config",
+                str(_config(tmp_path / "second")),
+                "--init-from",
+                str(tmp_path / "model"),
+                "--lr",
+                "1e-12",
+                "--augment",
+                "0.5",
+            ]
+        )
+        == 0
+    )
     assert json.loads((tmp_path / "second" / "run" / "state.json").read_text())["lr"] == pytest.approx(1e-12)
     assert json.loads((tmp_path / "second" / "run" / "config.json").read_text())["train"]["augment"] == 0.5
     second = load_bundle(tmp_path / "second" / "model")
@@ -200,6 +241,8 @@ def test_a_deeper_model_grows_from_a_bundle_with_its_shared_layers_copied(tmp_pa
     for name in copied:
         for a, b in zip(small.model.get_layer(name).get_weights(), deeper.get_layer(name).get_weights()):
             assert np.array_equal(a, b)
-    wider = build_crnn(ModelConfig.from_json({**mcfg.to_json(), "conv_filters": [f * 2 for f in mcfg.conv_filters], "rnn_units": 32}))
+    wider = build_crnn(
+        ModelConfig.from_json({**mcfg.to_json(), "conv_filters": [f * 2 for f in mcfg.conv_filters], "rnn_units": 32})
+    )
     with pytest.raises(ValueError, match="no layer matches"):
         init_weights(wider, tmp_path / "model")

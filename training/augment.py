@@ -72,7 +72,7 @@ def neighbours(img: np.ndarray, above: np.ndarray | None, below: np.ndarray | No
         return img
     h, w = img.shape
     paper = _paper(img)
-    strips = []
+    strips: list[np.ndarray | None] = []
     for donor, top in ((above, True), (below, False)):
         if donor is None or donor.size == 0:
             strips.append(None)

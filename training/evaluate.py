@@ -3,6 +3,7 @@
 from __future__ import annotations
 
 import time
+from collections.abc import Sequence
 
 from recognition.predictor import Predictor
 
@@ -10,8 +11,9 @@ from .datasets import DatasetError, open_dataset
 from .metrics import rates, slice_rates
 
 
-def evaluate(predictor: Predictor, specs: list[str], data_root=None, limit: int | None = None, batch: int = 256,
-             slices: list[str] = ()) -> dict:
+def evaluate(
+    predictor: Predictor, specs: list[str], data_root=None, limit: int | None = None, batch: int = 256, slices: Sequence[str] = ()
+) -> dict:
     """Per dataset: CER, WER, exact match, case-insensitive CER, and the
     figures of each slice (``training.metrics.SLICES``) asked for."""
     results = {}
@@ -36,8 +38,10 @@ def evaluate(predictor: Predictor, specs: list[str], data_root=None, limit: int 
         r = rates(refs, hyps)
         r["cer_case_insensitive"] = rates([t.lower() for t in refs], [t.lower() for t in hyps])["cer"]
         if slices:
-            r["slices"] = {k: {m: round(v, 4) if isinstance(v, float) else v for m, v in fig.items()}
-                           for k, fig in slice_rates(refs, hyps, list(slices)).items()}
+            r["slices"] = {
+                k: {m: round(v, 4) if isinstance(v, float) else v for m, v in fig.items()}
+                for k, fig in slice_rates(refs, hyps, list(slices)).items()
+            }
         r["seconds"] = round(time.perf_counter() - t0, 2)
         r["skipped"] = skipped
         r = {k: round(v, 4) if isinstance(v, float) else v for k, v in r.items()}

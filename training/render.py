@@ -78,7 +78,9 @@ def render_strokes(
     without it (evaluation sets stay as they are)."""
     if not strokes:
         raise ValueError("no strokes to render")
-    pen_style = PenStyle.draw(np.random.default_rng(int(rng.integers(1 << 31)))) if variety > 0 and rng.random() < variety else None
+    pen_style = (
+        PenStyle.draw(np.random.default_rng(int(rng.integers(1 << 31)))) if variety > 0 and rng.random() < variety else None
+    )
     if pen_style is not None:
         strokes = pen_style.warp(strokes)
     # Style first, so one seed gives one "writer and scanner" whatever the text.
@@ -147,14 +149,19 @@ class PenStyle:
     nib_angle: float
 
     @classmethod
-    def draw(cls, rng: np.random.Generator) -> "PenStyle":
+    def draw(cls, rng: np.random.Generator) -> PenStyle:
         pen = str(rng.choice(["ballpoint", "pencil", "nib", "felt"], p=[0.35, 0.25, 0.25, 0.15]))
         return cls(
-            rng, pen, float(rng.uniform(0.0, 0.04)), (float(rng.uniform(1.0, 4.0)), float(rng.uniform(1.0, 4.0))),
-            (float(rng.uniform(0, 2 * np.pi)), float(rng.uniform(0, 2 * np.pi))), float(np.exp(rng.normal(0.0, 0.15))),
+            rng,
+            pen,
+            float(rng.uniform(0.0, 0.04)),
+            (float(rng.uniform(1.0, 4.0)), float(rng.uniform(1.0, 4.0))),
+            (float(rng.uniform(0, 2 * np.pi)), float(rng.uniform(0, 2 * np.pi))),
+            float(np.exp(rng.normal(0.0, 0.15))),
             float(np.tan(rng.normal(0.0, 0.35))) if rng.random() < 0.3 else 0.0,
             float(rng.uniform(0.65, 0.9)) if pen == "pencil" else 1.0,
-            float(rng.uniform(0.0, 0.03)) if pen == "ballpoint" else 0.0, float(rng.uniform(0, np.pi)),
+            float(rng.uniform(0.0, 0.03)) if pen == "ballpoint" else 0.0,
+            float(rng.uniform(0, np.pi)),
         )
 
     def warp(self, strokes: list[np.ndarray]) -> list[np.ndarray]:
@@ -175,7 +182,9 @@ class PenStyle:
     def draw_stroke(self, ink: np.ndarray, g: np.ndarray, thickness: int, pressure: float) -> None:
         """One stroke, segment by segment, in this pen's manner."""
         pts = np.round(g * 4).astype(np.int32)
-        base = {"ballpoint": max(1, int(round(thickness * 0.7))), "felt": int(round(thickness * 1.5)) + 1}.get(self.pen, thickness)
+        base = {"ballpoint": max(1, int(round(thickness * 0.7))), "felt": int(round(thickness * 1.5)) + 1}.get(
+            self.pen, thickness
+        )
         for a, b in zip(pts[:-1], pts[1:]):
             if self.skip and self.rng.random() < self.skip:
                 continue
@@ -209,10 +218,16 @@ class ScanStyle:
     paper_seed: int
 
     @classmethod
-    def draw(cls, rng: np.random.Generator) -> "ScanStyle":
+    def draw(cls, rng: np.random.Generator) -> ScanStyle:
         return cls(
-            float(rng.random()), float(rng.random()), float(rng.uniform(0.0, 1.3)), float(rng.uniform(0.45, 0.95)),
-            float(rng.uniform(0.0, 0.04)), float(rng.random()), float(rng.uniform(0.3, 0.7)), int(rng.integers(30, 85)),
+            float(rng.random()),
+            float(rng.random()),
+            float(rng.uniform(0.0, 1.3)),
+            float(rng.uniform(0.45, 0.95)),
+            float(rng.uniform(0.0, 0.04)),
+            float(rng.random()),
+            float(rng.uniform(0.3, 0.7)),
+            int(rng.integers(30, 85)),
             int(rng.integers(1 << 31)),
         )
 
@@ -235,7 +250,7 @@ def scan(ink: np.ndarray, style: ScanStyle, thickness: int = 2, ruled: bool = Tr
     if style.finish < 0.08:
         img = _binarize(img, style.threshold_frac, style.noise * 255.0)
     elif style.finish < 0.2:
-        ok, buf = cv2.imencode(".jpg", img, [cv2.IMWRITE_JPEG_QUALITY, style.jpeg_q])
+        _ok, buf = cv2.imencode(".jpg", img, [cv2.IMWRITE_JPEG_QUALITY, style.jpeg_q])
         img = cv2.imdecode(buf, cv2.IMREAD_GRAYSCALE)
     return img
 
@@ -263,7 +278,9 @@ def _merge_spans(spans: list[tuple[float, float]]) -> list[tuple[int, int]]:
     return [(int(a), int(np.ceil(b))) for a, b in merged]
 
 
-def split_words(spans: list[tuple[int, int]], n_words: int, min_ratio: float = 1.4, min_gap: float = 0.0) -> list[tuple[int, int]] | None:
+def split_words(
+    spans: list[tuple[int, int]], n_words: int, min_ratio: float = 1.4, min_gap: float = 0.0
+) -> list[tuple[int, int]] | None:
     """Split stroke groups into `n_words` pieces at the widest gaps.
 
     Returns x ranges, or None when the gaps do not clearly separate that many

@@ -50,7 +50,7 @@ def make_batch(
 
 def ctc_feasible(label: list[int], frames: int) -> bool:
     repeats = sum(1 for a, b in zip(label, label[1:]) if a == b)
-    return 0 < len(label) and len(label) + repeats <= frames
+    return len(label) > 0 and len(label) + repeats <= frames
 
 
 class TrainSequence(keras.utils.PyDataset):

@@ -73,7 +73,7 @@ class TrainConfig:
     pen_variety: float = 0.0  # share of rendered training strokes drawn with a wider writer and pen style (render.PenStyle)
 
     @classmethod
-    def load(cls, path: str | Path) -> "TrainConfig":
+    def load(cls, path: str | Path) -> TrainConfig:
         data = yaml.safe_load(Path(path).read_text()) or {}
         unknown = set(data) - set(cls.__dataclass_fields__)
         if unknown:
@@ -93,9 +93,9 @@ class ValSet:
     def __init__(self, spec: str, ds: Dataset, limit: int, pre: PreprocessConfig):
         self.spec = spec
         n = len(ds)
-        idx = np.linspace(0, n - 1, min(n, limit)).round().astype(int) if n else []
+        idx = np.linspace(0, n - 1, min(n, limit)).round().astype(int) if n else np.zeros(0, int)
         self.images, self.texts = [], []
-        for i in sorted(set(int(i) for i in idx)):
+        for i in sorted({int(i) for i in idx}):
             try:
                 img, text = ds.load(i, None)
             except DatasetError:
@@ -154,7 +154,9 @@ class Checkpointer(keras.callbacks.Callback):
         self.state["lr"] = float(keras.ops.convert_to_numpy(self.model.optimizer.learning_rate))
         self.state["elapsed_s"] = self.state.get("elapsed_s", 0.0) + (time.time() - self.state.pop("_t0", time.time()))
         self.state["_t0"] = time.time()
-        (self.run_dir / "state.tmp.json").write_text(json.dumps({k: v for k, v in self.state.items() if not k.startswith("_")}, indent=2))
+        (self.run_dir / "state.tmp.json").write_text(
+            json.dumps({k: v for k, v in self.state.items() if not k.startswith("_")}, indent=2)
+        )
         os.replace(self.run_dir / "state.tmp.json", self.run_dir / "state.json")
 
 
@@ -172,7 +174,9 @@ class TimeLimit(keras.callbacks.Callback):
     def on_epoch_end(self, epoch, logs=None):
         self.longest = max(self.longest, time.time() - self.started)
         if time.time() - self.t0 + self.longest > self.seconds:
-            print(f"time limit: stopping after epoch {epoch + 1} ({time.time() - self.t0:.0f} of {self.seconds:.0f} s)", flush=True)
+            print(
+                f"time limit: stopping after epoch {epoch + 1} ({time.time() - self.t0:.0f} of {self.seconds:.0f} s)", flush=True
+            )
             self.model.stop_training = True
 
 
@@ -191,7 +195,9 @@ def _tensorboard_available() -> bool:
 def setup(cfg: TrainConfig):
     charset = Charset(cfg.chars)
     pre = PreprocessConfig.from_json(cfg.preprocess)
-    mcfg = ModelConfig.from_json({**ModelConfig().to_json(), **cfg.model, "height": pre.height, "num_classes": charset.num_classes})
+    mcfg = ModelConfig.from_json(
+        {**ModelConfig().to_json(), **cfg.model, "height": pre.height, "num_classes": charset.num_classes}
+    )
     return charset, pre, mcfg
 
 
@@ -202,6 +208,7 @@ def init_weights(model, bundle_path: str | Path) -> tuple[list[str], list[str]]:
     from recognition.bundle import load_bundle
 
     src = load_bundle(bundle_path).model
+    assert src is not None
     copied, fresh = [], []
     for layer in model.layers:
         if not layer.weights:
@@ -241,8 +248,13 @@ def ensure_fonts(cfg: TrainConfig) -> None:
     faces._scan.cache_clear()
 
 
-def train(cfg: TrainConfig, resume: bool = False, epochs: int | None = None, init_from: str | Path | None = None,
-          time_limit: float | None = None) -> dict:
+def train(
+    cfg: TrainConfig,
+    resume: bool = False,
+    epochs: int | None = None,
+    init_from: str | Path | None = None,
+    time_limit: float | None = None,
+) -> dict:
     charset, pre, mcfg = setup(cfg)
     run_dir = cfg.resolve(cfg.run_dir)
     run_dir.mkdir(parents=True, exist_ok=True)
@@ -259,7 +271,9 @@ def train(cfg: TrainConfig, resume: bool = False, epochs: int | None = None, ini
         model = keras.models.load_model(last, custom_objects={"ctc_loss": ctc_loss})
         state.update(json.loads((run_dir / "state.json").read_text()))
         model.optimizer.learning_rate.assign(state["lr"])
-        print(f"resuming {run_dir} at epoch {state['epoch']} (best CER {state['best_cer']:.4f}, lr {state['lr']:.2e})", flush=True)
+        print(
+            f"resuming {run_dir} at epoch {state['epoch']} (best CER {state['best_cer']:.4f}, lr {state['lr']:.2e})", flush=True
+        )
     else:
         if resume:
             print(f"no checkpoint in {run_dir}: starting fresh", flush=True)
@@ -267,20 +281,37 @@ def train(cfg: TrainConfig, resume: bool = False, epochs: int | None = None, ini
         if init_from:
             # Fine-tune, continue or grow from a shipped bundle (fresh optimizer).
             copied, fresh = init_weights(model, init_from)
-            print(f"initialized from {init_from}: {len(copied)} layers copied" + (f", new: {', '.join(fresh)}" if fresh else ""), flush=True)
+            print(
+                f"initialized from {init_from}: {len(copied)} layers copied" + (f", new: {', '.join(fresh)}" if fresh else ""),
+                flush=True,
+            )
         model.compile(optimizer=keras.optimizers.Adam(cfg.lr, clipnorm=5.0), loss=ctc_loss, jit_compile=False)
         (run_dir / "config.json").write_text(json.dumps({"train": cfg.__dict__, "model": mcfg.to_json()}, indent=2, default=str))
     state["_t0"] = time.time()
 
     seq = TrainSequence(
-        train_sets, charset, pre, mcfg.width_stride, cfg.batch_size, cfg.steps_per_epoch,
-        seed=cfg.seed, augment_strength=cfg.augment, neighbours=cfg.neighbours, width_quantum=cfg.width_quantum, label_quantum=cfg.label_quantum, workers=cfg.workers, use_multiprocessing=False, max_queue_size=8,
+        train_sets,
+        charset,
+        pre,
+        mcfg.width_stride,
+        cfg.batch_size,
+        cfg.steps_per_epoch,
+        seed=cfg.seed,
+        augment_strength=cfg.augment,
+        neighbours=cfg.neighbours,
+        width_quantum=cfg.width_quantum,
+        label_quantum=cfg.label_quantum,
+        workers=cfg.workers,
+        use_multiprocessing=False,
+        max_queue_size=8,
     )
     seq.epoch = state["epoch"]
     callbacks = [
         ValidationCER(valsets, charset, pre, mcfg.width_stride, cfg.width_quantum),
         Checkpointer(run_dir, state),
-        keras.callbacks.ReduceLROnPlateau(monitor="val_cer", mode="min", factor=cfg.lr_factor, patience=cfg.lr_patience, min_lr=cfg.min_lr, verbose=1),
+        keras.callbacks.ReduceLROnPlateau(
+            monitor="val_cer", mode="min", factor=cfg.lr_factor, patience=cfg.lr_patience, min_lr=cfg.min_lr, verbose=1
+        ),
         keras.callbacks.EarlyStopping(monitor="val_cer", mode="min", patience=cfg.early_stop_patience, verbose=1),
         keras.callbacks.CSVLogger(str(run_dir / "log.csv"), append=True),
     ]
@@ -304,7 +335,7 @@ def word_outcomes(pred: Predictor, images, texts) -> tuple[list[float], list[int
     for rec, ref in zip(pred.predict_normalized(images), texts):
         hyp_words = [w.text for w in rec.words]
         sm = difflib.SequenceMatcher(a=ref.split(), b=hyp_words, autojunk=False)
-        good = set()
+        good: set[int] = set()
         for tag, _, _, j1, j2 in sm.get_opcodes():
             if tag == "equal":
                 good.update(range(j1, j2))
@@ -314,7 +345,7 @@ def word_outcomes(pred: Predictor, images, texts) -> tuple[list[float], list[int
     return raw, ok
 
 
-def fit_calibration(pred: Predictor, valsets: list["ValSet"]) -> tuple[Calibrator, list[dict]]:
+def fit_calibration(pred: Predictor, valsets: list[ValSet]) -> tuple[Calibrator, list[dict]]:
     """Confidence map from raw word scores on validation data: fitted on one
     half and checked on the other (the reliability table), shipped fitted on all."""
     raw, ok = [], []
@@ -364,5 +395,10 @@ def export(cfg: TrainConfig, weights: Path | None = None) -> dict:
     }
     out = bundle.save(cfg.resolve(cfg.output))
     tmp.unlink(missing_ok=True)
-    print(json.dumps({"exported": str(out), "reliability_held_out": reliability, "reliability_held_out_beam": reliability_beam}, indent=2), flush=True)
+    print(
+        json.dumps(
+            {"exported": str(out), "reliability_held_out": reliability, "reliability_held_out_beam": reliability_beam}, indent=2
+        ),
+        flush=True,
+    )
     return bundle.metrics

@@ -12,8 +12,8 @@ from __future__ import annotations
 
 import threading
 import time
+from collections.abc import Callable, Sequence
 from dataclasses import dataclass, field
-from typing import Callable, Sequence
 
 
 @dataclass
@@ -49,6 +49,7 @@ class MicroBatcher:
         req.done.wait()
         if req.error is not None:
             raise req.error
+        assert req.result is not None
         return req.result
 
     def _take(self) -> list[_Request]:
@@ -61,7 +62,8 @@ class MicroBatcher:
                 if left <= 0:
                     break
                 self._cond.wait(left)
-            taken, n = [], 0
+            taken: list[_Request] = []
+            n = 0
             while self._queue and (not taken or n + len(self._queue[0].items) <= self.max_items):
                 r = self._queue.pop(0)
                 taken.append(r)

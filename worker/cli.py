@@ -3,6 +3,7 @@
 from __future__ import annotations
 
 import argparse
+import contextlib
 import json
 import os
 import sys
@@ -117,23 +118,28 @@ def cmd_process(args) -> int:
             try:
                 doc, _ = register_document(s, store, path)
             except FileNotFoundError:
-                print(json.dumps({"id": None, "path": path, "status": "failed", "pages": 0, "error": "no such file"}) if args.json
-                      else f"{path}: failed: no such file", flush=True)
+                print(
+                    json.dumps({"id": None, "path": path, "status": "failed", "pages": 0, "error": "no such file"})
+                    if args.json
+                    else f"{path}: failed: no such file",
+                    flush=True,
+                )
                 failed += 1
                 continue
             doc_id = doc.id
         show = not args.json and sys.stderr.isatty()
         total = None
         if show:  # the bar's total only: the document is opened (and checked) by process_document
-            try:
+            with contextlib.suppress(BadInput):
                 total = page_count(path)
-            except BadInput:
-                pass
         with tqdm(total=total, desc=Path(path).name, unit="page", disable=not show, file=sys.stderr) as bar:
             doc = process_document(doc_id, sessions, store, pred, bundle=bundle, on_page=lambda n, _t: bar.update(1))
         failed += doc.status == "failed"
         if args.json:
-            print(json.dumps({"id": doc.id, "path": path, "status": doc.status, "pages": doc.page_count or 0, "error": doc.error}), flush=True)
+            print(
+                json.dumps({"id": doc.id, "path": path, "status": doc.status, "pages": doc.page_count or 0, "error": doc.error}),
+                flush=True,
+            )
         else:
             extra = f" ({doc.error})" if doc.error else ""
             print(f"{path}: document {doc.id} {doc.status}, {doc.page_count or 0} pages{extra}", flush=True)
@@ -157,7 +163,10 @@ def cmd_show(args) -> int:
     doc = _document(args)
     if doc is None:
         return 2
-    print(f"# document {doc.id}: {doc.source} [{doc.status}] {doc.page_count or 0} pages" + (f" error: {doc.error}" if doc.error else ""))
+    print(
+        f"# document {doc.id}: {doc.source} [{doc.status}] {doc.page_count or 0} pages"
+        + (f" error: {doc.error}" if doc.error else "")
+    )
     print(document_text(doc))
     return 0
 
@@ -172,7 +181,10 @@ def cmd_search(args) -> int:
             print(json.dumps(h.to_json()))
             continue
         words = " ".join(f"[{w.index}:{w.text} {w.confidence:.2f} @{','.join(map(str, w.box))}]" for w in h.words)
-        print(f"doc {h.document_id} page {h.page} line {h.line}\t{h.rank:.3f}\t{h.text}\t{h.source}" + (f"\t{words}" if words else ""))
+        print(
+            f"doc {h.document_id} page {h.page} line {h.line}\t{h.rank:.3f}\t{h.text}\t{h.source}"
+            + (f"\t{words}" if words else "")
+        )
     return 0 if hits else 1
 
 
@@ -226,7 +238,9 @@ def cmd_segment(args) -> int:
         print(json.dumps(layout.to_json()))
     else:
         printed = f", {len(layout.printed)} printed lines skipped" if layout.printed else ""
-        print(f"{len(layout.lines)} lines, {sum(len(l.words) for l in layout.lines)} words, skew {layout.angle:.2f} degrees{printed}")
+        print(
+            f"{len(layout.lines)} lines, {sum(len(l.words) for l in layout.lines)} words, skew {layout.angle:.2f} degrees{printed}"
+        )
     return 0
 
 
@@ -282,7 +296,10 @@ def cmd_status(args) -> int:
         print("  ".join(f"{k} {v}" for k, v in c.items()) + f"  (total {info['total']})")
         print(f"last {t['window_minutes']} min: {t['documents_per_min']} documents/min, {t['pages_per_min']} pages/min")
         eta = info["eta_seconds"]
-        print(f"waiting {info['waiting']}" + (f", ETA {eta / 60:.1f} min" if eta is not None else ", ETA unknown (nothing finished recently)"))
+        print(
+            f"waiting {info['waiting']}"
+            + (f", ETA {eta / 60:.1f} min" if eta is not None else ", ETA unknown (nothing finished recently)")
+        )
     return 0
 
 
@@ -298,9 +315,29 @@ def cmd_worker(args) -> int:
         from worker.tasks import runtime
 
         runtime().batcher()  # load the model before taking work
-        print(f"htr worker: model {runtime().bundle.name} {runtime().bundle.version} on {_accelerator()}", file=sys.stderr, flush=True)
+        bundle = runtime().bundle
+        assert bundle is not None
+        print(
+            f"htr worker: model {bundle.name} {bundle.version} on {_accelerator()}",
+            file=sys.stderr,
+            flush=True,
+        )
     name = args.name or f"htr-{os.getpid()}@{socket.gethostname()}"
-    argv = ["worker", "-Q", queues, "-P", pool, "-c", str(args.concurrency), "-n", name, "--loglevel", args.loglevel, "--without-mingle", "--without-gossip"]
+    argv = [
+        "worker",
+        "-Q",
+        queues,
+        "-P",
+        pool,
+        "-c",
+        str(args.concurrency),
+        "-n",
+        name,
+        "--loglevel",
+        args.loglevel,
+        "--without-mingle",
+        "--without-gossip",
+    ]
     if args.beat:
         argv.append("--beat")
     app.worker_main(argv)
@@ -344,7 +381,11 @@ def build_parser() -> argparse.ArgumentParser:
 
     def model_args(sp, decoder_default="greedy"):
         sp.add_argument("--model", help="model folder (default: $HTR_MODEL or the bundled model)")
-        sp.add_argument("--decoder", choices=DECODERS, help=f"greedy (fast) or beam with the character n-gram (default: $HTR_DECODER or {decoder_default})")
+        sp.add_argument(
+            "--decoder",
+            choices=DECODERS,
+            help=f"greedy (fast) or beam with the character n-gram (default: $HTR_DECODER or {decoder_default})",
+        )
         sp.add_argument("--lexicon", action="store_true", help="beam search: keep words in the training lexicon")
 
     r = sub.add_parser("recognize", help="read cropped words or lines; prints path<TAB>text<TAB>confidence")
@@ -353,11 +394,19 @@ def build_parser() -> argparse.ArgumentParser:
     r.set_defaults(func=cmd_recognize)
 
     e = sub.add_parser("evaluate", help="CER/WER/exact match as JSON per dataset")
-    e.add_argument("datasets", nargs="+", help="iam-ondb:test, washington:cv1/test, fonts:test, form-names:test, iam-lines:ROOT, punctuation:test, a labels.tsv folder ...; SPEC+neighbours adds ink of neighbouring lines to every crop")
+    e.add_argument(
+        "datasets",
+        nargs="+",
+        help="iam-ondb:test, washington:cv1/test, fonts:test, form-names:test, iam-lines:ROOT, punctuation:test, a labels.tsv folder ...; SPEC+neighbours adds ink of neighbouring lines to every crop",
+    )
     e.add_argument("--data-root", help="folder with iam-ondb/ and washington/ (default $HTR_DATA_DIR or ../shared/data)")
     e.add_argument("--limit", type=int, help="evaluate the first N samples of each dataset")
-    e.add_argument("--slice", action="append", metavar="caps,allcaps,punct",
-                   help="also report the words that start with a capital (caps), ALL-CAPS words (allcaps), words with punctuation (punct)")
+    e.add_argument(
+        "--slice",
+        action="append",
+        metavar="caps,allcaps,punct",
+        help="also report the words that start with a capital (caps), ALL-CAPS words (allcaps), words with punctuation (punct)",
+    )
     model_args(e)
     e.set_defaults(func=cmd_evaluate)
 
@@ -365,10 +414,22 @@ def build_parser() -> argparse.ArgumentParser:
     t.add_argument("--config", required=True)
     t.add_argument("--resume", action="store_true", help="continue from the run's last checkpoint")
     t.add_argument("--epochs", type=int, help="override the config's epoch count")
-    t.add_argument("--init-from", help="start from a model bundle's weights, layer by layer where name and shapes match (e.g. recognition/models/htr-base)")
-    t.add_argument("--lr", type=float, help="override the config's starting learning rate (e.g. lower it to continue with --init-from)")
-    t.add_argument("--augment", type=float, metavar="STRENGTH", help="override the config's augmentation strength (1.0 full, 0 none)")
-    t.add_argument("--time-limit", type=float, metavar="SECONDS", help="stop after the last epoch that fits in this time (then export; --resume goes on)")
+    t.add_argument(
+        "--init-from",
+        help="start from a model bundle's weights, layer by layer where name and shapes match (e.g. recognition/models/htr-base)",
+    )
+    t.add_argument(
+        "--lr", type=float, help="override the config's starting learning rate (e.g. lower it to continue with --init-from)"
+    )
+    t.add_argument(
+        "--augment", type=float, metavar="STRENGTH", help="override the config's augmentation strength (1.0 full, 0 none)"
+    )
+    t.add_argument(
+        "--time-limit",
+        type=float,
+        metavar="SECONDS",
+        help="stop after the last epoch that fits in this time (then export; --resume goes on)",
+    )
     t.add_argument("--export-only", action="store_true", help="export the run's best weights as a model bundle")
     t.add_argument("--data-root")
     t.set_defaults(func=cmd_train)
@@ -418,7 +479,11 @@ def build_parser() -> argparse.ArgumentParser:
     w = sub.add_parser("worker", help="run a Celery worker")
     w.add_argument("--queues", default="cpu,gpu", help="comma-separated: cpu (render, segment), gpu (recognize)")
     w.add_argument("--concurrency", type=int, default=max(2, os.cpu_count() or 1))
-    w.add_argument("--pool", choices=["threads", "prefork", "solo"], help="default: threads when serving gpu (one model, micro-batched), else prefork")
+    w.add_argument(
+        "--pool",
+        choices=["threads", "prefork", "solo"],
+        help="default: threads when serving gpu (one model, micro-batched), else prefork",
+    )
     w.add_argument("--name", help="worker node name (default htr-PID@HOST)")
     w.add_argument("--loglevel", default="INFO")
     w.add_argument("--beat", action="store_true", help="also run the scheduler (one per deployment)")
@@ -452,7 +517,11 @@ def _user_errors() -> tuple[type[BaseException], ...]:
     in modules already imported, so commands that never load the model (submit,
     status, search ...) do not pay for importing TensorFlow."""
     errors: list[type[BaseException]] = [FileNotFoundError, ValueError]
-    for module, name in (("recognition.bundle", "ModelLoadError"), ("training.datasets.base", "DatasetError"), ("worker.documents", "BadInput")):
+    for module, name in (
+        ("recognition.bundle", "ModelLoadError"),
+        ("training.datasets.base", "DatasetError"),
+        ("worker.documents", "BadInput"),
+    ):
         mod = sys.modules.get(module)
         if mod is not None:
             errors.append(getattr(mod, name))

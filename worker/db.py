@@ -9,7 +9,7 @@ documents 1─* pages 1─* lines 1─* words; documents *─1 model_versions.
 
 from __future__ import annotations
 
-from datetime import datetime, timezone
+from datetime import UTC, datetime
 from pathlib import Path
 
 from sqlalchemy import JSON, DateTime, Float, ForeignKey, Integer, String, Text, UniqueConstraint, create_engine, event
@@ -20,12 +20,12 @@ ROOT = Path(__file__).resolve().parents[1]
 
 
 def utcnow() -> datetime:
-    return datetime.now(timezone.utc)
+    return datetime.now(UTC)
 
 
 def as_utc(dt: datetime | None) -> datetime | None:
     """A stored time as aware UTC (SQLite hands back naive datetimes)."""
-    return dt.replace(tzinfo=timezone.utc) if dt is not None and dt.tzinfo is None else dt
+    return dt.replace(tzinfo=UTC) if dt is not None and dt.tzinfo is None else dt
 
 
 class Base(DeclarativeBase):
@@ -78,7 +78,7 @@ class Document(Base):
     finished_at: Mapped[datetime | None] = mapped_column(DateTime(timezone=True))
 
     model_version: Mapped[ModelVersion | None] = relationship()
-    pages: Mapped[list["Page"]] = relationship(back_populates="document", order_by="Page.index", cascade="all, delete-orphan")
+    pages: Mapped[list[Page]] = relationship(back_populates="document", order_by="Page.index", cascade="all, delete-orphan")
 
 
 class Page(Base):
@@ -95,7 +95,7 @@ class Page(Base):
     image_key: Mapped[str | None] = mapped_column(Text)  # page image in the store
 
     document: Mapped[Document] = relationship(back_populates="pages")
-    lines: Mapped[list["Line"]] = relationship(back_populates="page", order_by="Line.index", cascade="all, delete-orphan")
+    lines: Mapped[list[Line]] = relationship(back_populates="page", order_by="Line.index", cascade="all, delete-orphan")
 
 
 class Line(BoxColumns, Base):
@@ -109,7 +109,7 @@ class Line(BoxColumns, Base):
     confidence: Mapped[float] = mapped_column(Float, default=0.0)
 
     page: Mapped[Page] = relationship(back_populates="lines")
-    words: Mapped[list["Word"]] = relationship(back_populates="line", order_by="Word.index", cascade="all, delete-orphan")
+    words: Mapped[list[Word]] = relationship(back_populates="line", order_by="Word.index", cascade="all, delete-orphan")
 
 
 class Word(BoxColumns, Base):
@@ -172,7 +172,7 @@ def database_url(url: str | None = None) -> str:
 
     url = url or Settings.from_env().database_url
     if url.startswith("sqlite:///") and not url.startswith("sqlite:///:memory:"):
-        Path(url[len("sqlite:///"):]).parent.mkdir(parents=True, exist_ok=True)
+        Path(url[len("sqlite:///") :]).parent.mkdir(parents=True, exist_ok=True)
     return url
 
 

@@ -11,9 +11,9 @@ from __future__ import annotations
 
 import os
 import warnings
+from collections.abc import Iterator, Mapping
 from dataclasses import dataclass
 from pathlib import Path
-from typing import Iterator, Mapping
 
 import numpy as np
 from PIL import Image, ImageOps, ImageSequence, UnidentifiedImageError
@@ -32,7 +32,7 @@ class Limits:
     max_pages: int = 2000  # HTR_MAX_PAGES
 
     @classmethod
-    def from_env(cls, env: Mapping[str, str] | None = None) -> "Limits":
+    def from_env(cls, env: Mapping[str, str] | None = None) -> Limits:
         """The limits in force now (read at each call, not at import)."""
         env = os.environ if env is None else env
         return cls(
@@ -57,7 +57,7 @@ def sniff(head: bytes) -> str | None:
         return "png"
     if head.startswith(b"\xff\xd8\xff"):
         return "jpeg"
-    if head.startswith(b"II*\x00") or head.startswith(b"MM\x00*"):
+    if head.startswith((b"II*\x00", b"MM\x00*")):
         return "tiff"
     return None
 

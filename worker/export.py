@@ -8,7 +8,7 @@ returns a list of (file name, content).
 from __future__ import annotations
 
 import json
-from datetime import datetime, timezone
+from datetime import UTC, datetime
 from xml.sax.saxutils import escape, quoteattr
 
 from .db import Document
@@ -39,8 +39,12 @@ def to_json(doc: Document) -> str:
                         "text": ln.text,
                         "confidence": round(ln.confidence, 4),
                         "words": [
-                            {"box": [w.x0, w.y0, w.x1, w.y1], "text": w.text, "confidence": round(w.confidence, 4),
-                             "corrected_text": w.corrected_text}
+                            {
+                                "box": [w.x0, w.y0, w.x1, w.y1],
+                                "text": w.text,
+                                "confidence": round(w.confidence, 4),
+                                "corrected_text": w.corrected_text,
+                            }
                             for w in ln.words
                         ],
                     }
@@ -64,7 +68,7 @@ def _points(x0, y0, x1, y1) -> str:
 
 
 def to_pagexml(doc: Document, page) -> str:
-    now = datetime.now(timezone.utc).strftime("%Y-%m-%dT%H:%M:%S")
+    now = datetime.now(UTC).strftime("%Y-%m-%dT%H:%M:%S")
     out = [
         '<?xml version="1.0" encoding="UTF-8"?>',
         f'<PcGts xmlns="{PAGE_NS}" xmlns:xsi="http://www.w3.org/2001/XMLSchema-instance" '
@@ -109,7 +113,9 @@ def to_alto(doc: Document) -> str:
             x0, y0, x1, y1 = _lines_box(p.lines)
             out.append(f'        <TextBlock ID="p{p.index}_b0" HPOS="{x0}" VPOS="{y0}" WIDTH="{x1 - x0}" HEIGHT="{y1 - y0}">')
             for li, ln in enumerate(p.lines):
-                out.append(f'          <TextLine ID="p{p.index}_l{li}" HPOS="{ln.x0}" VPOS="{ln.y0}" WIDTH="{ln.x1 - ln.x0}" HEIGHT="{ln.y1 - ln.y0}">')
+                out.append(
+                    f'          <TextLine ID="p{p.index}_l{li}" HPOS="{ln.x0}" VPOS="{ln.y0}" WIDTH="{ln.x1 - ln.x0}" HEIGHT="{ln.y1 - ln.y0}">'
+                )
                 for wi, w in enumerate(ln.words):
                     if wi:
                         out.append("            <SP/>")
@@ -141,7 +147,9 @@ def to_hocr(doc: Document) -> str:
         title = f"image {quoteattr(p.image_key or doc.source)[1:-1]}; bbox 0 0 {p.width} {p.height}; ppageno {p.index}"
         out.append(f'  <div class="ocr_page" id="page_{p.index + 1}" title="{title}">')
         for li, ln in enumerate(p.lines):
-            out.append(f'    <span class="ocr_line" id="line_{p.index + 1}_{li + 1}" title="bbox {ln.x0} {ln.y0} {ln.x1} {ln.y1}">')
+            out.append(
+                f'    <span class="ocr_line" id="line_{p.index + 1}_{li + 1}" title="bbox {ln.x0} {ln.y0} {ln.x1} {ln.y1}">'
+            )
             for wi, w in enumerate(ln.words):
                 out.append(
                     f'      <span class="ocrx_word" id="word_{p.index + 1}_{li + 1}_{wi + 1}" '

@@ -6,10 +6,10 @@ here depends on the queue.
 
 from __future__ import annotations
 
+from collections.abc import Callable, Iterable, Iterator
 from dataclasses import asdict, dataclass
 from datetime import timedelta
 from pathlib import Path
-from typing import Callable, Iterable, Iterator
 
 from sqlalchemy import func, select
 from sqlalchemy.orm import Session, sessionmaker
@@ -81,20 +81,21 @@ def scan(sessions: sessionmaker, store, url: str, enqueue: Callable[[int], None]
     return [r for r in submit(sessions, store, [url], enqueue) if r.created]
 
 
-
 def status(session: Session, window_minutes: int = 60) -> dict:
     """Counts per state, recent throughput and an ETA for what is waiting."""
-    counts = {st: 0 for st in Status.ALL}
+    counts = dict.fromkeys(Status.ALL, 0)
     for st, n in session.execute(select(Document.status, func.count()).group_by(Document.status)):
         counts[st] = n
     since = utcnow() - timedelta(minutes=window_minutes)
     finished = session.execute(
-        select(Document.started_at, Document.finished_at, Document.page_count).where(Document.status == Status.DONE, Document.finished_at >= since)
+        select(Document.started_at, Document.finished_at, Document.page_count).where(
+            Document.status == Status.DONE, Document.finished_at >= since
+        )
     ).all()
     docs = len(finished)
     pages = sum(r.page_count or 0 for r in finished)
     if docs:
-        first = min(as_utc(r.started_at) or as_utc(r.finished_at) for r in finished)
+        first = min(t for r in finished if (t := as_utc(r.started_at) or as_utc(r.finished_at)) is not None)
         minutes = max((utcnow() - first).total_seconds() / 60.0, 1 / 60)
         minutes = min(minutes, float(window_minutes))
     else:
@@ -105,7 +106,11 @@ def status(session: Session, window_minutes: int = 60) -> dict:
     return {
         "counts": counts,
         "total": sum(counts.values()),
-        "throughput": {"window_minutes": window_minutes, "documents_per_min": round(docs_per_min, 2), "pages_per_min": round(pages / minutes, 2)},
+        "throughput": {
+            "window_minutes": window_minutes,
+            "documents_per_min": round(docs_per_min, 2),
+            "pages_per_min": round(pages / minutes, 2),
+        },
         "waiting": waiting,
         "eta_seconds": round(eta, 1) if eta is not None else None,
     }

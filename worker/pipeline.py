@@ -17,9 +17,9 @@ import logging
 import queue
 import threading
 import time
+from collections.abc import Callable, Iterator
 from dataclasses import dataclass, field
 from pathlib import Path
-from typing import Callable, Iterator
 
 import cv2
 import numpy as np
@@ -61,9 +61,15 @@ def register_document(session: Session, store, path: str | Path, source: str | N
 
 
 def model_version(session: Session, predictor_bundle) -> ModelVersion:
-    mv = session.scalar(select(ModelVersion).where(ModelVersion.name == predictor_bundle.name, ModelVersion.version == predictor_bundle.version))
+    mv = session.scalar(
+        select(ModelVersion).where(ModelVersion.name == predictor_bundle.name, ModelVersion.version == predictor_bundle.version)
+    )
     if mv is None:
-        mv = ModelVersion(name=predictor_bundle.name, version=predictor_bundle.version, metrics={k: v for k, v in predictor_bundle.metrics.items() if not k.startswith("reliability")})
+        mv = ModelVersion(
+            name=predictor_bundle.name,
+            version=predictor_bundle.version,
+            metrics={k: v for k, v in predictor_bundle.metrics.items() if not k.startswith("reliability")},
+        )
         session.add(mv)
         session.commit()
     return mv
@@ -93,22 +99,37 @@ class PageWork:
 
     def to_bytes(self) -> bytes:
         meta = {
-            "index": self.index, "dpi": self.dpi, "width": self.width, "height": self.height, "angle": self.angle,
-            "boxes": [b.to_list() for b in self.boxes], "page_boxes": [b.to_list() for b in self.page_boxes],
+            "index": self.index,
+            "dpi": self.dpi,
+            "width": self.width,
+            "height": self.height,
+            "angle": self.angle,
+            "boxes": [b.to_list() for b in self.boxes],
+            "page_boxes": [b.to_list() for b in self.page_boxes],
             "image_key": self.image_key,
         }
         arrays = {f"crop{i:05d}": np.frombuffer(cv2.imencode(".png", c)[1].tobytes(), np.uint8) for i, c in enumerate(self.crops)}
         buf = io.BytesIO()
-        np.savez(buf, meta=np.frombuffer(json.dumps(meta).encode(), np.uint8), **arrays)
+        arrays["meta"] = np.frombuffer(json.dumps(meta).encode(), np.uint8)
+        np.savez(buf, **arrays)  # type: ignore[arg-type]  # numpy's stub reads ** as allow_pickle
         return buf.getvalue()
 
     @classmethod
-    def from_bytes(cls, data: bytes) -> "PageWork":
+    def from_bytes(cls, data: bytes) -> PageWork:
         with np.load(io.BytesIO(data)) as z:
             meta = json.loads(z["meta"].tobytes().decode())
             crops = [cv2.imdecode(z[k], cv2.IMREAD_GRAYSCALE) for k in sorted(k for k in z.files if k.startswith("crop"))]
-        return cls(meta["index"], meta["dpi"], meta["width"], meta["height"], meta["angle"],
-                   [Box(*b) for b in meta["boxes"]], [Box(*b) for b in meta["page_boxes"]], crops, meta["image_key"])
+        return cls(
+            meta["index"],
+            meta["dpi"],
+            meta["width"],
+            meta["height"],
+            meta["angle"],
+            [Box(*b) for b in meta["boxes"]],
+            [Box(*b) for b in meta["page_boxes"]],
+            crops,
+            meta["image_key"],
+        )
 
 
 def segment(page: PageImage) -> PageWork:
@@ -116,10 +137,22 @@ def segment(page: PageImage) -> PageWork:
     (machine-printed lines of a form left out unless HTR_PRINTED=read)."""
     layout = segment_page(page.image, skip_printed=skip_printed())
     if layout.printed:
-        log.info("page %d: %d printed lines left out (form template text; HTR_PRINTED=read reads them)", page.index + 1, len(layout.printed))
+        log.info(
+            "page %d: %d printed lines left out (form template text; HTR_PRINTED=read reads them)",
+            page.index + 1,
+            len(layout.printed),
+        )
     crops = line_crops(layout)
-    return PageWork(page.index, page.dpi, layout.width, layout.height, float(layout.angle),
-                    [ln.box for ln in layout.lines], [ln.page_box for ln in layout.lines], crops)
+    return PageWork(
+        page.index,
+        page.dpi,
+        layout.width,
+        layout.height,
+        float(layout.angle),
+        [ln.box for ln in layout.lines],
+        [ln.page_box for ln in layout.lines],
+        crops,
+    )
 
 
 def page_image_key(content_hash: str, index: int) -> str:
@@ -128,7 +161,7 @@ def page_image_key(content_hash: str, index: int) -> str:
 
 def save_page_image(store, content_hash: str, page: PageImage) -> str:
     """Keep the rendered page in the store for later review."""
-    ok, buf = cv2.imencode(".png", page.image)
+    _ok, buf = cv2.imencode(".png", page.image)
     return store.put_bytes(page_image_key(content_hash, page.index), buf.tobytes())
 
 
@@ -147,8 +180,15 @@ def persist_page(session: Session, doc_id: int, work: PageWork, recs) -> None:
     page is stored once). The caller commits."""
     session.execute(delete(Page).where(Page.document_id == doc_id, Page.index == work.index))
     layout = work.layout
-    page = Page(document_id=doc_id, index=work.index, width=work.width, height=work.height,
-                dpi=work.dpi, skew_degrees=work.angle, image_key=work.image_key)
+    page = Page(
+        document_id=doc_id,
+        index=work.index,
+        width=work.width,
+        height=work.height,
+        dpi=work.dpi,
+        skew_degrees=work.angle,
+        image_key=work.image_key,
+    )
     for li, (box, pb, rec) in enumerate(zip(work.boxes, work.page_boxes, recs)):
         row = Line(index=li, x0=pb.x0, y0=pb.y0, x1=pb.x1, y1=pb.y1, text=rec.text, confidence=float(rec.confidence))
         for wi, w in enumerate(rec.words):
@@ -185,6 +225,8 @@ def fail_document(session: Session, doc_id: int, reason: str) -> None:
     A document that is done stays done (the error came from a stale delivery)."""
     session.rollback()
     doc = session.get(Document, doc_id)
+    if doc is None:
+        raise KeyError(f"no document {doc_id}")
     if doc.status == Status.DONE:
         return
     doc.status = Status.FAILED
@@ -193,7 +235,9 @@ def fail_document(session: Session, doc_id: int, reason: str) -> None:
     session.commit()
 
 
-def _prepared_pages(local: Path, store, content_hash: str, keep_images: bool, timings: Timings, ahead: int = 2) -> Iterator[PageWork]:
+def _prepared_pages(
+    local: Path, store, content_hash: str, keep_images: bool, timings: Timings, ahead: int = 2
+) -> Iterator[PageWork]:
     """Render and segment pages in a background thread, at most ``ahead`` pages
     in front of recognition, so the two overlap on a multi-core machine
     (OpenCV, poppler and the model all release the GIL). Errors, bad input

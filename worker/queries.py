@@ -36,7 +36,9 @@ class Hit:
 
 def load_document(session: Session, doc_id: int) -> Document | None:
     return session.scalar(
-        select(Document).where(Document.id == doc_id).options(selectinload(Document.pages).selectinload(Page.lines).selectinload(Line.words))
+        select(Document)
+        .where(Document.id == doc_id)
+        .options(selectinload(Document.pages).selectinload(Page.lines).selectinload(Line.words))
     )
 
 
@@ -57,7 +59,7 @@ def search(session: Session, query: str, limit: int = 20) -> list[Hit]:
         if not fts:
             return []
         sql = text(
-            "SELECT d.id, d.source, p.\"index\", l.\"index\", l.text, bm25(lines_fts) AS rank, l.id "
+            'SELECT d.id, d.source, p."index", l."index", l.text, bm25(lines_fts) AS rank, l.id '
             "FROM lines_fts JOIN lines l ON l.id = lines_fts.rowid JOIN pages p ON p.id = l.page_id "
             "JOIN documents d ON d.id = p.document_id WHERE lines_fts MATCH :q ORDER BY rank LIMIT :n"
         )
@@ -65,7 +67,7 @@ def search(session: Session, query: str, limit: int = 20) -> list[Hit]:
         return _with_words(session, query, [Hit(r[0], r[1], r[2] + 1, r[3] + 1, r[4], -float(r[5]), r[6]) for r in rows])
     if dialect == "postgresql":
         sql = text(
-            "SELECT d.id, d.source, p.\"index\", l.\"index\", l.text, ts_rank(l.tsv, q) AS rank, l.id "
+            'SELECT d.id, d.source, p."index", l."index", l.text, ts_rank(l.tsv, q) AS rank, l.id '
             "FROM lines l, plainto_tsquery('english', :q) q, pages p, documents d "
             "WHERE l.tsv @@ q AND p.id = l.page_id AND d.id = p.document_id ORDER BY rank DESC LIMIT :n"
         )

@@ -10,9 +10,9 @@ from __future__ import annotations
 
 import json
 import os
+from collections.abc import Mapping
 from dataclasses import dataclass, field
 from pathlib import Path
-from typing import Mapping
 
 DEFAULT_ROUTES = {
     "htr.start": "cpu",  # validate, count pages, fan out
@@ -52,7 +52,7 @@ class Settings:
     routes: dict = field(default_factory=lambda: dict(DEFAULT_ROUTES))  # HTR_TASK_ROUTES (JSON: task -> queue)
 
     @classmethod
-    def from_env(cls, env: Mapping[str, str] | None = None) -> "Settings":
+    def from_env(cls, env: Mapping[str, str] | None = None) -> Settings:
         env = os.environ if env is None else env
         db = env.get("HTR_DATABASE_URL") or f"sqlite:///{Path('var/htr.sqlite').resolve()}"
         store = env.get("HTR_STORE_URL") or "file://" + str(Path("var/store").resolve())

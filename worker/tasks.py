@@ -31,9 +31,11 @@ import time
 from collections import Counter, OrderedDict
 from contextlib import contextmanager
 from pathlib import Path
+from typing import TYPE_CHECKING
 
 from celery.exceptions import Ignore
 from celery.utils.log import get_task_logger
+from kombu.exceptions import OperationalError as BrokerError  # the broker's own connection errors
 from sqlalchemy import func, select
 from sqlalchemy.dialects.postgresql import insert as pg_insert
 from sqlalchemy.dialects.sqlite import insert as sqlite_insert
@@ -46,12 +48,14 @@ from .pipeline import PageWork, begin_document, fail_document, model_version, pe
 from .settings import Settings
 from .store import StoreError, open_store
 
+if TYPE_CHECKING:
+    from recognition.bundle import Bundle
+    from recognition.predictor import Predictor
+
+    from .batching import MicroBatcher
+
 log = get_task_logger(__name__)
 
-try:  # the broker's own connection errors, when publishing the next step fails
-    from kombu.exceptions import OperationalError as BrokerError
-except ImportError:  # pragma: no cover
-    BrokerError = ConnectionError
 
 TRANSIENT = (StoreError, DBAPIError, BrokerError, ConnectionError, TimeoutError)  # DBAPIError: database errors
 
@@ -64,9 +68,9 @@ class _Runtime:
         self.sessions = session_factory(make_engine(self.settings.database_url))
         self.store = open_store(self.settings.store_url)
         self._lock = threading.Lock()
-        self._batcher = None
-        self.bundle = None
-        self.predictor = None
+        self._batcher: MicroBatcher | None = None
+        self.bundle: Bundle | None = None
+        self.predictor: Predictor | None = None
         self._model_version_id: int | None = None
         self.originals = _Originals()
         self.running: set[tuple[int, str, int]] = set()  # (document, stage, page) in this process's hands
@@ -87,7 +91,9 @@ class _Runtime:
 
                 self.bundle = load_bundle(self.settings.model)
                 self.predictor = Predictor.from_bundle(self.bundle, decoder=DecoderOptions(name=self.settings.decoder))
-                self._batcher = MicroBatcher(self.predictor.predict, self.settings.batch_max_lines, self.settings.batch_wait_ms / 1000.0)
+                self._batcher = MicroBatcher(
+                    self.predictor.predict, self.settings.batch_max_lines, self.settings.batch_wait_ms / 1000.0
+                )
             return self._batcher
 
 
@@ -155,9 +161,8 @@ def work_key(content_hash: str, index: int) -> str:
     return f"work/{content_hash}/{index:05d}.npz"
 
 
-
 def _backoff(retries: int) -> float:
-    return min(300.0, 2.0 ** retries) * (0.5 + random.random() / 2)
+    return min(300.0, 2.0**retries) * (0.5 + random.random() / 2)
 
 
 def worker_name() -> str:
@@ -177,7 +182,8 @@ def _claim(task, rt: _Runtime, doc_id: int, stage: str, page: int) -> None:
             _drop_work(rt, session, doc_id, stage, page)
             raise Ignore()
         if run is not None and run.state == "running":
-            age = (now - as_utc(run.started_at)).total_seconds() if run.started_at else s.visibility_timeout
+            started = as_utc(run.started_at)
+            age = (now - started).total_seconds() if started is not None else s.visibility_timeout
             if age < s.visibility_timeout or (run.worker == me and (doc_id, stage, page) in rt.running):
                 # Most likely still running elsewhere (redelivered early), or here (a slow page
                 # outlived the visibility timeout): look again later.
@@ -194,16 +200,24 @@ def _claim(task, rt: _Runtime, doc_id: int, stage: str, page: int) -> None:
             # One dead worker counts once per document, however many of its pages it held.
             # (Several of its pages come back at once: insert-if-absent, not check-then-insert.)
             insert = pg_insert if session.get_bind().dialect.name == "postgresql" else sqlite_insert
-            session.execute(insert(WorkerDeath).values(document_id=doc_id, worker=run.worker or "?", noticed_at=now).on_conflict_do_nothing())
+            session.execute(
+                insert(WorkerDeath).values(document_id=doc_id, worker=run.worker or "?", noticed_at=now).on_conflict_do_nothing()
+            )
             session.flush()
             deaths = session.scalar(select(func.count()).select_from(WorkerDeath).where(WorkerDeath.document_id == doc_id))
-            log.warning("document %s %s page %s: its worker %s died (%d of %d)", doc_id, stage, page, run.worker, deaths, s.max_attempts)
+            log.warning(
+                "document %s %s page %s: its worker %s died (%d of %d)", doc_id, stage, page, run.worker, deaths, s.max_attempts
+            )
             if deaths >= s.max_attempts:
                 where = f"page {page + 1}" if page >= 0 else "the document"
                 run.state = "ended"
                 run.finished_at = now
                 session.commit()
-                fail_document(session, doc_id, f"gave up after {deaths} attempts: the worker died each time it worked on this document (last: {stage} of {where} on {run.worker})")
+                fail_document(
+                    session,
+                    doc_id,
+                    f"gave up after {deaths} attempts: the worker died each time it worked on this document (last: {stage} of {where} on {run.worker})",
+                )
                 raise Ignore()
         if run is None:
             run = TaskRun(document_id=doc_id, stage=stage, page=page, deaths=0)
@@ -213,7 +227,7 @@ def _claim(task, rt: _Runtime, doc_id: int, stage: str, page: int) -> None:
             session.commit()
         except IntegrityError:  # another delivery of the same work started this instant
             session.rollback()
-            raise task.retry(countdown=max(1.0, s.visibility_timeout / 2), max_retries=None)
+            raise task.retry(countdown=max(1.0, s.visibility_timeout / 2), max_retries=None) from None
 
 
 def _drop_work(rt: _Runtime, session, doc_id: int, stage: str, page: int) -> None:
@@ -241,7 +255,7 @@ def guarded(task, doc_id: int, stage: str, page: int):
     try:
         _claim(task, rt, doc_id, stage, page)
     except TRANSIENT as exc:  # the database is away: the message must not be lost
-        raise task.retry(exc=exc, countdown=_backoff(task.request.retries), max_retries=None)
+        raise task.retry(exc=exc, countdown=_backoff(task.request.retries), max_retries=None) from exc
     rt.running.add((doc_id, stage, page))
     try:
         with _recorded(task, rt, doc_id, stage, page):
@@ -267,10 +281,10 @@ def _recorded(task, rt: _Runtime, doc_id: int, stage: str, page: int):
             with rt.sessions() as session:
                 fail_document(session, doc_id, f"{stage} failed after {task.request.retries} retries: {exc}")
             _mark(rt, doc_id, stage, page, "ended", t0)
-            raise Ignore()
+            raise Ignore() from exc
         log.warning("document %s %s page %s: transient error, retrying: %s", doc_id, stage, page, exc)
         _mark(rt, doc_id, stage, page, "retry", t0)
-        raise task.retry(exc=exc, countdown=_backoff(task.request.retries), max_retries=None)
+        raise task.retry(exc=exc, countdown=_backoff(task.request.retries), max_retries=None) from exc
     except Exception as exc:  # a bug or an unforeseen input: recorded, not retried forever
         log.exception("document %s %s page %s failed", doc_id, stage, page)
         where = f" on page {page + 1}" if page >= 0 else ""
@@ -377,7 +391,7 @@ def scan(self, url: str) -> int:
     try:
         found = scan_prefix(rt.sessions, rt.store, url, enqueue)
     except TRANSIENT as exc:
-        raise self.retry(exc=exc, countdown=_backoff(self.request.retries), max_retries=rt.settings.task_retries)
+        raise self.retry(exc=exc, countdown=_backoff(self.request.retries), max_retries=rt.settings.task_retries) from exc
     log.info("scan %s: %d new documents queued", url, len(found))
     return len(found)
 
@@ -393,7 +407,9 @@ def send(task, args: tuple) -> None:
     except TRANSIENT:
         raise
     except Exception as exc:
-        log.warning("queueing %s%s on a pooled connection failed (%s: %s): on a fresh one", task.name, args, type(exc).__name__, exc)
+        log.warning(
+            "queueing %s%s on a pooled connection failed (%s: %s): on a fresh one", task.name, args, type(exc).__name__, exc
+        )
         with app.connection_for_write() as conn:
             task.apply_async(args, connection=conn)
 

@@ -28,7 +28,21 @@ from .iam_ondb import IamOnDB
 from .punctuation import Punctuation
 from .washington import Washington
 
-__all__ = ["Dataset", "DatasetError", "Item", "Fonts", "FormNames", "LabelsFolder", "IamOffline", "IamOnDB", "Punctuation", "Washington", "WithNeighbours", "open_dataset", "default_data_root"]
+__all__ = [
+    "Dataset",
+    "DatasetError",
+    "Fonts",
+    "FormNames",
+    "IamOffline",
+    "IamOnDB",
+    "Item",
+    "LabelsFolder",
+    "Punctuation",
+    "Washington",
+    "WithNeighbours",
+    "default_data_root",
+    "open_dataset",
+]
 
 
 def default_data_root() -> Path:

@@ -65,6 +65,8 @@ class Dataset:
 
     def load(self, i: int, rng: np.random.Generator | None = None) -> tuple[np.ndarray, str]:
         item = self.items[i]
+        if item.path is None:
+            raise DatasetError(f"{item.id}: no image file")
         return read_gray(item.path), item.text
 
 

@@ -76,7 +76,7 @@ class IamOnDB(Dataset):
         item = self.items[i]
         evaluation = rng is None
         seed = zlib.crc32(item.id.encode())
-        if evaluation:
+        if rng is None:
             rng = np.random.default_rng(seed)
         rendered = render_strokes(self.strokes(i), rng, variety=0.0 if evaluation else self.variety)
         if self.level == "lines":
@@ -89,8 +89,11 @@ class IamOnDB(Dataset):
             if not evaluation:
                 i = int(rng.integers(len(self.items)))
                 item = self.items[i]
-            rendered = render_strokes(self.strokes(i), np.random.default_rng(seed + attempt + 1) if evaluation else rng,
-                                      variety=0.0 if evaluation else self.variety)
+            rendered = render_strokes(
+                self.strokes(i),
+                np.random.default_rng(seed + attempt + 1) if evaluation else rng,
+                variety=0.0 if evaluation else self.variety,
+            )
         if evaluation:
             # A fixed word set holds words only: this line never split cleanly.
             raise DatasetError(f"{item.id}: no clean word split")

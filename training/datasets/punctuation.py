@@ -27,8 +27,22 @@ _SIZES = {"train": 4000, "val": 300, "test": 300}
 
 # Mark -> how often it is drawn (roughly its share among IAM's lone marks).
 MARKS: dict[str, float] = {
-    ",": 0.22, ".": 0.22, '"': 0.1, "-": 0.1, "'": 0.06, ";": 0.04, ":": 0.04, "?": 0.04, "!": 0.03,
-    "(": 0.03, ")": 0.03, '."': 0.03, ',"': 0.02, "...": 0.02, '?"': 0.01, ".)": 0.01,
+    ",": 0.22,
+    ".": 0.22,
+    '"': 0.1,
+    "-": 0.1,
+    "'": 0.06,
+    ";": 0.04,
+    ":": 0.04,
+    "?": 0.04,
+    "!": 0.03,
+    "(": 0.03,
+    ")": 0.03,
+    '."': 0.03,
+    ',"': 0.02,
+    "...": 0.02,
+    '?"': 0.01,
+    ".)": 0.01,
 }
 
 
@@ -101,7 +115,9 @@ def mark_strokes(mark: str, rng: np.random.Generator) -> list[np.ndarray]:
         elif ch == "-":
             length = rng.uniform(0.3, 1.0)
             y = -rng.uniform(0.35, 0.65)
-            strokes.append(np.array([[x, y], [x + length / 2, y + rng.normal(0, 0.03)], [x + length, y + rng.normal(0, 0.06)]], np.float32))
+            strokes.append(
+                np.array([[x, y], [x + length / 2, y + rng.normal(0, 0.03)], [x + length, y + rng.normal(0, 0.06)]], np.float32)
+            )
             x += length
         elif ch == "!":
             top = -rng.uniform(1.5, 2.0)
@@ -109,7 +125,7 @@ def mark_strokes(mark: str, rng: np.random.Generator) -> list[np.ndarray]:
         elif ch == "?":
             strokes += _question(rng, x)
         elif ch in "()":
-            strokes.append(_arc(rng, 1 if ch == "(" else -1) + np.float32([x, 0]))
+            strokes.append(_arc(rng, 1 if ch == "(" else -1) + np.array([x, 0], np.float32))
         else:
             raise ValueError(f"no template for {ch!r}")
         x += rng.uniform(0.2, 0.45)

@@ -23,8 +23,19 @@ from pathlib import Path
 from .base import Dataset, DatasetError, Item, join_tokens
 
 CODES = {
-    "s_pt": ".", "s_cm": ",", "s_sq": ";", "s_qo": ":", "s_mi": "-", "s_qt": "'",
-    "s_et": "&", "s_s": "s", "s_GW": "GW", "s_bl": "(", "s_br": ")", "s_sl": "/", "s_lb": "#",
+    "s_pt": ".",
+    "s_cm": ",",
+    "s_sq": ";",
+    "s_qo": ":",
+    "s_mi": "-",
+    "s_qt": "'",
+    "s_et": "&",
+    "s_s": "s",
+    "s_GW": "GW",
+    "s_bl": "(",
+    "s_br": ")",
+    "s_sl": "/",
+    "s_lb": "#",
 }
 _ORDINAL = re.compile(r"^s_(\d)(st|nd|rd|th)$")
 _DIGIT = re.compile(r"^s_(\d)$")

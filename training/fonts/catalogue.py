@@ -34,7 +34,10 @@ def _fonts(split: str, style: str, names: str) -> list[FontEntry]:
 
 
 CATALOGUE: list[FontEntry] = [
-    *_fonts("train", "print", """
+    *_fonts(
+        "train",
+        "print",
+        """
         caveat caveat-brush=caveat kalam reenie-beanie shadows-into-light shadows-into-light-two=shadows-into-light
         gloria-hallelujah architects-daughter covered-by-your-grace neucha waiting-for-the-sunrise
         dawning-of-a-new-day zeyada over-the-rainbow give-you-glory loved-by-the-king the-girl-next-door
@@ -43,8 +46,12 @@ CATALOGUE: list[FontEntry] = [
         gamja-flower hi-melody single-day poor-story east-sea-dokdo nanum-pen-script
         nanum-brush-script=nanum-pen-script yomogi klee-one chilanka dekko kavivanar shantell-sans playpen-sans
         nerko-one grape-nuts fuggles square-peg
-    """),
-    *_fonts("train", "cursive", """
+    """,
+    ),
+    *_fonts(
+        "train",
+        "cursive",
+        """
         meddon mr-dafoe herr-von-muellerhoff mrs-saint-delafield monsieur-la-doulaise allura sacramento
         kaushan-script courgette cookie damion niconne norican charmonman
         edu-nsw-act-foundation=edu edu-sa-beginner=edu edu-tas-beginner=edu edu-vic-wa-nt-beginner=edu
@@ -52,7 +59,8 @@ CATALOGUE: list[FontEntry] = [
         playwrite-us-trad=playwrite playwrite-nz=playwrite playwrite-ie=playwrite playwrite-fr-moderne=playwrite
         playwrite-de-grund=playwrite playwrite-it-moderna=playwrite
         oooh-baby ms-madi my-soul licorice explora comforter
-    """),
+    """,
+    ),
     *_fonts("val", "print", "indie-flower handlee pangolin short-stack kristi"),
     *_fonts("val", "cursive", "la-belle-aurore bad-script great-vibes"),
     *_fonts("test", "print", "patrick-hand gochi-hand sue-ellen-francisco mali nothing-you-could-do"),

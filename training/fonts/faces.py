@@ -67,7 +67,11 @@ def glyph_mask(path: str, ch: str, size: int = 64) -> np.ndarray:
     """The glyph's coverage (uint8), cropped to its ink; empty for no ink."""
     font = truetype(path, size)
     mask = font.getmask(ch, mode="L")
-    arr = np.asarray(mask, np.uint8).reshape(mask.size[1], mask.size[0]) if mask.size[0] * mask.size[1] else np.zeros((0, 0), np.uint8)
+    arr = (
+        np.asarray(mask, np.uint8).reshape(mask.size[1], mask.size[0])
+        if mask.size[0] * mask.size[1]
+        else np.zeros((0, 0), np.uint8)
+    )
     ys, xs = np.nonzero(arr > 64)
     if len(ys) == 0:
         return np.zeros((0, 0), np.uint8)
@@ -119,6 +123,11 @@ def is_caps_only(path: str | Path, threshold: float = 0.95) -> bool:
 _FILE = re.compile(r"-latin-(\d+)-normal\.woff$")
 
 
+def _weight(p: Path) -> int:
+    m = _FILE.search(p.name)
+    return int(m.group(1)) if m else 0
+
+
 def find_faces(split: str | None = None, root: Path | None = None) -> tuple[list[Face], dict[str, str]]:
     """The usable installed faces of a split, and the left-out ones with why."""
     base = (root or fonts_dir()) / "node_modules" / "@fontsource"
@@ -134,13 +143,12 @@ def _scan(base: str, split: str | None):
         if split is not None and entry.split != split:
             continue
         pkg = Path(base) / entry.package
-        files = sorted((p for p in (pkg / "files").glob("*-latin-*-normal.woff") if _FILE.search(p.name)),
-                       key=lambda p: int(_FILE.search(p.name).group(1)))  # type: ignore[union-attr]
+        files = sorted((p for p in (pkg / "files").glob("*-latin-*-normal.woff") if _FILE.search(p.name)), key=_weight)
         if not files:
             skipped[entry.package] = "not installed"
             continue
         # Hairline and black weights are no pen's: keep 300-700.
-        files = [f for f in files if 300 <= int(_FILE.search(f.name).group(1)) <= 700] or files[:1]  # type: ignore[union-attr]
+        files = [f for f in files if 300 <= _weight(f) <= 700] or files[:1]
         gaps = missing_chars(files[0])
         if gaps:
             skipped[entry.package] = f"no glyph for {gaps!r}"

@@ -36,7 +36,7 @@ def _cap_height(path: str) -> float:
     return max(1.0, float(box[3] - box[1]))
 
 
-_CAP = {}
+_CAP: dict[str, float] = {}
 
 
 def cap_height(path: str) -> float:
@@ -80,8 +80,9 @@ def _place(canvas_items, ink_h: int, ink_w: int) -> np.ndarray:
     return ink
 
 
-def render_text(text: str, face: Face, rng: np.random.Generator, cap_px: float | None = None,
-                field_label: str | None = None) -> RenderedText:
+def render_text(
+    text: str, face: Face, rng: np.random.Generator, cap_px: float | None = None, field_label: str | None = None
+) -> RenderedText:
     """Draw ``text`` in ``face`` as a scanned line (or word) image."""
     if not text.strip():
         raise ValueError("no text to render")
@@ -99,13 +100,14 @@ def render_text(text: str, face: Face, rng: np.random.Generator, cap_px: float |
     margin = int(rng.integers(3, 14))
     style = ScanStyle.draw(rng)
 
-    items, spans = [], []
+    items = []
     x = 0.0
-    word_start = None
+    word_start: int | None = None
+    spans_f: list[tuple[int, float]] = []
     for ch in text:
         if ch == " ":
             if word_start is not None:
-                spans.append((word_start, x))
+                spans_f.append((word_start, x))
                 word_start = None
             x += float(truetype(path, int(round(base_size))).getlength(" ")) + word_gap + rng.normal(0, space_jit)
             continue
@@ -120,7 +122,7 @@ def render_text(text: str, face: Face, rng: np.random.Generator, cap_px: float |
                 word_start = gx
         x += adv + tracking + rng.normal(0.0, space_jit * 0.5)
     if word_start is not None:
-        spans.append((word_start, x))
+        spans_f.append((word_start, x))
     if not items:
         raise ValueError(f"nothing drawn for {text!r}")
     # Canvas: y of the baseline is -min(top).
@@ -132,7 +134,7 @@ def render_text(text: str, face: Face, rng: np.random.Generator, cap_px: float |
     shear_pad = int(abs(slant) * ink_h) + 2
     ox, oy = margin + shear_pad - min_x, margin - min_y
     ink = _place([(a, gx + ox, gy + oy) for a, gx, gy in items], ink_h + 2 * margin, max_x - min_x + 2 * (margin + shear_pad))
-    spans = [(int(a + ox), int(np.ceil(b + ox))) for a, b in spans]
+    spans = [(int(a + ox), int(np.ceil(b + ox))) for a, b in spans_f]
     label_w = 0
     if field_label:
         ink, label_w = _with_label(ink, field_label, cap_px, rng)
@@ -141,7 +143,7 @@ def render_text(text: str, face: Face, rng: np.random.Generator, cap_px: float |
     if abs(slant) > 0.01:
         h, w = ink.shape
         base_y = oy
-        m = np.float32([[1, -slant, slant * base_y], [0, 1, 0]])
+        m = np.array([[1, -slant, slant * base_y], [0, 1, 0]], np.float32)
         ink = cv2.warpAffine(ink, m, (w, h), flags=cv2.INTER_LINEAR)
     thickness = max(1, int(round(cap_px / 12)))
     if stroke < 0.2:

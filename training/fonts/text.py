@@ -14,6 +14,7 @@ Every call takes a ``numpy`` Generator, so a seed gives the same text.
 
 from __future__ import annotations
 
+from collections.abc import Sequence
 from dataclasses import dataclass
 
 import numpy as np
@@ -33,11 +34,53 @@ Parker Davis MacLeod McDonald O'Brien Fitzgerald Gaitskell Griffiths Dubois Dura
 Simon Michel Garcia Bernard Petit Richard Robert Fournier Girard Bonnet Dupont Lambert Fontaine Rousseau
 Vincent Muller Schmidt Schneider Fischer Weber Rossi Russo Ferrari Esposito Bianchi Romano Kowalski Nowak
 Novak Ivanov Tanaka Suzuki Nguyen Chen Wang Kim Singh Kumar Hernandez Lopez Gonzalez Perez Sanchez""".split()
-_FIELDS = ["Name", "Surname", "First name", "Forename", "Address", "Date", "Date of birth", "Tel", "Phone", "No",
-           "Ref", "Total", "Amount", "Signed", "Witness", "Occupation", "Age", "Town", "County", "Postcode",
-           "Account", "Invoice", "Order", "Item", "Qty", "Price", "Class", "Room", "Page", "Box", "Folio"]
-_MONTHS = ["January", "February", "March", "April", "May", "June", "July", "August", "September", "October",
-           "November", "December"]
+_FIELDS = [
+    "Name",
+    "Surname",
+    "First name",
+    "Forename",
+    "Address",
+    "Date",
+    "Date of birth",
+    "Tel",
+    "Phone",
+    "No",
+    "Ref",
+    "Total",
+    "Amount",
+    "Signed",
+    "Witness",
+    "Occupation",
+    "Age",
+    "Town",
+    "County",
+    "Postcode",
+    "Account",
+    "Invoice",
+    "Order",
+    "Item",
+    "Qty",
+    "Price",
+    "Class",
+    "Room",
+    "Page",
+    "Box",
+    "Folio",
+]
+_MONTHS = [
+    "January",
+    "February",
+    "March",
+    "April",
+    "May",
+    "June",
+    "July",
+    "August",
+    "September",
+    "October",
+    "November",
+    "December",
+]
 _MONTHS_SHORT = [m[:3] for m in _MONTHS]
 
 
@@ -51,7 +94,7 @@ class TextSource:
     proper: list[str]  # capitalised names and places
 
     @classmethod
-    def build(cls, prose: list[str], extra_names: list[str] = (), charset: Charset | None = None) -> "TextSource":
+    def build(cls, prose: list[str], extra_names: Sequence[str] = (), charset: Charset | None = None) -> TextSource:
         charset = charset or Charset()
         lines = [charset.normalize(t) for t in prose if t.strip()]
         proper: set[str] = set(_SURNAMES) | set(_GIVEN) | {n.title() for n in extra_names if n.isalpha()}
@@ -63,7 +106,7 @@ class TextSource:
                 if not w.isalpha():
                     continue
                 counts[w.lower()] = counts.get(w.lower(), 0) + 1
-                sentence_start = k == 0 or toks[k - 1][-1:] in ".!?\""
+                sentence_start = k == 0 or toks[k - 1][-1:] in '.!?"'
                 if w[0].isupper() and not sentence_start and len(w) > 2 and not w.isupper():
                     proper.add(w)
         words, weights = _wordfreq_words(charset)
@@ -211,8 +254,9 @@ def sample_line(src: TextSource, rng: np.random.Generator, max_chars: int = 60) 
     elif r < 0.66:
         text = " ".join(_case(src.word(rng), rng, 0.0, 1.0) for _ in range(int(rng.integers(1, 5))))
     elif r < 0.74:
-        text = " ".join((_case(src.word(rng), rng, 1.0, 0.0) if rng.random() < 0.8 else src.word(rng))
-                        for _ in range(int(rng.integers(2, 6))))
+        text = " ".join(
+            (_case(src.word(rng), rng, 1.0, 0.0) if rng.random() < 0.8 else src.word(rng)) for _ in range(int(rng.integers(2, 6)))
+        )
     elif r < 0.84:
         text = _name(src, rng)
     elif r < 0.94:
