@@ -7,6 +7,9 @@ from pathlib import Path
 
 import cv2
 import numpy as np
+import yaml
+
+from training.datasets.folder import write_labels_folder
 
 
 def text_image(text: str, height: int = 60, scale: float = 1.2, thickness: int = 2, pad: int = 10) -> np.ndarray:
@@ -155,3 +158,43 @@ def write_data_root(root: Path) -> Path:
     )
     write_form_names(root / "form-names")
     return root
+
+
+TINY = {
+    "conv_filters": [8, 16, 16, 16, 16],
+    "pools": [[2, 2], [2, 2], [2, 1], [2, 1], [2, 1]],
+    "rnn_units": 16,
+    "rnn_layers": 1,
+    "dropout": 0.0,
+}
+WORDS = ["cat", "dog", "bird", "fish", "cow", "hen"]
+
+
+def write_tiny_config(tmp_path: Path, epochs: int = 1) -> Path:
+    """A training config for a tiny model on generated words and strokes (seconds to train)."""
+    folder = write_labels_folder(tmp_path / "words", [(f"{w}.png", text_image(w), w) for w in WORDS])
+    ondb = write_iam_ondb(
+        tmp_path / "iam-ondb" / "iam-ondb.npz" if (tmp_path / "iam-ondb").mkdir() is None else None,
+        {"train": ["one two", "three"], "val": ["four five"]},
+    )
+    cfg = {
+        "name": "tiny",
+        "version": "t1",
+        "run_dir": str(tmp_path / "run"),
+        "output": str(tmp_path / "model"),
+        "data_root": str(tmp_path),
+        "preprocess": {"height": 32},
+        "model": TINY,
+        "train": [{"spec": str(folder), "weight": 2}, {"spec": "iam-ondb:train", "weight": 1}],
+        "val": [str(folder), "iam-ondb:val"],
+        "val_limit": 10,
+        "batch_size": 4,
+        "steps_per_epoch": 2,
+        "epochs": epochs,
+        "workers": 1,
+        "lm_order": 3,
+    }
+    path = tmp_path / "tiny.yaml"
+    path.write_text(yaml.safe_dump(cfg))
+    assert ondb.is_file()
+    return path

@@ -5,9 +5,10 @@ from pathlib import Path
 import cv2
 import pytest
 
-from tests.fixtures import text_image
-from tests.test_training import _config
+from tests.fixtures import text_image, write_tiny_config
 from training.train import TrainConfig, train
+
+pytestmark = [pytest.mark.slow]
 
 ROOT = Path(__file__).resolve().parents[1]
 
@@ -21,7 +22,7 @@ def htr(*args, env=None):
 @pytest.fixture(scope="module")
 def tiny_model(tmp_path_factory):
     tmp = tmp_path_factory.mktemp("tiny")
-    train(TrainConfig.load(_config(tmp)))
+    train(TrainConfig.load(write_tiny_config(tmp)))
     return tmp / "model"
 
 

@@ -1,32 +1,10 @@
-import uuid
-
 import pytest
-from sqlalchemy import create_engine, inspect, text
+from sqlalchemy import inspect, text
 from sqlalchemy.exc import IntegrityError
 
-from tests.services import port_open
 from worker.db import Document, Line, Page, Status, Word, make_engine, session_factory, upgrade
 
-ADMIN = "postgresql+psycopg2://postgres@127.0.0.1:5432/postgres"
-
-
-@pytest.fixture(params=["sqlite", "postgresql"])
-def db_url(request, tmp_path):
-    """SQLite in a temp folder, or a fresh database on the local PostgreSQL
-    (scripts/test.sh starts the server when it is down)."""
-    if request.param == "sqlite":
-        yield f"sqlite:///{tmp_path / 'htr.sqlite'}"
-        return
-    if not port_open("127.0.0.1", 5432):
-        raise RuntimeError("PostgreSQL is not running on 127.0.0.1:5432 (scripts/test.sh starts it)")
-    name = f"htr_test_{uuid.uuid4().hex[:8]}"
-    admin = create_engine(ADMIN, isolation_level="AUTOCOMMIT")
-    with admin.connect() as c:
-        c.execute(text(f'CREATE DATABASE "{name}"'))
-    yield f"postgresql+psycopg2://postgres@127.0.0.1:5432/{name}"
-    with admin.connect() as c:
-        c.execute(text(f'DROP DATABASE IF EXISTS "{name}" WITH (FORCE)'))
-    admin.dispose()
+pytestmark = [pytest.mark.services]
 
 
 def _doc(session, h="a" * 64):

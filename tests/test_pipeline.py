@@ -14,11 +14,12 @@ from recognition.bundle import load_bundle
 from recognition.predictor import Predictor
 from segmentation.synth import compose_page
 from tests.fixtures import text_image
-from tests.test_db import db_url  # noqa: F401  (sqlite and postgresql)
 from worker.db import Document, Line, Page, Status, Word, make_engine, session_factory, upgrade
 from worker.pipeline import process_document, register_document
 from worker.queries import document_text, load_document, search
 from worker.store import LocalStore
+
+pytestmark = [pytest.mark.services]
 
 ROOT = Path(__file__).resolve().parents[1]
 TEXTS = ["the quick brown fox", "jumps over the lazy dog", "pack my box with five", "dozen liquor jugs"]
@@ -45,7 +46,7 @@ def counts(S):
         return tuple(s.scalar(select(func.count()).select_from(t)) for t in (Document, Page, Line, Word))
 
 
-def test_process_documents_idempotently(db_url, tmp_path, predictor):  # noqa: F811
+def test_process_documents_idempotently(db_url, tmp_path, predictor):
     bundle, pred = predictor
     upgrade(db_url)
     S = session_factory(make_engine(db_url))
@@ -112,7 +113,7 @@ def test_bad_documents_fail_alone(tmp_path, predictor):
     assert results["empty.png"].status == Status.FAILED and "empty file" in results["empty.png"].error
 
 
-def test_htr_process_cli_json(db_url, tmp_path):  # noqa: F811
+def test_htr_process_cli_json(db_url, tmp_path):
     import os
 
     pdf = make_pdf(tmp_path / "a.pdf", pages=1)

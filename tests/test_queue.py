@@ -23,6 +23,8 @@ from tests.fixtures import text_image
 from tests.services import RedisServer, WorkerProcess, moto_server, port_open
 from worker.db import Document, Line, Page, Status, TaskRun, Word, make_engine, session_factory, upgrade
 
+pytestmark = [pytest.mark.services, pytest.mark.slow]
+
 ADMIN = "postgresql+psycopg2://postgres@127.0.0.1:5432/postgres"
 HTR = str(Path(sys.executable).with_name("htr"))
 WORDS = "the quick brown fox jumps over lazy dog pack my box with five dozen liquor jugs".split()

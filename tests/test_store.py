@@ -4,6 +4,8 @@ import pytest
 from tests.services import moto_server
 from worker.store import LocalStore, S3Store, open_store
 
+pytestmark = [pytest.mark.services]
+
 
 @pytest.fixture(scope="module")
 def s3(request):

@@ -9,6 +9,8 @@ from sqlalchemy import select
 from worker.db import Document, Status, TaskRun
 from worker.store import StoreError
 
+pytestmark = [pytest.mark.services]
+
 
 class FlakyStore:
     """The real folder store, with `local_copy` failing the first `failures` times."""

@@ -3,28 +3,21 @@ import json
 import keras
 import numpy as np
 import pytest
-import yaml
 
 from recognition.bundle import load_bundle
 from recognition.charset import Charset
 from recognition.model import ModelConfig, build_crnn, ctc_loss
 from recognition.predictor import DecoderOptions, Predictor
 from recognition.preprocess import PreprocessConfig, preprocess
-from tests.fixtures import text_image, write_iam_ondb
+from tests.fixtures import TINY, WORDS, text_image, write_tiny_config
 from training.datasets import open_dataset
 from training.datasets.folder import write_labels_folder
 from training.sequence import TrainSequence, ctc_feasible, make_batch
 from training.train import TrainConfig, train
 
-TINY = {
-    "conv_filters": [8, 16, 16, 16, 16],
-    "pools": [[2, 2], [2, 2], [2, 1], [2, 1], [2, 1]],
-    "rnn_units": 16,
-    "rnn_layers": 1,
-    "dropout": 0.0,
-}
+pytestmark = [pytest.mark.slow]
+
 PRE = PreprocessConfig(height=32)
-WORDS = ["cat", "dog", "bird", "fish", "cow", "hen"]
 
 
 def tiny_model(charset):
@@ -70,37 +63,8 @@ def test_sequence_is_backend_neutral_pydataset(tmp_path):
     assert x.shape[2] == 256 and y.shape[1] - 1 == 32
 
 
-def _config(tmp_path, epochs=1):
-    folder = write_labels_folder(tmp_path / "words", [(f"{w}.png", text_image(w), w) for w in WORDS])
-    ondb = write_iam_ondb(
-        tmp_path / "iam-ondb" / "iam-ondb.npz" if (tmp_path / "iam-ondb").mkdir() is None else None,
-        {"train": ["one two", "three"], "val": ["four five"]},
-    )
-    cfg = {
-        "name": "tiny",
-        "version": "t1",
-        "run_dir": str(tmp_path / "run"),
-        "output": str(tmp_path / "model"),
-        "data_root": str(tmp_path),
-        "preprocess": {"height": 32},
-        "model": TINY,
-        "train": [{"spec": str(folder), "weight": 2}, {"spec": "iam-ondb:train", "weight": 1}],
-        "val": [str(folder), "iam-ondb:val"],
-        "val_limit": 10,
-        "batch_size": 4,
-        "steps_per_epoch": 2,
-        "epochs": epochs,
-        "workers": 1,
-        "lm_order": 3,
-    }
-    path = tmp_path / "tiny.yaml"
-    path.write_text(yaml.safe_dump(cfg))
-    assert ondb.is_file()
-    return path
-
-
 def test_train_checkpoints_resumes_and_exports_a_bundle(tmp_path):
-    cfg = TrainConfig.load(_config(tmp_path))
+    cfg = TrainConfig.load(write_tiny_config(tmp_path))
     train(cfg)
     run = tmp_path / "run"
     state = json.loads((run / "state.json").read_text())
@@ -128,7 +92,7 @@ def test_train_checkpoints_resumes_and_exports_a_bundle(tmp_path):
 
 
 def test_save_load_round_trip_gives_identical_outputs(tmp_path):
-    cfg = TrainConfig.load(_config(tmp_path))
+    cfg = TrainConfig.load(write_tiny_config(tmp_path))
     train(cfg)
     bundle = load_bundle(tmp_path / "model")
     again = load_bundle(tmp_path / "model")
@@ -169,7 +133,7 @@ def test_save_load_round_trip_gives_identical_outputs(tmp_path):
 
 
 def test_training_can_start_from_a_bundle(tmp_path):
-    cfg = TrainConfig.load(_config(tmp_path))
+    cfg = TrainConfig.load(write_tiny_config(tmp_path))
     train(cfg)
     first = load_bundle(tmp_path / "model")
     # Through the command line: --lr 1e-12 leaves the weights effectively frozen.
@@ -180,7 +144,7 @@ def test_training_can_start_from_a_bundle(tmp_path):
             [
                 "train",
                 "--config",
-                str(_config(tmp_path / "second")),
+                str(write_tiny_config(tmp_path / "second")),
                 "--init-from",
                 str(tmp_path / "model"),
                 "--lr",
@@ -220,7 +184,7 @@ def test_shipped_configs_load_and_htr_base_describes_the_bundled_model():
 def test_time_limit_stops_on_a_checkpoint_and_resume_goes_on(tmp_path):
     from worker.cli import main
 
-    cfg = _config(tmp_path, epochs=2)
+    cfg = write_tiny_config(tmp_path, epochs=2)
     assert main(["train", "--config", str(cfg), "--time-limit", "0.01"]) == 0  # one epoch, then out of time
     state = json.loads((tmp_path / "run" / "state.json").read_text())
     assert state["epoch"] == 1 and load_bundle(tmp_path / "model").metrics["epochs_trained"] == 1
@@ -231,7 +195,7 @@ def test_time_limit_stops_on_a_checkpoint_and_resume_goes_on(tmp_path):
 def test_a_deeper_model_grows_from_a_bundle_with_its_shared_layers_copied(tmp_path):
     from training.train import init_weights, setup
 
-    cfg = TrainConfig.load(_config(tmp_path))
+    cfg = TrainConfig.load(write_tiny_config(tmp_path))
     train(cfg)
     small = load_bundle(tmp_path / "model")
     _, _, mcfg = setup(cfg)
