@@ -60,3 +60,15 @@ def test_full_text_search_survives_tensorflow_in_the_same_process(tmp_path):
     res = subprocess.run([sys.executable, "-c", code, str(tmp_path / "x.sqlite")], capture_output=True, text=True, timeout=120)
     assert res.returncode == 0, res.stderr[-500:]
     assert "fts5 ok" in res.stdout
+
+
+def test_plain_postgresql_urls_use_the_installed_driver():
+    from worker.db import database_url
+
+    assert database_url("postgresql://u@h/db") == "postgresql+psycopg2://u@h/db"
+    assert database_url("postgres://u@h/db") == "postgresql+psycopg2://u@h/db"
+    assert database_url("postgresql+psycopg2://u@h/db") == "postgresql+psycopg2://u@h/db"
+    engine = make_engine("postgresql://postgres@127.0.0.1:5432/postgres")  # the form most people write
+    with engine.connect() as c:
+        assert c.execute(text("SELECT 1")).scalar() == 1
+    engine.dispose()

@@ -115,3 +115,61 @@ def test_limits_follow_the_environment_at_call_time(tmp_path, monkeypatch):
     monkeypatch.setenv("HTR_MAX_PAGE_PIXELS", "1000")
     monkeypatch.setenv("HTR_MAX_FILE_MB", "0.001")
     assert Limits.from_env() == Limits(max_bytes=1048, max_pixels=1000, max_pages=2)
+
+
+def test_sixteen_bit_gray_is_scaled_not_clipped(tmp_path):
+    a = np.full((60, 80), 60000, np.uint16)
+    a[20:40, 20:60] = 2000  # dark ink on light paper, 16 bits deep
+    Image.fromarray(a).save(tmp_path / "deep.png")
+    assert Image.open(tmp_path / "deep.png").mode.startswith("I")
+    (page,) = iter_pages(tmp_path / "deep.png")
+    assert page.image.dtype == np.uint8
+    assert page.image[0, 0] == round(60000 * 255 / 65535) and page.image[30, 30] == round(2000 * 255 / 65535)
+
+
+def test_special_files_are_refused_unread(tmp_path):
+    import os
+    import time
+
+    (tmp_path / "folder.pdf").mkdir()
+    os.mkfifo(tmp_path / "pipe.pdf")  # reading it would block for ever
+    _page().save(tmp_path / "real.png")
+    (tmp_path / "link.png").symlink_to(tmp_path / "real.png")
+    cases = {"folder.pdf": "a folder", "pipe.pdf": "not a regular file", "link.png": "symbolic link", "gone.png": "no such file"}
+    for name, message in cases.items():
+        t0 = time.monotonic()
+        with pytest.raises(BadInput, match=message):
+            page_count(tmp_path / name)
+        with pytest.raises(BadInput, match=message):
+            list(iter_pages(tmp_path / name))
+        assert time.monotonic() - t0 < 5
+    with pytest.raises(BadInput, match="not a regular file"):
+        page_count("/dev/zero")
+
+
+def test_a_png_text_chunk_bomb_is_bad_input(tmp_path):
+    from PIL import PngImagePlugin
+
+    info = PngImagePlugin.PngInfo()
+    info.add_text("junk", "x" * 20_000_000, zip=True)  # 20 MB of text in a few kB
+    _page().save(tmp_path / "bomb.png", pnginfo=info)
+    assert (tmp_path / "bomb.png").stat().st_size < 200_000
+    with pytest.raises(BadInput, match="corrupt image"):
+        list(iter_pages(tmp_path / "bomb.png"))
+
+
+def test_a_pdf_without_pages_says_so(tmp_path):
+    from pypdf import PdfWriter
+
+    with open(tmp_path / "none.pdf", "wb") as f:
+        PdfWriter().write(f)
+    with pytest.raises(BadInput, match="PDF has no pages"):
+        page_count(tmp_path / "none.pdf")
+    with pytest.raises(BadInput, match="PDF has no pages"):
+        list(iter_pages(tmp_path / "none.pdf"))
+
+
+def test_size_limit_message_shows_fractional_limits(tmp_path):
+    (tmp_path / "a.png").write_bytes(b"\x89PNG\r\n\x1a\n" + b"\x00" * 400_000)
+    with pytest.raises(BadInput, match=r"0\.381 MiB > limit 0\.3 MiB"):
+        page_count(tmp_path / "a.png", Limits(max_bytes=int(0.3 * 2**20)))

@@ -113,6 +113,82 @@ def test_bad_documents_fail_alone(tmp_path, predictor):
     assert results["empty.png"].status == Status.FAILED and "empty file" in results["empty.png"].error
 
 
+def test_rejected_files_leave_only_their_error_row(tmp_path, predictor):
+    import os
+
+    bundle, pred = predictor
+    url = f"sqlite:///{tmp_path / 'h.sqlite'}"
+    upgrade(url)
+    S = session_factory(make_engine(url))
+    store = LocalStore(tmp_path / "store")
+    secret = tmp_path / "secret.txt"
+    secret.write_text("root:x:0:0")
+    (tmp_path / "link.pdf").symlink_to(secret)
+    os.mkfifo(tmp_path / "pipe.pdf")
+    (tmp_path / "dir.png").mkdir()
+    make_pdf(tmp_path / "good.pdf", pages=1)
+    rows = {}
+    for name in ("link.pdf", "pipe.pdf", "dir.png", "good.pdf"):
+        with S() as s:
+            d, created = register_document(s, store, tmp_path / name)
+            assert created
+        rows[name] = process_document(d.id, S, store, pred, bundle=bundle)
+    assert rows["good.pdf"].status == Status.DONE
+    for name, message in (("link.pdf", "symbolic link"), ("pipe.pdf", "not a regular file"), ("dir.png", "a folder")):
+        assert rows[name].status == Status.FAILED and message in rows[name].error, (name, rows[name].error)
+        assert rows[name].store_key is None
+    stored = [p for p in (tmp_path / "store").rglob("*") if p.is_file() and "originals" in p.parts]
+    assert len(stored) == 1  # the good PDF only: nothing of the rejected files was copied
+    with S() as s:  # registering the same rejected path again adds no row
+        again, created = register_document(s, store, tmp_path / "link.pdf")
+        assert not created and again.id == rows["link.pdf"].id
+
+
+def test_an_unexpected_error_fails_that_document_only(tmp_path, predictor, monkeypatch):
+    bundle, pred = predictor
+    url = f"sqlite:///{tmp_path / 'h.sqlite'}"
+    upgrade(url)
+    S = session_factory(make_engine(url))
+    store = LocalStore(tmp_path / "store")
+    docs = []
+    for k in range(2):
+        with S() as s:
+            docs.append(register_document(s, store, make_pdf(tmp_path / f"{k}.pdf", pages=1, seed=k))[0].id)
+
+    class Broken:
+        def predict(self, crops):
+            raise RuntimeError("model exploded")
+
+    broken = process_document(docs[0], S, store, Broken(), bundle=bundle)
+    assert broken.status == Status.FAILED and broken.error == "internal error: RuntimeError: model exploded"
+    assert process_document(docs[1], S, store, pred, bundle=bundle).status == Status.DONE
+
+
+def test_htr_process_prints_names_safely_and_fails_when_any_failed(tmp_path):
+    import os
+
+    pdf = make_pdf(tmp_path / "a.pdf", pages=1)
+    evil = tmp_path / "\x1b[2J\x1b[31mred.png"
+    evil.write_bytes(b"not an image")
+    env = {
+        **os.environ,
+        "HTR_DATABASE_URL": f"sqlite:///{tmp_path / 'h.sqlite'}",
+        "HTR_STORE_URL": f"file://{tmp_path / 'store'}",
+    }
+    res = subprocess.run(
+        [sys.executable, "-m", "worker.cli", "process", str(evil), str(pdf)],
+        cwd=ROOT,
+        capture_output=True,
+        text=True,
+        env=env,
+        timeout=300,
+    )
+    assert res.returncode == 1, res.stderr
+    assert "\x1b" not in res.stdout and "\\x1b[2J\\x1b[31mred.png: document 1 failed" in res.stdout
+    assert "a.pdf: document 2 done" in res.stdout
+    assert "2 files: 1 done, 1 failed" in res.stderr
+
+
 def test_htr_process_cli_json(db_url, tmp_path):
     import os
 

@@ -89,17 +89,35 @@ def test_a_store_that_stays_down_fails_the_document_after_the_retry_budget(rt):
 
 
 def test_bad_input_fails_at_once_without_retrying(rt, tmp_path):
+    import io
+
+    from PIL import Image
+
     from worker import tasks
 
+    # Refused at registration (type, size, pages checked before storing): never stored, start does nothing.
     bad = tmp_path / "scan.pdf"
     bad.write_bytes(b"%PDF-1.4\n this is not really a pdf")
     doc_id = _register(rt, bad)
     rt.store = flaky = FlakyStore(rt.store, failures=0)
     tasks.start.apply((doc_id,))
-    status, error, _, runs = _state(rt, doc_id)
-    assert flaky.calls == 1
+    status, error, _, _ = _state(rt, doc_id)
+    assert flaky.calls == 0 and rt.queued == []
     assert status == Status.FAILED and error.startswith("corrupt PDF")
-    assert runs == [("start", -1, "ended", 0)] and rt.queued == []
+    # A JPEG whose header reads but whose data is cut short fails where it is decoded, at once.
+    buf = io.BytesIO()
+    Image.new("L", (1200, 900), 200).save(buf, "JPEG")
+    cut = tmp_path / "cut.jpg"
+    cut.write_bytes(buf.getvalue()[:400])
+    rt.store = flaky.store
+    doc_id = _register(rt, cut)
+    rt.store = flaky = FlakyStore(rt.store, failures=0)
+    tasks.start.apply((doc_id,))
+    assert rt.queued == [(doc_id, 0)]
+    tasks.segment_page.apply((doc_id, 0))
+    status, error, _, runs = _state(rt, doc_id)
+    assert status == Status.FAILED and "unreadable image data" in error, error
+    assert ("segment", 0, "ended", 0) in runs and flaky.calls == 1  # fetched once (cached for segment), never retried
 
 
 def test_originals_cache_keeps_files_in_use_and_evicts_the_oldest_idle(tmp_path):

@@ -71,10 +71,11 @@ def test_train_checkpoints_resumes_and_exports_a_bundle(tmp_path):
     assert state["epoch"] == 1 and (run / "last.keras").is_file() and (run / "best.weights.h5").is_file()
     assert (run / "log.csv").read_text().count("\n") == 2  # header + one epoch
     # An interrupted run continues from its checkpoint instead of restarting.
-    train(cfg, resume=True, epochs=2)
+    train(cfg, resume=True, epochs=2, lr=2.5e-4)  # ... at a learning rate set for the rest of the run
     state = json.loads((run / "state.json").read_text())
     assert state["epoch"] == 2
     assert (run / "log.csv").read_text().count("\n") == 3
+    assert "0.00025" in (run / "log.csv").read_text().splitlines()[-1]  # the resumed epoch ran at it
     bundle = load_bundle(tmp_path / "model")
     assert bundle.name == "tiny" and bundle.lm is not None and "cat" in bundle.lexicon.words
     assert bundle.metrics["epochs_trained"] == 2

@@ -254,7 +254,12 @@ def train(
     epochs: int | None = None,
     init_from: str | Path | None = None,
     time_limit: float | None = None,
+    lr: float | None = None,
 ) -> dict:
+    """Train (or resume) and export. ``lr`` sets the learning rate: of a fresh
+    run in place of the config's, of a resumed run in place of the checkpoint's."""
+    if lr is not None and not resume:
+        cfg.lr = lr
     charset, pre, mcfg = setup(cfg)
     run_dir = cfg.resolve(cfg.run_dir)
     run_dir.mkdir(parents=True, exist_ok=True)
@@ -270,6 +275,8 @@ def train(
     if resume and last.is_file():
         model = keras.models.load_model(last, custom_objects={"ctc_loss": ctc_loss})
         state.update(json.loads((run_dir / "state.json").read_text()))
+        if lr is not None:
+            state["lr"] = lr
         model.optimizer.learning_rate.assign(state["lr"])
         print(
             f"resuming {run_dir} at epoch {state['epoch']} (best CER {state['best_cer']:.4f}, lr {state['lr']:.2e})", flush=True

@@ -81,14 +81,12 @@ def cmd_train(args) -> int:
     cfg = TrainConfig.load(args.config)
     if args.data_root:
         cfg.data_root = args.data_root
-    if args.lr is not None:
-        cfg.lr = args.lr
     if args.augment is not None:
         cfg.augment = args.augment
     if args.export_only:
         export(cfg)
     else:
-        train(cfg, resume=args.resume, epochs=args.epochs, init_from=args.init_from, time_limit=args.time_limit)
+        train(cfg, resume=args.resume, epochs=args.epochs, init_from=args.init_from, time_limit=args.time_limit, lr=args.lr)
     return 0
 
 
@@ -104,6 +102,7 @@ def cmd_process(args) -> int:
 
     from recognition.bundle import load_bundle
     from recognition.predictor import DecoderOptions, Predictor
+    from worker.db import Document
     from worker.documents import BadInput, page_count
     from worker.pipeline import process_document, register_document
     from worker.store import open_store
@@ -114,19 +113,24 @@ def cmd_process(args) -> int:
     pred = Predictor.from_bundle(bundle, decoder=DecoderOptions(name=_decoder(args)))
     failed = 0
     for path in args.paths:
+        if not os.path.lexists(path):
+            print(
+                json.dumps({"id": None, "path": path, "status": "failed", "pages": 0, "error": "no such file"})
+                if args.json
+                else f"{safe(path)}: failed: no such file",
+                flush=True,
+            )
+            failed += 1
+            continue
         with sessions() as s:
-            try:
-                doc, _ = register_document(s, store, path)
-            except FileNotFoundError:
-                print(
-                    json.dumps({"id": None, "path": path, "status": "failed", "pages": 0, "error": "no such file"})
-                    if args.json
-                    else f"{path}: failed: no such file",
-                    flush=True,
-                )
-                failed += 1
-                continue
-            doc_id = doc.id
+            doc, _ = register_document(s, store, path)
+            doc_id, rejected = doc.id, doc.store_key is None
+        if rejected:  # refused before anything was stored: nothing to process
+            with sessions() as s:
+                doc = s.get(Document, doc_id)
+                _report(args, path, doc)
+            failed += 1
+            continue
         show = not args.json and sys.stderr.isatty()
         total = None
         if show:  # the bar's total only: the document is opened (and checked) by process_document
@@ -135,15 +139,29 @@ def cmd_process(args) -> int:
         with tqdm(total=total, desc=Path(path).name, unit="page", disable=not show, file=sys.stderr) as bar:
             doc = process_document(doc_id, sessions, store, pred, bundle=bundle, on_page=lambda n, _t: bar.update(1))
         failed += doc.status == "failed"
-        if args.json:
-            print(
-                json.dumps({"id": doc.id, "path": path, "status": doc.status, "pages": doc.page_count or 0, "error": doc.error}),
-                flush=True,
-            )
-        else:
-            extra = f" ({doc.error})" if doc.error else ""
-            print(f"{path}: document {doc.id} {doc.status}, {doc.page_count or 0} pages{extra}", flush=True)
+        _report(args, path, doc)
+    if not args.json and len(args.paths) > 1:
+        print(f"{len(args.paths)} files: {len(args.paths) - failed} done, {failed} failed", file=sys.stderr)
     return 1 if failed else 0
+
+
+def safe(text: object, keep: str = "") -> str:
+    """Text for a terminal: control characters (escape sequences in a file
+    name, say) are shown escaped, not obeyed; JSON output needs none of this."""
+    from worker.text import printable
+
+    return printable(str(text), keep)
+
+
+def _report(args, path: str, doc) -> None:
+    if args.json:
+        print(
+            json.dumps({"id": doc.id, "path": path, "status": doc.status, "pages": doc.page_count or 0, "error": doc.error}),
+            flush=True,
+        )
+    else:
+        extra = f" ({safe(doc.error)})" if doc.error else ""
+        print(f"{safe(path)}: document {doc.id} {doc.status}, {doc.page_count or 0} pages{extra}", flush=True)
 
 
 def _document(args):
@@ -164,10 +182,10 @@ def cmd_show(args) -> int:
     if doc is None:
         return 2
     print(
-        f"# document {doc.id}: {doc.source} [{doc.status}] {doc.page_count or 0} pages"
-        + (f" error: {doc.error}" if doc.error else "")
+        f"# document {doc.id}: {safe(doc.source)} [{doc.status}] {doc.page_count or 0} pages"
+        + (f" error: {safe(doc.error)}" if doc.error else "")
     )
-    print(document_text(doc))
+    print(safe(document_text(doc), keep="\n"))
     return 0
 
 
@@ -180,9 +198,9 @@ def cmd_search(args) -> int:
         if args.json:
             print(json.dumps(h.to_json()))
             continue
-        words = " ".join(f"[{w.index}:{w.text} {w.confidence:.2f} @{','.join(map(str, w.box))}]" for w in h.words)
+        words = " ".join(f"[{w.index}:{safe(w.text)} {w.confidence:.2f} @{','.join(map(str, w.box))}]" for w in h.words)
         print(
-            f"doc {h.document_id} page {h.page} line {h.line}\t{h.rank:.3f}\t{h.text}\t{h.source}"
+            f"doc {h.document_id} page {h.page} line {h.line}\t{h.rank:.3f}\t{safe(h.text)}\t{safe(h.source)}"
             + (f"\t{words}" if words else "")
         )
     return 0 if hits else 1
@@ -419,7 +437,9 @@ def build_parser() -> argparse.ArgumentParser:
         help="start from a model bundle's weights, layer by layer where name and shapes match (e.g. recognition/models/htr-base)",
     )
     t.add_argument(
-        "--lr", type=float, help="override the config's starting learning rate (e.g. lower it to continue with --init-from)"
+        "--lr",
+        type=float,
+        help="the learning rate to start from: of a fresh run instead of the config's, of a --resume'd run instead of the checkpoint's",
     )
     t.add_argument(
         "--augment", type=float, metavar="STRENGTH", help="override the config's augmentation strength (1.0 full, 0 none)"

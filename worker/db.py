@@ -167,10 +167,15 @@ class WorkerDeath(Base):
 
 
 def database_url(url: str | None = None) -> str:
-    """The given URL, else ``HTR_DATABASE_URL``, else SQLite in ./var (created)."""
+    """The given URL, else ``HTR_DATABASE_URL``, else SQLite in ./var (created).
+    ``postgresql://`` and ``postgres://`` (the spelling most people write) mean
+    the psycopg2 driver this project installs (SQLAlchemy would pick psycopg 3)."""
     from .settings import Settings
 
     url = url or Settings.from_env().database_url
+    for plain in ("postgresql://", "postgres://"):
+        if url.startswith(plain):
+            url = "postgresql+psycopg2://" + url[len(plain) :]
     if url.startswith("sqlite:///") and not url.startswith("sqlite:///:memory:"):
         Path(url[len("sqlite:///") :]).parent.mkdir(parents=True, exist_ok=True)
     return url

@@ -10,6 +10,7 @@ it is recorded against that document and never retried.
 from __future__ import annotations
 
 import os
+import stat
 import warnings
 from collections.abc import Iterator, Mapping
 from dataclasses import dataclass
@@ -62,19 +63,38 @@ def sniff(head: bytes) -> str | None:
     return None
 
 
+def _mib(n: float) -> str:
+    return f"{n / 2**20:.3g} MiB"
+
+
 def check_file(path: str | Path, limits: Limits | None = None) -> str:
-    """Validate size and type; returns the type."""
+    """Validate that ``path`` is a regular file (not a link, folder, device or
+    FIFO: those are refused before anything is read, so nothing hangs),
+    within the size limit, of a supported type; returns the type."""
     p = Path(path)
     limits = limits or Limits.from_env()
-    if not p.is_file():
-        raise BadInput(f"{p}: no such file")
-    size = p.stat().st_size
+    try:
+        st = os.lstat(p)
+    except FileNotFoundError:
+        raise BadInput("no such file") from None
+    except OSError as exc:
+        raise BadInput(f"cannot be read: {exc.strerror or exc}") from exc
+    if stat.S_ISLNK(st.st_mode):
+        raise BadInput("a symbolic link: give the file itself")
+    if stat.S_ISDIR(st.st_mode):
+        raise BadInput("a folder, not a file")
+    if not stat.S_ISREG(st.st_mode):
+        raise BadInput("not a regular file (a device, FIFO or socket)")
+    size = st.st_size
     if size == 0:
         raise BadInput("empty file (0 bytes)")
     if size > limits.max_bytes:
-        raise BadInput(f"file too large: {size / 2**20:.1f} MiB > limit {limits.max_bytes / 2**20:.0f} MiB")
-    with open(p, "rb") as f:
-        kind = sniff(f.read(2048))
+        raise BadInput(f"file too large: {_mib(size)} > limit {_mib(limits.max_bytes)}")
+    try:
+        with open(p, "rb") as f:
+            kind = sniff(f.read(2048))
+    except OSError as exc:
+        raise BadInput(f"cannot be read: {exc.strerror or exc}") from exc
     if kind is None:
         raise BadInput("unsupported file type: not a PDF, PNG, JPEG or TIFF")
     return kind
@@ -82,6 +102,15 @@ def check_file(path: str | Path, limits: Limits | None = None) -> str:
 
 def _to_gray(img: Image.Image) -> np.ndarray:
     img = ImageOps.exif_transpose(img)
+    if img.mode.startswith("I") or img.mode == "F":
+        # 16- and 32-bit gray: scaled to 8 bits (a plain conversion clips
+        # everything above 255 to white).
+        a = np.asarray(img, dtype=np.float64)
+        if img.mode == "F":
+            lo, hi = float(a.min()), float(a.max())
+        else:
+            lo, hi = 0.0, 65535.0 if a.max() <= 65535 else float(a.max())
+        return np.clip(np.round((a - lo) * 255.0 / max(hi - lo, 1e-9)), 0, 255).astype(np.uint8)
     if img.mode in ("RGBA", "LA", "P"):
         img = img.convert("RGBA")
         bg = Image.new("RGBA", img.size, (255, 255, 255, 255))
@@ -113,7 +142,7 @@ def _image_pages(path: Path, limits: Limits) -> Iterator[PageImage]:
         raise BadInput(f"image too large (decompression bomb guard): {exc}") from exc
     except UnidentifiedImageError as exc:
         raise BadInput("corrupt image: cannot identify image data") from exc
-    except OSError as exc:
+    except (OSError, ValueError, EOFError) as exc:  # Pillow's "Decompressed data too large" is a ValueError
         raise BadInput(f"corrupt image: {exc}") from exc
 
 
@@ -127,6 +156,8 @@ def pdf_page_count(path: Path) -> int:
         msg = str(exc)
         if "password" in msg.lower() or "encrypt" in msg.lower():
             raise BadInput("encrypted PDF: a password is needed to open it") from exc
+        if "last page (0)" in msg:  # poppler's words for a PDF without pages
+            raise BadInput("PDF has no pages") from exc
         raise BadInput(f"corrupt PDF: {msg.strip().splitlines()[-1] if msg.strip() else 'unreadable'}") from exc
     except PDFPopplerTimeoutError as exc:
         raise BadInput("PDF could not be read in time") from exc
@@ -164,15 +195,34 @@ def _pdf_pages(path: Path, limits: Limits) -> Iterator[PageImage]:
 
 
 def page_count(path: str | Path, limits: Limits | None = None) -> int:
+    """Pages of a document, after every check that needs no rendering: the
+    file (:func:`check_file`), the page limit and, for images, each frame's
+    pixel count from its header."""
     p = Path(path)
     limits = limits or Limits.from_env()
     kind = check_file(p, limits)
     if kind == "pdf":
-        return pdf_page_count(p)
+        n = pdf_page_count(p)
+        if n > limits.max_pages:
+            raise BadInput(f"PDF has {n} pages, more than the limit of {limits.max_pages}")
+        return n
+    Image.MAX_IMAGE_PIXELS = limits.max_pixels
     try:
-        with Image.open(p) as img:
-            return getattr(img, "n_frames", 1)
-    except (UnidentifiedImageError, OSError) as exc:
+        with warnings.catch_warnings():
+            warnings.simplefilter("error", Image.DecompressionBombWarning)
+            with Image.open(p) as img:
+                n = getattr(img, "n_frames", 1)
+                if n > limits.max_pages:
+                    raise BadInput(f"more than {limits.max_pages} pages")
+                w, h = img.size
+                if w * h > limits.max_pixels:
+                    raise BadInput(f"page 1: {w}x{h} pixels exceeds the limit of {limits.max_pixels}")
+                return n
+    except (Image.DecompressionBombError, Image.DecompressionBombWarning) as exc:
+        raise BadInput(f"image too large (decompression bomb guard): {exc}") from exc
+    except UnidentifiedImageError as exc:
+        raise BadInput("corrupt image: cannot identify image data") from exc
+    except (OSError, ValueError, EOFError) as exc:
         raise BadInput(f"corrupt image: {exc}") from exc
 
 

@@ -47,10 +47,10 @@ def _known_source(session: Session, source: str) -> Document | None:
 def _register(sessions: sessionmaker, store, path: Path, source: str, enqueue: Callable[[int], None]) -> Submitted:
     with sessions() as s:
         doc, created = register_document(s, store, path, source=source)
-        doc_id, status = doc.id, doc.status
-    if created:
+        doc_id, status, error = doc.id, doc.status, doc.error
+    if created and status == Status.QUEUED:
         enqueue(doc_id)
-    return Submitted(source, doc_id, status, created)
+    return Submitted(source, doc_id, status, created, error)
 
 
 def submit(sessions: sessionmaker, store, targets: Iterable[str], enqueue: Callable[[int], None]) -> Iterator[Submitted]:

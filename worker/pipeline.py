@@ -29,7 +29,7 @@ from sqlalchemy.orm import Session, sessionmaker
 from segmentation import CROP_MARGIN, Box, PageLayout, line_crops, segment_page, to_page_box
 
 from .db import Document, Line, ModelVersion, Page, Status, Word, utcnow
-from .documents import BadInput, PageImage, iter_pages
+from .documents import BadInput, PageImage, iter_pages, page_count
 from .settings import skip_printed
 
 log = logging.getLogger(__name__)
@@ -46,7 +46,15 @@ def sha256_file(path: str | Path) -> str:
 
 
 def register_document(session: Session, store, path: str | Path, source: str | None = None) -> tuple[Document, bool]:
-    """Put a file in the store and record it; (document, created). Same bytes → same document."""
+    """Check a file, put it in the store and record it; (document, created).
+    Same bytes → same document. A file that fails the checks that need no
+    rendering (``documents.page_count``: type, size, pages, pixels; links,
+    folders and special files refused unread) is recorded failed with the
+    reason and never stored; the same rejected path gives the same row."""
+    try:
+        page_count(path)
+    except BadInput as exc:
+        return _rejected(session, path, source, str(exc))
     digest = sha256_file(path)
     existing = session.scalar(select(Document).where(Document.content_hash == digest))
     if existing is not None:
@@ -55,6 +63,25 @@ def register_document(session: Session, store, path: str | Path, source: str | N
     if not store.exists(key):
         store.put_file(key, path)
     doc = Document(source=source or str(path), store_key=key, content_hash=digest, status=Status.QUEUED, attempts=0)
+    session.add(doc)
+    session.commit()
+    return doc, True
+
+
+def _rejected(session: Session, path: str | Path, source: str | None, reason: str) -> tuple[Document, bool]:
+    key = hashlib.sha256(f"rejected\0{Path(path).absolute()}\0{reason}".encode()).hexdigest()
+    existing = session.scalar(select(Document).where(Document.content_hash == key))
+    if existing is not None:
+        return existing, False
+    doc = Document(
+        source=source or str(path),
+        store_key=None,
+        content_hash=key,
+        status=Status.FAILED,
+        error=reason,
+        attempts=0,
+        finished_at=utcnow(),
+    )
     session.add(doc)
     session.commit()
     return doc, True
@@ -203,11 +230,12 @@ def persist_page(session: Session, doc_id: int, work: PageWork, recs) -> None:
 
 
 def begin_document(session: Session, doc_id: int, bundle=None) -> Document | None:
-    """Mark a document processing (one more attempt); None if it is already done."""
+    """Mark a document processing (one more attempt); None if it is already
+    done or was rejected at registration (nothing stored to process)."""
     doc = session.get(Document, doc_id)
     if doc is None:
         raise KeyError(f"no document {doc_id}")
-    if doc.status == Status.DONE:
+    if doc.status == Status.DONE or doc.store_key is None:  # done, or rejected unread at registration
         return None
     doc.status = Status.PROCESSING
     doc.attempts += 1
@@ -298,9 +326,9 @@ def process_document(
     """Render, segment, recognize and persist one registered document in this process.
 
     Pages stream one at a time; their line crops are buffered and recognized
-    in batches spanning pages. Bad input marks the document failed with the
-    reason and returns; other errors (store, database) propagate so the caller
-    can retry.
+    in batches spanning pages. Any error marks the document failed with the
+    reason (bad input as the reader words it, anything else as an internal
+    error, logged with its traceback), so a batch goes on.
     """
     timings = Timings()
     with sessions() as session:
@@ -342,6 +370,9 @@ def process_document(
                 raise BadInput("document has no pages")
         except BadInput as exc:
             fail_document(session, doc_id, str(exc))
+        except Exception as exc:  # in this process nothing retries: the document fails, the batch goes on
+            log.exception("document %s: unexpected error", doc_id)
+            fail_document(session, doc_id, f"internal error: {type(exc).__name__}: {exc}")
         else:
             doc = session.get(Document, doc_id)
             doc.status = Status.DONE
