@@ -91,3 +91,62 @@ def test_recognize_defaults_to_beam_and_documents_to_greedy(monkeypatch):
     assert _decoder(parser.parse_args(["recognize", "--decoder", "beam", "a.png"]), "beam") == "beam"
     monkeypatch.setenv("HTR_DECODER", "beam")
     assert _decoder(proc) == "beam"
+
+
+@pytest.fixture(scope="module")
+def processed(tmp_path_factory):
+    """A database with one document read (the sample line) and one failed."""
+    import os
+
+    tmp = tmp_path_factory.mktemp("q")
+    (tmp / "bad.png").write_bytes(b"\x89PNG\r\n\x1a\n" + b"\x00" * 64)
+    env = {**os.environ, "HTR_DATABASE_URL": f"sqlite:///{tmp / 'h.sqlite'}", "HTR_STORE_URL": f"file://{tmp / 'store'}"}
+    res = htr("process", str(ROOT / "examples" / "line.png"), str(tmp / "bad.png"), env=env)
+    assert res.returncode == 1 and "document 1 done" in res.stdout and "document 2 failed" in res.stdout, res.stdout + res.stderr
+    return tmp, env
+
+
+def test_the_cli_stderr_carries_no_backend_start_up_noise(processed):
+    _, env = processed
+    res = htr("recognize", str(ROOT / "examples" / "line.png"), env=env)
+    assert res.returncode == 0 and "There are two basic points" in res.stdout
+    for noise in ("oneDNN", "cuInit", "absl", "cuda", "cpu_feature_guard", "I0000", "E0000"):
+        assert noise not in res.stderr, res.stderr
+
+
+@pytest.mark.parametrize(
+    "args,message",
+    [
+        (["search", "x", "--limit", "99999999999999999999"], "give 1 to 10000"),
+        (["search", "x", "--limit", "-1"], "give 1 to 10000"),
+        (["show", str(2**63)], "document ids run from 1 to"),
+        (["export", "99999999999999999999"], "document ids run from 1 to"),
+        (["show", "abc"], "not a document id"),
+    ],
+)
+def test_query_arguments_are_checked_with_clear_messages(processed, args, message):
+    _, env = processed
+    res = htr(*args, env=env)
+    assert res.returncode == 2 and message in res.stderr and "Traceback" not in res.stderr, res.stderr
+
+
+def test_export_errors_are_one_line_and_folders_are_made(processed):
+    tmp, env = processed
+    res = htr("export", "2", "--format", "pagexml", env=env)  # the failed document
+    assert res.returncode == 2 and "document 2 has no pages" in res.stderr and "Traceback" not in res.stderr
+    res = htr("export", "1", "--format", "txt", "--output", str(tmp / "newdir") + "/", env=env)
+    assert res.returncode == 0 and (tmp / "newdir").is_dir() and len(list((tmp / "newdir").iterdir())) == 1
+    (tmp / "plain").write_text("x")
+    bad_targets = [
+        ("/dev/full", "txt"),
+        (str(tmp / "plain" / "inside.txt"), "txt"),
+        (str(tmp / "plain") + "/", "pagexml"),
+        (str(tmp / ("n" * 300 + ".txt")), "txt"),
+    ]
+    for target, fmt in bad_targets:
+        res = htr("export", "1", "--format", fmt, "--output", target, env=env)
+        assert res.returncode == 1 and "htr export: cannot write" in res.stderr and "Traceback" not in res.stderr, (
+            target,
+            res.stderr,
+        )
+        assert len(res.stderr.strip().splitlines()) == 1

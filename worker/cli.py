@@ -9,10 +9,64 @@ import os
 import sys
 from pathlib import Path
 
+MAX_ID = 2**63 - 1  # the databases' 64-bit integer keys
+MAX_LIMIT = 10_000
 
-def _quiet_backend() -> None:
-    os.environ.setdefault("TF_CPP_MIN_LOG_LEVEL", "2")
+
+def _quiet_backend(level: str = "warning") -> None:
+    """Logging for the command, configured once; the backend's native start-up
+    lines (oneDNN notices, CUDA probes, ``cuInit`` errors on CPU machines) are
+    kept off stderr unless ``--log-level debug``."""
+    import logging
+
+    logging.basicConfig(level=getattr(logging, level.upper()), format="%(levelname)s %(name)s: %(message)s")
     os.environ.setdefault("KERAS_BACKEND", "tensorflow")
+    if level == "debug":
+        os.environ.setdefault("TF_CPP_MIN_LOG_LEVEL", "0")
+        return
+    os.environ.setdefault("TF_CPP_MIN_LOG_LEVEL", "3")
+
+
+def _load_backend(level: str) -> None:
+    """Import Keras and its backend, and touch a device, with the native
+    stderr (file descriptor 2) closed unless debugging: absl writes there
+    before any Python logging is set up."""
+    import sqlite3  # noqa: F401  -- Python's SQLite (with FTS5) before TensorFlow's, see recognition/__init__.py
+
+    if level == "debug" or "keras" in sys.modules:
+        return
+    sys.stderr.flush()
+    saved = os.dup(2)
+    try:
+        with open(os.devnull, "w") as null:
+            os.dup2(null.fileno(), 2)
+            import keras
+
+            keras.ops.convert_to_numpy(keras.ops.zeros((1,)))
+    finally:
+        os.dup2(saved, 2)
+        os.close(saved)
+
+
+def _id(text: str) -> int:
+    """A document id: a whole number the database can hold."""
+    try:
+        v = int(text)
+    except ValueError:
+        raise argparse.ArgumentTypeError(f"{text!r} is not a document id (a whole number)") from None
+    if not 1 <= v <= MAX_ID:
+        raise argparse.ArgumentTypeError(f"document ids run from 1 to {MAX_ID}")
+    return v
+
+
+def _limit(text: str) -> int:
+    try:
+        v = int(text)
+    except ValueError:
+        raise argparse.ArgumentTypeError(f"{text!r} is not a whole number") from None
+    if not 1 <= v <= MAX_LIMIT:
+        raise argparse.ArgumentTypeError(f"give 1 to {MAX_LIMIT}")
+    return v
 
 
 def _decoder(args, default: str | None = None) -> str:
@@ -213,21 +267,43 @@ def cmd_export(args) -> int:
     if doc is None:
         return 2
     files = export(doc, args.format)
+    if not files:
+        why = f" ({doc.status}: {safe(doc.error)})" if doc.error else f" ({doc.status})"
+        print(f"htr export: document {doc.id} has no pages to write as {args.format}{why}", file=sys.stderr)
+        return 2
     if args.output:
-        out = Path(args.output)
-        if len(files) > 1 or out.is_dir():
-            out.mkdir(parents=True, exist_ok=True)
-            for name, content in files:
-                (out / name).write_text(content, encoding="utf-8")
-                print(out / name)
-        else:
-            out.write_text(files[0][1], encoding="utf-8")
+        try:
+            for written in _write_export(Path(args.output), args.output.endswith(("/", os.sep)), files):
+                print(safe(written))
+        except OSError as exc:
+            where = f": {safe(exc.filename)}" if exc.filename else ""
+            print(f"htr export: cannot write{where}: {exc.strerror or exc}", file=sys.stderr)
+            return 1
         return 0
     if len(files) > 1:
         print(f"htr export: {args.format} has one file per page ({len(files)}); give --output DIR", file=sys.stderr)
         return 2
     sys.stdout.write(files[0][1])
     return 0
+
+
+def _write_export(out: Path, as_folder: bool, files: list[tuple[str, str]]) -> list[Path]:
+    """Write an export to a file, or to a folder (``DIR/``, an existing
+    folder, or a format with one file per page). Raises OSError."""
+    if len(files) > 1 or as_folder or out.is_dir():
+        if out.exists() and not out.is_dir():
+            raise OSError(20, f"is a file; {len(files)} files need a folder", str(out))
+        out.mkdir(parents=True, exist_ok=True)
+        written = []
+        for name, content in files:
+            (out / name).write_text(content, encoding="utf-8")
+            written.append(out / name)
+        return written
+    with open(out, "w", encoding="utf-8") as f:
+        f.write(files[0][1])
+        f.flush()
+        os.fsync(f.fileno())  # /dev/full and full disks fail here, not silently later
+    return []
 
 
 def cmd_db(args) -> int:
@@ -395,6 +471,12 @@ def build_parser() -> argparse.ArgumentParser:
     from worker.settings import DECODERS
 
     p = argparse.ArgumentParser(prog="htr", description="Handwritten text recognition")
+    p.add_argument(
+        "--log-level",
+        choices=["debug", "info", "warning", "error"],
+        default="warning",
+        help="what the command logs to stderr (debug also shows the backend's own start-up lines)",
+    )
     sub = p.add_subparsers(dest="command", required=True)
 
     def model_args(sp, decoder_default="greedy"):
@@ -461,17 +543,17 @@ def build_parser() -> argparse.ArgumentParser:
     pr.set_defaults(func=cmd_process)
 
     sh = sub.add_parser("show", help="a document's transcript")
-    sh.add_argument("doc", type=int)
+    sh.add_argument("doc", type=_id)
     sh.set_defaults(func=cmd_show)
 
     se = sub.add_parser("search", help="full-text search over recognized lines, ranked, with the matching words")
     se.add_argument("query")
-    se.add_argument("--limit", type=int, default=20)
+    se.add_argument("--limit", type=_limit, default=20, help=f"at most this many hits (1 to {MAX_LIMIT})")
     se.add_argument("--json", action="store_true", help="one JSON object per hit, with the matching words' boxes")
     se.set_defaults(func=cmd_search)
 
     ex = sub.add_parser("export", help="a document as txt, json, ALTO, PAGE XML or hOCR")
-    ex.add_argument("doc", type=int)
+    ex.add_argument("doc", type=_id)
     ex.add_argument("--format", choices=["txt", "json", "alto", "pagexml", "hocr"], default="txt")
     ex.add_argument("--output", help="file, or folder (PAGE XML writes one file per page)")
     ex.set_defaults(func=cmd_export)
@@ -491,7 +573,7 @@ def build_parser() -> argparse.ArgumentParser:
     sc.set_defaults(func=cmd_scan)
 
     st = sub.add_parser("status", help="documents per state, throughput and ETA; or one document's progress")
-    st.add_argument("doc", type=int, nargs="?")
+    st.add_argument("doc", type=_id, nargs="?")
     st.add_argument("--json", action="store_true")
     st.add_argument("--window", type=int, default=60, help="minutes of finished work the throughput is measured over")
     st.set_defaults(func=cmd_status)
@@ -524,12 +606,17 @@ def build_parser() -> argparse.ArgumentParser:
 
 def main(argv: list[str] | None = None) -> int:
     args = build_parser().parse_args(argv)
-    _quiet_backend()
+    _quiet_backend(args.log_level)
+    if args.command in MODEL_COMMANDS:
+        _load_backend(args.log_level)
     try:
         return args.func(args)
     except _user_errors() as exc:
         print(f"htr {args.command}: error: {exc}", file=sys.stderr)
         return 2
+
+
+MODEL_COMMANDS = {"recognize", "evaluate", "train", "process"}  # the worker loads its model itself (prefork pools fork first)
 
 
 def _user_errors() -> tuple[type[BaseException], ...]:
