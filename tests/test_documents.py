@@ -49,14 +49,48 @@ def test_multipage_tiff(tmp_path):
     assert page_count(tmp_path / "m.tif") == 3
 
 
-def test_pdf_pages_render_one_at_a_time_at_300_dpi(tmp_path):
+def test_pdf_pages_render_one_at_a_time_at_the_scans_resolution(tmp_path):
     frames = [_page(), _page()]
     frames[0].save(tmp_path / "d.pdf", save_all=True, append_images=frames[1:], resolution=100)
     assert page_count(tmp_path / "d.pdf") == 2
     it = iter_pages(tmp_path / "d.pdf")
     first = next(it)
-    assert first.dpi == 300 and first.image.shape == (1200, 1800)  # 6x4 inch at 300 dpi
+    assert first.dpi == 200 and first.image.shape == (800, 1200)  # a 600 x 400 px scan, upsampled 2x at most
     assert len(list(it)) == 1
+
+
+def test_a_large_scan_in_a_page_declared_at_low_resolution_keeps_its_pixels(tmp_path):
+    _page(2480, 1200).save(tmp_path / "s.pdf", resolution=96)  # a 25.8-inch-wide page
+    (page,) = iter_pages(tmp_path / "s.pdf")
+    assert page.image.shape == (1200, 2480) and page.dpi == 96  # not 7,750 px wide at 300 dpi
+
+
+def test_a_pdf_page_without_a_scan_renders_at_300_dpi(tmp_path):
+    from pypdf import PdfWriter
+
+    w = PdfWriter()
+    w.add_blank_page(width=288, height=144)  # 4 x 2 inches, no image
+    with open(tmp_path / "v.pdf", "wb") as f:
+        w.write(f)
+    (page,) = iter_pages(tmp_path / "v.pdf")
+    assert page.dpi == 300 and page.image.shape == (600, 1200)
+
+
+def test_a_huge_pdf_page_is_refused_or_rendered_within_the_pixel_limit(tmp_path):
+    from pypdf import PdfWriter
+
+    w = PdfWriter()
+    w.add_blank_page(width=14400, height=14400)  # 200 x 200 inches
+    with open(tmp_path / "huge.pdf", "wb") as f:
+        w.write(f)
+    with pytest.raises(BadInput, match="200 x 200 inches is too large"):
+        list(iter_pages(tmp_path / "huge.pdf", Limits(max_pixels=4_000_000)))
+    w = PdfWriter()
+    w.add_blank_page(width=1440, height=1440)  # 20 x 20 inches: 36 M pixels at 300 dpi
+    with open(tmp_path / "big.pdf", "wb") as f:
+        w.write(f)
+    (page,) = iter_pages(tmp_path / "big.pdf", Limits(max_pixels=4_000_000))
+    assert page.dpi == 100 and page.image.size <= 4_000_000
 
 
 @pytest.mark.parametrize(

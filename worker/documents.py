@@ -19,7 +19,10 @@ from pathlib import Path
 import numpy as np
 from PIL import Image, ImageOps, ImageSequence, UnidentifiedImageError
 
-RENDER_DPI = 300
+RENDER_DPI = 300  # PDF pages without one scanned image (vector, text, several images)
+SCAN_WIDTH = 2480  # px: a scanned page renders at its image's own pixels, upsampled (at most 2x) towards this width
+MIN_DPI = 50  # below this a page is too large to read within the pixel limit
+SUBPROCESS_TIMEOUT = 120  # seconds for one poppler call
 
 
 class BadInput(Exception):
@@ -151,7 +154,7 @@ def pdf_page_count(path: Path) -> int:
     from pdf2image.exceptions import PDFPageCountError, PDFPopplerTimeoutError
 
     try:
-        info = pdfinfo_from_path(str(path), timeout=60)
+        info = pdfinfo_from_path(str(path), timeout=SUBPROCESS_TIMEOUT)
     except PDFPageCountError as exc:
         msg = str(exc)
         if "password" in msg.lower() or "encrypt" in msg.lower():
@@ -167,13 +170,80 @@ def pdf_page_count(path: Path) -> int:
     return pages
 
 
+def _page_size_pts(path: Path, i: int) -> tuple[float, float]:
+    """Page ``i``'s size in points (rotation applied), from pdfinfo."""
+    import re
+
+    from pdf2image import pdfinfo_from_path
+
+    try:
+        info = pdfinfo_from_path(str(path), first_page=i + 1, last_page=i + 1, timeout=SUBPROCESS_TIMEOUT)
+    except Exception as exc:  # pdfinfo's own errors surface again when the page renders
+        raise BadInput(f"page {i + 1}: cannot be read ({exc})") from exc
+    size = next((v for k, v in info.items() if k.startswith("Page") and k.endswith(" size")), info.get("Page size", ""))
+    m = re.match(r"\s*([\d.]+) x ([\d.]+) pts", str(size))
+    if not m:
+        return 612.0, 792.0
+    w, h = float(m.group(1)), float(m.group(2))
+    rot = next((v for k, v in info.items() if k.startswith("Page") and k.endswith(" rot")), "0")
+    return (h, w) if str(rot).strip() in ("90", "270") else (w, h)
+
+
+def scan_image_width(path: Path, i: int) -> int | None:
+    """The width in pixels of page ``i``'s scan: when the page holds exactly
+    one image (pdfimages -list), else None."""
+    import subprocess
+
+    try:
+        out = subprocess.run(
+            ["pdfimages", "-f", str(i + 1), "-l", str(i + 1), "-list", str(path)],
+            capture_output=True,
+            text=True,
+            timeout=SUBPROCESS_TIMEOUT,
+        ).stdout
+    except (OSError, subprocess.TimeoutExpired):
+        return None
+    rows = [ln.split() for ln in out.splitlines()[2:] if ln.strip()]
+    images = [r for r in rows if len(r) > 4 and r[2] == "image"]
+    if len(images) != 1:
+        return None
+    return int(images[0][3])
+
+
+def render_dpi(path: Path, i: int, limits: Limits) -> int:
+    """The dpi page ``i`` renders at. A scan (one image on the page) renders
+    at its own pixels, whatever size the page declares (a 2480 px scan in a
+    page declared at 96 dpi is not blown up to 7,750 px), upsampled up to 2x
+    towards ``SCAN_WIDTH`` (a 150 dpi A4 scan reads better at 300); other
+    pages at ``RENDER_DPI``. Lowered to keep the page within the pixel limit,
+    and refused below ``MIN_DPI``."""
+    w, h = _page_size_pts(path, i)
+    image_w = scan_image_width(path, i)
+    if image_w and w > 0:
+        native = image_w / (w / 72.0)
+        dpi = native * float(np.clip(SCAN_WIDTH / image_w, 1.0, 2.0))
+    else:
+        dpi = float(RENDER_DPI)
+    pixels = (w / 72.0 * dpi) * (h / 72.0 * dpi)
+    if pixels > limits.max_pixels:
+        dpi = dpi * (limits.max_pixels / pixels) ** 0.5
+        if dpi < MIN_DPI:
+            raise BadInput(
+                f"page {i + 1}: {w / 72:.0f} x {h / 72:.0f} inches is too large to read within {limits.max_pixels} pixels"
+            )
+    return int(round(dpi))
+
+
 def _render_pdf_page(path: Path, i: int, limits: Limits) -> PageImage:
     from pdf2image import convert_from_path
     from pdf2image.exceptions import PDFPopplerTimeoutError, PDFSyntaxError
 
     Image.MAX_IMAGE_PIXELS = limits.max_pixels  # Pillow's guard is process-wide: set ours
+    dpi = render_dpi(path, i, limits)
     try:
-        imgs = convert_from_path(str(path), dpi=RENDER_DPI, first_page=i + 1, last_page=i + 1, grayscale=True, timeout=300)
+        imgs = convert_from_path(
+            str(path), dpi=dpi, first_page=i + 1, last_page=i + 1, grayscale=True, timeout=SUBPROCESS_TIMEOUT
+        )
     except Image.DecompressionBombError as exc:
         raise BadInput(f"page {i + 1}: rendered page too large (decompression bomb guard)") from exc
     except (PDFSyntaxError, PDFPopplerTimeoutError, OSError, ValueError) as exc:
@@ -183,7 +253,9 @@ def _render_pdf_page(path: Path, i: int, limits: Limits) -> PageImage:
     img = imgs[0]
     if img.size[0] * img.size[1] > limits.max_pixels:
         raise BadInput(f"page {i + 1}: rendered page exceeds {limits.max_pixels} pixels")
-    return PageImage(i, np.asarray(img.convert("L"), dtype=np.uint8), RENDER_DPI)
+    if min(img.size) <= 1:  # poppler's answer when it cannot allocate the page
+        raise BadInput(f"page {i + 1}: poppler could not render the page (it returned {img.size[0]} x {img.size[1]} px)")
+    return PageImage(i, np.asarray(img.convert("L"), dtype=np.uint8), dpi)
 
 
 def _pdf_pages(path: Path, limits: Limits) -> Iterator[PageImage]:
