@@ -138,15 +138,19 @@ def _image_pages(path: Path, limits: Limits) -> Iterator[PageImage]:
                     dpi = frame.info.get("dpi", (RENDER_DPI, RENDER_DPI))[0] or RENDER_DPI
                     try:
                         gray = _to_gray(frame)
-                    except (OSError, ValueError) as exc:
+                    except Exception as exc:  # a frame whose data does not decode
                         raise BadInput(f"page {i + 1}: unreadable image data ({exc})") from exc
                     yield PageImage(i, gray, int(round(float(dpi))))
     except (Image.DecompressionBombError, Image.DecompressionBombWarning) as exc:
         raise BadInput(f"image too large (decompression bomb guard): {exc}") from exc
+    except BadInput:
+        raise
     except UnidentifiedImageError as exc:
         raise BadInput("corrupt image: cannot identify image data") from exc
-    except (OSError, ValueError, EOFError) as exc:  # Pillow's "Decompressed data too large" is a ValueError
-        raise BadInput(f"corrupt image: {exc}") from exc
+    except Exception as exc:  # Pillow raises many kinds on broken files (ValueError, SyntaxError, KeyError, TypeError...)
+        raise BadInput(
+            f"corrupt image: {type(exc).__name__}: {exc}" if not isinstance(exc, OSError) else f"corrupt image: {exc}"
+        ) from exc
 
 
 def pdf_page_count(path: Path) -> int:
@@ -292,10 +296,14 @@ def page_count(path: str | Path, limits: Limits | None = None) -> int:
                 return n
     except (Image.DecompressionBombError, Image.DecompressionBombWarning) as exc:
         raise BadInput(f"image too large (decompression bomb guard): {exc}") from exc
+    except BadInput:
+        raise
     except UnidentifiedImageError as exc:
         raise BadInput("corrupt image: cannot identify image data") from exc
-    except (OSError, ValueError, EOFError) as exc:
-        raise BadInput(f"corrupt image: {exc}") from exc
+    except Exception as exc:  # Pillow raises many kinds on broken files (ValueError, SyntaxError, KeyError, TypeError...)
+        raise BadInput(
+            f"corrupt image: {type(exc).__name__}: {exc}" if not isinstance(exc, OSError) else f"corrupt image: {exc}"
+        ) from exc
 
 
 def iter_pages(path: str | Path, limits: Limits | None = None) -> Iterator[PageImage]:
