@@ -83,12 +83,14 @@ def test_process_documents_idempotently(db_url, tmp_path, predictor):
         copy.write_bytes(pdf.read_bytes())
         again, created = register_document(s, store, copy)
         assert not created and again.id == doc.id
-    process_document(doc.id, S, store, pred, bundle=bundle)
+    rerun = process_document(doc.id, S, store, pred, bundle=bundle)  # a done document is left as it is
+    assert rerun.status == Status.DONE and rerun.attempts == 1 and counts(S) == before
     # A crashed run that is retried rewrites its pages instead of adding rows.
     with S() as s:
         s.get(Document, doc.id).status = Status.PROCESSING
         s.commit()
-    process_document(doc.id, S, store, pred, bundle=bundle)
+    retried = process_document(doc.id, S, store, pred, bundle=bundle)
+    assert retried.status == Status.DONE and retried.attempts == 2 and retried.page_count == 2
     assert counts(S) == before
 
 
