@@ -60,12 +60,21 @@ def blots(mask: np.ndarray, thick: float = 2.5) -> np.ndarray:
     if ch <= 0:
         return np.zeros(mask.shape, bool)
     r = max(4.0, thick * stroke, ch / 3.0)
-    core = dist > r
+    core = (dist > r).astype(np.uint8)
     if not core.any():
         return np.zeros(mask.shape, bool)
+    # Grow each core back over its blob, within the core's box (blots are few: the page is not dilated).
     k = int(2 * np.ceil(r) + 5)
-    grown = cv2.dilate(core.astype(np.uint8), cv2.getStructuringElement(cv2.MORPH_ELLIPSE, (k, k)))
-    return grown.astype(bool) & mask.astype(bool)
+    kernel = cv2.getStructuringElement(cv2.MORPH_ELLIPSE, (k, k))
+    out = np.zeros(mask.shape, bool)
+    h, w = mask.shape
+    _, _, stats, _ = _components(core)
+    for x, y, bw, bh, _area in stats[1:]:
+        x0, y0 = max(0, x - k), max(0, y - k)
+        x1, y1 = min(w, x + bw + k), min(h, y + bh + k)
+        grown = cv2.dilate(core[y0:y1, x0:x1], kernel).astype(bool)
+        out[y0:y1, x0:x1] |= grown & mask[y0:y1, x0:x1].astype(bool)
+    return out
 
 
 def edge_marks(
