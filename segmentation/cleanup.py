@@ -29,18 +29,14 @@ from __future__ import annotations
 import cv2
 import numpy as np
 
-from .lines import text_height
-
-
-def _components(mask: np.ndarray):
-    return cv2.connectedComponentsWithStats(mask.astype(np.uint8), connectivity=8)
+from .lines import components, text_height
 
 
 def stroke_radius(mask: np.ndarray) -> tuple[float, float, np.ndarray]:
     """(typical stroke radius, writing height, distance transform) of a page:
     the median inscribed radius over letter-sized components."""
     m = mask.astype(np.uint8)
-    n, labels, stats, _ = _components(m)
+    n, labels, stats, _ = components(m)
     dist = cv2.distanceTransform(m, cv2.DIST_L2, 3)
     if n <= 1:
         return 1.0, 0.0, dist
@@ -68,7 +64,7 @@ def blots(mask: np.ndarray, thick: float = 2.5) -> np.ndarray:
     kernel = cv2.getStructuringElement(cv2.MORPH_ELLIPSE, (k, k))
     out = np.zeros(mask.shape, bool)
     h, w = mask.shape
-    _, _, stats, _ = _components(core)
+    _, _, stats, _ = components(core)
     for x, y, bw, bh, _area in stats[1:]:
         x0, y0 = max(0, x - k), max(0, y - k)
         x1, y1 = min(w, x + bw + k), min(h, y + bh + k)
@@ -87,7 +83,7 @@ def edge_marks(
     edge. A component is an edge mark when its pixels inside the band span
     ``edge_contact`` writing heights, or when it lies in the band entirely."""
     h, w = mask.shape
-    n, labels, stats, _ = _components(mask)
+    n, labels, stats, _ = components(mask)
     if n <= 1:
         return np.zeros((h, w), bool)
     ch = text_height(stats)
@@ -127,7 +123,7 @@ def outside_sheet(gray: np.ndarray, side: int = 800, dark: float = 0.5, contact:
     )
     paper = float(np.percentile(small, 90))
     m = (small < dark * paper).astype(np.uint8)
-    n, labels, _stats, _ = _components(m)
+    n, labels, _stats, _ = components(m)
     if n <= 1:
         return np.zeros((h, w), bool)
     sh, sw = small.shape

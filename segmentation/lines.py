@@ -21,7 +21,8 @@ from .layout import Box
 DOT_MIN_AREA = 4  # px: smaller components are scan noise, not ink
 
 
-def _components(mask: np.ndarray):
+def components(mask: np.ndarray):
+    """8-connected components of a mask: (count, labels, stats, centroids)."""
     n, labels, stats, centroids = cv2.connectedComponentsWithStats(mask.astype(np.uint8), connectivity=8)
     return n, labels, stats, centroids
 
@@ -102,7 +103,7 @@ def segment_lines(
     by its neighbours, and no line reaches across a box edge.
     """
     h, w = mask.shape
-    n, labels, stats, centroids = _components(mask)
+    n, labels, stats, centroids = components(mask)
     if n <= 1:
         return [], [], 0.0
     ch = text_height(stats)

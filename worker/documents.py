@@ -13,6 +13,7 @@ import os
 import stat
 import warnings
 from collections.abc import Iterator, Mapping
+from contextlib import contextmanager
 from dataclasses import dataclass
 from pathlib import Path
 
@@ -121,36 +122,44 @@ def _to_gray(img: Image.Image) -> np.ndarray:
     return np.asarray(img.convert("L"), dtype=np.uint8)
 
 
-def _image_pages(path: Path, limits: Limits) -> Iterator[PageImage]:
+@contextmanager
+def _pillow_errors(limits: Limits) -> Iterator[None]:
+    """Pillow with our pixel limit as its bomb guard, and every error it raises
+    on a broken file (ValueError, SyntaxError, KeyError, TypeError, OSError...)
+    turned into :class:`BadInput`."""
     Image.MAX_IMAGE_PIXELS = limits.max_pixels  # Pillow's guard is process-wide: set ours
     try:
         with warnings.catch_warnings():
             warnings.simplefilter("error", Image.DecompressionBombWarning)
-            with Image.open(path) as img:
-                for i, frame in enumerate(ImageSequence.Iterator(img)):
-                    if i >= limits.max_pages:
-                        raise BadInput(f"more than {limits.max_pages} pages")
-                    w, h = frame.size
-                    if w * h > limits.max_pixels:
-                        raise BadInput(f"page {i + 1}: {w}x{h} pixels exceeds the limit of {limits.max_pixels}")
-                    if w == 0 or h == 0:
-                        raise BadInput(f"page {i + 1}: empty image")
-                    dpi = frame.info.get("dpi", (RENDER_DPI, RENDER_DPI))[0] or RENDER_DPI
-                    try:
-                        gray = _to_gray(frame)
-                    except Exception as exc:  # a frame whose data does not decode
-                        raise BadInput(f"page {i + 1}: unreadable image data ({exc})") from exc
-                    yield PageImage(i, gray, int(round(float(dpi))))
+            yield
     except (Image.DecompressionBombError, Image.DecompressionBombWarning) as exc:
         raise BadInput(f"image too large (decompression bomb guard): {exc}") from exc
     except BadInput:
         raise
     except UnidentifiedImageError as exc:
         raise BadInput("corrupt image: cannot identify image data") from exc
-    except Exception as exc:  # Pillow raises many kinds on broken files (ValueError, SyntaxError, KeyError, TypeError...)
+    except Exception as exc:
         raise BadInput(
             f"corrupt image: {type(exc).__name__}: {exc}" if not isinstance(exc, OSError) else f"corrupt image: {exc}"
         ) from exc
+
+
+def _image_pages(path: Path, limits: Limits) -> Iterator[PageImage]:
+    with _pillow_errors(limits), Image.open(path) as img:
+        for i, frame in enumerate(ImageSequence.Iterator(img)):
+            if i >= limits.max_pages:
+                raise BadInput(f"more than {limits.max_pages} pages")
+            w, h = frame.size
+            if w * h > limits.max_pixels:
+                raise BadInput(f"page {i + 1}: {w}x{h} pixels exceeds the limit of {limits.max_pixels}")
+            if w == 0 or h == 0:
+                raise BadInput(f"page {i + 1}: empty image")
+            dpi = frame.info.get("dpi", (RENDER_DPI, RENDER_DPI))[0] or RENDER_DPI
+            try:
+                gray = _to_gray(frame)
+            except Exception as exc:  # a frame whose data does not decode
+                raise BadInput(f"page {i + 1}: unreadable image data ({exc})") from exc
+            yield PageImage(i, gray, int(round(float(dpi))))
 
 
 def pdf_page_count(path: Path) -> int:
@@ -282,28 +291,14 @@ def page_count(path: str | Path, limits: Limits | None = None) -> int:
         if n > limits.max_pages:
             raise BadInput(f"PDF has {n} pages, more than the limit of {limits.max_pages}")
         return n
-    Image.MAX_IMAGE_PIXELS = limits.max_pixels
-    try:
-        with warnings.catch_warnings():
-            warnings.simplefilter("error", Image.DecompressionBombWarning)
-            with Image.open(p) as img:
-                n = getattr(img, "n_frames", 1)
-                if n > limits.max_pages:
-                    raise BadInput(f"more than {limits.max_pages} pages")
-                w, h = img.size
-                if w * h > limits.max_pixels:
-                    raise BadInput(f"page 1: {w}x{h} pixels exceeds the limit of {limits.max_pixels}")
-                return n
-    except (Image.DecompressionBombError, Image.DecompressionBombWarning) as exc:
-        raise BadInput(f"image too large (decompression bomb guard): {exc}") from exc
-    except BadInput:
-        raise
-    except UnidentifiedImageError as exc:
-        raise BadInput("corrupt image: cannot identify image data") from exc
-    except Exception as exc:  # Pillow raises many kinds on broken files (ValueError, SyntaxError, KeyError, TypeError...)
-        raise BadInput(
-            f"corrupt image: {type(exc).__name__}: {exc}" if not isinstance(exc, OSError) else f"corrupt image: {exc}"
-        ) from exc
+    with _pillow_errors(limits), Image.open(p) as img:
+        n = getattr(img, "n_frames", 1)
+        if n > limits.max_pages:
+            raise BadInput(f"more than {limits.max_pages} pages")
+        w, h = img.size
+        if w * h > limits.max_pixels:
+            raise BadInput(f"page 1: {w}x{h} pixels exceeds the limit of {limits.max_pixels}")
+        return n
 
 
 def iter_pages(path: str | Path, limits: Limits | None = None) -> Iterator[PageImage]:

@@ -15,6 +15,7 @@ the handwriting: it is drawn, not transcribed, as on a real form field.
 from __future__ import annotations
 
 from dataclasses import dataclass
+from functools import lru_cache
 
 import cv2
 import numpy as np
@@ -30,19 +31,11 @@ class RenderedText:
     word_spans: list[tuple[int, int]]  # x range of each space-separated word
 
 
-def _cap_height(path: str) -> float:
+@lru_cache(maxsize=512)
+def cap_height(path: str) -> float:
     """Cap height in px of the font at size 100."""
     box = truetype(path, 100).getbbox("H", anchor="ls")
     return max(1.0, float(box[3] - box[1]))
-
-
-_CAP: dict[str, float] = {}
-
-
-def cap_height(path: str) -> float:
-    if path not in _CAP:
-        _CAP[path] = _cap_height(path)
-    return _CAP[path]
 
 
 def _glyph(path: str, ch: str, size: int) -> tuple[np.ndarray, int, int, float]:
