@@ -137,6 +137,8 @@ def cmd_train(args) -> int:
         cfg.data_root = args.data_root
     if args.augment is not None:
         cfg.augment = args.augment
+    if args.output:
+        cfg.output = args.output
     if args.export_only:
         export(cfg)
     else:
@@ -523,6 +525,7 @@ def build_parser() -> argparse.ArgumentParser:
         type=float,
         help="the learning rate to start from: of a fresh run instead of the config's, of a --resume'd run instead of the checkpoint's",
     )
+    t.add_argument("--output", metavar="MODEL_DIR", help="export the bundle here instead of the config's output folder")
     t.add_argument(
         "--augment", type=float, metavar="STRENGTH", help="override the config's augmentation strength (1.0 full, 0 none)"
     )
