@@ -42,8 +42,8 @@ def run_one(pdf: str) -> dict:
     from recognition.bundle import load_bundle
     from recognition.predictor import Predictor
     from worker.db import make_engine, session_factory, upgrade
+    from worker.io.store import LocalStore
     from worker.pipeline import process_document, register_document
-    from worker.store import LocalStore
 
     tmp = Path(tempfile.mkdtemp(prefix="htr-bench-"))
     url = f"sqlite:///{tmp / 'b.sqlite'}"

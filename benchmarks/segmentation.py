@@ -20,7 +20,7 @@ and page CER against the handwriting alone.
 
 Artefact pages (``--artefact-pages`` per kind): the IAM-OnDB pages with a
 dark border strip, an edge shadow, punched holes, a stain, a box round every
-line, and all of them at once (``segmentation.synth.ARTEFACTS``); reported
+line, and all of them at once (``benchmarks.synth.ARTEFACTS``); reported
 per kind: line precision/recall and page CER against pre-cut CER.
 """
 
@@ -48,8 +48,8 @@ def build_pages(
 ) -> tuple[list, list]:
     """IAM-OnDB pages: (pages, pre-cut line crops with their texts).
     ``line_px``: range of a page's typical line height in pixels at 300 dpi;
-    ``artefacts``: scan artefacts on every page (``segmentation.synth.ARTEFACTS``)."""
-    from segmentation.synth import compose_page
+    ``artefacts``: scan artefacts on every page (``benchmarks.synth.ARTEFACTS``)."""
+    from benchmarks.synth import compose_page
     from training.datasets import IamOnDB, open_dataset
     from training.render import render_strokes
 
@@ -86,7 +86,7 @@ def build_pages(
 
 def measure_artefacts(n_pages: int, seed: int, pred) -> dict:
     """The same IAM-OnDB pages with each scan artefact, and with all of them."""
-    from segmentation.synth import ARTEFACTS
+    from benchmarks.synth import ARTEFACTS
 
     out = {}
     for kinds in [(a,) for a in ARTEFACTS] + [ARTEFACTS]:
@@ -108,7 +108,7 @@ def build_washington_pages(n_pages: int, lines_per_page: int = 16, seed: int = 0
     third page boxed. -> (pages, pre-cut line crops with their texts)."""
     import cv2
 
-    from segmentation.synth import compose_page
+    from benchmarks.synth import compose_page
     from training.datasets import open_dataset
 
     ds = open_dataset("washington:cv1/test")
@@ -139,7 +139,7 @@ def build_form_pages(n_pages: int, lines_per_page: int = 8, seed: int = 0) -> tu
     -> (pages, pre-cut handwriting crops with their texts, typed boxes per page)."""
     import textwrap
 
-    from segmentation.synth import compose_page, typed_line
+    from benchmarks.synth import compose_page, typed_line
     from training.datasets import IamOnDB, open_dataset
     from training.render import render_strokes
 
@@ -173,8 +173,8 @@ def build_form_pages(n_pages: int, lines_per_page: int = 8, seed: int = 0) -> tu
 
 def measure_forms(pages, crops, typed, pred) -> dict:
     """Printed lines skipped, handwriting found, and page CER against the handwriting."""
+    from benchmarks.synth import match_lines
     from segmentation import segment_page
-    from segmentation.synth import match_lines
 
     skipped = sum(len(match_lines(segment_page(sp.image).printed, boxes)["matches"]) for sp, boxes in zip(pages, typed))
     out = measure(pages, crops, pred, ["sauvola"])
@@ -185,8 +185,8 @@ def measure_forms(pages, crops, typed, pred) -> dict:
 
 
 def measure(pages, crops, pred, methods: list[str]) -> dict:
+    from benchmarks.synth import match_lines
     from segmentation import line_crops, segment_page
-    from segmentation.synth import match_lines
     from training.metrics import rates
 
     out: dict = {

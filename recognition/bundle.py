@@ -11,7 +11,6 @@
 from __future__ import annotations
 
 import json
-import os
 import shutil
 from dataclasses import dataclass, field
 from pathlib import Path
@@ -32,9 +31,7 @@ DEFAULT_MODEL_NAME = "htr-base"
 
 
 def default_model_path() -> Path:
-    env = os.environ.get("HTR_MODEL")
-    if env:
-        return Path(env)
+    """The bundled model (``htr`` passes ``$HTR_MODEL`` or ``--model`` instead when given)."""
     return Path(__file__).resolve().parent / "models" / DEFAULT_MODEL_NAME
 
 

@@ -41,7 +41,7 @@ def write_pdf(path: Path, starts=(40, 52), lines_per_page: int = 10) -> None:
     as written), stacked on A4 at 150 dpi."""
     from PIL import Image
 
-    from segmentation.synth import compose_page
+    from benchmarks.synth import compose_page
     from training.render import render_strokes
 
     ds = open_dataset("iam-ondb:test")

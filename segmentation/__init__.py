@@ -1,6 +1,16 @@
 """Page segmentation: binarization, deskew, ruling removal, text lines, words."""
 
 from .layout import Box, Line, PageLayout
-from .page import CROP_MARGIN, draw_overlay, line_crops, segment_page, to_page_box
+from .page import CROP_MARGIN, crop_span_to_page, draw_overlay, line_crops, segment_page, to_page_box
 
-__all__ = ["CROP_MARGIN", "Box", "Line", "PageLayout", "draw_overlay", "line_crops", "segment_page", "to_page_box"]
+__all__ = [
+    "CROP_MARGIN",
+    "Box",
+    "Line",
+    "PageLayout",
+    "crop_span_to_page",
+    "draw_overlay",
+    "line_crops",
+    "segment_page",
+    "to_page_box",
+]

@@ -12,6 +12,7 @@ fraction of the writing's height.
 from __future__ import annotations
 
 from collections.abc import Sequence
+from dataclasses import dataclass
 
 import cv2
 import numpy as np
@@ -92,6 +93,146 @@ def _barrier_cuts(barriers, stats, keep, h: int) -> list[int]:
     return sorted(set(cuts))
 
 
+@dataclass
+class _Ink:
+    """A binary page as connected components, and its ink pixels (a few
+    percent of the page) with the component each belongs to."""
+
+    height: int
+    width: int
+    n: int  # components, background (0) included
+    stats: np.ndarray
+    centroids: np.ndarray
+    keep: np.ndarray  # components large enough to place lines
+    ch: float  # text height
+    min_area: int
+    ys: np.ndarray  # ink pixels' rows
+    xs: np.ndarray  # ... columns
+    component: np.ndarray  # ... components
+
+    @classmethod
+    def of(cls, mask: np.ndarray, min_area: int | None) -> _Ink | None:
+        h, w = mask.shape
+        n, labels, stats, centroids = components(mask)
+        if n <= 1:
+            return None
+        ch = text_height(stats)
+        min_area = min_area if min_area is not None else max(4, int((ch / 6.0) ** 2))
+        keep = np.zeros(n, bool)
+        keep[1:] = stats[1:, cv2.CC_STAT_AREA] >= min_area
+        flat = np.flatnonzero(mask)  # (3x faster than np.nonzero on a page)
+        ys, xs = np.divmod(flat, w)
+        return cls(h, w, n, stats, centroids, keep, ch, min_area, ys, xs, labels.ravel()[flat])
+
+
+def _line_centres(ink: _Ink, cuts: list[int]) -> tuple[list[int], list[int]]:
+    """Line centres from the row profile of each band between ``cuts``, and
+    the first row of each line's slice of the page (the valley above it)."""
+    rows = np.bincount(ink.ys[ink.keep[ink.component]], minlength=ink.height).astype(np.float32)
+    edges = [0] + cuts + [ink.height]
+    centres: list[int] = []
+    starts: list[int] = []
+    profile = _smooth(rows, max(1.0, ink.ch / 4.0))
+    for a, b in zip(edges[:-1], edges[1:]):
+        cs = [a + c for c in centres_from_profile(rows[a:b], ink.ch)] if b - a > 2 else []
+        if cs:
+            # Between consecutive centres: the emptiest row (the valley).
+            starts += [a] + [int(p + np.argmin(profile[p:q])) for p, q in zip(cs[:-1], cs[1:])]
+            centres += cs
+    return centres, starts
+
+
+def _assign_components(ink: _Ink, centres: list[int], cuts: list[int]) -> tuple[np.ndarray, np.ndarray]:
+    """Each kept component's line (the nearest centre in its own band), and
+    whether it reaches into another line's core band (to be cut at the valleys)."""
+    centres_arr = np.array(centres, np.float64)
+    cut_rows = np.array(cuts)
+    band_of_centre = np.searchsorted(cut_rows, centres_arr, side="right")
+    ch, stats = ink.ch, ink.stats
+    line_of = np.full(ink.n, -1, np.int64)
+    split = np.zeros(ink.n, bool)
+    for i in range(1, ink.n):
+        if not ink.keep[i]:
+            continue
+        cy = ink.centroids[i][1]
+        d = np.abs(centres_arr - cy)
+        if cuts:
+            same = band_of_centre == np.searchsorted(cut_rows, cy, side="right")
+            if same.any():
+                d = np.where(same, d, np.inf)
+        line = int(np.argmin(d))
+        line_of[i] = line
+        top = stats[i, cv2.CC_STAT_TOP]
+        bottom = top + stats[i, cv2.CC_STAT_HEIGHT]
+        if (
+            any(top < c - 0.25 * ch and c != centres[line] for c in centres if top < c < bottom)
+            and stats[i, cv2.CC_STAT_HEIGHT] > 1.8 * ch
+        ):
+            split[i] = True
+    return line_of, split
+
+
+def _extents(ink: _Ink, pixel_line: np.ndarray, n_lines: int):
+    """Per line: ink pixel count and bounding box (x0, y0, x1, y1)."""
+    on = pixel_line >= 0
+    li, y, x = pixel_line[on], ink.ys[on], ink.xs[on]
+    count = np.bincount(li, minlength=n_lines)
+    x0 = np.full(n_lines, ink.width)
+    y0 = np.full(n_lines, ink.height)
+    x1 = np.zeros(n_lines, np.int64)
+    y1 = np.zeros(n_lines, np.int64)
+    np.minimum.at(x0, li, x)
+    np.minimum.at(y0, li, y)
+    np.maximum.at(x1, li, x + 1)
+    np.maximum.at(y1, li, y + 1)
+    return count, x0, y0, x1, y1
+
+
+def _attach_small(ink: _Ink, pixel_line: np.ndarray, line_ids: np.ndarray, centres: list[int], extents) -> np.ndarray:
+    """Dots, periods, commas and the fragments of faint strokes are too small
+    to place lines but belong to the text: each joins the line whose box
+    (grown by half a text height) holds its centre, nearest centre first.
+    Single-pixel noise stays out."""
+    small = np.nonzero(~ink.keep & (ink.stats[:, cv2.CC_STAT_AREA] >= DOT_MIN_AREA))[0]
+    small = small[small > 0]
+    if not len(small) or not len(line_ids):
+        return pixel_line
+    _count, x0, y0, x1, y1 = extents
+    centres_arr = np.array(centres, np.float64)
+    gy, gx = 0.5 * ink.ch, 1.0 * ink.ch
+    cx, cy = ink.centroids[small, 0][:, None], ink.centroids[small, 1][:, None]
+    inside = (
+        (cx >= x0[line_ids][None, :] - gx)
+        & (cx <= x1[line_ids][None, :] + gx)
+        & (cy >= y0[line_ids][None, :] - gy)
+        & (cy <= y1[line_ids][None, :] + gy)
+    )
+    dist = np.where(inside, np.abs(cy - centres_arr[line_ids][None, :]), np.inf)
+    best = np.argmin(dist, axis=1)
+    ok = np.isfinite(dist[np.arange(len(small)), best])
+    small_line = np.full(ink.n, -1, np.int64)
+    small_line[small[ok]] = line_ids[best[ok]]
+    hit = small_line[ink.component]
+    return np.where(hit >= 0, hit, pixel_line)
+
+
+def _boxes_and_masks(ink: _Ink, pixel_line: np.ndarray, line_ids: np.ndarray, extents) -> tuple[list[Box], list[np.ndarray]]:
+    _count, x0, y0, x1, y1 = extents
+    on = np.isin(pixel_line, line_ids)
+    order = np.argsort(pixel_line[on], kind="stable")
+    py, px, pl = ink.ys[on][order], ink.xs[on][order], pixel_line[on][order]
+    firsts = np.searchsorted(pl, line_ids, side="left")
+    ends = np.searchsorted(pl, line_ids, side="right")
+    boxes, masks = [], []
+    for li, a, b in zip(line_ids, firsts, ends):
+        box = Box(int(x0[li]), int(y0[li]), int(x1[li]), int(y1[li]))
+        m = np.zeros((box.height, box.width), bool)
+        m[py[a:b] - box.y0, px[a:b] - box.x0] = True
+        boxes.append(box)
+        masks.append(m)
+    return boxes, masks
+
+
 def segment_lines(
     mask: np.ndarray, min_area: int | None = None, barriers: Sequence[tuple[int, int]] = ()
 ) -> tuple[list[Box], list[np.ndarray], float]:
@@ -102,119 +243,29 @@ def segment_lines(
     each band on its own, so a short line alone in its box is not outshone
     by its neighbours, and no line reaches across a box edge.
     """
-    h, w = mask.shape
-    n, labels, stats, centroids = components(mask)
-    if n <= 1:
+    ink = _Ink.of(mask, min_area)
+    if ink is None:
         return [], [], 0.0
-    ch = text_height(stats)
-    min_area = min_area if min_area is not None else max(4, int((ch / 6.0) ** 2))
-    keep = np.zeros(n, bool)
-    keep[1:] = stats[1:, cv2.CC_STAT_AREA] >= min_area
-    # From here on, work on the ink pixels only (a few percent of the page).
-    flat = np.flatnonzero(mask)  # (3x faster than np.nonzero on a page)
-    ys, xs = np.divmod(flat, w)
-    lab = labels.ravel()[flat]
-    rows = np.bincount(ys[keep[lab]], minlength=h).astype(np.float32)
-    cuts = _barrier_cuts(barriers, stats, keep, h)
-    edges = [0] + cuts + [h]
-    centres: list[int] = []
-    starts: list[int] = []  # first row of each line's slice of the page
-    profile = _smooth(rows, max(1.0, ch / 4.0))
-    for a, b in zip(edges[:-1], edges[1:]):
-        cs = [a + c for c in centres_from_profile(rows[a:b], ch)] if b - a > 2 else []
-        if cs:
-            # Between consecutive centres: the emptiest row (the valley).
-            starts += [a] + [int(p + np.argmin(profile[p:q])) for p, q in zip(cs[:-1], cs[1:])]
-            centres += cs
+    cuts = _barrier_cuts(barriers, ink.stats, ink.keep, ink.height)
+    centres, starts = _line_centres(ink, cuts)
     if not centres:
-        return [], [], ch
-    centres_arr = np.array(centres, np.float64)
-    cut_rows = np.array(cuts)
-    band_of_centre = np.searchsorted(cut_rows, centres_arr, side="right")
-
-    assign = np.full(n, -1, np.int64)
-    split = np.zeros(n, bool)
-    for i in range(1, n):
-        if not keep[i]:
-            continue
-        cy = centroids[i][1]
-        d = np.abs(centres_arr - cy)
-        if cuts:  # the nearest centre in the component's own band, if it has one
-            same = band_of_centre == np.searchsorted(cut_rows, cy, side="right")
-            if same.any():
-                d = np.where(same, d, np.inf)
-        line = int(np.argmin(d))
-        assign[i] = line
-        top = stats[i, cv2.CC_STAT_TOP]
-        bottom = top + stats[i, cv2.CC_STAT_HEIGHT]
-        # Reaches into another line's core band: cut it at the valleys.
-        if (
-            any(top < c - 0.25 * ch and c != centres[line] for c in centres if top < c < bottom)
-            and stats[i, cv2.CC_STAT_HEIGHT] > 1.8 * ch
-        ):
-            split[i] = True
-
-    line_px = assign[lab]
-    if split.any():
-        row_line = np.searchsorted(np.array(starts[1:]), np.arange(h), side="right")
-        sp = split[lab]
-        line_px[sp] = row_line[ys[sp]]
-    nl = len(centres)
-
-    def extents(line_px):
-        on = line_px >= 0
-        li, y, x = line_px[on], ys[on], xs[on]
-        count = np.bincount(li, minlength=nl)
-        x0 = np.full(nl, w)
-        y0 = np.full(nl, h)
-        x1 = np.zeros(nl, np.int64)
-        y1 = np.zeros(nl, np.int64)
-        np.minimum.at(x0, li, x)
-        np.minimum.at(y0, li, y)
-        np.maximum.at(x1, li, x + 1)
-        np.maximum.at(y1, li, y + 1)
-        return count, x0, y0, x1, y1
-
-    count, x0, y0, x1, y1 = extents(line_px)
+        return [], [], ink.ch
+    line_of, split = _assign_components(ink, centres, cuts)
+    pixel_line = line_of[ink.component]
+    if split.any():  # components reaching into another line's core: cut at the valleys
+        row_line = np.searchsorted(np.array(starts[1:]), np.arange(ink.height), side="right")
+        cut = split[ink.component]
+        pixel_line[cut] = row_line[ink.ys[cut]]
+    extents = _extents(ink, pixel_line, len(centres))
+    count, _x0, y0, _x1, y1 = extents
     # Lines written with real strokes (not a stray dot between lines).
-    real = (count >= max(1, 3 * min_area)) & ((y1 - y0) >= 0.3 * ch)
-    lis = np.nonzero(real)[0]
-    # Dots, periods, commas and the fragments of faint strokes are too small
-    # to place lines but belong to the text: each joins the line whose box
-    # (grown by half a text height) holds its centre, nearest centre first.
-    # Single-pixel noise stays out.
-    small = np.nonzero(~keep & (stats[:, cv2.CC_STAT_AREA] >= DOT_MIN_AREA))[0]
-    small = small[small > 0]
-    if len(small) and len(lis):
-        gy, gx = 0.5 * ch, 1.0 * ch
-        cx, cy = centroids[small, 0][:, None], centroids[small, 1][:, None]
-        inside = (
-            (cx >= x0[lis][None, :] - gx)
-            & (cx <= x1[lis][None, :] + gx)
-            & (cy >= y0[lis][None, :] - gy)
-            & (cy <= y1[lis][None, :] + gy)
-        )
-        dist = np.where(inside, np.abs(cy - centres_arr[lis][None, :]), np.inf)
-        best = np.argmin(dist, axis=1)
-        ok = np.isfinite(dist[np.arange(len(small)), best])
-        assign_small = np.full(n, -1, np.int64)
-        assign_small[small[ok]] = lis[best[ok]]
-        hit = assign_small[lab]
-        line_px = np.where(hit >= 0, hit, line_px)
-        count, x0, y0, x1, y1 = extents(line_px)
-    on = np.isin(line_px, lis)
-    order = np.argsort(line_px[on], kind="stable")
-    py, px, pl = ys[on][order], xs[on][order], line_px[on][order]
-    firsts = np.searchsorted(pl, lis, side="left")
-    ends = np.searchsorted(pl, lis, side="right")
-    boxes, masks = [], []
-    for li, a, b in zip(lis, firsts, ends):
-        box = Box(int(x0[li]), int(y0[li]), int(x1[li]), int(y1[li]))
-        m = np.zeros((box.height, box.width), bool)
-        m[py[a:b] - box.y0, px[a:b] - box.x0] = True
-        boxes.append(box)
-        masks.append(m)
-    return boxes, masks, ch
+    line_ids = np.nonzero((count >= max(1, 3 * ink.min_area)) & ((y1 - y0) >= 0.3 * ink.ch))[0]
+    attached = _attach_small(ink, pixel_line, line_ids, centres, extents)
+    if attached is not pixel_line:
+        pixel_line = attached
+        extents = _extents(ink, pixel_line, len(centres))
+    boxes, masks = _boxes_and_masks(ink, pixel_line, line_ids, extents)
+    return boxes, masks, ink.ch
 
 
 def _otsu_1d(values: np.ndarray) -> float:

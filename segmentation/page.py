@@ -77,13 +77,27 @@ def segment_page(image: np.ndarray, method: str = DEFAULT_METHOD, deskew: bool =
             boxes = [b for b, f in zip(boxes, flags) if not f]
             masks = [m for m, f in zip(masks, flags) if not f]
     lines = []
-    for box, lm in zip(boxes, masks):
-        words = [Box(b.x0 + box.x0, b.y0 + box.y0, b.x1 + box.x0, b.y1 + box.y0) for b in segment_words(lm, ch)]
+    for box, mask in zip(boxes, masks):
+        words = [Box(b.x0 + box.x0, b.y0 + box.y0, b.x1 + box.x0, b.y1 + box.y0) for b in segment_words(mask, ch)]
         lines.append(Line(box, _unrotate(box, angle, w, h), words, [_unrotate(b, angle, w, h) for b in words]))
     return PageLayout(w, h, angle, lines, straight, masks, printed)
 
 
 CROP_MARGIN = 4
+
+
+def crop_span_to_page(
+    width: int, height: int, angle: float, line_box: Box, x0: float, x1: float, margin: int = CROP_MARGIN
+) -> Box:
+    """A horizontal span ``x0..x1`` in the pixels of a line crop cut by
+    :func:`line_crops` (box ``line_box`` in deskewed coordinates, ``margin``
+    around it) → the box it covers in original page coordinates, kept within
+    the line and at least one pixel wide."""
+    b = line_box
+    a = min(max(int(b.x0 + x0 - margin), b.x0), b.x1)
+    z = int(b.x0 + x1 - margin)
+    z = max(b.x0, min(max(z, a + 1), b.x1))
+    return _unrotate(Box(a, b.y0, z, b.y1), angle, width, height)
 
 
 def line_crops(layout: PageLayout, margin: int = CROP_MARGIN) -> list[np.ndarray]:
@@ -93,11 +107,11 @@ def line_crops(layout: PageLayout, margin: int = CROP_MARGIN) -> list[np.ndarray
     if page is None:
         raise ValueError("line_crops needs the layout's deskewed page")
     crops = []
-    for line, lm in zip(layout.lines, layout.line_masks):
+    for line, mask in zip(layout.lines, layout.line_masks):
         b = line.box
         crop = page[b.y0 : b.y1, b.x0 : b.x1].copy()
         paper = int(np.percentile(crop, 90)) if crop.size else 255
-        own = cv2.dilate(lm.astype(np.uint8), np.ones((5, 5), np.uint8)).astype(bool)
+        own = cv2.dilate(mask.astype(np.uint8), np.ones((5, 5), np.uint8)).astype(bool)
         crop[~own] = np.maximum(crop[~own], paper)
         crops.append(cv2.copyMakeBorder(crop, margin, margin, margin, margin, cv2.BORDER_CONSTANT, value=paper))
     return crops

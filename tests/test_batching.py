@@ -5,7 +5,7 @@ import time
 
 import pytest
 
-from worker.batching import MicroBatcher
+from worker.queue.batching import MicroBatcher
 from worker.settings import Settings
 
 
@@ -103,7 +103,7 @@ def test_settings_from_environment():
 
 
 def test_celery_app_is_configured_for_late_acks_routing_and_the_nightly_scan():
-    from worker.celery_app import make_app
+    from worker.queue.app import make_app
 
     app = make_app(
         Settings.from_env(

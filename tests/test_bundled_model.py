@@ -37,9 +37,7 @@ def test_shipped_model_reads_the_sample_line_through_ink_of_neighbouring_lines()
     word = cv2.imread(str(ROOT / "examples" / "word.png"), cv2.IMREAD_GRAYSCALE)
     crops = [neighbours(line, line, word, np.random.default_rng(s)) for s in range(16)]
     texts = [r.text for r in Predictor.load().predict(crops)]
-    assert sum(t == "There are two basic points" for t in texts) >= 9, (
-        texts
-    )  # the previous bundle: 6 (spurious commas from descender tips)
+    assert sum(t == "There are two basic points" for t in texts) >= 9, texts
 
 
 def test_htr_recognize_reads_the_shipped_samples():

@@ -4,7 +4,7 @@ import numpy as np
 import pytest
 from PIL import Image
 
-from worker.documents import BadInput, Limits, iter_pages, page_count, sniff
+from worker.io.documents import BadInput, Limits, iter_pages, page_count, sniff
 
 
 def _page(w=600, h=400, mark=True):
@@ -139,16 +139,19 @@ def test_oversized_file_and_decompression_bomb_guards(tmp_path):
         list(iter_pages(tmp_path / "big.png", Limits(max_bytes=100)))
 
 
-def test_limits_follow_the_environment_at_call_time(tmp_path, monkeypatch):
-    # Set after import, as a worker's or a test's environment would be.
+def test_limits_come_from_the_settings(tmp_path):
+    from worker.settings import Settings, SettingsError
+
     _page(400, 300).save(tmp_path / "p.tiff", save_all=True, append_images=[_page(400, 300), _page(400, 300)])
     assert page_count(tmp_path / "p.tiff") == 3
-    monkeypatch.setenv("HTR_MAX_PAGES", "2")
+    limits = Settings.from_env({"HTR_MAX_PAGES": "2", "HTR_MAX_PAGE_PIXELS": "1000", "HTR_MAX_FILE_MB": "0.001"}).limits
+    assert limits == Limits(max_bytes=1048, max_pixels=1000, max_pages=2)
     with pytest.raises(BadInput, match="more than 2 pages"):
-        list(iter_pages(tmp_path / "p.tiff"))
-    monkeypatch.setenv("HTR_MAX_PAGE_PIXELS", "1000")
-    monkeypatch.setenv("HTR_MAX_FILE_MB", "0.001")
-    assert Limits.from_env() == Limits(max_bytes=1048, max_pixels=1000, max_pages=2)
+        list(iter_pages(tmp_path / "p.tiff", Settings.from_env({"HTR_MAX_PAGES": "2"}).limits))
+    assert Settings.from_env({}).limits == Limits()
+    for name, bad in (("HTR_MAX_PAGES", "two"), ("HTR_MAX_FILE_MB", "-1"), ("HTR_MAX_PAGE_PIXELS", "1e9x")):
+        with pytest.raises(SettingsError, match=name):
+            Settings.from_env({name: bad})
 
 
 def test_sixteen_bit_gray_is_scaled_not_clipped(tmp_path):

@@ -9,7 +9,7 @@ import pytest
 from lxml import etree
 
 from worker.db import Document, Line, Page, Status, Word
-from worker.export import ALTO_NS, PAGE_NS, export
+from worker.export import ALTO_NS, PAGE_NS, serialize
 
 
 def page_xsd() -> Path:
@@ -37,19 +37,19 @@ def doc():
 
 
 def test_txt_is_one_line_per_line_pages_in_order(doc):
-    ((name, content),) = export(doc, "txt")
+    ((name, content),) = serialize(doc, "txt")
     assert name == "doc7.txt"
     assert content.splitlines() == ["Dear Sir & Madam ,", "yours truly"] * 2
 
 
 def test_json_round_trips(doc):
-    data = json.loads(export(doc, "json")[0][1])
+    data = json.loads(serialize(doc, "json")[0][1])
     assert len(data["pages"]) == 2 and data["pages"][0]["lines"][1]["words"][0]["corrected_text"] == "Yours"
 
 
 def test_pagexml_is_valid_against_the_official_schema(doc):
     schema = etree.XMLSchema(etree.parse(str(page_xsd())))
-    files = export(doc, "pagexml")
+    files = serialize(doc, "pagexml")
     assert [n for n, _ in files] == ["doc7.page0001.xml", "doc7.page0002.xml"]
     for _, content in files:
         tree = etree.fromstring(content.encode())
@@ -61,12 +61,12 @@ def test_pagexml_is_valid_against_the_official_schema(doc):
 
 def test_pagexml_schema_rejects_broken_documents(doc):
     schema = etree.XMLSchema(etree.parse(str(page_xsd())))
-    content = export(doc, "pagexml")[0][1].replace("<Metadata>", "<Metadata><Bogus/>")
+    content = serialize(doc, "pagexml")[0][1].replace("<Metadata>", "<Metadata><Bogus/>")
     assert not schema.validate(etree.fromstring(content.encode()))
 
 
 def test_alto_is_well_formed_and_complete(doc):
-    tree = etree.fromstring(export(doc, "alto")[0][1].encode())
+    tree = etree.fromstring(serialize(doc, "alto")[0][1].encode())
     ns = {"a": ALTO_NS}
     pages = tree.findall(".//a:Page", ns)
     assert len(pages) == 2 and pages[0].get("WIDTH") == "1000"
@@ -78,7 +78,7 @@ def test_alto_is_well_formed_and_complete(doc):
 
 
 def test_hocr_is_well_formed_and_complete(doc):
-    tree = etree.fromstring(export(doc, "hocr")[0][1].encode())
+    tree = etree.fromstring(serialize(doc, "hocr")[0][1].encode())
     ns = {"h": "http://www.w3.org/1999/xhtml"}
     pages = tree.findall(".//h:div[@class='ocr_page']", ns)
     assert len(pages) == 2 and "bbox 0 0 1000 1400" in pages[0].get("title")

@@ -8,7 +8,7 @@ from hypothesis import HealthCheck, given, settings
 from hypothesis import strategies as st
 from PIL import Image
 
-from worker.documents import BadInput, Limits, iter_pages, page_count
+from worker.io.documents import BadInput, Limits, iter_pages, page_count
 
 LIMITS = Limits(max_bytes=2 * 2**20, max_pixels=4_000_000, max_pages=8)
 

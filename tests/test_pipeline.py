@@ -10,14 +10,14 @@ import pytest
 from PIL import Image
 from sqlalchemy import func, select
 
+from benchmarks.synth import compose_page
 from recognition.bundle import load_bundle
 from recognition.predictor import Predictor
-from segmentation.synth import compose_page
 from tests.fixtures import text_image
 from worker.db import Document, Line, Page, Status, Word, make_engine, session_factory, upgrade
+from worker.db.queries import document_text, load_document, search
+from worker.io.store import LocalStore
 from worker.pipeline import process_document, register_document
-from worker.queries import document_text, load_document, search
-from worker.store import LocalStore
 
 pytestmark = [pytest.mark.services]
 

@@ -6,10 +6,10 @@ from pathlib import Path
 import cv2
 import numpy as np
 
+from benchmarks.synth import compose_page, typed_line
 from segmentation import segment_page
 from segmentation.binarize import binarize
 from segmentation.printed import glyph_twin_share, is_printed
-from segmentation.synth import compose_page, typed_line
 from tests.fixtures import word_strokes
 from training.render import render_strokes
 
@@ -89,7 +89,7 @@ def test_a_form_keeps_its_handwriting_and_leaves_the_printed_template_out():
 
 
 def test_pages_of_one_kind_are_read_whole():
-    from worker.documents import iter_pages
+    from worker.io.documents import iter_pages
 
     rng = np.random.default_rng(2)
     typed = compose_page([typed_line(t, 40, rng) for t in PROSE[:4]], PROSE[:4], rng, size=(2000, 1600), noise=0.01)
@@ -103,11 +103,14 @@ def test_pages_of_one_kind_are_read_whole():
 def test_htr_printed_setting():
     import pytest
 
-    from worker.settings import skip_printed
+    from worker.settings import Settings
 
-    assert skip_printed({}) and skip_printed({"HTR_PRINTED": "skip"}) and not skip_printed({"HTR_PRINTED": "READ"})
+    def skip(env):
+        return Settings.from_env(env).skip_printed
+
+    assert skip({}) and skip({"HTR_PRINTED": "skip"}) and not skip({"HTR_PRINTED": "READ"})
     with pytest.raises(ValueError, match="HTR_PRINTED"):
-        skip_printed({"HTR_PRINTED": "maybe"})
+        skip({"HTR_PRINTED": "maybe"})
 
 
 def test_a_page_is_split_only_when_print_and_writing_are_both_sure():
@@ -129,18 +132,17 @@ def test_a_page_is_split_only_when_print_and_writing_are_both_sure():
     assert form_template_lines([]) == []
 
 
-def test_the_pipeline_reads_a_forms_handwriting_only_unless_told(monkeypatch, caplog):
+def test_the_pipeline_reads_a_forms_handwriting_only_unless_told(caplog):
     import logging
 
-    from worker.documents import PageImage
+    from worker.io.documents import PageImage
     from worker.pipeline import segment
 
     rng = np.random.default_rng(1)
     sp = _form(rng, PROSE[:4], handwriting_lines())
     page = PageImage(0, sp.image, 300)
-    with caplog.at_level(logging.INFO, logger="worker.pipeline"):
-        work = segment(page)
+    with caplog.at_level(logging.INFO, logger="worker.pipeline.pages"):
+        work = segment(page, skip_printed=True)
     assert len(work.crops) == len(work.boxes) == 4  # the four handwritten lines
     assert "4 printed lines left out" in caplog.text
-    monkeypatch.setenv("HTR_PRINTED", "read")
-    assert len(segment(page).crops) == 8
+    assert len(segment(page, skip_printed=False).crops) == 8  # HTR_PRINTED=read

@@ -18,7 +18,7 @@ import pytest
 from PIL import Image
 from sqlalchemy import create_engine, func, select, text
 
-from segmentation.synth import compose_page
+from benchmarks.synth import compose_page
 from tests.fixtures import text_image
 from tests.services import RedisServer, WorkerProcess, moto_server, port_open
 from worker.db import Document, Line, Page, Status, TaskRun, Word, make_engine, session_factory, upgrade
@@ -267,7 +267,7 @@ def test_a_worker_killed_mid_sweep_holds_up_redelivery_for_seconds_not_minutes(s
     import redis as redis_py
     from kombu.transport.redis import Mutex
 
-    from worker.celery_app import make_app
+    from worker.queue.app import make_app
     from worker.settings import Settings
 
     app = make_app(Settings.from_env(stack["env"]))

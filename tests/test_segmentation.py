@@ -2,12 +2,12 @@ import cv2
 import numpy as np
 import pytest
 
+from benchmarks.synth import compose_page, match_lines
 from segmentation import line_crops, segment_page
 from segmentation.binarize import METHODS, binarize
 from segmentation.deskew import estimate_skew, rotate
 from segmentation.lines import segment_words
 from segmentation.rulings import remove_rulings
-from segmentation.synth import compose_page, match_lines
 from tests.fixtures import text_image
 
 SENTENCES = [
@@ -150,7 +150,7 @@ def test_a_short_line_alone_in_its_form_box_is_its_own_line():
 
 @pytest.mark.parametrize("artefact", ["border", "shadow", "holes", "stain", "boxes", "all"])
 def test_scan_artefacts_never_become_lines(artefact):
-    from segmentation.synth import ARTEFACTS
+    from benchmarks.synth import ARTEFACTS
 
     kinds = ARTEFACTS if artefact == "all" else (artefact,)
     for seed in (1, 2):

@@ -2,7 +2,7 @@ import boto3
 import pytest
 
 from tests.services import moto_server
-from worker.store import LocalStore, S3Store, open_store
+from worker.io.store import LocalStore, S3Store, open_store
 
 pytestmark = [pytest.mark.services]
 

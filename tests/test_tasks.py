@@ -7,7 +7,7 @@ import pytest
 from sqlalchemy import select
 
 from worker.db import Document, Status, TaskRun
-from worker.store import StoreError
+from worker.io.store import StoreError
 
 pytestmark = [pytest.mark.services]
 
@@ -30,16 +30,16 @@ class FlakyStore:
 
 @pytest.fixture
 def rt(tmp_path, monkeypatch):
-    from worker import tasks
     from worker.db import upgrade
+    from worker.queue import tasks
 
     monkeypatch.setenv("HTR_DATABASE_URL", f"sqlite:///{tmp_path / 'htr.sqlite'}")
     monkeypatch.setenv("HTR_STORE_URL", f"file://{tmp_path / 'store'}")
     monkeypatch.setenv("HTR_TASK_RETRIES", "3")
     upgrade()
-    monkeypatch.setattr(tasks, "_runtime", None)
+    monkeypatch.setattr(tasks._rt, "_runtime", None)
     queued = []
-    monkeypatch.setattr(tasks.segment_page, "apply_async", lambda args, **kw: queued.append(tuple(args)))
+    monkeypatch.setattr(tasks.segment_task, "apply_async", lambda args, **kw: queued.append(tuple(args)))
     r = tasks.runtime()
     r.queued = queued
     yield r
@@ -62,26 +62,26 @@ def _state(rt, doc_id):
 
 
 def test_transient_store_errors_are_retried_until_they_pass(rt):
-    from worker import tasks
+    from worker.queue import tasks
 
     doc_id = _register(rt, "examples/letter.pdf")
     rt.store = flaky = FlakyStore(rt.store, failures=2)
-    tasks.start.apply((doc_id,))
+    tasks.start_task.apply((doc_id,))
     status, error, pages, runs = _state(rt, doc_id)
     assert flaky.calls == 3  # two failures, then it worked
     assert status == Status.PROCESSING and error is None and pages == 2
     assert runs == [("start", -1, "ended", 0)]
     assert rt.queued == [(doc_id, 0), (doc_id, 1)]  # one segment task per page
-    tasks.start.apply((doc_id,))  # delivered again after it ended: nothing happens twice
+    tasks.start_task.apply((doc_id,))  # delivered again after it ended: nothing happens twice
     assert rt.queued == [(doc_id, 0), (doc_id, 1)] and flaky.calls == 3
 
 
 def test_a_store_that_stays_down_fails_the_document_after_the_retry_budget(rt):
-    from worker import tasks
+    from worker.queue import tasks
 
     doc_id = _register(rt, "examples/line.png")
     rt.store = flaky = FlakyStore(rt.store, failures=100)
-    tasks.start.apply((doc_id,))
+    tasks.start_task.apply((doc_id,))
     status, error, _, runs = _state(rt, doc_id)
     assert flaky.calls == 4  # first try + HTR_TASK_RETRIES
     assert status == Status.FAILED and "after 3 retries" in error and "connection reset by S3" in error
@@ -93,14 +93,14 @@ def test_bad_input_fails_at_once_without_retrying(rt, tmp_path):
 
     from PIL import Image
 
-    from worker import tasks
+    from worker.queue import tasks
 
     # Refused at registration (type, size, pages checked before storing): never stored, start does nothing.
     bad = tmp_path / "scan.pdf"
     bad.write_bytes(b"%PDF-1.4\n this is not really a pdf")
     doc_id = _register(rt, bad)
     rt.store = flaky = FlakyStore(rt.store, failures=0)
-    tasks.start.apply((doc_id,))
+    tasks.start_task.apply((doc_id,))
     status, error, _, _ = _state(rt, doc_id)
     assert flaky.calls == 0 and rt.queued == []
     assert status == Status.FAILED and error.startswith("corrupt PDF")
@@ -112,17 +112,17 @@ def test_bad_input_fails_at_once_without_retrying(rt, tmp_path):
     rt.store = flaky.store
     doc_id = _register(rt, cut)
     rt.store = flaky = FlakyStore(rt.store, failures=0)
-    tasks.start.apply((doc_id,))
+    tasks.start_task.apply((doc_id,))
     assert rt.queued == [(doc_id, 0)]
-    tasks.segment_page.apply((doc_id, 0))
+    tasks.segment_task.apply((doc_id, 0))
     status, error, _, runs = _state(rt, doc_id)
     assert status == Status.FAILED and "unreadable image data" in error, error
     assert ("segment", 0, "ended", 0) in runs and flaky.calls == 1  # fetched once (cached for segment), never retried
 
 
 def test_originals_cache_keeps_files_in_use_and_evicts_the_oldest_idle(tmp_path):
-    from worker.store import LocalStore
-    from worker.tasks import _Originals
+    from worker.io.store import LocalStore
+    from worker.queue.runtime import Originals as _Originals
 
     class Remote:  # a non-local store: the cache downloads through local_copy
         def __init__(self):
@@ -149,11 +149,11 @@ def test_originals_cache_keeps_files_in_use_and_evicts_the_oldest_idle(tmp_path)
 
 
 def test_workers_decode_as_htr_decoder_says(rt, monkeypatch):
-    from worker import tasks
+    from worker.queue import tasks
 
     assert rt.batcher() is not None and rt.predictor.decoder.name == "greedy"
     monkeypatch.setenv("HTR_DECODER", "beam")
-    monkeypatch.setattr(tasks, "_runtime", None)
+    monkeypatch.setattr(tasks._rt, "_runtime", None)
     beam = tasks.runtime()
     beam.batcher()
     assert beam.predictor.decoder.name == "beam" and beam.predictor.lm is not None
@@ -165,22 +165,22 @@ def test_a_page_stored_once_when_its_worker_dies_right_after_or_a_duplicate_come
     message finds the run ended, even though the page's work file is gone."""
     from datetime import timedelta
 
-    from worker import tasks
     from worker.db import Page, utcnow
+    from worker.queue import tasks
 
-    monkeypatch.setattr(tasks.recognize_page, "apply_async", lambda args, **kw: rt.queued.append(("recognize", *args)))
+    monkeypatch.setattr(tasks.recognize_task, "apply_async", lambda args, **kw: rt.queued.append(("recognize", *args)))
     doc_id = _register(rt, "examples/letter.pdf")  # two pages: the document stays open after the first
-    tasks.start.apply((doc_id,))
-    tasks.segment_page.apply((doc_id, 0))
+    tasks.start_task.apply((doc_id,))
+    tasks.segment_task.apply((doc_id, 0))
     assert rt.queued[-1] == ("recognize", doc_id, 0)
     with monkeypatch.context() as m:
-        m.setattr(tasks, "_mark", lambda *a, **kw: None)  # the worker dies before its own bookkeeping
-        tasks.recognize_page.apply((doc_id, 0))
+        m.setattr(tasks, "_end", lambda *a, **kw: None)  # the worker dies before its own bookkeeping
+        tasks.recognize_task.apply((doc_id, 0))
     with rt.sessions() as s:  # ... and stays dead: its message comes back after the visibility timeout
         run = s.get(TaskRun, (doc_id, "recognize", 0))
         run.started_at = utcnow() - timedelta(seconds=rt.settings.visibility_timeout + 1)
         s.commit()
-    tasks.recognize_page.apply((doc_id, 0))
+    tasks.recognize_task.apply((doc_id, 0))
     status, error, pages, runs = _state(rt, doc_id)
     assert status == Status.PROCESSING and error is None and pages == 2
     assert ("recognize", 0, "ended", 0) in runs
@@ -192,7 +192,7 @@ def test_a_page_stored_once_when_its_worker_dies_right_after_or_a_duplicate_come
     with rt.sessions() as s:
         s.get(TaskRun, (doc_id, "recognize", 0)).state = "retry"
         s.commit()
-    tasks.recognize_page.apply((doc_id, 0))
+    tasks.recognize_task.apply((doc_id, 0))
     status, error, _, runs = _state(rt, doc_id)
     assert status == Status.PROCESSING and error is None and ("recognize", 0, "ended", 0) in runs
 
@@ -200,18 +200,16 @@ def test_a_page_stored_once_when_its_worker_dies_right_after_or_a_duplicate_come
 def test_deaths_not_counted_for_a_slow_page_in_its_own_worker_or_a_settled_document(rt):
     from datetime import timedelta
 
-    from worker import tasks
-    from worker.db import utcnow
-
-    class Later(Exception):
-        pass
-
-    class Task:  # what _claim needs of a bound Celery task
-        def retry(self, countdown, max_retries):
-            return Later(countdown)
+    from worker.db import Stage, utcnow
+    from worker.pipeline import fail_document
+    from worker.queue.delivery import Claim, claim, worker_name
 
     doc_id = _register(rt, "examples/line.png")
     vt = rt.settings.visibility_timeout
+
+    def claim_segment(in_hand: bool):
+        return claim(rt.sessions, doc_id, Stage.SEGMENT, 0, visibility_timeout=vt, max_attempts=3, in_hand=in_hand)
+
     with rt.sessions() as s:  # this process took the page longer ago than the visibility timeout
         s.add(
             TaskRun(
@@ -219,38 +217,56 @@ def test_deaths_not_counted_for_a_slow_page_in_its_own_worker_or_a_settled_docum
                 stage="segment",
                 page=0,
                 state="running",
-                worker=tasks.worker_name(),
+                worker=worker_name(),
                 started_at=utcnow() - timedelta(seconds=vt + 5),
                 deaths=0,
             )
         )
         s.commit()
-    rt.running.add((doc_id, "segment", 0))
-    with pytest.raises(Later) as later:
-        tasks._claim(Task(), rt, doc_id, "segment", 0)
-    assert later.value.args == (vt / 2,)  # looked at again later, nobody died
+    got = claim_segment(in_hand=True)
+    assert (got.outcome, got.wait) == (Claim.BUSY, vt / 2)  # looked at again later, nobody died
     assert _state(rt, doc_id)[3] == [("segment", 0, "running", 0)]
-    rt.running.clear()  # same name, but not in this process's hands: an earlier process that died
-    tasks._claim(Task(), rt, doc_id, "segment", 0)
+    # Same name, but not in this process's hands: an earlier process that died.
+    assert claim_segment(in_hand=False).outcome == Claim.STARTED
     assert _state(rt, doc_id)[3] == [("segment", 0, "running", 1)]
+    assert claim_segment(in_hand=False).outcome == Claim.BUSY  # just started again: running, not dead
 
     # Once the document has been given up, a death noticed later is not counted against it.
-    from celery.exceptions import Ignore
-
-    from worker.pipeline import fail_document
-
     with rt.sessions() as s:
         fail_document(s, doc_id, "gave up after 3 attempts")
         s.get(TaskRun, (doc_id, "segment", 0)).started_at = utcnow() - timedelta(seconds=vt + 5)
         s.commit()
-    with pytest.raises(Ignore):
-        tasks._claim(Task(), rt, doc_id, "segment", 0)
+    assert claim_segment(in_hand=False).outcome == Claim.SETTLED
     status, error, _, runs = _state(rt, doc_id)
     assert status == Status.FAILED and error == "gave up after 3 attempts" and runs == [("segment", 0, "ended", 1)]
+    assert claim_segment(in_hand=False).outcome == Claim.FINISHED
+
+
+def test_the_third_dead_worker_fails_the_document(rt):
+    from datetime import timedelta
+
+    from worker.db import Stage, utcnow
+    from worker.queue.delivery import Claim, claim
+
+    doc_id = _register(rt, "examples/line.png")
+    vt = rt.settings.visibility_timeout
+    outcomes = []
+    for k in range(3):
+        with rt.sessions() as s:
+            run = s.get(TaskRun, (doc_id, "segment", 0)) or TaskRun(document_id=doc_id, stage="segment", page=0, deaths=0)
+            run.state, run.worker, run.started_at = "running", f"host:{100 + k}", utcnow() - timedelta(seconds=vt + 1)
+            s.add(run)
+            s.commit()
+        got = claim(rt.sessions, doc_id, Stage.SEGMENT, 0, visibility_timeout=vt, max_attempts=3, in_hand=False)
+        outcomes.append(got.outcome)
+    assert outcomes == [Claim.STARTED, Claim.STARTED, Claim.GAVE_UP]
+    status, error, _, runs = _state(rt, doc_id)
+    assert status == Status.FAILED and error.startswith("gave up after 3 attempts") and "host:102" in error
+    assert runs == [("segment", 0, "ended", 3)]
 
 
 def test_a_producer_left_with_a_dead_channel_publishes_on_a_fresh_connection(rt, monkeypatch):
-    from worker import tasks
+    from worker.queue import tasks
 
     sent = []
 
@@ -259,9 +275,9 @@ def test_a_producer_left_with_a_dead_channel_publishes_on_a_fresh_connection(rt,
             raise AttributeError("'NoneType' object has no attribute 'client'")
         sent.append((tuple(args), kw["connection"].as_uri()))
 
-    monkeypatch.setattr(tasks.segment_page, "apply_async", apply_async)
+    monkeypatch.setattr(tasks.segment_task, "apply_async", apply_async)
     doc_id = _register(rt, "examples/letter.pdf")
-    tasks.start.apply((doc_id,))
+    tasks.start_task.apply((doc_id,))
     status, error, _pages, runs = _state(rt, doc_id)
     assert status == Status.PROCESSING and error is None and runs == [("start", -1, "ended", 0)]
     assert [a for a, _ in sent] == [(doc_id, 0), (doc_id, 1)]
@@ -269,21 +285,21 @@ def test_a_producer_left_with_a_dead_channel_publishes_on_a_fresh_connection(rt,
 
 
 def test_a_work_file_left_by_a_worker_dying_after_its_commit_is_deleted_on_redelivery(rt, monkeypatch):
-    from worker import tasks
     from worker.db import Page
+    from worker.queue import tasks
 
-    monkeypatch.setattr(tasks.recognize_page, "apply_async", lambda args, **kw: rt.queued.append(("recognize", *args)))
+    monkeypatch.setattr(tasks.recognize_task, "apply_async", lambda args, **kw: rt.queued.append(("recognize", *args)))
     doc_id = _register(rt, "examples/letter.pdf")
-    tasks.start.apply((doc_id,))
-    tasks.segment_page.apply((doc_id, 0))
+    tasks.start_task.apply((doc_id,))
+    tasks.segment_task.apply((doc_id, 0))
     with rt.sessions() as s:
-        key = tasks.work_key(s.get(Document, doc_id).content_hash, 0)
+        key = tasks.keys.page_work(s.get(Document, doc_id).content_hash, 0)
     assert rt.store.exists(key)
     with monkeypatch.context() as m:
         m.setattr(type(rt.store), "delete", lambda self, k: None)  # dies after the commit, before the delete
-        tasks.recognize_page.apply((doc_id, 0))
+        tasks.recognize_task.apply((doc_id, 0))
     assert rt.store.exists(key)
-    tasks.recognize_page.apply((doc_id, 0))  # the unacked message comes back
+    tasks.recognize_task.apply((doc_id, 0))  # the unacked message comes back
     assert not rt.store.exists(key)
     status, error, _, runs = _state(rt, doc_id)
     assert status == Status.PROCESSING and error is None and ("recognize", 0, "ended", 0) in runs

@@ -1,5 +1,6 @@
-"""One settings object, read from environment variables with the same names
-everywhere: the CLI, Celery workers and beat, docker-compose and the tests.
+"""One settings object for every ``HTR_*`` variable, read once from the
+environment (``Settings.from_env``) and passed down: the CLI, the in-process
+runner, Celery workers and beat, docker-compose and the tests use the same names.
 
 S3 endpoint and credentials are boto3's own variables (``AWS_ACCESS_KEY_ID``,
 ``AWS_SECRET_ACCESS_KEY``, ``AWS_DEFAULT_REGION``, ``AWS_ENDPOINT_URL_S3`` or
@@ -10,9 +11,12 @@ from __future__ import annotations
 
 import json
 import os
-from collections.abc import Mapping
+from collections.abc import Callable, Mapping
 from dataclasses import dataclass, field
 from pathlib import Path
+from typing import Any
+
+from .io.documents import Limits
 
 DEFAULT_ROUTES = {
     "htr.start": "cpu",  # validate, count pages, fan out
@@ -21,18 +25,53 @@ DEFAULT_ROUTES = {
     "htr.scan": "cpu",  # nightly: enqueue new objects under a prefix
 }
 
-
 DECODERS = ("greedy", "beam")  # HTR_DECODER / --decoder values
+PRINTED = ("skip", "read")  # HTR_PRINTED values
 
 
-def _int(env: Mapping[str, str], name: str, default: int) -> int:
-    raw = env.get(name)
-    if raw is None or raw == "":
-        return default
+class SettingsError(ValueError):
+    """A malformed ``HTR_*`` value; the message names the variable."""
+
+
+def _whole(name: str, raw: str) -> int:
     try:
         return int(raw)
-    except ValueError as exc:
-        raise ValueError(f"{name}={raw!r}: expected a whole number") from exc
+    except ValueError:
+        raise SettingsError(f"{name}={raw!r}: expected a whole number") from None
+
+
+def _number(name: str, raw: str) -> float:
+    try:
+        v = float(raw)
+    except ValueError:
+        raise SettingsError(f"{name}={raw!r}: expected a number") from None
+    if not v > 0:
+        raise SettingsError(f"{name}={raw!r}: expected a number above 0")
+    return v
+
+
+def _choice(choices: tuple[str, ...]) -> Callable[[str, str], str]:
+    def parse(name: str, raw: str) -> str:
+        v = raw.strip().lower()
+        if v not in choices:
+            raise SettingsError(f"{name}={raw!r}: expected one of {', '.join(choices)}")
+        return v
+
+    return parse
+
+
+def _routes(name: str, raw: str) -> dict:
+    try:
+        extra = json.loads(raw)
+    except json.JSONDecodeError as exc:
+        raise SettingsError(f"{name} is not JSON: {exc}") from exc
+    if not isinstance(extra, dict):
+        raise SettingsError(f"{name}: expected a JSON object (task name -> queue)")
+    return {**DEFAULT_ROUTES, **extra}
+
+
+def _text(name: str, raw: str) -> str:
+    return raw
 
 
 @dataclass(frozen=True)
@@ -42,7 +81,7 @@ class Settings:
     broker_url: str = "redis://127.0.0.1:6379/0"  # HTR_BROKER_URL
     model: str | None = None  # HTR_MODEL: model folder (default: the bundled model)
     decoder: str = "greedy"  # HTR_DECODER: greedy, or beam (search with the bundle's character n-gram: more accurate, slower)
-    max_attempts: int = 3  # HTR_MAX_ATTEMPTS: worker deaths on one task before the document fails
+    max_attempts: int = 3  # HTR_MAX_ATTEMPTS: worker deaths on one document before it fails
     visibility_timeout: int = 3600  # HTR_VISIBILITY_TIMEOUT (s): longer than any one task (one page)
     task_retries: int = 8  # HTR_TASK_RETRIES: retries with backoff for transient errors
     batch_max_lines: int = 256  # HTR_BATCH_MAX_LINES: micro-batch size across documents
@@ -50,44 +89,66 @@ class Settings:
     scan_url: str | None = None  # HTR_SCAN_URL: s3://bucket/prefix scanned by beat
     scan_schedule: str = "0 2 * * *"  # HTR_SCAN_SCHEDULE: cron (minute hour day month weekday)
     routes: dict = field(default_factory=lambda: dict(DEFAULT_ROUTES))  # HTR_TASK_ROUTES (JSON: task -> queue)
+    printed: str = "skip"  # HTR_PRINTED: skip (leave a form's printed lines out of the transcript) or read
+    limits: Limits = field(default_factory=Limits)  # HTR_MAX_FILE_MB, HTR_MAX_PAGE_PIXELS, HTR_MAX_PAGES
+    data_dir: str | None = None  # HTR_DATA_DIR: training and evaluation data (default ../shared/data)
+    fonts_dir: str | None = None  # HTR_FONTS_DIR: handwriting fonts for training (default .fonts/)
+    given: frozenset[str] = frozenset()  # the variables that were set (a command's own default yields to them)
+
+    @property
+    def skip_printed(self) -> bool:
+        return self.printed == "skip"
+
+    @classmethod
+    def variables(cls) -> dict[str, str]:
+        """Every environment variable read, with the field (or limit) it sets."""
+        return {name: target for name, (target, _parse) in _VARIABLES.items()}
 
     @classmethod
     def from_env(cls, env: Mapping[str, str] | None = None) -> Settings:
+        """The settings in ``env`` (default: the process environment). A
+        malformed value raises :class:`SettingsError` naming the variable."""
         env = os.environ if env is None else env
-        db = env.get("HTR_DATABASE_URL") or f"sqlite:///{Path('var/htr.sqlite').resolve()}"
-        store = env.get("HTR_STORE_URL") or "file://" + str(Path("var/store").resolve())
-        routes = dict(DEFAULT_ROUTES)
-        if env.get("HTR_TASK_ROUTES"):
-            try:
-                routes.update(json.loads(env["HTR_TASK_ROUTES"]))
-            except json.JSONDecodeError as exc:
-                raise ValueError(f"HTR_TASK_ROUTES is not JSON: {exc}") from exc
-        decoder = env.get("HTR_DECODER") or cls.decoder
-        if decoder not in DECODERS:
-            raise ValueError(f"HTR_DECODER={decoder!r}: expected one of {', '.join(DECODERS)}")
-        return cls(
-            database_url=db,
-            store_url=store,
-            broker_url=env.get("HTR_BROKER_URL") or cls.broker_url,
-            model=env.get("HTR_MODEL") or None,
-            decoder=decoder,
-            max_attempts=_int(env, "HTR_MAX_ATTEMPTS", cls.max_attempts),
-            visibility_timeout=_int(env, "HTR_VISIBILITY_TIMEOUT", cls.visibility_timeout),
-            task_retries=_int(env, "HTR_TASK_RETRIES", cls.task_retries),
-            batch_max_lines=_int(env, "HTR_BATCH_MAX_LINES", cls.batch_max_lines),
-            batch_wait_ms=_int(env, "HTR_BATCH_WAIT_MS", cls.batch_wait_ms),
-            scan_url=env.get("HTR_SCAN_URL") or None,
-            scan_schedule=env.get("HTR_SCAN_SCHEDULE") or cls.scan_schedule,
-            routes=routes,
-        )
+        values: dict[str, Any] = {
+            "database_url": f"sqlite:///{Path('var/htr.sqlite').resolve()}",
+            "store_url": "file://" + str(Path("var/store").resolve()),
+        }
+        limits: dict[str, Any] = {}
+        given = set()
+        for name, (target, parse) in _VARIABLES.items():
+            raw = env.get(name)
+            if raw is None or raw.strip() == "":
+                continue
+            given.add(name)
+            value = parse(name, raw)
+            if target.startswith("limits."):
+                limits[target[len("limits.") :]] = value
+            else:
+                values[target] = value
+        if "max_bytes" in limits:
+            limits["max_bytes"] = int(limits["max_bytes"] * 2**20)
+        values["limits"] = Limits(**limits)
+        return cls(**values, given=frozenset(given))
 
 
-def skip_printed(env: Mapping[str, str] | None = None) -> bool:
-    """HTR_PRINTED: ``skip`` (default) leaves machine-printed lines out of pages that mix
-    print and handwriting (a form's template text); ``read`` reads them as writing.
-    Read when a page is segmented, like the input limits."""
-    env = os.environ if env is None else env
-    value = (env.get("HTR_PRINTED") or "skip").strip().lower()
-    if value not in ("skip", "read"):
-        raise ValueError(f"HTR_PRINTED={value!r}: expected skip or read")
-    return value == "skip"
+_VARIABLES: dict[str, tuple[str, Callable[[str, str], Any]]] = {
+    "HTR_DATABASE_URL": ("database_url", _text),
+    "HTR_STORE_URL": ("store_url", _text),
+    "HTR_BROKER_URL": ("broker_url", _text),
+    "HTR_MODEL": ("model", _text),
+    "HTR_DECODER": ("decoder", _choice(DECODERS)),
+    "HTR_MAX_ATTEMPTS": ("max_attempts", _whole),
+    "HTR_VISIBILITY_TIMEOUT": ("visibility_timeout", _whole),
+    "HTR_TASK_RETRIES": ("task_retries", _whole),
+    "HTR_BATCH_MAX_LINES": ("batch_max_lines", _whole),
+    "HTR_BATCH_WAIT_MS": ("batch_wait_ms", _whole),
+    "HTR_SCAN_URL": ("scan_url", _text),
+    "HTR_SCAN_SCHEDULE": ("scan_schedule", _text),
+    "HTR_TASK_ROUTES": ("routes", _routes),
+    "HTR_PRINTED": ("printed", _choice(PRINTED)),
+    "HTR_MAX_FILE_MB": ("limits.max_bytes", _number),
+    "HTR_MAX_PAGE_PIXELS": ("limits.max_pixels", _whole),
+    "HTR_MAX_PAGES": ("limits.max_pages", _whole),
+    "HTR_DATA_DIR": ("data_dir", _text),
+    "HTR_FONTS_DIR": ("fonts_dir", _text),
+}

@@ -14,9 +14,10 @@ from pathlib import Path
 from sqlalchemy import func, select
 from sqlalchemy.orm import Session, sessionmaker
 
-from .db import Document, Page, Status, TaskRun, WorkerDeath, as_utc, utcnow
-from .pipeline import register_document
-from .store import S3Store, split_s3_url
+from ..db import Document, Page, Status, TaskRun, WorkerDeath, as_utc, utcnow
+from ..io.documents import Limits
+from ..io.store import S3Store, split_s3_url
+from ..pipeline import register_document
 
 
 @dataclass
@@ -44,16 +45,20 @@ def _known_source(session: Session, source: str) -> Document | None:
     return session.scalar(select(Document).where(Document.source == source).limit(1))
 
 
-def _register(sessions: sessionmaker, store, path: Path, source: str, enqueue: Callable[[int], None]) -> Submitted:
+def _register(
+    sessions: sessionmaker, store, path: Path, source: str, enqueue: Callable[[int], None], limits: Limits | None
+) -> Submitted:
     with sessions() as s:
-        doc, created = register_document(s, store, path, source=source)
+        doc, created = register_document(s, store, path, source=source, limits=limits)
         doc_id, status, error = doc.id, doc.status, doc.error
     if created and status == Status.QUEUED:
         enqueue(doc_id)
     return Submitted(source, doc_id, status, created, error)
 
 
-def submit(sessions: sessionmaker, store, targets: Iterable[str], enqueue: Callable[[int], None]) -> Iterator[Submitted]:
+def submit(
+    sessions: sessionmaker, store, targets: Iterable[str], enqueue: Callable[[int], None], limits: Limits | None = None
+) -> Iterator[Submitted]:
     """Store and record each file (folders are walked, s3://bucket/prefix is
     listed) and enqueue the new ones; the same bytes are never queued twice."""
     for target in targets:
@@ -65,7 +70,7 @@ def submit(sessions: sessionmaker, store, targets: Iterable[str], enqueue: Calla
                     yield Submitted(source, known.id, known.status, False)
                     continue
                 with src.local_copy(key) as local:
-                    yield _register(sessions, store, local, source, enqueue)
+                    yield _register(sessions, store, local, source, enqueue, limits)
             continue
         p = Path(target)
         files = sorted(f for f in p.rglob("*") if f.is_file()) if p.is_dir() else [p]
@@ -73,17 +78,19 @@ def submit(sessions: sessionmaker, store, targets: Iterable[str], enqueue: Calla
             if not f.is_file():
                 yield Submitted(str(f), None, Status.FAILED, False, "no such file")
                 continue
-            yield _register(sessions, store, f, str(f.resolve()), enqueue)
+            yield _register(sessions, store, f, str(f.resolve()), enqueue, limits)
 
 
-def scan(sessions: sessionmaker, store, url: str, enqueue: Callable[[int], None]) -> list[Submitted]:
+def scan_prefix(
+    sessions: sessionmaker, store, url: str, enqueue: Callable[[int], None], limits: Limits | None = None
+) -> list[Submitted]:
     """The nightly job: enqueue the objects under ``url`` not seen before."""
-    return [r for r in submit(sessions, store, [url], enqueue) if r.created]
+    return [r for r in submit(sessions, store, [url], enqueue, limits) if r.created]
 
 
 def status(session: Session, window_minutes: int = 60) -> dict:
     """Counts per state, recent throughput and an ETA for what is waiting."""
-    counts = dict.fromkeys(Status.ALL, 0)
+    counts: dict[str, int] = dict.fromkeys(Status, 0)
     for st, n in session.execute(select(Document.status, func.count()).group_by(Document.status)):
         counts[st] = n
     since = utcnow() - timedelta(minutes=window_minutes)

@@ -11,7 +11,7 @@ import json
 from datetime import UTC, datetime
 from xml.sax.saxutils import escape, quoteattr
 
-from .db import Document
+from ..db import Document
 
 FORMATS = ("txt", "json", "alto", "pagexml", "hocr")
 PAGE_NS = "http://schema.primaresearch.org/PAGE/gts/pagecontent/2019-07-15"
@@ -161,7 +161,7 @@ def to_hocr(doc: Document) -> str:
     return "\n".join(out)
 
 
-def export(doc: Document, fmt: str) -> list[tuple[str, str]]:
+def serialize(doc: Document, fmt: str) -> list[tuple[str, str]]:
     """(file name, content) pairs: one for every format but PAGE XML (one per page)."""
     stem = f"doc{doc.id}"
     if fmt == "txt":

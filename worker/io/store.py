@@ -1,7 +1,7 @@
 """Object store behind one small interface: a local folder or S3.
 
-``HTR_STORE_URL`` chooses: ``file:///path/to/folder`` (the default is
-``./var/store``) or ``s3://bucket/prefix``. S3 uses boto3 with its own
+``HTR_STORE_URL`` (``Settings.store_url``) chooses: ``file:///path/to/folder``
+(the default is ``./var/store``) or ``s3://bucket/prefix``. S3 uses boto3 with its own
 configuration (``AWS_ACCESS_KEY_ID``, ``AWS_SECRET_ACCESS_KEY``,
 ``AWS_DEFAULT_REGION``, ``AWS_ENDPOINT_URL`` / ``AWS_ENDPOINT_URL_S3`` for a
 local server such as MinIO or moto).
@@ -147,10 +147,8 @@ def split_s3_url(url: str) -> tuple[str, str]:
     return u.netloc, u.path.lstrip("/")
 
 
-def open_store(url: str | None = None):
-    from .settings import Settings
-
-    url = url or Settings.from_env().store_url
+def open_store(url: str):
+    """The store at ``file:///folder``, ``s3://bucket/prefix`` or a plain folder path (``Settings.store_url``)."""
     u = urlparse(url)
     if u.scheme == "file":
         return LocalStore(u.path if not u.netloc else f"/{u.netloc}{u.path}")

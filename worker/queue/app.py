@@ -14,12 +14,12 @@ from __future__ import annotations
 from celery import Celery
 from celery.schedules import crontab
 
-from .settings import Settings
+from ..settings import Settings
 
 
 def make_app(settings: Settings | None = None) -> Celery:
     s = settings or Settings.from_env()
-    app = Celery("htr", broker=s.broker_url, include=["worker.tasks"])
+    app = Celery("htr", broker=s.broker_url, include=["worker.queue.tasks"])
     restore_every = max(1, min(60, s.visibility_timeout // 10))
     app.conf.update(
         task_ignore_result=True,

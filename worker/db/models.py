@@ -1,22 +1,19 @@
-"""Database schema (SQLAlchemy 2 typed declarative) and sessions.
+"""Database schema (SQLAlchemy 2 typed declarative).
 
-``HTR_DATABASE_URL`` picks the database; the default is SQLite in
-``./var/htr.sqlite``. The schema is created and changed only by the Alembic
-migrations in ``migrations/`` (``htr db upgrade``), never by ``create_all``.
+The schema is created and changed only by the Alembic migrations in
+``migrations/`` (``htr db upgrade``), never by ``create_all``.
 
-documents 1─* pages 1─* lines 1─* words; documents *─1 model_versions.
+documents 1─* pages 1─* lines 1─* words; documents *─1 model_versions;
+task_runs and worker_deaths are the queue's delivery bookkeeping.
 """
 
 from __future__ import annotations
 
 from datetime import UTC, datetime
-from pathlib import Path
+from enum import StrEnum
 
-from sqlalchemy import JSON, DateTime, Float, ForeignKey, Integer, String, Text, UniqueConstraint, create_engine, event
-from sqlalchemy.engine import Engine
-from sqlalchemy.orm import DeclarativeBase, Mapped, mapped_column, relationship, sessionmaker
-
-ROOT = Path(__file__).resolve().parents[1]
+from sqlalchemy import JSON, DateTime, Float, ForeignKey, Integer, String, Text, UniqueConstraint
+from sqlalchemy.orm import DeclarativeBase, Mapped, mapped_column, relationship
 
 
 def utcnow() -> datetime:
@@ -32,12 +29,29 @@ class Base(DeclarativeBase):
     pass
 
 
-class Status:
+class Status(StrEnum):
+    """A document's state: queued → processing → done or failed."""
+
     QUEUED = "queued"
     PROCESSING = "processing"
     DONE = "done"
     FAILED = "failed"
-    ALL = (QUEUED, PROCESSING, DONE, FAILED)
+
+
+class Stage(StrEnum):
+    """A queued unit of work on a document (``task_runs.stage``)."""
+
+    START = "start"  # the whole document: count pages, fan out
+    SEGMENT = "segment"  # one page: render and segment
+    RECOGNIZE = "recognize"  # one page: recognize and persist
+
+
+class RunState(StrEnum):
+    """``task_runs.state``."""
+
+    RUNNING = "running"  # started, not ended
+    RETRY = "retry"  # ended by a transient error; a retry is queued
+    ENDED = "ended"  # done: a redelivery does nothing
 
 
 class BoxColumns:
@@ -164,49 +178,3 @@ class WorkerDeath(Base):
     document_id: Mapped[int] = mapped_column(ForeignKey("documents.id", ondelete="CASCADE"), primary_key=True)
     worker: Mapped[str] = mapped_column(String(200), primary_key=True)
     noticed_at: Mapped[datetime] = mapped_column(DateTime(timezone=True), default=utcnow)
-
-
-def database_url(url: str | None = None) -> str:
-    """The given URL, else ``HTR_DATABASE_URL``, else SQLite in ./var (created).
-    ``postgresql://`` and ``postgres://`` (the spelling most people write) mean
-    the psycopg2 driver this project installs (SQLAlchemy would pick psycopg 3)."""
-    from .settings import Settings
-
-    url = url or Settings.from_env().database_url
-    for plain in ("postgresql://", "postgres://"):
-        if url.startswith(plain):
-            url = "postgresql+psycopg2://" + url[len(plain) :]
-    if url.startswith("sqlite:///") and not url.startswith("sqlite:///:memory:"):
-        Path(url[len("sqlite:///") :]).parent.mkdir(parents=True, exist_ok=True)
-    return url
-
-
-def make_engine(url: str | None = None) -> Engine:
-    url = database_url(url)
-    if url.startswith("sqlite"):
-        engine = create_engine(url, connect_args={"timeout": 30})
-
-        @event.listens_for(engine, "connect")
-        def _sqlite_pragmas(dbapi_conn, _record):
-            cur = dbapi_conn.cursor()
-            cur.execute("PRAGMA foreign_keys=ON")
-            cur.execute("PRAGMA journal_mode=WAL")
-            cur.close()
-
-        return engine
-    return create_engine(url, pool_pre_ping=True)
-
-
-def session_factory(engine: Engine) -> sessionmaker:
-    return sessionmaker(engine, expire_on_commit=False)
-
-
-def upgrade(url: str | None = None, revision: str = "head") -> None:
-    """Apply the Alembic migrations to the database."""
-    from alembic import command
-    from alembic.config import Config
-
-    cfg = Config()
-    cfg.set_main_option("script_location", str(ROOT / "migrations"))
-    cfg.set_main_option("sqlalchemy.url", database_url(url).replace("%", "%%"))
-    command.upgrade(cfg, revision)

@@ -8,7 +8,7 @@ from dataclasses import asdict, dataclass, field
 from sqlalchemy import select, text
 from sqlalchemy.orm import Session, selectinload
 
-from .db import Document, Line, Page, Word
+from .models import Document, Line, Page, Word
 
 
 @dataclass

@@ -19,7 +19,7 @@ from dataclasses import dataclass
 import cv2
 import numpy as np
 
-from .layout import Box
+from segmentation import Box
 
 
 @dataclass

@@ -12,7 +12,7 @@ from __future__ import annotations
 import os
 import stat
 import warnings
-from collections.abc import Iterator, Mapping
+from collections.abc import Iterator
 from contextlib import contextmanager
 from dataclasses import dataclass
 from pathlib import Path
@@ -32,19 +32,11 @@ class BadInput(Exception):
 
 @dataclass(frozen=True)
 class Limits:
+    """What a document may be; set from ``HTR_MAX_*`` by :class:`worker.settings.Settings`."""
+
     max_bytes: int = 512 * 1024 * 1024  # HTR_MAX_FILE_MB
     max_pixels: int = 120_000_000  # HTR_MAX_PAGE_PIXELS (per page, also Pillow's bomb guard)
     max_pages: int = 2000  # HTR_MAX_PAGES
-
-    @classmethod
-    def from_env(cls, env: Mapping[str, str] | None = None) -> Limits:
-        """The limits in force now (read at each call, not at import)."""
-        env = os.environ if env is None else env
-        return cls(
-            max_bytes=int(float(env.get("HTR_MAX_FILE_MB", cls.max_bytes / 2**20)) * 2**20),
-            max_pixels=int(env.get("HTR_MAX_PAGE_PIXELS", cls.max_pixels)),
-            max_pages=int(env.get("HTR_MAX_PAGES", cls.max_pages)),
-        )
 
 
 @dataclass
@@ -76,7 +68,7 @@ def check_file(path: str | Path, limits: Limits | None = None) -> str:
     FIFO: those are refused before anything is read, so nothing hangs),
     within the size limit, of a supported type; returns the type."""
     p = Path(path)
-    limits = limits or Limits.from_env()
+    limits = limits or Limits()
     try:
         st = os.lstat(p)
     except FileNotFoundError:
@@ -271,59 +263,69 @@ def _render_pdf_page(path: Path, i: int, limits: Limits) -> PageImage:
     return PageImage(i, np.asarray(img.convert("L"), dtype=np.uint8), dpi)
 
 
-def _pdf_pages(path: Path, limits: Limits) -> Iterator[PageImage]:
-    n = pdf_page_count(path)
-    if n > limits.max_pages:
-        raise BadInput(f"PDF has {n} pages, more than the limit of {limits.max_pages}")
-    for i in range(n):
-        yield _render_pdf_page(path, i, limits)
+class PageSource:
+    """A document's pages, the one way both runners read them: opening checks
+    everything that needs no rendering (:func:`check_file`, the page limit
+    and, for images, each frame's pixel count from its header) and counts the
+    pages; ``read(i)`` renders one page (a PDF renders just that page);
+    iterating streams them in order, one at a time."""
+
+    def __init__(self, path: str | Path, limits: Limits | None = None):
+        self.path = Path(path)
+        self.limits = limits or Limits()
+        self.kind = check_file(self.path, self.limits)
+        self.count = self._count()
+        if self.count <= 0:
+            raise BadInput("document has no pages")
+
+    def _count(self) -> int:
+        limits = self.limits
+        if self.kind == "pdf":
+            n = pdf_page_count(self.path)
+            if n > limits.max_pages:
+                raise BadInput(f"PDF has {n} pages, more than the limit of {limits.max_pages}")
+            return n
+        with _pillow_errors(limits), Image.open(self.path) as img:
+            n = getattr(img, "n_frames", 1)
+            if n > limits.max_pages:
+                raise BadInput(f"more than {limits.max_pages} pages")
+            w, h = img.size
+            if w * h > limits.max_pixels:
+                raise BadInput(f"page 1: {w}x{h} pixels exceeds the limit of {limits.max_pixels}")
+            return n
+
+    def __len__(self) -> int:
+        return self.count
+
+    def __iter__(self) -> Iterator[PageImage]:
+        if self.kind == "pdf":
+            for i in range(self.count):
+                yield _render_pdf_page(self.path, i, self.limits)
+        else:
+            yield from _image_pages(self.path, self.limits)
+
+    def read(self, index: int) -> PageImage:
+        """Page ``index`` (0-based)."""
+        if not 0 <= index < self.count:
+            raise BadInput(f"page {index + 1}: the document has {self.count} pages")
+        if self.kind == "pdf":
+            return _render_pdf_page(self.path, index, self.limits)
+        for page in _image_pages(self.path, self.limits):
+            if page.index == index:
+                return page
+        raise BadInput(f"page {index + 1}: the image has fewer pages")
 
 
 def page_count(path: str | Path, limits: Limits | None = None) -> int:
-    """Pages of a document, after every check that needs no rendering: the
-    file (:func:`check_file`), the page limit and, for images, each frame's
-    pixel count from its header."""
-    p = Path(path)
-    limits = limits or Limits.from_env()
-    kind = check_file(p, limits)
-    if kind == "pdf":
-        n = pdf_page_count(p)
-        if n > limits.max_pages:
-            raise BadInput(f"PDF has {n} pages, more than the limit of {limits.max_pages}")
-        return n
-    with _pillow_errors(limits), Image.open(p) as img:
-        n = getattr(img, "n_frames", 1)
-        if n > limits.max_pages:
-            raise BadInput(f"more than {limits.max_pages} pages")
-        w, h = img.size
-        if w * h > limits.max_pixels:
-            raise BadInput(f"page 1: {w}x{h} pixels exceeds the limit of {limits.max_pixels}")
-        return n
+    """Pages of a document, after every check that needs no rendering."""
+    return PageSource(path, limits).count
 
 
 def iter_pages(path: str | Path, limits: Limits | None = None) -> Iterator[PageImage]:
     """Pages of a document as gray images, one at a time."""
-    p = Path(path)
-    limits = limits or Limits.from_env()
-    kind = check_file(p, limits)
-    if kind == "pdf":
-        yield from _pdf_pages(p, limits)
-    else:
-        yield from _image_pages(p, limits)
+    yield from PageSource(path, limits)
 
 
 def read_page(path: str | Path, index: int, limits: Limits | None = None) -> PageImage:
-    """One page (0-based) of a document, without reading the pages before it
-    where the format allows (PDF renders just that page)."""
-    p = Path(path)
-    limits = limits or Limits.from_env()
-    kind = check_file(p, limits)
-    if kind == "pdf":
-        n = pdf_page_count(p)
-        if not 0 <= index < n:
-            raise BadInput(f"page {index + 1}: the PDF has {n} pages")
-        return _render_pdf_page(p, index, limits)
-    for page in _image_pages(p, limits):
-        if page.index == index:
-            return page
-    raise BadInput(f"page {index + 1}: the image has fewer pages")
+    """One page (0-based) of a document."""
+    return PageSource(path, limits).read(index)

@@ -1,0 +1,66 @@
+"""The ``htr`` command: one parser, subcommands grouped by concern
+(``model``: recognize, evaluate, train; ``documents``: process, show, search,
+export, segment, db; ``queue``: submit, scan, status, worker, beat)."""
+
+from __future__ import annotations
+
+import argparse
+import sys
+
+from . import documents, model, queue
+from .common import configure_logging, load_backend
+from .model import decoder as _decoder
+
+MODEL_COMMANDS = {"recognize", "evaluate", "train", "process"}  # the worker loads its model itself (prefork pools fork first)
+
+__all__ = ["_decoder", "build_parser", "main"]
+
+
+def build_parser() -> argparse.ArgumentParser:
+    p = argparse.ArgumentParser(prog="htr", description="Handwritten text recognition")
+    p.add_argument(
+        "--log-level",
+        choices=["debug", "info", "warning", "error"],
+        default="warning",
+        help="what the command logs to stderr (debug also shows the backend's own start-up lines)",
+    )
+    sub = p.add_subparsers(dest="command", required=True)
+    model.register(sub)
+    documents.register(sub)
+    queue.register(sub)
+    return p
+
+
+def main(argv: list[str] | None = None) -> int:
+    from ..settings import Settings, SettingsError
+
+    args = build_parser().parse_args(argv)
+    configure_logging(args.log_level)
+    try:
+        args.settings = Settings.from_env()
+    except SettingsError as exc:
+        print(f"htr {args.command}: error: {exc}", file=sys.stderr)
+        return 2
+    if args.command in MODEL_COMMANDS:
+        load_backend(args.log_level)
+    try:
+        return args.func(args)
+    except _user_errors() as exc:
+        print(f"htr {args.command}: error: {exc}", file=sys.stderr)
+        return 2
+
+
+def _user_errors() -> tuple[type[BaseException], ...]:
+    """Errors that mean "fix your input", reported in one line. Looked up only
+    in modules already imported, so commands that never load the model (submit,
+    status, search ...) do not pay for importing TensorFlow."""
+    errors: list[type[BaseException]] = [FileNotFoundError, ValueError]
+    for module, name in (
+        ("recognition.bundle", "ModelLoadError"),
+        ("training.datasets.base", "DatasetError"),
+        ("worker.io.documents", "BadInput"),
+    ):
+        mod = sys.modules.get(module)
+        if mod is not None:
+            errors.append(getattr(mod, name))
+    return tuple(errors)

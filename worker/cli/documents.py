@@ -1,0 +1,234 @@
+"""Commands on documents in this process and on stored transcripts:
+``process``, ``show``, ``search``, ``export``, ``segment``, ``db``."""
+
+from __future__ import annotations
+
+import contextlib
+import json
+import os
+import sys
+from pathlib import Path
+
+from .common import MAX_LIMIT, doc_id, limit, safe, sessions
+from .model import decoder, model_args, model_dir
+
+
+def cmd_process(args) -> int:
+    from tqdm import tqdm
+
+    from recognition.bundle import load_bundle
+    from recognition.predictor import DecoderOptions, Predictor
+
+    from ..db import Document, Status
+    from ..io.documents import BadInput, page_count
+    from ..io.store import open_store
+    from ..pipeline import process_document, register_document
+
+    settings = args.settings
+    factory = sessions(settings)
+    store = open_store(settings.store_url)
+    bundle = load_bundle(model_dir(args))
+    pred = Predictor.from_bundle(bundle, decoder=DecoderOptions(name=decoder(args)))
+    failed = 0
+    for path in args.paths:
+        if not os.path.lexists(path):
+            print(
+                json.dumps({"id": None, "path": path, "status": "failed", "pages": 0, "error": "no such file"})
+                if args.json
+                else f"{safe(path)}: failed: no such file",
+                flush=True,
+            )
+            failed += 1
+            continue
+        with factory() as s:
+            doc, _ = register_document(s, store, path, limits=settings.limits)
+            doc_id_, rejected = doc.id, doc.store_key is None
+        if rejected:  # refused before anything was stored: nothing to process
+            with factory() as s:
+                _report(args, path, s.get(Document, doc_id_))
+            failed += 1
+            continue
+        show = not args.json and sys.stderr.isatty()
+        total = None
+        if show:  # the bar's total only: the document is opened (and checked) by process_document
+            with contextlib.suppress(BadInput):
+                total = page_count(path, settings.limits)
+        with tqdm(total=total, desc=Path(path).name, unit="page", disable=not show, file=sys.stderr) as bar:
+            doc = process_document(
+                doc_id_,
+                factory,
+                store,
+                pred,
+                bundle=bundle,
+                on_page=lambda _n, _t: bar.update(1),
+                limits=settings.limits,
+                skip_printed=settings.skip_printed,
+            )
+        failed += doc.status == Status.FAILED
+        _report(args, path, doc)
+    if not args.json and len(args.paths) > 1:
+        print(f"{len(args.paths)} files: {len(args.paths) - failed} done, {failed} failed", file=sys.stderr)
+    return 1 if failed else 0
+
+
+def _report(args, path: str, doc) -> None:
+    if args.json:
+        print(
+            json.dumps({"id": doc.id, "path": path, "status": doc.status, "pages": doc.page_count or 0, "error": doc.error}),
+            flush=True,
+        )
+    else:
+        extra = f" ({safe(doc.error)})" if doc.error else ""
+        print(f"{safe(path)}: document {doc.id} {doc.status}, {doc.page_count or 0} pages{extra}", flush=True)
+
+
+def _document(args):
+    """The document named on the command line, loaded with its pages, lines and words (or None)."""
+    from ..db.queries import load_document
+
+    with sessions(args.settings)() as s:
+        doc = load_document(s, args.doc)
+    if doc is None:
+        print(f"htr {args.command}: no document {args.doc}", file=sys.stderr)
+    return doc
+
+
+def cmd_show(args) -> int:
+    from ..db.queries import document_text
+
+    doc = _document(args)
+    if doc is None:
+        return 2
+    print(
+        f"# document {doc.id}: {safe(doc.source)} [{doc.status}] {doc.page_count or 0} pages"
+        + (f" error: {safe(doc.error)}" if doc.error else "")
+    )
+    print(safe(document_text(doc), keep="\n"))
+    return 0
+
+
+def cmd_search(args) -> int:
+    from ..db.queries import search
+
+    with sessions(args.settings)() as s:
+        hits = search(s, args.query, args.limit)
+    for h in hits:
+        if args.json:
+            print(json.dumps(h.to_json()))
+            continue
+        words = " ".join(f"[{w.index}:{safe(w.text)} {w.confidence:.2f} @{','.join(map(str, w.box))}]" for w in h.words)
+        print(
+            f"doc {h.document_id} page {h.page} line {h.line}\t{h.rank:.3f}\t{safe(h.text)}\t{safe(h.source)}"
+            + (f"\t{words}" if words else "")
+        )
+    return 0 if hits else 1
+
+
+def cmd_export(args) -> int:
+    from ..export import serialize
+
+    doc = _document(args)
+    if doc is None:
+        return 2
+    files = serialize(doc, args.format)
+    if not files:
+        why = f" ({doc.status}: {safe(doc.error)})" if doc.error else f" ({doc.status})"
+        print(f"htr export: document {doc.id} has no pages to write as {args.format}{why}", file=sys.stderr)
+        return 2
+    if args.output:
+        try:
+            for written in _write_export(Path(args.output), args.output.endswith(("/", os.sep)), files):
+                print(safe(written))
+        except OSError as exc:
+            where = f": {safe(exc.filename)}" if exc.filename else ""
+            print(f"htr export: cannot write{where}: {exc.strerror or exc}", file=sys.stderr)
+            return 1
+        return 0
+    if len(files) > 1:
+        print(f"htr export: {args.format} has one file per page ({len(files)}); give --output DIR", file=sys.stderr)
+        return 2
+    sys.stdout.write(files[0][1])
+    return 0
+
+
+def _write_export(out: Path, as_folder: bool, files: list[tuple[str, str]]) -> list[Path]:
+    """Write an export to a file, or to a folder (``DIR/``, an existing
+    folder, or a format with one file per page). Raises OSError."""
+    if len(files) > 1 or as_folder or out.is_dir():
+        if out.exists() and not out.is_dir():
+            raise OSError(20, f"is a file; {len(files)} files need a folder", str(out))
+        out.mkdir(parents=True, exist_ok=True)
+        written = []
+        for name, content in files:
+            (out / name).write_text(content, encoding="utf-8")
+            written.append(out / name)
+        return written
+    with open(out, "w", encoding="utf-8") as f:
+        f.write(files[0][1])
+        f.flush()
+        os.fsync(f.fileno())  # /dev/full and full disks fail here, not silently later
+    return []
+
+
+def cmd_db(args) -> int:
+    from ..db import database_url, upgrade
+
+    upgrade(args.settings.database_url)
+    print(f"database at {database_url(args.settings.database_url)} is up to date")
+    return 0
+
+
+def cmd_segment(args) -> int:
+    import cv2
+
+    from segmentation import draw_overlay, segment_page
+
+    img = cv2.imread(args.image, cv2.IMREAD_GRAYSCALE)
+    if img is None:
+        print(f"htr segment: {args.image}: not a readable image", file=sys.stderr)
+        return 2
+    layout = segment_page(img, skip_printed=args.settings.skip_printed)
+    if args.overlay:
+        cv2.imwrite(args.overlay, draw_overlay(img, layout))
+    if args.json:
+        print(json.dumps(layout.to_json()))
+    else:
+        printed = f", {len(layout.printed)} printed lines skipped" if layout.printed else ""
+        print(
+            f"{len(layout.lines)} lines, {sum(len(l.words) for l in layout.lines)} words, skew {layout.angle:.2f} degrees{printed}"
+        )
+    return 0
+
+
+def register(sub) -> None:
+    pr = sub.add_parser("process", help="render, segment, recognize and store documents (in-process)")
+    pr.add_argument("paths", nargs="+")
+    pr.add_argument("--json", action="store_true", help="one JSON object per document per line")
+    model_args(pr)
+    pr.set_defaults(func=cmd_process)
+
+    sh = sub.add_parser("show", help="a document's transcript")
+    sh.add_argument("doc", type=doc_id)
+    sh.set_defaults(func=cmd_show)
+
+    se = sub.add_parser("search", help="full-text search over recognized lines, ranked, with the matching words")
+    se.add_argument("query")
+    se.add_argument("--limit", type=limit, default=20, help=f"at most this many hits (1 to {MAX_LIMIT})")
+    se.add_argument("--json", action="store_true", help="one JSON object per hit, with the matching words' boxes")
+    se.set_defaults(func=cmd_search)
+
+    ex = sub.add_parser("export", help="a document as txt, json, ALTO, PAGE XML or hOCR")
+    ex.add_argument("doc", type=doc_id)
+    ex.add_argument("--format", choices=["txt", "json", "alto", "pagexml", "hocr"], default="txt")
+    ex.add_argument("--output", help="file, or folder (PAGE XML writes one file per page)")
+    ex.set_defaults(func=cmd_export)
+
+    d = sub.add_parser("db", help="database maintenance")
+    d.add_argument("action", choices=["upgrade"])
+    d.set_defaults(func=cmd_db)
+
+    sg = sub.add_parser("segment", help="segment a page image into lines and words")
+    sg.add_argument("image")
+    sg.add_argument("--overlay", help="write the page with boxes drawn to this PNG")
+    sg.add_argument("--json", action="store_true")
+    sg.set_defaults(func=cmd_segment)

@@ -1,0 +1,154 @@
+"""Commands that read crops or train: ``recognize``, ``evaluate``, ``train``."""
+
+from __future__ import annotations
+
+import json
+import sys
+
+from ..settings import DECODERS, Settings
+
+
+def decoder(args, default: str | None = None) -> str:
+    """--decoder, else $HTR_DECODER, else the command's default (``htr
+    recognize`` reads a few crops: beam, for accuracy; documents and the
+    queue: the Settings default, greedy, for throughput)."""
+    settings = getattr(args, "settings", None) or Settings.from_env()
+    if args.decoder:
+        return args.decoder
+    if default and "HTR_DECODER" not in settings.given:
+        return default
+    return settings.decoder
+
+
+def model_dir(args) -> str | None:
+    """--model, else $HTR_MODEL, else None (the bundled model)."""
+    return args.model or args.settings.model
+
+
+def predictor(args, default_decoder: str | None = None):
+    from recognition.predictor import DecoderOptions, Predictor
+
+    opts = DecoderOptions(name=decoder(args, default_decoder), use_lexicon=getattr(args, "lexicon", False))
+    return Predictor.load(model_dir(args), decoder=opts)
+
+
+def data_root(args) -> str | None:
+    return args.data_root or args.settings.data_dir
+
+
+def cmd_recognize(args) -> int:
+    import cv2
+
+    pred = predictor(args, default_decoder="beam")
+    images, ok = [], []
+    failed = 0
+    for path in args.files:
+        img = cv2.imread(path, cv2.IMREAD_UNCHANGED)
+        if img is None or img.size == 0:
+            print(f"htr recognize: {path}: not a readable image", file=sys.stderr)
+            failed += 1
+        ok.append(img is not None and img.size > 0)
+        images.append(img)
+    results = iter(pred.predict([im for im, good in zip(images, ok) if good]))
+    out = sys.stdout
+    for path, good in zip(args.files, ok):
+        if good:
+            rec = next(results)
+            out.write(f"{path}\t{rec.text}\t{rec.confidence:.4f}\n")
+        else:
+            out.write(f"{path}\t\t0.0000\n")
+    out.flush()
+    return 1 if failed else 0
+
+
+def cmd_evaluate(args) -> int:
+    from training.evaluate import evaluate
+    from training.metrics import SLICES
+
+    slices = [x for s in (args.slice or []) for x in s.split(",") if x]
+    unknown = [s for s in slices if s not in SLICES]
+    if unknown:
+        raise SystemExit(f"htr evaluate: unknown slice {', '.join(unknown)} (choose from {', '.join(SLICES)})")
+    pred = predictor(args)
+    res = evaluate(pred, args.datasets, data_root(args), args.limit, slices=slices)
+    print(json.dumps(res, indent=2))
+    return 0
+
+
+def cmd_train(args) -> int:
+    from training.train import TrainConfig, export, train
+
+    cfg = TrainConfig.load(args.config)
+    root = data_root(args)
+    if root:
+        cfg.data_root = root
+    if args.augment is not None:
+        cfg.augment = args.augment
+    if args.output:
+        cfg.output = args.output
+    if args.export_only:
+        export(cfg)
+    else:
+        train(cfg, resume=args.resume, epochs=args.epochs, init_from=args.init_from, time_limit=args.time_limit, lr=args.lr)
+    return 0
+
+
+def model_args(sp, decoder_default: str = "greedy") -> None:
+    sp.add_argument("--model", help="model folder (default: $HTR_MODEL or the bundled model)")
+    sp.add_argument(
+        "--decoder",
+        choices=DECODERS,
+        help=f"greedy (fast) or beam with the character n-gram (default: $HTR_DECODER or {decoder_default})",
+    )
+    sp.add_argument("--lexicon", action="store_true", help="beam search: keep words in the training lexicon")
+
+
+def register(sub) -> None:
+    r = sub.add_parser("recognize", help="read cropped words or lines; prints path<TAB>text<TAB>confidence")
+    r.add_argument("files", nargs="+")
+    model_args(r, decoder_default="beam")
+    r.set_defaults(func=cmd_recognize)
+
+    e = sub.add_parser("evaluate", help="CER/WER/exact match as JSON per dataset")
+    e.add_argument(
+        "datasets",
+        nargs="+",
+        help="iam-ondb:test, washington:cv1/test, fonts:test, form-names:test, iam-lines:ROOT, punctuation:test, a labels.tsv folder ...; SPEC+neighbours adds ink of neighbouring lines to every crop",
+    )
+    e.add_argument("--data-root", help="folder with iam-ondb/ and washington/ (default $HTR_DATA_DIR or ../shared/data)")
+    e.add_argument("--limit", type=int, help="evaluate the first N samples of each dataset")
+    e.add_argument(
+        "--slice",
+        action="append",
+        metavar="caps,allcaps,punct",
+        help="also report the words that start with a capital (caps), ALL-CAPS words (allcaps), words with punctuation (punct)",
+    )
+    model_args(e)
+    e.set_defaults(func=cmd_evaluate)
+
+    t = sub.add_parser("train", help="train a model from a YAML config")
+    t.add_argument("--config", required=True)
+    t.add_argument("--resume", action="store_true", help="continue from the run's last checkpoint")
+    t.add_argument("--epochs", type=int, help="override the config's epoch count")
+    t.add_argument(
+        "--init-from",
+        help="start from a model bundle's weights, layer by layer where name and shapes match (e.g. recognition/models/htr-base)",
+    )
+    t.add_argument(
+        "--lr",
+        type=float,
+        help="the learning rate to start from: of a fresh run instead of the config's, of a --resume'd run instead of the checkpoint's",
+    )
+    t.add_argument("--output", metavar="MODEL_DIR", help="export the bundle here instead of the config's output folder")
+    t.add_argument(
+        "--augment", type=float, metavar="STRENGTH", help="override the config's augmentation strength (1.0 full, 0 none)"
+    )
+    t.add_argument(
+        "--time-limit",
+        type=float,
+        metavar="SECONDS",
+        help="stop after the last epoch that fits in this time (then export; --resume goes on)",
+    )
+    t.add_argument("--export-only", action="store_true", help="export the run's best weights as a model bundle")
+    t.add_argument("--data-root", help="default $HTR_DATA_DIR, else the config's data_root")
+    t.set_defaults(func=cmd_train)

@@ -1,0 +1,153 @@
+"""The in-process runner (``htr process``): one document at a time in this process.
+
+Pages are rendered and segmented in a background thread, at most two pages
+ahead of recognition; their lines are buffered and recognized in batches that
+span pages (``LINE_BATCH``), then the pages are stored. Any error fails the
+document with the reason (the error classifier's words) and the batch goes on.
+"""
+
+from __future__ import annotations
+
+import logging
+import queue
+import threading
+import time
+from collections.abc import Callable, Iterator
+from dataclasses import dataclass, field
+
+from sqlalchemy.orm import sessionmaker
+
+from ..db import Document, Status
+from ..io.documents import Limits, PageSource
+from .errors import classify
+from .lifecycle import begin_document, fail_document, model_version, store_page
+from .pages import PageWork, prepare_page, recognize_pages
+
+log = logging.getLogger(__name__)
+
+LINE_BATCH = 64  # lines buffered before recognition runs
+
+
+@dataclass
+class Timings:
+    seconds: dict = field(default_factory=lambda: {"render": 0.0, "segment": 0.0, "recognize": 0.0, "persist": 0.0})
+
+    def add(self, stage: str, t0: float) -> float:
+        now = time.perf_counter()
+        self.seconds[stage] += now - t0
+        return now
+
+
+def _prepared_pages(source: PageSource, prepare: Callable[..., PageWork], timings: Timings, ahead: int = 2) -> Iterator[PageWork]:
+    """Render and prepare pages in a background thread, at most ``ahead``
+    pages in front of recognition, so the two overlap on a multi-core machine
+    (OpenCV, poppler and the model all release the GIL). Errors, bad input
+    included, reach the caller in page order."""
+    q: queue.Queue = queue.Queue(maxsize=ahead)
+    stop = threading.Event()
+    end = object()
+
+    def put(item) -> bool:
+        while not stop.is_set():
+            try:
+                q.put(item, timeout=0.2)
+                return True
+            except queue.Full:
+                continue
+        return False
+
+    def produce() -> None:
+        try:
+            t0 = time.perf_counter()
+            for page in source:
+                t0 = timings.add("render", t0)
+                work = prepare(page)
+                t0 = timings.add("segment", t0)
+                if not put(work):
+                    return
+                t0 = time.perf_counter()
+            put(end)
+        except BaseException as exc:  # handed to the consumer
+            put(exc)
+
+    thread = threading.Thread(target=produce, name="htr-pages", daemon=True)
+    thread.start()
+    try:
+        while True:
+            item = q.get()
+            if item is end:
+                return
+            if isinstance(item, BaseException):
+                raise item
+            yield item
+    finally:
+        stop.set()
+        thread.join(timeout=30)
+
+
+def process_document(
+    doc_id: int,
+    sessions: sessionmaker,
+    store,
+    predictor,
+    bundle=None,
+    keep_page_images: bool = True,
+    on_page: Callable[[int, int | None], None] | None = None,
+    limits: Limits | None = None,
+    skip_printed: bool = True,
+) -> Document:
+    """Render, segment, recognize and store one registered document in this
+    process. ``on_page(pages done, page count)`` reports progress."""
+    timings = Timings()
+    with sessions() as session:
+        doc = begin_document(session, doc_id)
+        if doc is None:
+            return session.get(Document, doc_id)
+        content_hash, store_key = doc.content_hash, doc.store_key
+        mv_id = model_version(session, bundle).id if bundle is not None else None
+        pending: list[PageWork] = []
+        done = 0
+        page_total: int | None = None
+
+        def flush() -> None:
+            nonlocal done, page_total
+            t0 = time.perf_counter()
+            per_page = recognize_pages(predictor.predict, pending)
+            t0 = timings.add("recognize", t0)
+            for work, recs in zip(pending, per_page):
+                store_page(session, doc_id, work, recs, mv_id)
+            session.commit()
+            session.expunge_all()  # written pages leave the session: memory stays flat in document length
+            timings.add("persist", t0)
+            for _ in pending:
+                done += 1
+                if on_page:
+                    on_page(done, page_total)
+            pending.clear()
+
+        def prepare(page):
+            return prepare_page(page, store, content_hash, skip_printed, keep_page_images)
+
+        try:
+            with store.local_copy(store_key) as local:
+                source = PageSource(local, limits)
+                doc.page_count = page_total = source.count
+                session.commit()
+                for work in _prepared_pages(source, prepare, timings):
+                    pending.append(work)
+                    if sum(len(w.crops) for w in pending) >= LINE_BATCH:
+                        flush()
+                if pending:
+                    flush()
+        except Exception as exc:  # in this process nothing retries: the document fails, the batch goes on
+            verdict = classify(exc)
+            if verdict.unexpected:
+                log.exception("document %s: unexpected error", doc_id)
+            fail_document(session, doc_id, verdict.reason)
+        doc = session.get(Document, doc_id)
+        if doc.status == Status.PROCESSING:  # every page counted was stored, yet not all were: a reader bug
+            fail_document(session, doc_id, f"internal error: {doc.page_count} pages counted, fewer read")
+            doc = session.get(Document, doc_id)
+        doc.timings = {k: round(v, 3) for k, v in timings.seconds.items()}
+        session.commit()
+        return doc

@@ -1,0 +1,163 @@
+"""A document's life in the database, the same for both runners.
+
+    register_document   checked, stored once by content, recorded queued (or failed, unread)
+    begin_document      queued/failed → processing (one more attempt)
+    store_page          one recognized page written (replacing any earlier copy of it);
+                        the document is done when its last page is stored
+    fail_document       the reason recorded; a done document stays done
+
+A document is identified by the sha256 of its bytes, so registering or
+processing the same file again writes nothing new.
+"""
+
+from __future__ import annotations
+
+import hashlib
+from pathlib import Path
+
+from sqlalchemy import delete, func, select
+from sqlalchemy.orm import Session
+
+from ..db import Document, Line, ModelVersion, Page, Status, Word, utcnow
+from ..io import keys
+from ..io.documents import BadInput, Limits, page_count
+from .pages import PageWork
+
+
+def sha256_file(path: str | Path) -> str:
+    h = hashlib.sha256()
+    with open(path, "rb") as f:
+        for chunk in iter(lambda: f.read(1 << 20), b""):
+            h.update(chunk)
+    return h.hexdigest()
+
+
+def register_document(
+    session: Session, store, path: str | Path, source: str | None = None, limits: Limits | None = None
+) -> tuple[Document, bool]:
+    """Check a file, put it in the store and record it; (document, created).
+    Same bytes → same document. A file that fails the checks that need no
+    rendering (type, size, pages, pixels; links, folders and special files
+    refused unread) is recorded failed with the reason and never stored; the
+    same rejected path gives the same row."""
+    try:
+        page_count(path, limits)
+    except BadInput as exc:
+        return _rejected(session, path, source, str(exc))
+    digest = sha256_file(path)
+    existing = session.scalar(select(Document).where(Document.content_hash == digest))
+    if existing is not None:
+        return existing, False
+    key = keys.original(digest, Path(path).name)
+    if not store.exists(key):
+        store.put_file(key, path)
+    doc = Document(source=source or str(path), store_key=key, content_hash=digest, status=Status.QUEUED, attempts=0)
+    session.add(doc)
+    session.commit()
+    return doc, True
+
+
+def _rejected(session: Session, path: str | Path, source: str | None, reason: str) -> tuple[Document, bool]:
+    key = hashlib.sha256(f"rejected\0{Path(path).absolute()}\0{reason}".encode()).hexdigest()
+    existing = session.scalar(select(Document).where(Document.content_hash == key))
+    if existing is not None:
+        return existing, False
+    doc = Document(
+        source=source or str(path),
+        store_key=None,
+        content_hash=key,
+        status=Status.FAILED,
+        error=reason,
+        attempts=0,
+        finished_at=utcnow(),
+    )
+    session.add(doc)
+    session.commit()
+    return doc, True
+
+
+def model_version(session: Session, bundle) -> ModelVersion:
+    """The row of a loaded model bundle in model_versions (created on first use)."""
+    mv = session.scalar(select(ModelVersion).where(ModelVersion.name == bundle.name, ModelVersion.version == bundle.version))
+    if mv is None:
+        mv = ModelVersion(
+            name=bundle.name,
+            version=bundle.version,
+            metrics={k: v for k, v in bundle.metrics.items() if not k.startswith("reliability")},
+        )
+        session.add(mv)
+        session.commit()
+    return mv
+
+
+def begin_document(session: Session, doc_id: int) -> Document | None:
+    """Mark a document processing (one more attempt); None if it is already
+    done or was rejected at registration (nothing stored to process)."""
+    doc = session.get(Document, doc_id)
+    if doc is None:
+        raise KeyError(f"no document {doc_id}")
+    if doc.status == Status.DONE or doc.store_key is None:
+        return None
+    doc.status = Status.PROCESSING
+    doc.attempts += 1
+    doc.started_at = utcnow()
+    doc.finished_at = None
+    doc.error = None
+    session.commit()
+    return doc
+
+
+def _persist_page(session: Session, doc_id: int, work: PageWork, recs) -> None:
+    session.execute(delete(Page).where(Page.document_id == doc_id, Page.index == work.index))
+    page = Page(
+        document_id=doc_id,
+        index=work.index,
+        width=work.width,
+        height=work.height,
+        dpi=work.dpi,
+        skew_degrees=work.angle,
+        image_key=work.image_key,
+    )
+    for li, (pb, rec) in enumerate(zip(work.page_boxes, recs)):
+        row = Line(index=li, x0=pb.x0, y0=pb.y0, x1=pb.x1, y1=pb.y1, text=rec.text, confidence=float(rec.confidence))
+        for wi, w in enumerate(rec.words):
+            wb = work.word_box(li, w.x0, w.x1)  # the word's x-span from the CTC alignment
+            row.words.append(Word(index=wi, x0=wb.x0, y0=wb.y0, x1=wb.x1, y1=wb.y1, text=w.text, confidence=float(w.confidence)))
+        page.lines.append(row)
+    session.add(page)
+
+
+def store_page(session: Session, doc_id: int, work: PageWork, recs, model_version_id: int | None) -> bool:
+    """Write one recognized page, replacing any earlier rows for it (a page
+    written twice is stored once), record the model that read it, and mark
+    the document done when this was its last page. The document's row lock
+    comes first, so pages finishing together take turns and the last sees
+    them all. The caller commits. Returns whether the document is now done."""
+    doc = session.get(Document, doc_id, with_for_update=True)
+    if doc is None:
+        raise KeyError(f"no document {doc_id}")
+    _persist_page(session, doc_id, work, recs)
+    if model_version_id is not None:
+        doc.model_version_id = model_version_id
+    session.flush()
+    stored = session.scalar(select(func.count()).select_from(Page).where(Page.document_id == doc_id)) or 0
+    if doc.status == Status.PROCESSING and doc.page_count is not None and stored >= doc.page_count:
+        doc.status = Status.DONE
+        doc.finished_at = utcnow()
+        return True
+    return False
+
+
+def fail_document(session: Session, doc_id: int, reason: str) -> None:
+    """Record why a document cannot be processed. Pages already stored stay.
+    A document that is done stays done (the error came from a stale delivery)."""
+    session.rollback()
+    doc = session.get(Document, doc_id)
+    if doc is None:
+        raise KeyError(f"no document {doc_id}")
+    if doc.status == Status.DONE:
+        return
+    doc.status = Status.FAILED
+    doc.error = reason
+    doc.finished_at = utcnow()
+    session.commit()

@@ -1,0 +1,125 @@
+"""A page between segmentation and recognition, and the step that makes it.
+
+:class:`PageWork` is what :func:`segment` makes of a rendered page: line boxes
+and the crops recognition reads. It serializes (``to_bytes``) so a segmenting
+worker can hand it through the store to a recognizing worker elsewhere.
+"""
+
+from __future__ import annotations
+
+import io
+import json
+import logging
+from dataclasses import dataclass
+
+import cv2
+import numpy as np
+
+from segmentation import Box, crop_span_to_page, line_crops, segment_page
+
+from ..io import keys
+from ..io.documents import PageImage
+
+log = logging.getLogger(__name__)
+
+
+@dataclass
+class PageWork:
+    """One page segmented and waiting for recognition: line boxes and crops."""
+
+    index: int
+    dpi: int
+    width: int
+    height: int
+    angle: float
+    boxes: list[Box]  # line boxes in deskewed page coordinates
+    page_boxes: list[Box]  # the same in original page coordinates
+    crops: list[np.ndarray]
+    image_key: str | None = None
+
+    def word_box(self, line: int, x0: float, x1: float) -> Box:
+        """A word's span in line ``line``'s crop → its box on the original page."""
+        return crop_span_to_page(self.width, self.height, self.angle, self.boxes[line], x0, x1)
+
+    def to_bytes(self) -> bytes:
+        meta = {
+            "index": self.index,
+            "dpi": self.dpi,
+            "width": self.width,
+            "height": self.height,
+            "angle": self.angle,
+            "boxes": [b.to_list() for b in self.boxes],
+            "page_boxes": [b.to_list() for b in self.page_boxes],
+            "image_key": self.image_key,
+        }
+        arrays = {f"crop{i:05d}": np.frombuffer(cv2.imencode(".png", c)[1].tobytes(), np.uint8) for i, c in enumerate(self.crops)}
+        buf = io.BytesIO()
+        arrays["meta"] = np.frombuffer(json.dumps(meta).encode(), np.uint8)
+        np.savez(buf, **arrays)  # type: ignore[arg-type]  # numpy's stub reads ** as allow_pickle
+        return buf.getvalue()
+
+    @classmethod
+    def from_bytes(cls, data: bytes) -> PageWork:
+        with np.load(io.BytesIO(data)) as z:
+            meta = json.loads(z["meta"].tobytes().decode())
+            crops = [cv2.imdecode(z[k], cv2.IMREAD_GRAYSCALE) for k in sorted(k for k in z.files if k.startswith("crop"))]
+        return cls(
+            meta["index"],
+            meta["dpi"],
+            meta["width"],
+            meta["height"],
+            meta["angle"],
+            [Box(*b) for b in meta["boxes"]],
+            [Box(*b) for b in meta["page_boxes"]],
+            crops,
+            meta["image_key"],
+        )
+
+
+def segment(page: PageImage, skip_printed: bool = True) -> PageWork:
+    """Segment a rendered page into line boxes and the crops recognition reads
+    (machine-printed lines of a form left out when ``skip_printed``)."""
+    layout = segment_page(page.image, skip_printed=skip_printed)
+    if layout.printed:
+        log.info(
+            "page %d: %d printed lines left out (form template text; HTR_PRINTED=read reads them)",
+            page.index + 1,
+            len(layout.printed),
+        )
+    return PageWork(
+        page.index,
+        page.dpi,
+        layout.width,
+        layout.height,
+        float(layout.angle),
+        [ln.box for ln in layout.lines],
+        [ln.page_box for ln in layout.lines],
+        line_crops(layout),
+    )
+
+
+def save_page_image(store, content_hash: str, page: PageImage) -> str:
+    """Keep the rendered page in the store for review; returns its key."""
+    _ok, buf = cv2.imencode(".png", page.image)
+    return store.put_bytes(keys.page_image(content_hash, page.index), buf.tobytes())
+
+
+def prepare_page(page: PageImage, store, content_hash: str, skip_printed: bool, keep_image: bool = True) -> PageWork:
+    """The step between a rendered page and recognition, for both runners:
+    segment it and keep its image in the store."""
+    work = segment(page, skip_printed)
+    if keep_image:
+        work.image_key = save_page_image(store, content_hash, page)
+    return work
+
+
+def recognize_pages(predict, works: list[PageWork]) -> list[list]:
+    """Recognize the lines of several pages in one call of ``predict`` (a
+    predictor's ``predict``, or the queue's micro-batcher): recognitions per page."""
+    crops = [c for w in works for c in w.crops]
+    recs = predict(crops) if crops else []
+    out, k = [], 0
+    for w in works:
+        out.append(recs[k : k + len(w.crops)])
+        k += len(w.crops)
+    return out

@@ -1,0 +1,128 @@
+"""The queue's delivery bookkeeping: at-least-once messages, exactly-once effects.
+
+Each queued unit of work keeps a row in ``task_runs`` keyed by (document,
+stage, page). A delivery first *claims* its row; the claim has one of the
+named :class:`Claim` outcomes, and the task acts on it. A row found
+``running`` for longer than the visibility timeout, and not in this
+process's hands, belonged to a worker that died: the death is counted once
+per worker and document, and after ``max_attempts`` deaths the document fails.
+"""
+
+from __future__ import annotations
+
+import logging
+import os
+import socket
+from dataclasses import dataclass
+from enum import StrEnum
+
+from sqlalchemy import func, select
+from sqlalchemy.dialects.postgresql import insert as pg_insert
+from sqlalchemy.dialects.sqlite import insert as sqlite_insert
+from sqlalchemy.exc import IntegrityError
+from sqlalchemy.orm import Session, sessionmaker
+
+from ..db import Document, RunState, Stage, Status, TaskRun, WorkerDeath, as_utc, utcnow
+from ..pipeline import fail_document
+
+log = logging.getLogger(__name__)
+
+
+class Claim(StrEnum):
+    STARTED = "started"  # this delivery does the work
+    FINISHED = "finished"  # the work ended before: nothing to do
+    SETTLED = "settled"  # the document was done or failed meanwhile: nothing to do
+    GAVE_UP = "gave up"  # one dead worker too many: the document is failed
+    BUSY = "busy"  # probably still running elsewhere (or here): look again after ``wait``
+    RACE = "race"  # another delivery claimed it this instant: look again after ``wait``
+
+
+@dataclass(frozen=True)
+class Claimed:
+    outcome: Claim
+    wait: float = 0.0  # seconds, for BUSY and RACE
+
+
+def worker_name() -> str:
+    return f"{socket.gethostname()}:{os.getpid()}"
+
+
+def claim(
+    sessions: sessionmaker,
+    doc_id: int,
+    stage: Stage,
+    page: int,
+    *,
+    visibility_timeout: float,
+    max_attempts: int,
+    in_hand: bool,
+    me: str | None = None,
+) -> Claimed:
+    """Record that this delivery starts the work, unless it must not.
+    ``in_hand``: this process is running the same work right now."""
+    me = me or worker_name()
+    with sessions() as session:
+        run = session.get(TaskRun, (doc_id, stage, page))
+        now = utcnow()
+        if run is not None and run.state == RunState.ENDED:
+            return Claimed(Claim.FINISHED)
+        if run is not None and run.state == RunState.RUNNING:
+            started = as_utc(run.started_at)
+            age = (now - started).total_seconds() if started is not None else visibility_timeout
+            if age < visibility_timeout or (run.worker == me and in_hand):
+                # Redelivered early, or a slow page here outlived the visibility timeout.
+                wait = visibility_timeout - age + 1 if age < visibility_timeout else visibility_timeout / 2
+                return Claimed(Claim.BUSY, max(1.0, min(wait, visibility_timeout / 2)))
+            if session.get(Document, doc_id).status in (Status.FAILED, Status.DONE):
+                # Settled while this page was in a dying worker: no more deaths to count against it.
+                run.state, run.finished_at = RunState.ENDED, now
+                session.commit()
+                return Claimed(Claim.SETTLED)
+            if _count_death(session, run, doc_id, stage, page, now, max_attempts):
+                return Claimed(Claim.GAVE_UP)
+        if run is None:
+            run = TaskRun(document_id=doc_id, stage=stage, page=page, deaths=0)
+            session.add(run)
+        run.state, run.worker, run.started_at, run.finished_at = RunState.RUNNING, me, now, None
+        try:
+            session.commit()
+        except IntegrityError:
+            session.rollback()
+            return Claimed(Claim.RACE, max(1.0, visibility_timeout / 2))
+    return Claimed(Claim.STARTED)
+
+
+def _count_death(session: Session, run: TaskRun, doc_id: int, stage: Stage, page: int, now, max_attempts: int) -> bool:
+    """Count the dead worker of ``run`` against the document (once per worker,
+    however many of its pages it held); True when the document is given up."""
+    run.deaths += 1
+    _insert_once(session, WorkerDeath, document_id=doc_id, worker=run.worker or "?", noticed_at=now)
+    deaths = session.scalar(select(func.count()).select_from(WorkerDeath).where(WorkerDeath.document_id == doc_id)) or 0
+    log.warning("document %s %s page %s: its worker %s died (%d of %d)", doc_id, stage, page, run.worker, deaths, max_attempts)
+    if deaths < max_attempts:
+        return False
+    where = f"page {page + 1}" if page >= 0 else "the document"
+    run.state, run.finished_at = RunState.ENDED, now
+    session.commit()
+    fail_document(
+        session,
+        doc_id,
+        f"gave up after {deaths} attempts: the worker died each time it worked on this document (last: {stage} of {where} on {run.worker})",
+    )
+    return True
+
+
+def _insert_once(session: Session, model, **values) -> None:
+    """INSERT … ON CONFLICT DO NOTHING (several pages of one dead worker come back at once)."""
+    insert = pg_insert if session.get_bind().dialect.name == "postgresql" else sqlite_insert
+    session.execute(insert(model).values(**values).on_conflict_do_nothing())
+    session.flush()
+
+
+def set_run(session: Session, doc_id: int, stage: Stage, page: int, state: RunState, seconds: float = 0.0) -> None:
+    """End (or mark for retry) a run in the caller's transaction."""
+    run = session.get(TaskRun, (doc_id, stage, page))
+    if run is not None:
+        run.state = state
+        run.finished_at = utcnow()
+        run.seconds = round((run.seconds or 0.0) + seconds, 3)

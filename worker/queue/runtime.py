@@ -1,0 +1,125 @@
+"""What a worker process builds once: settings, database, store, model and batcher,
+and a small local cache of originals."""
+
+from __future__ import annotations
+
+import os
+import shutil
+import tempfile
+import threading
+from collections import Counter, OrderedDict
+from contextlib import contextmanager
+from pathlib import Path
+from typing import TYPE_CHECKING
+
+from ..db import make_engine, session_factory
+from ..io.store import LocalStore, open_store
+from ..pipeline import model_version
+from ..settings import Settings
+
+if TYPE_CHECKING:
+    from recognition.bundle import Bundle
+    from recognition.predictor import Predictor
+
+    from .batching import MicroBatcher
+
+
+class Runtime:
+    def __init__(self, settings: Settings | None = None) -> None:
+        self.settings = settings or Settings.from_env()
+        self.sessions = session_factory(make_engine(self.settings.database_url))
+        self.store = open_store(self.settings.store_url)
+        self._lock = threading.Lock()
+        self._batcher: MicroBatcher | None = None
+        self.bundle: Bundle | None = None
+        self.predictor: Predictor | None = None
+        self._model_version_id: int | None = None
+        self.originals = Originals()
+        self.running: set[tuple[int, str, int]] = set()  # (document, stage, page) in this process's hands
+
+    def model_version_id(self, session) -> int:
+        """The loaded model's row in model_versions (created once, then remembered)."""
+        if self._model_version_id is None:
+            self._model_version_id = model_version(session, self.bundle).id
+        return self._model_version_id
+
+    def batcher(self) -> MicroBatcher:
+        with self._lock:
+            if self._batcher is None:
+                from recognition.bundle import load_bundle
+                from recognition.predictor import DecoderOptions, Predictor
+
+                from .batching import MicroBatcher
+
+                self.bundle = load_bundle(self.settings.model)
+                self.predictor = Predictor.from_bundle(self.bundle, decoder=DecoderOptions(name=self.settings.decoder))
+                self._batcher = MicroBatcher(
+                    self.predictor.predict, self.settings.batch_max_lines, self.settings.batch_wait_ms / 1000.0
+                )
+            return self._batcher
+
+
+class Originals:
+    """A few recently used originals kept on local disk, so the segment tasks
+    of one document do not each download it again (keys are content hashes,
+    so a cached copy never goes stale). A file some task is still reading is
+    never evicted, and a download appears under its name only when complete."""
+
+    def __init__(self, keep: int = 4):
+        self.keep = keep
+        self.dir = Path(tempfile.mkdtemp(prefix="htr-originals-"))
+        self.paths: OrderedDict[str, Path] = OrderedDict()
+        self.in_use: Counter[str] = Counter()
+        self.lock = threading.Lock()
+
+    def _evict(self) -> None:
+        for key in [k for k in self.paths if not self.in_use[k]][: max(0, len(self.paths) - self.keep)]:
+            self.paths.pop(key).unlink(missing_ok=True)
+
+    @contextmanager
+    def get(self, store, key: str):
+        if isinstance(store, LocalStore):
+            with store.local_copy(key) as p:
+                yield p
+            return
+        with self.lock:
+            path = self.paths.get(key)
+            if path is not None:
+                self.paths.move_to_end(key)
+                self.in_use[key] += 1
+        if path is None:
+            path = self.dir / key.replace("/", "_")
+            part = path.with_name(f"{path.name}.{threading.get_ident()}.part")
+            with store.local_copy(key) as tmp:
+                shutil.copyfile(tmp, part)
+            os.replace(part, path)  # atomic: another thread may be reading the same name
+            with self.lock:
+                self.paths[key] = path
+                self.paths.move_to_end(key)
+                self.in_use[key] += 1
+        try:
+            yield path
+        finally:
+            with self.lock:
+                self.in_use[key] -= 1
+                self._evict()
+
+
+_runtime: Runtime | None = None
+_runtime_lock = threading.Lock()
+
+
+def runtime() -> Runtime:
+    """This process's runtime, built on first use."""
+    global _runtime
+    with _runtime_lock:
+        if _runtime is None:
+            _runtime = Runtime()
+        return _runtime
+
+
+def reset_runtime() -> None:
+    """Forget this process's runtime (the next task builds it from the environment again)."""
+    global _runtime
+    with _runtime_lock:
+        _runtime = None
