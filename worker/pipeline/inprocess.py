@@ -85,6 +85,40 @@ def _prepared_pages(source: PageSource, prepare: Callable[..., PageWork], timing
         thread.join(timeout=30)
 
 
+class _PageBatch:
+    """Pages waiting for recognition: recognized together once ``LINE_BATCH``
+    lines wait (or at the end), then stored and committed."""
+
+    def __init__(self, session, doc_id: int, predictor, model_version_id: int | None, timings: Timings, on_page) -> None:
+        self.session, self.doc_id, self.predictor = session, doc_id, predictor
+        self.model_version_id, self.timings, self.on_page = model_version_id, timings, on_page
+        self.pending: list[PageWork] = []
+        self.stored = 0
+        self.total: int | None = None
+
+    def add(self, work: PageWork) -> None:
+        self.pending.append(work)
+        if sum(len(w.crops) for w in self.pending) >= LINE_BATCH:
+            self.flush()
+
+    def flush(self) -> None:
+        if not self.pending:
+            return
+        t0 = time.perf_counter()
+        per_page = recognize_pages(self.predictor.predict, self.pending)
+        t0 = self.timings.add("recognize", t0)
+        for work, recs in zip(self.pending, per_page):
+            store_page(self.session, self.doc_id, work, recs, self.model_version_id)
+        self.session.commit()
+        self.session.expunge_all()  # written pages leave the session: memory stays flat in document length
+        self.timings.add("persist", t0)
+        for _ in self.pending:
+            self.stored += 1
+            if self.on_page:
+                self.on_page(self.stored, self.total)
+        self.pending.clear()
+
+
 def process_document(
     doc_id: int,
     sessions: sessionmaker,
@@ -97,7 +131,7 @@ def process_document(
     skip_printed: bool = True,
 ) -> Document:
     """Render, segment, recognize and store one registered document in this
-    process. ``on_page(pages done, page count)`` reports progress."""
+    process. ``on_page(pages stored, page count)`` reports progress."""
     timings = Timings()
     with sessions() as session:
         doc = begin_document(session, doc_id)
@@ -105,25 +139,7 @@ def process_document(
             return session.get(Document, doc_id)
         content_hash, store_key = doc.content_hash, doc.store_key
         mv_id = model_version(session, bundle).id if bundle is not None else None
-        pending: list[PageWork] = []
-        done = 0
-        page_total: int | None = None
-
-        def flush() -> None:
-            nonlocal done, page_total
-            t0 = time.perf_counter()
-            per_page = recognize_pages(predictor.predict, pending)
-            t0 = timings.add("recognize", t0)
-            for work, recs in zip(pending, per_page):
-                store_page(session, doc_id, work, recs, mv_id)
-            session.commit()
-            session.expunge_all()  # written pages leave the session: memory stays flat in document length
-            timings.add("persist", t0)
-            for _ in pending:
-                done += 1
-                if on_page:
-                    on_page(done, page_total)
-            pending.clear()
+        batch = _PageBatch(session, doc_id, predictor, mv_id, timings, on_page)
 
         def prepare(page):
             return prepare_page(page, store, content_hash, skip_printed, keep_page_images)
@@ -131,14 +147,11 @@ def process_document(
         try:
             with store.local_copy(store_key) as local:
                 source = PageSource(local, limits)
-                doc.page_count = page_total = source.count
+                doc.page_count = batch.total = source.count
                 session.commit()
                 for work in _prepared_pages(source, prepare, timings):
-                    pending.append(work)
-                    if sum(len(w.crops) for w in pending) >= LINE_BATCH:
-                        flush()
-                if pending:
-                    flush()
+                    batch.add(work)
+                batch.flush()
         except Exception as exc:  # in this process nothing retries: the document fails, the batch goes on
             verdict = classify(exc)
             if verdict.unexpected:
