@@ -4,6 +4,7 @@ set -euo pipefail
 cd "$(dirname "$0")/.."
 bash scripts/setup.sh
 bash scripts/install-fonts.sh  # the font tests render every installed font
+bash scripts/install-browser.sh  # the review app's browser tests
 bash scripts/services.sh
 export TF_CPP_MIN_LOG_LEVEL=2 KERAS_BACKEND=${KERAS_BACKEND:-tensorflow}
 # Lint, format and types first: a red check fails the run like a failing test.

@@ -198,3 +198,42 @@ def write_tiny_config(tmp_path: Path, epochs: int = 1) -> Path:
     path.write_text(yaml.safe_dump(cfg))
     assert ondb.is_file()
     return path
+
+
+def seed_document(sessions, store, path: Path, lines: list[list[tuple[str, float]]]) -> int:
+    """A processed one-page document without the model: a page image with
+    ``lines`` drawn on it (each a list of (word, confidence)), registered,
+    segmented by hand and stored through the orchestration core's own steps.
+    Returns the document id."""
+    from recognition.predictor import Recognition, Word
+    from segmentation import Box
+    from worker.io.documents import PageImage
+    from worker.pipeline import PageWork, begin_document, register_document, save_page_image, store_page
+
+    line_h, width = 90, 1400
+    page = np.full((line_h * (len(lines) + 2), width), 250, np.uint8)
+    boxes = []
+    for i, words in enumerate(lines):
+        y = line_h * (i + 1)
+        cv2.putText(page, " ".join(w for w, _ in words), (40, y + 55), cv2.FONT_HERSHEY_SCRIPT_SIMPLEX, 1.6, 20, 2)
+        boxes.append(Box(30, y + 10, width - 30, y + 80))
+    cv2.imwrite(str(path), page)
+    with sessions() as s:
+        doc, _ = register_document(s, store, path)
+        begin_document(s, doc.id)
+        doc.page_count = 1
+        s.commit()
+        image = PageImage(0, page, 300)
+        crops = [page[b.y0 : b.y1, b.x0 : b.x1] for b in boxes]
+        work = PageWork(0, 300, width, page.shape[0], 0.0, boxes, boxes, crops, save_page_image(store, doc.content_hash, image))
+        recs = []
+        for words in lines:
+            x, ws = 4.0, []
+            for text, conf in words:
+                span = 30.0 * len(text)
+                ws.append(Word(text, conf, x, x + span))
+                x += span + 30
+            recs.append(Recognition(" ".join(w for w, _ in words), min(c for _, c in words), [], ws))
+        store_page(s, doc.id, work, recs, None)
+        s.commit()
+        return doc.id

@@ -7,7 +7,7 @@ from __future__ import annotations
 import argparse
 import sys
 
-from . import documents, model, queue
+from . import documents, model, people, queue
 from .common import configure_logging, load_backend
 from .model import decoder as _decoder
 
@@ -28,6 +28,7 @@ def build_parser() -> argparse.ArgumentParser:
     model.register(sub)
     documents.register(sub)
     queue.register(sub)
+    people.register(sub)
     return p
 
 

@@ -3,15 +3,19 @@ and reading transcripts back (``queries``)."""
 
 from .engine import database_url, make_engine, session_factory, upgrade
 from .models import (
+    ApiToken,
     Base,
     Document,
     Line,
+    LineEdit,
     ModelVersion,
     Page,
     RunState,
     Stage,
     Status,
     TaskRun,
+    User,
+    WebSession,
     Word,
     WorkerDeath,
     as_utc,
@@ -19,15 +23,19 @@ from .models import (
 )
 
 __all__ = [
+    "ApiToken",
     "Base",
     "Document",
     "Line",
+    "LineEdit",
     "ModelVersion",
     "Page",
     "RunState",
     "Stage",
     "Status",
     "TaskRun",
+    "User",
+    "WebSession",
     "Word",
     "WorkerDeath",
     "as_utc",

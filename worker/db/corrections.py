@@ -1,0 +1,179 @@
+"""What a person's review does to a line, and the review queue.
+
+A save stores the line's new text, re-aligns its words to it (boxes kept for
+words that still match one to one, spans shared out by length where words
+were split, merged or inserted), marks the line reviewed and keeps a history
+row (who, when, old text, new text, the model version that read it).
+Reviewed words count as certain (confidence 1). Search reads ``lines.text``,
+so it finds the corrected words at once; exports read the same rows.
+"""
+
+from __future__ import annotations
+
+from dataclasses import dataclass
+from difflib import SequenceMatcher
+
+from sqlalchemy import func, select
+from sqlalchemy.orm import Session, selectinload
+
+from .models import Document, Line, LineEdit, Page, Word, utcnow
+
+MAX_LINE_CHARS = 2000
+
+
+class ReviewError(ValueError):
+    """A review that cannot be applied (no such line, text too long)."""
+
+
+@dataclass
+class QueueItem:
+    line_id: int
+    document_id: int
+    source: str
+    page: int  # 1-based
+    line: int  # 1-based
+    text: str
+    lowest: float  # the line's lowest word confidence
+    words: list[dict]
+
+    def to_json(self) -> dict:
+        return self.__dict__.copy()
+
+
+def _spans(old: list[Word], i1: int, i2: int, line: Line) -> tuple[int, int]:
+    """The x-span the old words i1..i2 covered; for an insertion (i1 == i2) the gap where it goes."""
+    if i2 > i1:
+        return min(w.x0 for w in old[i1:i2]), max(w.x1 for w in old[i1:i2])
+    left = old[i1 - 1].x1 if i1 > 0 else line.x0
+    right = old[i1].x0 if i1 < len(old) else line.x1
+    return (left, right) if right > left else (left, left + 1)
+
+
+def realign(line: Line, new_text: str) -> list[Word]:
+    """New word rows for ``new_text``, aligned to the line's recognized words."""
+    old = sorted(line.words, key=lambda w: w.index)
+    new = new_text.split()
+    out: list[Word] = []
+    sm = SequenceMatcher(a=[w.best_text for w in old], b=new, autojunk=False)
+    for tag, i1, i2, j1, j2 in sm.get_opcodes():
+        if tag == "delete":
+            continue
+        if tag == "equal" or (tag == "replace" and i2 - i1 == j2 - j1):
+            for k in range(j2 - j1):
+                w = old[i1 + k]
+                out.append(Word(x0=w.x0, y0=w.y0, x1=w.x1, y1=w.y1, text=w.text, corrected_text=new[j1 + k]))
+            continue
+        x0, x1 = _spans(old, i1, i2, line)
+        recognized = " ".join(w.text for w in old[i1:i2])
+        weights = [len(t) + 1 for t in new[j1:j2]]
+        total, acc = sum(weights), 0
+        for k, t in enumerate(new[j1:j2]):
+            a = x0 + (x1 - x0) * acc // total
+            acc += weights[k]
+            b = max(a + 1, x0 + (x1 - x0) * acc // total)
+            out.append(Word(x0=a, y0=line.y0, x1=b, y1=line.y1, text=recognized if k == 0 else "", corrected_text=t))
+    now = utcnow()
+    for i, w in enumerate(out):
+        w.index, w.confidence, w.corrected_at = i, 1.0, now
+    return out
+
+
+def review_line(session: Session, line_id: int, user: str, new_text: str | None = None) -> Line:
+    """Save a person's reading of a line (``new_text``; None accepts the line
+    as read). The caller commits."""
+    line = session.scalar(select(Line).where(Line.id == line_id).options(selectinload(Line.words)))
+    if line is None:
+        raise ReviewError(f"no line {line_id}")
+    old_text = line.text
+    text = old_text if new_text is None else " ".join(new_text.split())
+    if len(text) > MAX_LINE_CHARS:
+        raise ReviewError(f"a line holds at most {MAX_LINE_CHARS} characters")
+    doc = session.scalar(select(Document).join(Page).where(Page.id == line.page_id))
+    words = realign(line, text)
+    line.words.clear()
+    session.flush()  # the old words go before the new ones take their indices
+    line.words.extend(words)
+    line.text = text
+    line.confidence = 1.0
+    line.reviewed_at = utcnow()
+    line.reviewed_by = user
+    session.add(
+        LineEdit(
+            line_id=line.id,
+            user_name=user,
+            at=line.reviewed_at,
+            action="accept" if new_text is None or text == old_text else "edit",
+            old_text=old_text,
+            new_text=text,
+            model_version_id=doc.model_version_id if doc is not None else None,
+        )
+    )
+    session.flush()
+    return line
+
+
+def _scope(document_id: int | None):
+    q = (
+        select(Line.id)
+        .join(Page, Page.id == Line.page_id)
+        .join(Document, Document.id == Page.document_id)
+        .where(Line.reviewed_at.is_(None))
+    )
+    return q.where(Document.id == document_id) if document_id is not None else q
+
+
+def lines_left(session: Session, document_id: int | None = None) -> int:
+    return session.scalar(select(func.count()).select_from(_scope(document_id).subquery())) or 0
+
+
+def review_queue(
+    session: Session, document_id: int | None = None, limit: int = 20, after: list[int] | None = None
+) -> list[QueueItem]:
+    """Unreviewed lines, the least sure first (lowest word confidence; a line
+    without words by its own confidence), across documents or in one."""
+    lowest = func.coalesce(func.min(Word.confidence), Line.confidence).label("lowest")
+    q = (
+        select(Line, Page.index, Document.id, Document.source, lowest)
+        .join(Page, Page.id == Line.page_id)
+        .join(Document, Document.id == Page.document_id)
+        .outerjoin(Word, Word.line_id == Line.id)
+        .where(Line.reviewed_at.is_(None))
+        .group_by(Line.id, Page.index, Document.id, Document.source)
+        .order_by(lowest, Line.id)
+        .limit(limit)
+        .options(selectinload(Line.words))
+    )
+    if document_id is not None:
+        q = q.where(Document.id == document_id)
+    if after:
+        q = q.where(Line.id.not_in(after))
+    items = []
+    for line, page_index, doc_id, source, low in session.execute(q).all():
+        items.append(
+            QueueItem(
+                line.id,
+                doc_id,
+                source,
+                page_index + 1,
+                line.index + 1,
+                line.text,
+                round(float(low), 4),
+                [{"text": w.best_text, "confidence": round(float(w.confidence), 4)} for w in line.words],
+            )
+        )
+    return items
+
+
+def history(session: Session, line_id: int) -> list[dict]:
+    rows = session.scalars(select(LineEdit).where(LineEdit.line_id == line_id).order_by(LineEdit.at, LineEdit.id))
+    return [
+        {
+            "user": r.user_name,
+            "at": r.at.isoformat() if r.at else None,
+            "action": r.action,
+            "old_text": r.old_text,
+            "new_text": r.new_text,
+            "model_version_id": r.model_version_id,
+        }
+        for r in rows
+    ]

@@ -1,0 +1,110 @@
+// The review queue: the least sure lines first, each as its image above its text.
+// Enter saves and opens the next line, Up/Down move, F2 accepts a line as read,
+// Esc undoes the edit of the current line. Saves go through the JSON API.
+(function () {
+  "use strict";
+  const queue = document.getElementById("queue");
+  const left = document.getElementById("left");
+  const empty = document.getElementById("empty");
+  const doc = queue.dataset.document;
+  const low = parseFloat(queue.dataset.low);
+  const seen = new Set();
+  let remaining = 0;
+
+  function api(method, url, body) {
+    const opts = { method, headers: { "X-CSRF-Token": window.HTR_CSRF, Accept: "application/json" } };
+    if (body !== undefined) {
+      opts.headers["Content-Type"] = "application/json";
+      opts.body = JSON.stringify(body);
+    }
+    return fetch(url, opts).then((r) => {
+      if (!r.ok) throw new Error(r.status + " " + r.statusText);
+      return r.json();
+    });
+  }
+
+  function showLeft() {
+    left.textContent = remaining + (remaining === 1 ? " line left" : " lines left");
+    empty.hidden = remaining > 0 || queue.children.length > 0;
+  }
+
+  function item(line) {
+    const li = document.createElement("section");
+    li.className = "item";
+    li.dataset.id = line.line_id;
+    li.dataset.original = line.text;
+    const img = document.createElement("img");
+    img.src = "/lines/" + line.line_id + "/image";
+    img.alt = "line " + line.line + " of page " + line.page;
+    const marks = document.createElement("div");
+    marks.className = "marks";
+    line.words.forEach((w) => {
+      const s = document.createElement("span");
+      s.textContent = w.text + " ";
+      if (w.confidence < low) s.className = "low";
+      s.title = w.confidence.toFixed(2);
+      marks.appendChild(s);
+    });
+    const input = document.createElement("input");
+    input.type = "text";
+    input.value = line.text;
+    input.spellcheck = false;
+    input.setAttribute("aria-label", "text of line " + line.line_id);
+    const where = document.createElement("small");
+    where.textContent = "document " + line.document_id + ", page " + line.page + ", line " + line.line;
+    li.append(img, marks, input, where);
+    input.addEventListener("keydown", (e) => keys(e, li, input));
+    input.addEventListener("focus", () => li.classList.add("current"));
+    input.addEventListener("blur", () => li.classList.remove("current"));
+    return li;
+  }
+
+  function load(focusFirst) {
+    const q = "/api/review?limit=20" + (doc ? "&document=" + doc : "");
+    return api("GET", q).then((data) => {
+      remaining = data.left;
+      data.lines.filter((l) => !seen.has(l.line_id)).forEach((l) => {
+        seen.add(l.line_id);
+        queue.appendChild(item(l));
+      });
+      showLeft();
+      if (focusFirst && queue.firstElementChild) queue.firstElementChild.querySelector("input").focus();
+    });
+  }
+
+  function move(li, step) {
+    const next = step > 0 ? li.nextElementSibling : li.previousElementSibling;
+    if (next) next.querySelector("input").focus();
+    if (step > 0 && !li.nextElementSibling.nextElementSibling) load(false);
+  }
+
+  function save(li, input, accept) {
+    const id = li.dataset.id;
+    const req = accept ? api("POST", "/api/lines/" + id + "/accept") : api("PUT", "/api/lines/" + id, { text: input.value });
+    li.classList.add("saving");
+    return req.then((line) => {
+      li.classList.remove("saving");
+      if (!li.classList.contains("saved")) remaining = Math.max(0, remaining - 1);
+      li.classList.add("saved");
+      input.value = line.text;
+      li.dataset.original = line.text;
+      showLeft();
+      if (li.nextElementSibling) li.nextElementSibling.querySelector("input").focus();
+      else load(false).then(() => li.nextElementSibling && li.nextElementSibling.querySelector("input").focus());
+    }).catch((err) => {
+      li.classList.remove("saving");
+      li.classList.add("failed");
+      li.title = "not saved: " + err.message;
+    });
+  }
+
+  function keys(e, li, input) {
+    if (e.key === "Enter") { e.preventDefault(); save(li, input, false); }
+    else if (e.key === "F2") { e.preventDefault(); input.value = li.dataset.original; save(li, input, true); }
+    else if (e.key === "Escape") { e.preventDefault(); input.value = li.dataset.original; }
+    else if (e.key === "ArrowDown") { e.preventDefault(); move(li, 1); }
+    else if (e.key === "ArrowUp") { e.preventDefault(); move(li, -1); }
+  }
+
+  load(true);
+})();
