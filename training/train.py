@@ -17,6 +17,7 @@ import logging
 import os
 import platform
 import shutil
+import sys
 import time
 from dataclasses import dataclass, field
 from pathlib import Path
@@ -175,7 +176,9 @@ class TimeLimit(keras.callbacks.Callback):
         self.longest = max(self.longest, time.time() - self.started)
         if time.time() - self.t0 + self.longest > self.seconds:
             print(
-                f"time limit: stopping after epoch {epoch + 1} ({time.time() - self.t0:.0f} of {self.seconds:.0f} s)", flush=True
+                f"time limit: stopping after epoch {epoch + 1} ({time.time() - self.t0:.0f} of {self.seconds:.0f} s)",
+                file=sys.stderr,
+                flush=True,
             )
             self.model.stop_training = True
 

@@ -7,11 +7,18 @@ from __future__ import annotations
 import argparse
 import sys
 
-from . import documents, model, people, queue
+from . import documents, model, people, queue, registry
 from .common import configure_logging, load_backend
 from .model import decoder as _decoder
 
-MODEL_COMMANDS = {"recognize", "evaluate", "train", "process"}  # the worker loads its model itself (prefork pools fork first)
+MODEL_COMMANDS = {
+    "recognize",
+    "evaluate",
+    "train",
+    "process",
+    "finetune",
+    "models",
+}  # the worker loads its model itself (prefork pools fork first)
 
 __all__ = ["_decoder", "build_parser", "main"]
 
@@ -29,6 +36,7 @@ def build_parser() -> argparse.ArgumentParser:
     documents.register(sub)
     queue.register(sub)
     people.register(sub)
+    registry.register_commands(sub)
     return p
 
 

@@ -16,19 +16,17 @@ from .model import decoder, model_args, model_dir
 def cmd_process(args) -> int:
     from tqdm import tqdm
 
-    from recognition.bundle import load_bundle
-    from recognition.predictor import DecoderOptions, Predictor
-
     from ..db import Document, Status
     from ..io.documents import BadInput, page_count
     from ..io.store import open_store
     from ..pipeline import process_document, register_document
+    from ..registry import CACHE, ModelSource
 
     settings = args.settings
     factory = sessions(settings)
     store = open_store(settings.store_url)
-    bundle = load_bundle(model_dir(args))
-    pred = Predictor.from_bundle(bundle, decoder=DecoderOptions(name=decoder(args)))
+    models = ModelSource(factory, store, model_dir(args), decoder(args), CACHE)  # --model pins; else the promoted model
+    models.current()
     failed = 0
     for path in args.paths:
         if not os.path.lexists(path):
@@ -58,8 +56,7 @@ def cmd_process(args) -> int:
                 doc_id_,
                 factory,
                 store,
-                pred,
-                bundle=bundle,
+                models,
                 on_page=lambda _n, _t: bar.update(1),
                 limits=settings.limits,
                 skip_printed=settings.skip_printed,

@@ -12,7 +12,7 @@ from __future__ import annotations
 from datetime import UTC, datetime
 from enum import StrEnum
 
-from sqlalchemy import JSON, DateTime, Float, ForeignKey, Integer, String, Text, UniqueConstraint
+from sqlalchemy import JSON, Boolean, DateTime, Float, ForeignKey, Integer, String, Text, UniqueConstraint
 from sqlalchemy.orm import DeclarativeBase, Mapped, mapped_column, relationship
 
 
@@ -72,6 +72,11 @@ class ModelVersion(Base):
     version: Mapped[str] = mapped_column(String(100))
     metrics: Mapped[dict | None] = mapped_column(JSON)
     created_at: Mapped[datetime] = mapped_column(DateTime(timezone=True), default=utcnow)
+    # seen (a bundle that read documents) | candidate (registered in the store) | live | retired
+    status: Mapped[str] = mapped_column(String(20), default="seen")
+    store_prefix: Mapped[str | None] = mapped_column(Text)  # models/NAME/VERSION/ in the object store
+    parent: Mapped[str | None] = mapped_column(String(300))  # "name version" of the base it was fine-tuned from
+    data_manifest: Mapped[dict | None] = mapped_column(JSON)  # what it was fine-tuned on
 
 
 class Document(Base):
@@ -235,3 +240,17 @@ class LineEdit(Base):
     old_text: Mapped[str] = mapped_column(Text)
     new_text: Mapped[str] = mapped_column(Text)
     model_version_id: Mapped[int | None] = mapped_column(ForeignKey("model_versions.id"))
+
+
+class Promotion(Base):
+    """A model version made live (promote, rollback), by whom, whether forced past the gate, and the gate's figures."""
+
+    __tablename__ = "promotions"
+
+    id: Mapped[int] = mapped_column(Integer, primary_key=True)
+    model_version_id: Mapped[int] = mapped_column(ForeignKey("model_versions.id"))
+    action: Mapped[str] = mapped_column(String(20))  # promote | rollback
+    at: Mapped[datetime] = mapped_column(DateTime(timezone=True), default=utcnow)
+    user_name: Mapped[str] = mapped_column(String(100))
+    forced: Mapped[bool] = mapped_column(Boolean, default=False)
+    gate: Mapped[dict | None] = mapped_column(JSON)

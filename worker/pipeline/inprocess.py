@@ -89,9 +89,10 @@ class _PageBatch:
     """Pages waiting for recognition: recognized together once ``LINE_BATCH``
     lines wait (or at the end), then stored and committed."""
 
-    def __init__(self, session, doc_id: int, predictor, model_version_id: int | None, timings: Timings, on_page) -> None:
-        self.session, self.doc_id, self.predictor = session, doc_id, predictor
-        self.model_version_id, self.timings, self.on_page = model_version_id, timings, on_page
+    def __init__(self, session, doc_id: int, models: Callable[[], tuple], timings: Timings, on_page) -> None:
+        self.session, self.doc_id, self.models = session, doc_id, models
+        self.timings, self.on_page = timings, on_page
+        self._versions: dict[tuple[str, str], int] = {}
         self.pending: list[PageWork] = []
         self.stored = 0
         self.total: int | None = None
@@ -105,10 +106,12 @@ class _PageBatch:
         if not self.pending:
             return
         t0 = time.perf_counter()
-        per_page = recognize_pages(self.predictor.predict, self.pending)
+        predictor, bundle = self.models()  # the promoted model may change between pages
+        mv_id = self._version_id(bundle)
+        per_page = recognize_pages(predictor.predict, self.pending)
         t0 = self.timings.add("recognize", t0)
         for work, recs in zip(self.pending, per_page):
-            store_page(self.session, self.doc_id, work, recs, self.model_version_id)
+            store_page(self.session, self.doc_id, work, recs, mv_id)
         self.session.commit()
         self.session.expunge_all()  # written pages leave the session: memory stays flat in document length
         self.timings.add("persist", t0)
@@ -117,6 +120,14 @@ class _PageBatch:
             if self.on_page:
                 self.on_page(self.stored, self.total)
         self.pending.clear()
+
+    def _version_id(self, bundle) -> int | None:
+        if bundle is None:
+            return None
+        key = (bundle.name, bundle.version)
+        if key not in self._versions:
+            self._versions[key] = model_version(self.session, bundle).id
+        return self._versions[key]
 
 
 def process_document(
@@ -131,15 +142,17 @@ def process_document(
     skip_printed: bool = True,
 ) -> Document:
     """Render, segment, recognize and store one registered document in this
-    process. ``on_page(pages stored, page count)`` reports progress."""
+    process. ``predictor``: a predictor (with its ``bundle``), or a
+    ``registry.ModelSource`` asked for the model before each batch of pages.
+    ``on_page(pages stored, page count)`` reports progress."""
     timings = Timings()
     with sessions() as session:
         doc = begin_document(session, doc_id)
         if doc is None:
             return session.get(Document, doc_id)
         content_hash, store_key = doc.content_hash, doc.store_key
-        mv_id = model_version(session, bundle).id if bundle is not None else None
-        batch = _PageBatch(session, doc_id, predictor, mv_id, timings, on_page)
+        models = predictor.current if hasattr(predictor, "current") else (lambda: (predictor, bundle))
+        batch = _PageBatch(session, doc_id, models, timings, on_page)
 
         def prepare(page):
             return prepare_page(page, store, content_hash, skip_printed, keep_page_images)

@@ -15,6 +15,7 @@ from typing import TYPE_CHECKING
 from ..db import make_engine, session_factory
 from ..io.store import LocalStore, open_store
 from ..pipeline import model_version
+from ..registry import CACHE, ModelSource
 from ..settings import Settings
 
 if TYPE_CHECKING:
@@ -31,31 +32,40 @@ class Runtime:
         self.store = open_store(self.settings.store_url)
         self._lock = threading.Lock()
         self._batcher: MicroBatcher | None = None
-        self.bundle: Bundle | None = None
-        self.predictor: Predictor | None = None
-        self._model_version_id: int | None = None
+        self.models = ModelSource(self.sessions, self.store, self.settings.model, self.settings.decoder, CACHE)
+        self._versions: dict[tuple[str, str], int] = {}
         self.originals = Originals()
         self.running: set[tuple[int, str, int]] = set()  # (document, stage, page) in this process's hands
 
-    def model_version_id(self, session) -> int:
-        """The loaded model's row in model_versions (created once, then remembered)."""
-        if self._model_version_id is None:
-            self._model_version_id = model_version(session, self.bundle).id
-        return self._model_version_id
+    @property
+    def bundle(self) -> Bundle | None:
+        return self.models.bundle
+
+    @property
+    def predictor(self) -> Predictor | None:
+        return self.models.predictor
+
+    def model_version_id(self, session, bundle: Bundle) -> int:
+        """A loaded model's row in model_versions (created once, then remembered)."""
+        key = (bundle.name, bundle.version)
+        if key not in self._versions:
+            self._versions[key] = model_version(session, bundle).id
+        return self._versions[key]
+
+    def _predict(self, crops):
+        predictor, _bundle = self.models.current()
+        return predictor.predict(crops)
 
     def batcher(self) -> MicroBatcher:
+        """Recognition for this process's tasks: one model (the promoted one, or
+        the pinned ``HTR_MODEL``), looked up between pages; crops of concurrent
+        tasks share a model call."""
         with self._lock:
             if self._batcher is None:
-                from recognition.bundle import load_bundle
-                from recognition.predictor import DecoderOptions, Predictor
-
                 from .batching import MicroBatcher
 
-                self.bundle = load_bundle(self.settings.model)
-                self.predictor = Predictor.from_bundle(self.bundle, decoder=DecoderOptions(name=self.settings.decoder))
-                self._batcher = MicroBatcher(
-                    self.predictor.predict, self.settings.batch_max_lines, self.settings.batch_wait_ms / 1000.0
-                )
+                self.models.current()  # load before taking work
+                self._batcher = MicroBatcher(self._predict, self.settings.batch_max_lines, self.settings.batch_wait_ms / 1000.0)
             return self._batcher
 
 

@@ -193,11 +193,12 @@ def recognize_task(self, doc_id: int, index: int) -> None:
                 return
             raise
         (recs,) = recognize_pages(rt.batcher().submit, [work])
+        bundle = rt.bundle
         with rt.sessions() as session:
             # One transaction: the page's rows, the end of this run and, on the last page, the
             # document's completion. A worker dying after it leaves nothing half done, and a
             # redelivery finds the run ended (the page's work file may already be gone).
-            store_page(session, doc_id, work, recs, rt.model_version_id(session))
+            store_page(session, doc_id, work, recs, rt.model_version_id(session, bundle) if bundle is not None else None)
             set_run(session, doc_id, Stage.RECOGNIZE, index, RunState.ENDED)
             session.commit()
         rt.store.delete(key)

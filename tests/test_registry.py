@@ -1,0 +1,191 @@
+"""Fine-tuning, the model registry and its promotion gate, and the promoted
+model reaching a worker without a restart."""
+
+from __future__ import annotations
+
+import json
+import shutil
+import subprocess
+import sys
+from pathlib import Path
+
+import numpy as np
+import pytest
+
+from tests.fixtures import seed_document, text_image, write_data_root
+from training.datasets.folder import write_labels_folder
+
+ROOT = Path(__file__).resolve().parents[1]
+BUNDLED = ROOT / "recognition" / "models" / "htr-base"
+WORDS = "the quick brown fox jumps over lazy dog pack my box with five dozen liquor jugs how vexingly daft zebras".split()
+
+
+def _hand(folder: Path, n: int, seed: int = 0) -> Path:
+    """Lines in one hand the bundle never trained on (OpenCV's Hershey script)."""
+    rng = np.random.default_rng(seed)
+    samples = []
+    for i in range(n):
+        t = " ".join(rng.choice(WORDS, size=int(rng.integers(2, 5))))
+        samples.append((f"l{i:03d}.png", text_image(t, height=60, scale=1.2), t))
+    return write_labels_folder(folder, samples)
+
+
+def _copy_as(src: Path, dest: Path, version: str, report: dict, damage: float = 0.0) -> Path:
+    """A bundle with ``src``'s weights (optionally damaged) and a fine-tuning report."""
+    from recognition.bundle import load_bundle
+
+    b = load_bundle(src)
+    if damage:
+        rng = np.random.default_rng(0)
+        b.model.set_weights([w + damage * rng.standard_normal(w.shape) * (np.std(w) + 1e-3) for w in b.model.get_weights()])
+    b.version = version
+    b.metrics = {"finetune": report, "parent": {"name": "htr-base", "version": load_bundle(src).version}}
+    b.save(dest)
+    return dest
+
+
+@pytest.mark.slow
+def test_finetune_lowers_cer_on_a_new_hand(tmp_path):
+    from training.finetune import FinetuneOptions, finetune
+
+    data = _hand(tmp_path / "hand", 40)
+    opts = FinetuneOptions(time_limit=300, steps=60, standing=(), replay=())
+    report = finetune(BUNDLED, [data], tmp_path / "out", opts, data_root=tmp_path / "none")
+    assert report.train_lines + report.heldout_lines == 40 and report.heldout_lines >= 5
+    assert report.heldout_cer_before > 0 and report.heldout_cer_after < report.heldout_cer_before
+    meta = json.loads((tmp_path / "out" / "model.json").read_text())
+    assert meta["version"].startswith(meta["metrics"]["parent"]["version"] + "+ft")
+    assert meta["metrics"]["finetune"]["heldout_cer_after"] == report.heldout_cer_after
+    assert (tmp_path / "out" / "lm.json.gz").is_file()  # the base's n-gram and calibration travel with it
+
+
+@pytest.mark.slow
+def test_the_gate_refuses_a_damaged_model_and_a_promotion_reaches_the_worker(tmp_path, monkeypatch):
+    from worker.db import Document, ModelVersion, Promotion, make_engine, session_factory, upgrade
+    from worker.io.store import LocalStore
+    from worker.registry import ModelSource, RegistryError, listing, promote, register, rollback
+
+    db = f"sqlite:///{tmp_path / 'h.sqlite'}"
+    upgrade(db)
+    engine = make_engine(db)
+    sessions = session_factory(engine)
+    store = LocalStore(tmp_path / "store")
+    cache = tmp_path / "cache"
+    data_root = write_data_root(tmp_path / "data")
+    claims = {"heldout_cer_before": 0.3, "heldout_cer_after": 0.1, "heldout_lines": 16, "data": ["fixture"]}
+    good = _copy_as(BUNDLED, tmp_path / "good", "4+same", claims)
+    bad = _copy_as(BUNDLED, tmp_path / "bad", "4+damaged", claims, damage=1.0)
+    flat = _copy_as(BUNDLED, tmp_path / "flat", "4+flat", {**claims, "heldout_cer_after": 0.3})
+    default = ("htr-base 4", BUNDLED)
+    with sessions() as s:
+        for b in (good, bad, flat):
+            register(s, store, b)
+        assert store.exists("models/htr-base/4+same/model.weights.h5")
+        assert {r["version"]: r["status"] for r in listing(s)} == {
+            "4+same": "candidate",
+            "4+damaged": "candidate",
+            "4+flat": "candidate",
+        }
+
+        refused = promote(s, store, "4+damaged", "ana", cache, default, data_root=data_root)
+        assert not refused.passed and any(r.startswith("worse on form-names:val") for r in refused.reasons), refused.reasons
+        assert refused.standing["form-names:val"]["candidate"] > refused.standing["form-names:val"]["live"] + 0.005
+        not_better = promote(s, store, "4+flat", "ana", cache, default, data_root=data_root)
+        assert not not_better.passed and any("not better on its held-out" in r for r in not_better.reasons)
+        assert s.query(Promotion).count() == 0 and all(r["status"] != "live" for r in listing(s))
+
+    # A worker reading with the promoted model: the in-process runner between two documents.
+    models = ModelSource(sessions, store, None, "greedy", cache, every=0.0)
+    first = _process(sessions, store, models, tmp_path, ROOT / "examples" / "line.png")
+    with sessions() as s:
+        passed = promote(s, store, "4+same", "ana", cache, default, data_root=data_root)
+        assert passed.passed, passed.reasons
+        with pytest.raises(RegistryError, match="already live"):
+            promote(s, store, "4+same", "ana", cache, default, data_root=data_root)
+    second = _process(sessions, store, models, tmp_path, ROOT / "examples" / "word.png")
+    with sessions() as s:
+        versions = {d.id: s.get(ModelVersion, d.model_version_id).version for d in s.query(Document)}
+        assert versions == {first: "4", second: "4+same"}
+        forced = promote(s, store, "4+damaged", "ana", cache, default, force=True, data_root=data_root)
+        assert not forced.passed
+        last = s.query(Promotion).order_by(Promotion.id.desc()).first()
+        assert last.forced and last.user_name == "ana" and last.gate["passed"] is False
+        assert rollback(s, "ana").version == "4+same"
+        assert rollback(s, "ana").version == "4+damaged"  # the one before, as recorded
+    engine.dispose()
+
+
+def _process(sessions, store, models, tmp_path: Path, image: Path) -> int:
+    from worker.pipeline import process_document, register_document
+
+    copy = tmp_path / image.name
+    shutil.copyfile(image, copy)
+    with sessions() as s:
+        doc, _ = register_document(s, store, copy)
+    return process_document(doc.id, sessions, store, models).id
+
+
+@pytest.mark.slow
+def test_finetune_from_corrections_on_the_command_line(tmp_path):
+    from worker.db import make_engine, session_factory, upgrade
+    from worker.db.corrections import review_line
+    from worker.io.store import LocalStore
+
+    db = f"sqlite:///{tmp_path / 'h.sqlite'}"
+    upgrade(db)
+    engine = make_engine(db)
+    sessions = session_factory(engine)
+    lines = [[(w, 0.5) for w in ("pack", "my", "box")], [(w, 0.5) for w in ("five", "dozen", "jugs")]] * 3
+    doc = seed_document(sessions, LocalStore(tmp_path / "store"), tmp_path / "page.png", lines)
+    with sessions() as s:
+        from worker.db import Line
+
+        for line in s.query(Line).all():
+            review_line(s, line.id, "ana", line.text)
+        s.commit()
+    engine.dispose()
+    env = {
+        "HTR_DATABASE_URL": db,
+        "HTR_STORE_URL": f"file://{tmp_path / 'store'}",
+        "PATH": "/usr/bin:/bin",
+        "TF_CPP_MIN_LOG_LEVEL": "2",
+    }
+
+    def htr(*args):
+        return subprocess.run(
+            [sys.executable, "-m", "worker.cli", *args], cwd=ROOT, env=env, capture_output=True, text=True, timeout=600
+        )
+
+    few = htr("finetune", "--from-corrections", "--min-lines", "50", "--output", str(tmp_path / "cand"))
+    assert few.returncode == 3 and "6 reviewed lines, fewer than --min-lines 50" in few.stderr
+    run = htr(
+        "finetune",
+        "--from-corrections",
+        "--document",
+        str(doc),
+        "--steps",
+        "10",
+        "--output",
+        str(tmp_path / "cand"),
+        "--data-root",
+        str(tmp_path / "none"),
+        "--register",
+    )
+    assert run.returncode == 0, run.stderr
+    report = json.loads(run.stdout)
+    assert report["train_lines"] + report["heldout_lines"] == 6 and report["registered"]["status"] == "candidate"
+    listed = [json.loads(line) for line in htr("models", "list", "--json").stdout.splitlines()]
+    assert [r["version"] for r in listed if r["in_store"]] == [report["registered"]["version"]]
+    promoted = htr("models", "promote", report["registered"]["version"], "--user", "ana", "--data-root", str(tmp_path / "none"))
+    gate = json.loads(promoted.stdout)
+    assert gate["heldout"]["after"] < gate["heldout"]["before"]
+    if promoted.returncode == 0:  # measured no worse on the standing sets this machine has
+        assert gate["passed"] and gate["standing"]
+        listed = {
+            json.loads(line)["version"]: json.loads(line)["status"]
+            for line in htr("models", "list", "--json").stdout.splitlines()
+        }
+        assert listed[report["registered"]["version"]] == "live"
+        assert htr("models", "rollback").stdout.strip() == "live: the default model"
+    else:
+        assert promoted.returncode == 1 and not gate["passed"] and "refused by the gate" in promoted.stderr

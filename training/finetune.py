@@ -1,0 +1,200 @@
+"""``htr finetune``: adapt a model bundle to new lines (people's corrections)
+without forgetting what it reads already.
+
+The new lines are split by a hash of their file name into a training part
+and a held-out part (``holdout``), which the run never trains on. Batches
+mix the new lines (augmented) with replayed lines of the standing training
+sets; the base model's weights are the start, the learning rate small, the
+run bounded by time. Before and after, greedy CER is measured on the
+held-out new lines and on the standing validation sets; the report says both,
+and the candidate bundle (the base's calibration, n-gram and lexicon with the
+new weights) records it with its lineage, for the promotion gate.
+"""
+
+from __future__ import annotations
+
+import hashlib
+import time
+from collections.abc import Sequence
+from dataclasses import asdict, dataclass, field
+from datetime import UTC, datetime
+from pathlib import Path
+
+import keras
+
+from recognition.bundle import Bundle, load_bundle
+from recognition.model import ctc_loss
+from recognition.predictor import Predictor
+
+from .datasets import Dataset, DatasetError, open_dataset
+from .datasets.folder import LabelsFolder
+from .evaluate import evaluate
+from .metrics import rates
+from .sequence import TrainSequence
+from .train import TimeLimit
+
+STANDING = ("iam-ondb:val", "washington:cv1/valid", "fonts:val", "form-names:val")  # the gate's validation sets
+REPLAY = (("iam-ondb:train", 0.5), ("washington:cv1/train", 0.2), ("fonts:train", 0.15), ("form-names:train", 0.15))
+
+
+@dataclass
+class FinetuneOptions:
+    time_limit: float = 900.0  # seconds of training (evaluation comes on top)
+    steps: int | None = None  # stop after this many steps instead (whichever comes first)
+    holdout: float = 0.25  # share of the new lines kept out of training, for the check
+    new_share: float = 0.6  # share of batches drawn from the new lines (the rest replays the standing sets)
+    lr: float = 1e-4
+    batch_size: int = 8
+    augment: float = 1.0
+    standing: tuple[str, ...] = STANDING
+    standing_limit: int = 100  # first N of each standing validation set
+    replay: tuple[tuple[str, float], ...] = REPLAY
+    seed: int = 0
+
+
+@dataclass
+class FinetuneReport:
+    base: str  # "name version"
+    candidate: str
+    output: str
+    train_lines: int
+    heldout_lines: int
+    heldout_cer_before: float | None
+    heldout_cer_after: float | None
+    standing: dict = field(default_factory=dict)  # spec -> {"before": cer, "after": cer}
+    steps: int = 0
+    seconds: float = 0.0
+    replayed: list = field(default_factory=list)
+    data: list = field(default_factory=list)
+
+    def to_json(self) -> dict:
+        return asdict(self)
+
+
+def _is_heldout(name: str, share: float) -> bool:
+    h = int(hashlib.sha256(name.encode()).hexdigest()[:8], 16) / 0xFFFFFFFF
+    return h < share
+
+
+def split_new_lines(folders: Sequence[str | Path], holdout: float) -> tuple[Dataset, Dataset]:
+    """(training part, held-out part) of the lines in ``labels.tsv`` folders."""
+    items = [it for f in folders for it in LabelsFolder(f).items]
+    if not items:
+        raise DatasetError("no lines to fine-tune on")
+    held = [it for it in items if _is_heldout(str(it.path), holdout)]
+    train = [it for it in items if not _is_heldout(str(it.path), holdout)]
+    if holdout > 0 and not held and len(train) > 1:
+        held = [train.pop()]
+    if not train:
+        train = [held.pop()]
+    return Dataset(train), Dataset(held)
+
+
+def _cer(pred: Predictor, ds: Dataset) -> float | None:
+    if not len(ds):
+        return None
+    images, texts = zip(*(ds.load(i, None) for i in range(len(ds))))
+    return round(float(rates(list(texts), [r.text for r in pred.predict(list(images))])["cer"]), 4)
+
+
+def _standing(pred: Predictor, specs: tuple[str, ...], data_root, limit: int) -> dict:
+    out = {}
+    for spec in specs:
+        try:
+            out[spec] = evaluate(pred, [spec], data_root, limit)[spec]["cer"]
+        except DatasetError:
+            continue  # that data set is not on this machine
+    return out
+
+
+def _replay_sets(opts: FinetuneOptions, data_root) -> list[tuple[Dataset, float, str]]:
+    sets = []
+    for spec, weight in opts.replay:
+        try:
+            sets.append((open_dataset(spec, data_root), weight, spec))
+        except DatasetError:
+            continue
+    return sets
+
+
+def finetune(
+    base: str | Path | None, data: Sequence[str | Path], output: str | Path, opts: FinetuneOptions | None = None, data_root=None
+) -> FinetuneReport:
+    opts = opts or FinetuneOptions()
+    t0 = time.perf_counter()
+    bundle = load_bundle(base)
+    train_ds, held_ds = split_new_lines(data, opts.holdout)
+    pred = Predictor.from_bundle(bundle)
+    held_before = _cer(pred, held_ds)
+    standing_before = _standing(pred, opts.standing, data_root, opts.standing_limit)
+
+    replay = _replay_sets(opts, data_root)
+    total = sum(w for _, w, _ in replay)
+    sets: list[tuple[Dataset, float]] = [(train_ds, opts.new_share if replay else 1.0)]
+    sets += [(ds, (1.0 - opts.new_share) * w / total) for ds, w, _ in replay]
+    model = bundle.model
+    assert model is not None
+    model.compile(optimizer=keras.optimizers.Adam(opts.lr, clipnorm=5.0), loss=ctc_loss, jit_compile=False)
+    steps_per_epoch = 10
+    seq = TrainSequence(
+        sets,
+        bundle.charset,
+        bundle.preprocess,
+        bundle.model_config.width_stride,
+        opts.batch_size,
+        steps_per_epoch,
+        seed=opts.seed,
+        augment_strength=opts.augment,
+        workers=1,
+        use_multiprocessing=False,
+        max_queue_size=4,
+    )
+    epochs = max(1, (opts.steps or 10**6) // steps_per_epoch)
+    history = model.fit(seq, epochs=epochs, callbacks=[TimeLimit(opts.time_limit)], verbose=0)
+    steps = len(history.history.get("loss", [])) * steps_per_epoch
+    bundle.round_weights(bundle.weights_dtype)
+
+    pred = Predictor.from_bundle(bundle)
+    held_after = _cer(pred, held_ds)
+    standing_after = _standing(pred, opts.standing, data_root, opts.standing_limit)
+    base_name = f"{bundle.name} {bundle.version}"
+    stamp = datetime.now(UTC).strftime("%Y%m%d%H%M%S")
+    candidate = Bundle(
+        name=bundle.name,
+        version=f"{bundle.version}+ft{stamp}",
+        charset=bundle.charset,
+        preprocess=bundle.preprocess,
+        model_config=bundle.model_config,
+        calibration=bundle.calibration,
+        calibration_beam=bundle.calibration_beam,
+        model=model,
+        lm=bundle.lm,
+        lexicon=bundle.lexicon,
+        weights_dtype=bundle.weights_dtype,
+    )
+    report = FinetuneReport(
+        base=base_name,
+        candidate=f"{candidate.name} {candidate.version}",
+        output=str(output),
+        train_lines=len(train_ds),
+        heldout_lines=len(held_ds),
+        heldout_cer_before=held_before,
+        heldout_cer_after=held_after,
+        standing={s: {"before": standing_before.get(s), "after": standing_after.get(s)} for s in standing_after},
+        steps=steps,
+        seconds=round(time.perf_counter() - t0, 1),
+        replayed=[spec for _, _, spec in replay],
+        data=[str(d) for d in data],
+    )
+    candidate.metrics = {
+        **{k: v for k, v in bundle.metrics.items() if not k.startswith("reliability")},
+        "finetune": report.to_json(),
+        "parent": {"name": bundle.name, "version": bundle.version},
+    }
+    candidate.save(output)
+    return report
+
+
+def standing_cer(bundle_dir: str | Path, specs=STANDING, data_root=None, limit: int = 100) -> dict:
+    """Greedy CER of a bundle on the standing validation sets (the gate's yardstick)."""
+    return _standing(Predictor.from_bundle(load_bundle(bundle_dir)), tuple(specs), data_root, limit)

@@ -1,0 +1,133 @@
+"""Commands that refresh the model: ``finetune`` and ``models list|register|promote|rollback``."""
+
+from __future__ import annotations
+
+import getpass
+import json
+import sys
+import tempfile
+from pathlib import Path
+
+from .common import sessions
+from .model import data_root
+
+
+def _live_default(args) -> tuple[str, Path]:
+    """The label and folder of the model that reads when none was promoted."""
+    from recognition.bundle import default_model_path
+
+    path = Path(args.settings.model) if args.settings.model else default_model_path()
+    meta = json.loads((path / "model.json").read_text())
+    return f"{meta['name']} {meta['version']}", path
+
+
+def _base_dir(args, factory, store) -> Path:
+    """--base, else the promoted model, else $HTR_MODEL or the bundled one."""
+    from ..registry import CACHE, fetch, live
+
+    if args.base:
+        return Path(args.base)
+    with factory() as s:
+        mv = live(s)
+        if mv is not None:
+            return fetch(store, mv, CACHE)
+    return _live_default(args)[1]
+
+
+def cmd_finetune(args) -> int:
+    from training.finetune import FinetuneOptions, finetune
+
+    from ..export.training import export_corrections
+    from ..io.store import open_store
+    from ..registry import register
+
+    settings = args.settings
+    factory = sessions(settings)
+    store = open_store(settings.store_url)
+    data = [Path(d) for d in args.data or []]
+    tmp = None
+    if args.from_corrections:
+        tmp = tempfile.TemporaryDirectory(prefix="htr-corrections-")
+        with factory() as s:
+            manifest = export_corrections(s, store, tmp.name, args.document)
+        if manifest["line_count"] < args.min_lines:
+            print(
+                f"htr finetune: {manifest['line_count']} reviewed lines, fewer than --min-lines {args.min_lines}", file=sys.stderr
+            )
+            return 3
+        data.append(Path(tmp.name))
+    if not data:
+        raise ValueError("give --from-corrections or --data DIR")
+    opts = FinetuneOptions(time_limit=args.time_limit, steps=args.steps, holdout=args.holdout, lr=args.lr)
+    report = finetune(_base_dir(args, factory, store), data, args.output, opts, data_root(args))
+    out = report.to_json()
+    if args.register:
+        with factory() as s:
+            mv = register(s, store, args.output)
+            out["registered"] = {"id": mv.id, "version": mv.version, "status": mv.status}
+    if tmp is not None:
+        tmp.cleanup()
+    print(json.dumps(out, indent=2))
+    return 0
+
+
+def cmd_models(args) -> int:
+    from ..io.store import open_store
+    from ..registry import CACHE, listing, promote, register, rollback
+
+    settings = args.settings
+    factory = sessions(settings)
+    store = open_store(settings.store_url)
+    user = args.user or getpass.getuser()
+    with factory() as s:
+        if args.action == "list":
+            for row in listing(s):
+                print(
+                    json.dumps(row)
+                    if args.json
+                    else f"{row['id']}\t{row['name']} {row['version']}\t{row['status']}\t{row['parent'] or ''}"
+                )
+            return 0
+        if not args.version and args.action in ("register", "promote"):
+            raise ValueError(f"htr models {args.action} needs {'a bundle folder' if args.action == 'register' else 'a version'}")
+        if args.action == "register":
+            mv = register(s, store, args.version)
+            print(f"registered {mv.name} {mv.version} ({mv.status}) at {mv.store_prefix}")
+            return 0
+        if args.action == "rollback":
+            back = rollback(s, user)
+            print(f"live: {back.name} {back.version}" if back is not None else "live: the default model")
+            return 0
+        result = promote(s, store, args.version, user, CACHE, _live_default(args), force=args.force, data_root=data_root(args))
+    print(json.dumps(result.to_json(), indent=2))
+    if not result.passed and not args.force:
+        print("htr models promote: refused by the gate (--force overrides, and is recorded)", file=sys.stderr)
+        return 1
+    return 0
+
+
+def register_commands(sub) -> None:
+    f = sub.add_parser("finetune", help="fine-tune a model on corrected lines; prints CER before and after as JSON")
+    src = f.add_mutually_exclusive_group(required=True)
+    src.add_argument("--from-corrections", action="store_true", help="the reviewed lines in the database")
+    src.add_argument("--data", nargs="+", metavar="DIR", help="labels.tsv folders (htr corrections export)")
+    f.add_argument("--document", type=int, help="with --from-corrections: one document's lines")
+    f.add_argument("--base", metavar="MODEL_DIR", help="default: the promoted model, else $HTR_MODEL or the bundled one")
+    f.add_argument("--output", required=True, metavar="MODEL_DIR", help="where the candidate bundle goes")
+    f.add_argument("--time-limit", type=float, default=900.0, metavar="SECONDS", help="training time (default 900)")
+    f.add_argument("--steps", type=int, help="stop after this many steps")
+    f.add_argument("--holdout", type=float, default=0.25, help="share of the new lines held out for the check")
+    f.add_argument("--lr", type=float, default=1e-4)
+    f.add_argument("--min-lines", type=int, default=1, help="with --from-corrections: do nothing (exit 3) below this many lines")
+    f.add_argument("--register", action="store_true", help="also register the candidate in the model registry")
+    f.add_argument("--data-root", help="standing validation and replay data (default $HTR_DATA_DIR or ../shared/data)")
+    f.set_defaults(func=cmd_finetune)
+
+    m = sub.add_parser("models", help="the model registry: list, register BUNDLE_DIR, promote VERSION [--force], rollback")
+    m.add_argument("action", choices=["list", "register", "promote", "rollback"])
+    m.add_argument("version", nargs="?", help="promote: a version (or id); register: a bundle folder")
+    m.add_argument("--force", action="store_true", help="promote past a refusing gate (recorded)")
+    m.add_argument("--user", help="who does it (default: the login name)")
+    m.add_argument("--json", action="store_true")
+    m.add_argument("--data-root", help="standing validation data for the gate (default $HTR_DATA_DIR or ../shared/data)")
+    m.set_defaults(func=cmd_models)
