@@ -117,3 +117,11 @@ def test_celery_app_is_configured_for_late_acks_routing_and_the_nightly_scan():
     job = c.beat_schedule["nightly-scan"]
     assert job["task"] == "htr.scan" and job["args"] == ["s3://inbox/scans/"]
     assert job["schedule"].hour == {1} and job["schedule"].minute == {30}
+    refresh = c.beat_schedule["nightly-refresh"]
+    assert (
+        refresh["task"] == "htr.refresh"
+        and refresh["schedule"].hour == {3}
+        and c.task_routes["htr.refresh"] == {"queue": "train"}
+    )
+    off = make_app(Settings.from_env({"HTR_FINETUNE_SCHEDULE": "off"})).conf.beat_schedule
+    assert off == {}

@@ -189,3 +189,73 @@ def test_finetune_from_corrections_on_the_command_line(tmp_path):
         assert htr("models", "rollback").stdout.strip() == "live: the default model"
     else:
         assert promoted.returncode == 1 and not gate["passed"] and "refused by the gate" in promoted.stderr
+
+
+@pytest.mark.slow
+def test_reprocess_keeps_peoples_corrections(tmp_path):
+    from worker.db import Line, LineEdit, make_engine, session_factory, upgrade
+    from worker.db.corrections import history, review_line
+    from worker.io.store import LocalStore
+    from worker.pipeline.reprocess import reprocess_document
+    from worker.registry import ModelSource
+
+    db = f"sqlite:///{tmp_path / 'h.sqlite'}"
+    upgrade(db)
+    engine = make_engine(db)
+    sessions = session_factory(engine)
+    store = LocalStore(tmp_path / "store")
+    models = ModelSource(sessions, store, None, "greedy", tmp_path / "cache")
+    doc = _process(sessions, store, models, tmp_path, ROOT / "examples" / "line.png")
+    with sessions() as s:
+        (line,) = s.query(Line).all()
+        review_line(s, line.id, "ana", "There are two basic points here")
+        s.commit()
+    result = reprocess_document(doc, sessions, store, models)
+    assert result.status == "done" and result.corrections_kept == 1 and result.corrections_unmatched == []
+    with sessions() as s:
+        (line,) = s.query(Line).all()  # a new row: the page was read again
+        assert line.text == "There are two basic points here" and line.reviewed_by == "ana"
+        assert [w.best_text for w in line.words][-1] == "here"
+        steps = [(h["action"], h["new_text"]) for h in history(s, line.id)]
+        assert steps == [("edit", "There are two basic points here"), ("reprocess", "There are two basic points here")]
+        assert s.query(LineEdit).count() == 2
+    engine.dispose()
+
+
+@pytest.mark.slow
+def test_the_nightly_refresh_waits_for_enough_new_lines_then_goes_through_the_gate(tmp_path):
+    from training.finetune import FinetuneOptions
+    from worker.db import Line, ModelVersion, make_engine, session_factory, upgrade
+    from worker.db.corrections import review_line
+    from worker.io.store import LocalStore
+    from worker.refresh import refresh_model
+    from worker.settings import Settings
+
+    db = f"sqlite:///{tmp_path / 'h.sqlite'}"
+    upgrade(db)
+    engine = make_engine(db)
+    sessions = session_factory(engine)
+    store = LocalStore(tmp_path / "store")
+    lines = [[(w, 0.5) for w in ("pack", "my", "box")], [(w, 0.5) for w in ("five", "dozen", "jugs")]] * 3
+    seed_document(sessions, store, tmp_path / "page.png", lines)
+    settings = Settings(
+        database_url=db, store_url=f"file://{tmp_path / 'store'}", finetune_min_lines=4, data_dir=str(tmp_path / "none")
+    )
+    default = ("htr-base 4", BUNDLED)
+    with sessions() as s:
+        for line in s.query(Line).limit(3):
+            review_line(s, line.id, "ana", line.text)
+        s.commit()
+    assert refresh_model(settings, sessions, store, default) == {"action": "skipped", "new_lines": 3, "min_lines": 4}
+    with sessions() as s:
+        for line in s.query(Line).filter(Line.reviewed_at.is_(None)):
+            review_line(s, line.id, "ana", line.text)
+        s.commit()
+    summary = refresh_model(settings, sessions, store, default, FinetuneOptions(steps=10, time_limit=300, replay=()))
+    assert summary["action"] in ("promoted", "refused") and summary["new_lines"] == 6
+    with sessions() as s:
+        (cand,) = s.query(ModelVersion).filter(ModelVersion.store_prefix.is_not(None)).all()
+        assert cand.status == ("live" if summary["action"] == "promoted" else "candidate") and cand.parent == "htr-base 4"
+        assert cand.data_manifest["train_lines"] + cand.data_manifest["heldout_lines"] == 6
+    assert refresh_model(settings, sessions, store, default)["action"] == "skipped"  # nothing reviewed since
+    engine.dispose()

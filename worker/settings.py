@@ -23,6 +23,7 @@ DEFAULT_ROUTES = {
     "htr.segment": "cpu",  # render + segment one page
     "htr.recognize": "gpu",  # recognize + persist one page (micro-batched)
     "htr.scan": "cpu",  # nightly: enqueue new objects under a prefix
+    "htr.refresh": "train",  # nightly: fine-tune on corrections, promote through the gate
 }
 
 DECODERS = ("greedy", "beam")  # HTR_DECODER / --decoder values
@@ -93,6 +94,9 @@ class Settings:
     limits: Limits = field(default_factory=Limits)  # HTR_MAX_FILE_MB, HTR_MAX_PAGE_PIXELS, HTR_MAX_PAGES
     data_dir: str | None = None  # HTR_DATA_DIR: training and evaluation data (default ../shared/data)
     fonts_dir: str | None = None  # HTR_FONTS_DIR: handwriting fonts for training (default .fonts/)
+    finetune_min_lines: int = 64  # HTR_FINETUNE_MIN_LINES: new reviewed lines before the nightly fine-tune runs
+    finetune_schedule: str = "0 3 * * *"  # HTR_FINETUNE_SCHEDULE: cron, or "off"
+    finetune_seconds: int = 900  # HTR_FINETUNE_SECONDS: training time of the nightly fine-tune
     given: frozenset[str] = frozenset()  # the variables that were set (a command's own default yields to them)
 
     @property
@@ -151,4 +155,7 @@ _VARIABLES: dict[str, tuple[str, Callable[[str, str], Any]]] = {
     "HTR_MAX_PAGES": ("limits.max_pages", _whole),
     "HTR_DATA_DIR": ("data_dir", _text),
     "HTR_FONTS_DIR": ("fonts_dir", _text),
+    "HTR_FINETUNE_MIN_LINES": ("finetune_min_lines", _whole),
+    "HTR_FINETUNE_SCHEDULE": ("finetune_schedule", _text),
+    "HTR_FINETUNE_SECONDS": ("finetune_seconds", _whole),
 }

@@ -68,6 +68,34 @@ def cmd_process(args) -> int:
     return 1 if failed else 0
 
 
+def cmd_reprocess(args) -> int:
+    from ..io.store import open_store
+    from ..pipeline.reprocess import reprocess_document
+    from ..registry import CACHE, ModelSource, fetch, find
+
+    settings = args.settings
+    factory = sessions(settings)
+    store = open_store(settings.store_url)
+    pinned = None
+    if args.model:
+        if Path(args.model, "model.json").is_file():
+            pinned = args.model
+        else:
+            with factory() as s:
+                pinned = str(fetch(store, find(s, args.model), CACHE))
+    models = ModelSource(factory, store, pinned or settings.model, decoder(args), CACHE)
+    failed = 0
+    for doc in args.docs:
+        r = reprocess_document(doc, factory, store, models, limits=settings.limits, skip_printed=settings.skip_printed)
+        failed += r.status == "failed"
+        if args.json:
+            print(json.dumps(r.__dict__), flush=True)
+        else:
+            lost = f", {len(r.corrections_unmatched)} found no line" if r.corrections_unmatched else ""
+            print(f"document {doc} {r.status} with {r.model}: {r.corrections_kept} corrections kept{lost}", flush=True)
+    return 1 if failed else 0
+
+
 def _report(args, path: str, doc) -> None:
     if args.json:
         print(
@@ -203,6 +231,13 @@ def register(sub) -> None:
     pr.add_argument("--json", action="store_true", help="one JSON object per document per line")
     model_args(pr)
     pr.set_defaults(func=cmd_process)
+
+    rp = sub.add_parser("reprocess", help="read documents again (promoted model, or --model) keeping people's corrections")
+    rp.add_argument("docs", nargs="+", type=doc_id)
+    rp.add_argument("--model", help="a registered version (htr models list) or a bundle folder")
+    rp.add_argument("--decoder", choices=["greedy", "beam"])
+    rp.add_argument("--json", action="store_true")
+    rp.set_defaults(func=cmd_reprocess)
 
     sh = sub.add_parser("show", help="a document's transcript")
     sh.add_argument("doc", type=doc_id)

@@ -115,7 +115,7 @@ def cmd_beat(args) -> int:
     from ..queue.app import app
 
     if not app.conf.beat_schedule:
-        print("htr beat: HTR_SCAN_URL is not set: nothing to schedule", file=sys.stderr)
+        print("htr beat: nothing to schedule (HTR_SCAN_URL unset, HTR_FINETUNE_SCHEDULE off)", file=sys.stderr)
         return 2
     app.start(["beat", "--loglevel", args.loglevel, "--schedule", args.schedule])
     return 0

@@ -51,16 +51,18 @@ def make_app(settings: Settings | None = None) -> Celery:
         worker_send_task_events=False,
         broker_channel_error_retry=True,
     )
+    schedule = {}
     if s.scan_url:
-        minute, hour, day, month, weekday = (s.scan_schedule.split() + ["*"] * 5)[:5]
-        app.conf.beat_schedule = {
-            "nightly-scan": {
-                "task": "htr.scan",
-                "schedule": crontab(minute=minute, hour=hour, day_of_month=day, month_of_year=month, day_of_week=weekday),
-                "args": [s.scan_url],
-            }
-        }
+        schedule["nightly-scan"] = {"task": "htr.scan", "schedule": _cron(s.scan_schedule), "args": [s.scan_url]}
+    if s.finetune_schedule.strip().lower() != "off":
+        schedule["nightly-refresh"] = {"task": "htr.refresh", "schedule": _cron(s.finetune_schedule)}
+    app.conf.beat_schedule = schedule
     return app
+
+
+def _cron(spec: str) -> crontab:
+    minute, hour, day, month, weekday = (spec.split() + ["*"] * 5)[:5]
+    return crontab(minute=minute, hour=hour, day_of_month=day, month_of_year=month, day_of_week=weekday)
 
 
 app = make_app()

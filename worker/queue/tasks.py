@@ -15,9 +15,11 @@ retried with exponential backoff, the rest fail the document at once.
 
 from __future__ import annotations
 
+import json
 import random
 import time
 from contextlib import contextmanager
+from pathlib import Path
 
 from celery.exceptions import Ignore, Retry
 from celery.utils.log import get_task_logger
@@ -220,6 +222,22 @@ def scan_task(self, url: str) -> int:
         raise self.retry(exc=exc, countdown=_backoff(self.request.retries), max_retries=rt.settings.task_retries) from exc
     log.info("scan %s: %d new documents queued", url, len(found))
     return len(found)
+
+
+@app.task(name="htr.refresh", bind=True, max_retries=None, acks_late=True)
+def refresh_task(self) -> dict:
+    """The nightly refresh (``worker.refresh``), on the ``train`` queue."""
+    from recognition.bundle import default_model_path
+
+    from ..refresh import refresh_model
+
+    rt = runtime()
+    path = Path(rt.settings.model) if rt.settings.model else default_model_path()
+    meta = json.loads((path / "model.json").read_text())
+    try:
+        return refresh_model(rt.settings, rt.sessions, rt.store, (f"{meta['name']} {meta['version']}", path))
+    except QUEUE_TRANSIENT as exc:
+        raise self.retry(exc=exc, countdown=_backoff(self.request.retries), max_retries=rt.settings.task_retries) from exc
 
 
 def send(task, args: tuple) -> None:

@@ -1,0 +1,69 @@
+"""The nightly model refresh: fine-tune the live model on people's corrections
+and promote the candidate through the gate, when enough new lines were reviewed.
+
+"New" means reviewed after the live model (or the newest registered
+candidate) was made; the fine-tune itself reads every reviewed line.
+"""
+
+from __future__ import annotations
+
+import logging
+import tempfile
+from pathlib import Path
+
+from sqlalchemy import func, select
+from sqlalchemy.orm import sessionmaker
+
+from .db import Line, ModelVersion
+from .export.training import export_corrections
+from .registry import CACHE, fetch, live, promote, register
+from .settings import Settings
+
+log = logging.getLogger(__name__)
+
+
+def _since(session):
+    newest = session.scalar(
+        select(func.max(ModelVersion.created_at)).where(ModelVersion.status.in_(("live", "candidate", "retired")))
+    )
+    return newest
+
+
+def new_reviewed_lines(session) -> int:
+    since = _since(session)
+    q = select(func.count()).select_from(Line).where(Line.reviewed_at.is_not(None))
+    if since is not None:
+        q = q.where(Line.reviewed_at >= since)
+    return session.scalar(q) or 0
+
+
+def refresh_model(
+    settings: Settings, sessions: sessionmaker, store, default_live: tuple[str, Path], opts=None, user: str = "nightly"
+) -> dict:
+    """Fine-tune, register and promote (through the gate); a summary dict."""
+    from training.finetune import FinetuneOptions, finetune
+
+    with sessions() as s:
+        fresh = new_reviewed_lines(s)
+        if fresh < settings.finetune_min_lines:
+            return {"action": "skipped", "new_lines": fresh, "min_lines": settings.finetune_min_lines}
+        cur = live(s)
+        base = fetch(store, cur, CACHE) if cur is not None else default_live[1]
+    opts = opts or FinetuneOptions(time_limit=float(settings.finetune_seconds))
+    with tempfile.TemporaryDirectory(prefix="htr-refresh-") as tmp:
+        with sessions() as s:
+            export_corrections(s, store, Path(tmp) / "lines")
+        report = finetune(base, [Path(tmp) / "lines"], Path(tmp) / "candidate", opts, settings.data_dir)
+        with sessions() as s:
+            mv = register(s, store, Path(tmp) / "candidate")
+            result = promote(s, store, mv.version, user, CACHE, default_live, data_root=settings.data_dir)
+    summary = {
+        "action": "promoted" if result.passed else "refused",
+        "new_lines": fresh,
+        "candidate": report.candidate,
+        "heldout": result.heldout,
+        "standing": result.standing,
+        "reasons": result.reasons,
+    }
+    log.info("model refresh: %s", summary)
+    return summary
