@@ -26,7 +26,7 @@ def db_url(request, tmp_path):
     if not port_open("127.0.0.1", 5432):
         raise RuntimeError("PostgreSQL is not running on 127.0.0.1:5432 (scripts/test.sh starts it)")
     name = f"htr_test_{uuid.uuid4().hex[:8]}"
-    admin = create_engine(ADMIN, isolation_level="AUTOCOMMIT")
+    admin = create_engine(ADMIN, isolation_level="AUTOCOMMIT", pool_pre_ping=True)
     with admin.connect() as c:
         c.execute(text(f'CREATE DATABASE "{name}"'))
     yield f"postgresql+psycopg2://postgres@127.0.0.1:5432/{name}"

@@ -20,7 +20,7 @@ from sqlalchemy import create_engine, func, select, text
 
 from benchmarks.synth import compose_page
 from tests.fixtures import text_image
-from tests.services import RedisServer, WorkerProcess, moto_server, port_open
+from tests.services import RedisServer, TcpProxy, WorkerProcess, moto_server, port_open
 from worker.db import Document, Line, Page, Status, TaskRun, Word, make_engine, session_factory, upgrade
 
 pytestmark = [pytest.mark.services, pytest.mark.slow]
@@ -55,7 +55,7 @@ def stack(tmp_path_factory):
     redis = RedisServer(work / "redis")
     redis.start()
     name = f"htr_queue_{uuid.uuid4().hex[:8]}"
-    admin = create_engine(ADMIN, isolation_level="AUTOCOMMIT")
+    admin = create_engine(ADMIN, isolation_level="AUTOCOMMIT", pool_pre_ping=True)
     with admin.connect() as c:
         c.execute(text(f'CREATE DATABASE "{name}"'))
     db_url = f"postgresql+psycopg2://postgres@127.0.0.1:5432/{name}"
@@ -69,6 +69,7 @@ def stack(tmp_path_factory):
             "AWS_SECRET_ACCESS_KEY": "test",
             "AWS_DEFAULT_REGION": "us-east-1",
             "HTR_VISIBILITY_TIMEOUT": "10",  # dead workers' messages come back within seconds
+            "HTR_HEARTBEAT_SECONDS": "2",  # ... and their silent runs are noticed within 8 s
             "HTR_MAX_ATTEMPTS": "3",
             "TF_CPP_MIN_LOG_LEVEL": "3",
         }
@@ -211,6 +212,33 @@ def test_worker_killed_mid_document_completes_exactly_once(stack, worker):
     assert st["worker_deaths"] == 1 and st["pages_done"] == 4
 
 
+def test_a_dead_worker_is_noticed_within_two_minutes_at_default_settings(stack):
+    """Default heartbeat and visibility timeout (an hour): the survivor queues
+    the dead worker's page again after a minute of silence; done once."""
+    env = {k: v for k, v in stack["env"].items() if k not in ("HTR_VISIBILITY_TIMEOUT", "HTR_HEARTBEAT_SECONDS")}
+    stack["s3"].put_object(Bucket="inbox", Key="default/long.pdf", Body=pdf_bytes(11, pages=6))
+    [doc] = submit(stack, "s3://inbox/default/")
+    workers = [WorkerProcess(env, stack["work"] / f"default-{i}.log", "--concurrency", "2").start() for i in range(2)]
+    try:
+        deadline = time.time() + 120
+        while (run := running_run(stack, doc["id"])) is None:
+            assert time.time() < deadline, "the document never started"
+            time.sleep(0.05)
+        victim = next(w for w in workers if run.worker and run.worker.endswith(f":{w.pid}"))
+        victim.kill9()
+        killed = time.time()
+        d = wait_for(stack, [doc["id"]], timeout=150)[doc["id"]]
+        took = time.time() - killed
+        assert d.status == Status.DONE and took < 120, took
+        pages, _lines, _words = rows(stack, doc["id"])
+        assert pages == 6
+        st = json.loads(htr(stack, "status", "--json", str(doc["id"])).stdout)
+        assert st["worker_deaths"] == 1 and st["pages_done"] == 6
+    finally:
+        for w in workers:
+            w.stop()
+
+
 def test_processing_resumes_after_redis_stops(stack, worker):
     for i in range(6):
         stack["s3"].put_object(Bucket="inbox", Key=f"outage/doc-{i}.png", Body=page_png(3000 + i))
@@ -223,6 +251,58 @@ def test_processing_resumes_after_redis_stops(stack, worker):
     docs = wait_for(stack, ids)
     assert all(d.status == Status.DONE for d in docs.values()), {i: (d.status, d.error) for i, d in docs.items()}
     assert all(rows(stack, i)[0] == 1 for i in ids)
+
+
+def test_a_store_outage_mid_document_delays_it_and_loses_nothing(stack, worker):
+    """S3 unreachable for a while (connections refused and reset by a proxy in
+    front of the S3 server): tasks retry with backoff; every page is stored once."""
+    endpoint = stack["env"]["AWS_ENDPOINT_URL_S3"]
+    host, port = endpoint.rsplit("//", 1)[1].split(":")
+    proxy = TcpProxy(host, int(port)).start()
+    stack["s3"].put_object(Bucket="inbox", Key="s3-outage/long.pdf", Body=pdf_bytes(21, pages=5))
+    env = {**stack["env"], "AWS_ENDPOINT_URL_S3": f"http://127.0.0.1:{proxy.port}"}
+    w = WorkerProcess(env, stack["work"] / "s3-outage.log", "--concurrency", "2").start()
+    try:
+        [doc] = submit(stack, "s3://inbox/s3-outage/")
+        deadline = time.time() + 120
+        while rows(stack, doc["id"])[0] < 1:
+            assert time.time() < deadline, "no page stored"
+            time.sleep(0.1)
+        proxy.stop()
+        time.sleep(6)
+        proxy.start()
+        d = wait_for(stack, [doc["id"]], timeout=240)[doc["id"]]
+        assert d.status == Status.DONE and d.error is None, (d.status, d.error)
+        assert rows(stack, doc["id"])[0] == 5
+        with stack["sessions"]() as s:
+            runs = s.scalars(select(TaskRun).where(TaskRun.document_id == doc["id"])).all()
+        assert all(r.state == "ended" for r in runs)
+        assert b"transient error, retrying" in w.log.read_bytes()  # the outage was met, not missed
+    finally:
+        w.stop()
+        proxy.stop()
+
+
+def test_a_database_restart_mid_document_delays_it_and_loses_nothing(stack, worker):
+    """PostgreSQL restarted while pages are being stored: tasks retry; each page once."""
+    import shutil
+
+    if shutil.which("pg_ctlcluster") is None:
+        raise RuntimeError("pg_ctlcluster is needed to restart PostgreSQL")
+    stack["s3"].put_object(Bucket="inbox", Key="pg-restart/long.pdf", Body=pdf_bytes(23, pages=5))
+    worker()
+    [doc] = submit(stack, "s3://inbox/pg-restart/")
+    deadline = time.time() + 120
+    while rows(stack, doc["id"])[0] < 1:
+        assert time.time() < deadline, "no page stored"
+        time.sleep(0.1)
+    version = sorted(p.name for p in Path("/etc/postgresql").iterdir())[0]
+    subprocess.run(
+        ["pg_ctlcluster", "--skip-systemctl-redirect", version, "main", "restart", "-m", "fast"], check=True, timeout=120
+    )
+    d = wait_for(stack, [doc["id"]], timeout=240)[doc["id"]]
+    assert d.status == Status.DONE and d.error is None, (d.status, d.error)
+    assert rows(stack, doc["id"])[0] == 5
 
 
 def test_poison_document_fails_after_max_attempts_and_the_rest_complete(stack, worker):

@@ -178,7 +178,7 @@ def test_a_page_stored_once_when_its_worker_dies_right_after_or_a_duplicate_come
         tasks.recognize_task.apply((doc_id, 0))
     with rt.sessions() as s:  # ... and stays dead: its message comes back after the visibility timeout
         run = s.get(TaskRun, (doc_id, "recognize", 0))
-        run.started_at = utcnow() - timedelta(seconds=rt.settings.visibility_timeout + 1)
+        run.started_at = run.heartbeat_at = utcnow() - timedelta(seconds=rt.settings.dead_after + 1)
         s.commit()
     tasks.recognize_task.apply((doc_id, 0))
     status, error, pages, runs = _state(rt, doc_id)
@@ -205,10 +205,10 @@ def test_deaths_not_counted_for_a_slow_page_in_its_own_worker_or_a_settled_docum
     from worker.queue.delivery import Claim, claim, worker_name
 
     doc_id = _register(rt, "examples/line.png")
-    vt = rt.settings.visibility_timeout
+    vt = rt.settings.dead_after
 
     def claim_segment(in_hand: bool):
-        return claim(rt.sessions, doc_id, Stage.SEGMENT, 0, visibility_timeout=vt, max_attempts=3, in_hand=in_hand)
+        return claim(rt.sessions, doc_id, Stage.SEGMENT, 0, dead_after=vt, max_attempts=3, in_hand=in_hand)
 
     with rt.sessions() as s:  # this process took the page longer ago than the visibility timeout
         s.add(
@@ -224,7 +224,7 @@ def test_deaths_not_counted_for_a_slow_page_in_its_own_worker_or_a_settled_docum
         )
         s.commit()
     got = claim_segment(in_hand=True)
-    assert (got.outcome, got.wait) == (Claim.BUSY, vt / 2)  # looked at again later, nobody died
+    assert (got.outcome, got.wait) == (Claim.BUSY, vt)  # looked at again later, nobody died
     assert _state(rt, doc_id)[3] == [("segment", 0, "running", 0)]
     # Same name, but not in this process's hands: an earlier process that died.
     assert claim_segment(in_hand=False).outcome == Claim.STARTED
@@ -234,7 +234,8 @@ def test_deaths_not_counted_for_a_slow_page_in_its_own_worker_or_a_settled_docum
     # Once the document has been given up, a death noticed later is not counted against it.
     with rt.sessions() as s:
         fail_document(s, doc_id, "gave up after 3 attempts")
-        s.get(TaskRun, (doc_id, "segment", 0)).started_at = utcnow() - timedelta(seconds=vt + 5)
+        run = s.get(TaskRun, (doc_id, "segment", 0))
+        run.started_at = run.heartbeat_at = utcnow() - timedelta(seconds=vt + 5)
         s.commit()
     assert claim_segment(in_hand=False).outcome == Claim.SETTLED
     status, error, _, runs = _state(rt, doc_id)
@@ -249,15 +250,16 @@ def test_the_third_dead_worker_fails_the_document(rt):
     from worker.queue.delivery import Claim, claim
 
     doc_id = _register(rt, "examples/line.png")
-    vt = rt.settings.visibility_timeout
+    vt = rt.settings.dead_after
     outcomes = []
     for k in range(3):
         with rt.sessions() as s:
             run = s.get(TaskRun, (doc_id, "segment", 0)) or TaskRun(document_id=doc_id, stage="segment", page=0, deaths=0)
-            run.state, run.worker, run.started_at = "running", f"host:{100 + k}", utcnow() - timedelta(seconds=vt + 1)
+            run.state, run.worker = "running", f"host:{100 + k}"
+            run.started_at = run.heartbeat_at = utcnow() - timedelta(seconds=vt + 1)
             s.add(run)
             s.commit()
-        got = claim(rt.sessions, doc_id, Stage.SEGMENT, 0, visibility_timeout=vt, max_attempts=3, in_hand=False)
+        got = claim(rt.sessions, doc_id, Stage.SEGMENT, 0, dead_after=vt, max_attempts=3, in_hand=False)
         outcomes.append(got.outcome)
     assert outcomes == [Claim.STARTED, Claim.STARTED, Claim.GAVE_UP]
     status, error, _, runs = _state(rt, doc_id)
@@ -305,3 +307,82 @@ def test_a_work_file_left_by_a_worker_dying_after_its_commit_is_deleted_on_redel
     assert status == Status.PROCESSING and error is None and ("recognize", 0, "ended", 0) in runs
     with rt.sessions() as s:
         assert s.scalars(select(Page.index).where(Page.document_id == doc_id)).all() == [0]
+
+
+def test_a_recognizing_worker_reads_each_page_with_the_model_live_at_that_moment(rt, monkeypatch, tmp_path):
+    """The runtime asks the registry between pages: a promotion reaches a
+    running worker without a restart, and the document records the version."""
+    from types import SimpleNamespace
+
+    from recognition.bundle import load_bundle
+    from worker import registry
+    from worker.db import ModelVersion
+    from worker.queue import tasks
+
+    monkeypatch.setattr(tasks.recognize_task, "apply_async", lambda args, **kw: rt.queued.append(("recognize", *args)))
+    doc_id = _register(rt, "examples/letter.pdf")
+    tasks.start_task.apply((doc_id,))
+    tasks.segment_task.apply((doc_id, 0))
+    tasks.segment_task.apply((doc_id, 1))
+    rt.models.every = 0.0  # look the live model up before every batch
+    tasks.recognize_task.apply((doc_id, 0))
+    with rt.sessions() as s:
+        first = s.get(ModelVersion, s.get(Document, doc_id).model_version_id).version
+    promoted = load_bundle()
+    promoted.version = f"{first}+promoted"
+    promoted.save(tmp_path / "promoted")
+    monkeypatch.setattr(registry, "live", lambda session: SimpleNamespace(id=999))
+    monkeypatch.setattr(registry, "fetch", lambda store, mv, cache: tmp_path / "promoted")
+    tasks.recognize_task.apply((doc_id, 1))
+    status, error, _pages, _runs = _state(rt, doc_id)
+    with rt.sessions() as s:
+        assert status == Status.DONE and error is None
+        assert s.get(ModelVersion, s.get(Document, doc_id).model_version_id).version == f"{first}+promoted"
+        assert rt.bundle.version == f"{first}+promoted"
+
+
+def test_a_silent_run_is_queued_again_once_and_a_beating_one_is_left_alone(rt, monkeypatch):
+    from datetime import timedelta
+
+    from worker.db import Stage, utcnow
+    from worker.queue.delivery import Claim, beat, claim, sweep, worker_name
+
+    doc_id = _register(rt, "examples/letter.pdf")
+    dead_after = rt.settings.dead_after
+    old = utcnow() - timedelta(seconds=dead_after + 5)
+    with rt.sessions() as s:
+        for page, worker in ((0, "gone:1"), (1, worker_name())):  # page 0's worker died; page 1 is ours, slow
+            s.add(
+                TaskRun(
+                    document_id=doc_id,
+                    stage="recognize",
+                    page=page,
+                    state="running",
+                    worker=worker,
+                    started_at=old,
+                    heartbeat_at=old,
+                    deaths=0,
+                )
+            )
+        s.commit()
+    assert beat(rt.sessions, {(doc_id, "recognize", 1)}) == 1  # this process beats for its own page
+    assert sweep(rt.sessions, dead_after) == [(doc_id, "recognize", 0)]
+    assert sweep(rt.sessions, dead_after) == []  # taken once, by one sweeper
+    assert _state(rt, doc_id)[3] == [("recognize", 0, "lost", 0), ("recognize", 1, "running", 0)]
+    got = claim(rt.sessions, doc_id, Stage.RECOGNIZE, 0, dead_after=dead_after, max_attempts=3, in_hand=False)
+    assert got.outcome == Claim.STARTED  # the lost run's work, claimed again: its death counted
+    assert _state(rt, doc_id)[3][0] == ("recognize", 0, "running", 1)
+    busy = claim(rt.sessions, doc_id, Stage.RECOGNIZE, 1, dead_after=dead_after, max_attempts=3, in_hand=False)
+    assert busy.outcome == Claim.BUSY and busy.wait > dead_after - 5  # alive: a duplicate looks again later
+
+
+def test_every_task_stage_can_be_queued_again(rt, monkeypatch):
+    from worker.queue import tasks
+
+    sent = []
+    for task in (tasks.start_task, tasks.segment_task, tasks.recognize_task):
+        monkeypatch.setattr(task, "apply_async", lambda args, _name=task.name, **kw: sent.append((_name, *args)))
+    tasks.resend(5, "start", -1)
+    tasks.resend(5, "segment", 2)
+    tasks.resend(5, "recognize", 3)
+    assert sent == [("htr.start", 5), ("htr.segment", 5, 2), ("htr.recognize", 5, 3)]

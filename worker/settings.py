@@ -83,7 +83,8 @@ class Settings:
     model: str | None = None  # HTR_MODEL: model folder (default: the bundled model)
     decoder: str = "greedy"  # HTR_DECODER: greedy, or beam (search with the bundle's character n-gram: more accurate, slower)
     max_attempts: int = 3  # HTR_MAX_ATTEMPTS: worker deaths on one document before it fails
-    visibility_timeout: int = 3600  # HTR_VISIBILITY_TIMEOUT (s): longer than any one task (one page)
+    visibility_timeout: int = 3600  # HTR_VISIBILITY_TIMEOUT (s): the broker's own redelivery of a dead worker's message
+    heartbeat_seconds: int = 15  # HTR_HEARTBEAT_SECONDS: running tasks beat this often; 4 missed beats = a dead worker
     task_retries: int = 8  # HTR_TASK_RETRIES: retries with backoff for transient errors
     batch_max_lines: int = 256  # HTR_BATCH_MAX_LINES: micro-batch size across documents
     batch_wait_ms: int = 50  # HTR_BATCH_WAIT_MS: longest a line waits for its batch to fill
@@ -102,6 +103,11 @@ class Settings:
     @property
     def skip_printed(self) -> bool:
         return self.printed == "skip"
+
+    @property
+    def dead_after(self) -> float:
+        """Seconds of silence after which a running task's worker counts as dead."""
+        return 4.0 * self.heartbeat_seconds
 
     @classmethod
     def variables(cls) -> dict[str, str]:
@@ -144,6 +150,7 @@ _VARIABLES: dict[str, tuple[str, Callable[[str, str], Any]]] = {
     "HTR_MAX_ATTEMPTS": ("max_attempts", _whole),
     "HTR_VISIBILITY_TIMEOUT": ("visibility_timeout", _whole),
     "HTR_TASK_RETRIES": ("task_retries", _whole),
+    "HTR_HEARTBEAT_SECONDS": ("heartbeat_seconds", _whole),
     "HTR_BATCH_MAX_LINES": ("batch_max_lines", _whole),
     "HTR_BATCH_WAIT_MS": ("batch_wait_ms", _whole),
     "HTR_SCAN_URL": ("scan_url", _text),

@@ -1,4 +1,4 @@
-"""Model registry: model versions kept in the store, their lineage and status, and promotions.
+"""Model registry (model versions kept in the store, their lineage and status, promotions), and task runs' heartbeats.
 
 Revision ID: 0004
 Revises: 0003
@@ -21,6 +21,7 @@ def upgrade() -> None:
     op.add_column("model_versions", sa.Column("store_prefix", sa.Text))
     op.add_column("model_versions", sa.Column("parent", sa.String(300)))
     op.add_column("model_versions", sa.Column("data_manifest", sa.JSON))
+    op.add_column("task_runs", sa.Column("heartbeat_at", TZ))
     op.create_table(
         "promotions",
         sa.Column("id", sa.Integer, primary_key=True),
@@ -35,5 +36,6 @@ def upgrade() -> None:
 
 def downgrade() -> None:
     op.drop_table("promotions")
+    op.drop_column("task_runs", "heartbeat_at")
     for column in ("data_manifest", "parent", "store_prefix", "status"):
         op.drop_column("model_versions", column)

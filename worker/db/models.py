@@ -49,7 +49,8 @@ class Stage(StrEnum):
 class RunState(StrEnum):
     """``task_runs.state``."""
 
-    RUNNING = "running"  # started, not ended
+    RUNNING = "running"  # started, not ended; its worker beats (``heartbeat_at``)
+    LOST = "lost"  # its worker stopped beating: queued again by another worker
     RETRY = "retry"  # ended by a transient error; a retry is queued
     ENDED = "ended"  # done: a redelivery does nothing
 
@@ -159,9 +160,10 @@ class TaskRun(Base):
     recognize step), keyed so a redelivered message finds its earlier run.
 
     ``state``: running (started, not ended), retry (ended by a transient error,
-    a retry is queued), ended (done: a redelivery does nothing). A delivery that
-    finds the row still ``running`` longer than the visibility timeout knows the
-    worker running it died, and counts it in ``deaths``.
+    a retry is queued), lost (its worker stopped beating and another worker
+    queued it again), ended (done: a redelivery does nothing). A run whose
+    worker has not beaten for ``4 × HTR_HEARTBEAT_SECONDS`` belonged to a
+    worker that died; the next delivery counts it in ``deaths``.
     """
 
     __tablename__ = "task_runs"
@@ -173,6 +175,7 @@ class TaskRun(Base):
     deaths: Mapped[int] = mapped_column(Integer, default=0)
     worker: Mapped[str | None] = mapped_column(String(200))  # host:pid of the last run
     started_at: Mapped[datetime | None] = mapped_column(DateTime(timezone=True))
+    heartbeat_at: Mapped[datetime | None] = mapped_column(DateTime(timezone=True))  # the running worker's last sign of life
     finished_at: Mapped[datetime | None] = mapped_column(DateTime(timezone=True))
     seconds: Mapped[float | None] = mapped_column(Float)
 

@@ -2,10 +2,16 @@
 
 Each queued unit of work keeps a row in ``task_runs`` keyed by (document,
 stage, page). A delivery first *claims* its row; the claim has one of the
-named :class:`Claim` outcomes, and the task acts on it. A row found
-``running`` for longer than the visibility timeout, and not in this
-process's hands, belonged to a worker that died: the death is counted once
-per worker and document, and after ``max_attempts`` deaths the document fails.
+named :class:`Claim` outcomes, and the task acts on it.
+
+Every worker process beats for the runs in its hands (``beat``: their
+``heartbeat_at``, every ``HTR_HEARTBEAT_SECONDS``) and looks for runs whose
+worker fell silent for ``dead_after`` seconds (``sweep``): such a run is
+marked ``lost`` and its work queued again, so a dead worker's page is redone
+within about a minute, whatever the broker's visibility timeout; a slow page
+whose worker is alive keeps beating and is left alone. The delivery that
+claims a lost (or silent) run counts the death, once per worker and
+document; after ``max_attempts`` deaths the document fails.
 """
 
 from __future__ import annotations
@@ -14,9 +20,10 @@ import logging
 import os
 import socket
 from dataclasses import dataclass
+from datetime import timedelta
 from enum import StrEnum
 
-from sqlalchemy import func, select
+from sqlalchemy import func, select, update
 from sqlalchemy.dialects.postgresql import insert as pg_insert
 from sqlalchemy.dialects.sqlite import insert as sqlite_insert
 from sqlalchemy.exc import IntegrityError
@@ -47,13 +54,19 @@ def worker_name() -> str:
     return f"{socket.gethostname()}:{os.getpid()}"
 
 
+def _silence(run: TaskRun, now) -> float:
+    """Seconds since the run's worker last showed it was alive."""
+    last = as_utc(run.heartbeat_at) or as_utc(run.started_at)
+    return (now - last).total_seconds() if last is not None else float("inf")
+
+
 def claim(
     sessions: sessionmaker,
     doc_id: int,
     stage: Stage,
     page: int,
     *,
-    visibility_timeout: float,
+    dead_after: float,
     max_attempts: int,
     in_hand: bool,
     me: str | None = None,
@@ -66,13 +79,11 @@ def claim(
         now = utcnow()
         if run is not None and run.state == RunState.ENDED:
             return Claimed(Claim.FINISHED)
-        if run is not None and run.state == RunState.RUNNING:
-            started = as_utc(run.started_at)
-            age = (now - started).total_seconds() if started is not None else visibility_timeout
-            if age < visibility_timeout or (run.worker == me and in_hand):
-                # Redelivered early, or a slow page here outlived the visibility timeout.
-                wait = visibility_timeout - age + 1 if age < visibility_timeout else visibility_timeout / 2
-                return Claimed(Claim.BUSY, max(1.0, min(wait, visibility_timeout / 2)))
+        if run is not None and run.state in (RunState.RUNNING, RunState.LOST):
+            silent = _silence(run, now)
+            if run.state == RunState.RUNNING and ((run.worker == me and in_hand) or silent < dead_after):
+                # Still running here or elsewhere (its worker beats): look again when it would be dead.
+                return Claimed(Claim.BUSY, max(1.0, dead_after - silent + 1 if silent < dead_after else dead_after))
             if session.get(Document, doc_id).status in (Status.FAILED, Status.DONE):
                 # Settled while this page was in a dying worker: no more deaths to count against it.
                 run.state, run.finished_at = RunState.ENDED, now
@@ -83,12 +94,12 @@ def claim(
         if run is None:
             run = TaskRun(document_id=doc_id, stage=stage, page=page, deaths=0)
             session.add(run)
-        run.state, run.worker, run.started_at, run.finished_at = RunState.RUNNING, me, now, None
+        run.state, run.worker, run.started_at, run.heartbeat_at, run.finished_at = RunState.RUNNING, me, now, now, None
         try:
             session.commit()
         except IntegrityError:
             session.rollback()
-            return Claimed(Claim.RACE, max(1.0, visibility_timeout / 2))
+            return Claimed(Claim.RACE, max(1.0, dead_after))
     return Claimed(Claim.STARTED)
 
 
@@ -126,3 +137,59 @@ def set_run(session: Session, doc_id: int, stage: Stage, page: int, state: RunSt
         run.state = state
         run.finished_at = utcnow()
         run.seconds = round((run.seconds or 0.0) + seconds, 3)
+
+
+def beat(sessions: sessionmaker, in_hand: set[tuple[int, str, int]], me: str | None = None) -> int:
+    """Mark the runs in this process's hands alive; how many rows it touched."""
+    me = me or worker_name()
+    now, touched = utcnow(), 0
+    with sessions() as session:
+        for doc_id, stage, page in list(in_hand):
+            res = session.execute(
+                update(TaskRun)
+                .where(
+                    TaskRun.document_id == doc_id,
+                    TaskRun.stage == stage,
+                    TaskRun.page == page,
+                    TaskRun.worker == me,
+                    TaskRun.state == RunState.RUNNING,
+                )
+                .values(heartbeat_at=now)
+            )
+            touched += res.rowcount or 0
+        session.commit()
+    return touched
+
+
+def sweep(sessions: sessionmaker, dead_after: float, limit: int = 100) -> list[tuple[int, str, int]]:
+    """Runs whose worker fell silent for ``dead_after`` seconds, each marked
+    ``lost`` by exactly one sweeper (compare and set): those this call took,
+    for the caller to queue again."""
+    now = utcnow()
+    cutoff = now - timedelta(seconds=dead_after)
+    taken = []
+    with sessions() as session:
+        silent = session.scalars(
+            select(TaskRun)
+            .where(TaskRun.state == RunState.RUNNING, func.coalesce(TaskRun.heartbeat_at, TaskRun.started_at) < cutoff)
+            .limit(limit)
+        ).all()
+        for run in silent:
+            res = session.execute(
+                update(TaskRun)
+                .where(
+                    TaskRun.document_id == run.document_id,
+                    TaskRun.stage == run.stage,
+                    TaskRun.page == run.page,
+                    TaskRun.state == RunState.RUNNING,
+                    func.coalesce(TaskRun.heartbeat_at, TaskRun.started_at) < cutoff,
+                )
+                .values(state=RunState.LOST)
+            )
+            if res.rowcount:
+                taken.append((run.document_id, run.stage, run.page))
+                log.warning(
+                    "document %s %s page %s: worker %s silent, queued again", run.document_id, run.stage, run.page, run.worker
+                )
+        session.commit()
+    return taken

@@ -3,6 +3,7 @@ and a small local cache of originals."""
 
 from __future__ import annotations
 
+import logging
 import os
 import shutil
 import tempfile
@@ -17,6 +18,8 @@ from ..io.store import LocalStore, open_store
 from ..pipeline import model_version
 from ..registry import CACHE, ModelSource
 from ..settings import Settings
+
+log = logging.getLogger(__name__)
 
 if TYPE_CHECKING:
     from recognition.bundle import Bundle
@@ -36,6 +39,9 @@ class Runtime:
         self._versions: dict[tuple[str, str], int] = {}
         self.originals = Originals()
         self.running: set[tuple[int, str, int]] = set()  # (document, stage, page) in this process's hands
+        self._heartbeat: threading.Thread | None = None
+        self._stop = threading.Event()
+        self._beats = 0
 
     @property
     def bundle(self) -> Bundle | None:
@@ -44,6 +50,29 @@ class Runtime:
     @property
     def predictor(self) -> Predictor | None:
         return self.models.predictor
+
+    def start_heartbeat(self, resend) -> None:
+        """Beat for this process's runs and sweep for dead workers' runs, every
+        ``heartbeat_seconds``, in a daemon thread (once per process);
+        ``resend(doc_id, stage, page)`` queues a lost run's work again."""
+        with self._lock:
+            if self._heartbeat is not None:
+                return
+            self._heartbeat = threading.Thread(target=self._beat_forever, args=(resend,), name="htr-heartbeat", daemon=True)
+            self._heartbeat.start()
+
+    def _beat_forever(self, resend) -> None:
+        from .delivery import beat, sweep
+
+        every = max(1, self.settings.heartbeat_seconds)
+        while not self._stop.wait(every if self._beats else 0):
+            self._beats += 1
+            try:
+                beat(self.sessions, self.running)
+                for doc_id, stage, page in sweep(self.sessions, self.settings.dead_after):
+                    resend(doc_id, stage, page)
+            except Exception as exc:  # the database or broker is away: try again next beat
+                log.warning("heartbeat: %s: %s", type(exc).__name__, exc)
 
     def model_version_id(self, session, bundle: Bundle) -> int:
         """A loaded model's row in model_versions (created once, then remembered)."""

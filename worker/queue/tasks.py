@@ -9,7 +9,8 @@
 Delivery is at least once (late acks); effects are exactly once: a delivery
 claims its (document, stage, page) row first (``delivery.claim``) and acts
 on the named outcome; a page's rows and the end of its recognize run commit
-together. Errors are judged by the core's classifier: transient ones are
+together. Every worker process beats for its runs and queues again the runs
+of workers that stopped beating (``delivery.beat``, ``delivery.sweep``). Errors are judged by the core's classifier: transient ones are
 retried with exponential backoff, the rest fail the document at once.
 """
 
@@ -22,6 +23,7 @@ from contextlib import contextmanager
 from pathlib import Path
 
 from celery.exceptions import Ignore, Retry
+from celery.signals import worker_process_init, worker_ready
 from celery.utils.log import get_task_logger
 from kombu.exceptions import OperationalError as BrokerError  # the broker's own connection errors
 from sqlalchemy import select
@@ -81,7 +83,7 @@ def _claim(task, rt: _rt.Runtime, doc_id: int, stage: Stage, page: int) -> None:
         doc_id,
         stage,
         page,
-        visibility_timeout=s.visibility_timeout,
+        dead_after=s.dead_after,
         max_attempts=s.max_attempts,
         in_hand=(doc_id, stage, page) in rt.running,
     )
@@ -260,3 +262,26 @@ def send(task, args: tuple) -> None:
 
 def enqueue(doc_id: int) -> None:
     send(start_task, (doc_id,))
+
+
+def resend(doc_id: int, stage: str, page: int) -> None:
+    """Queue a lost run's work again (its worker stopped beating)."""
+    if stage == Stage.START:
+        send(start_task, (doc_id,))
+    elif stage == Stage.SEGMENT:
+        send(segment_task, (doc_id, page))
+    elif stage == Stage.RECOGNIZE:
+        send(recognize_task, (doc_id, page))
+
+
+@worker_ready.connect
+def _beat_in_the_worker(**_kw) -> None:
+    """The worker's main process beats and sweeps (its thread pool runs the tasks)."""
+    runtime().start_heartbeat(resend)
+
+
+@worker_process_init.connect
+def _beat_in_a_pool_process(**_kw) -> None:
+    """... and so does every prefork pool process, for the tasks in its hands."""
+    _rt.reset_runtime()  # built in this process, not inherited from the parent
+    runtime().start_heartbeat(resend)
