@@ -21,7 +21,7 @@ from .preprocess import Normalized, PreprocessConfig, normalize
 
 
 @dataclass
-class Word:
+class WordReading:
     text: str
     confidence: float
     x0: float  # span in input-crop pixels
@@ -33,7 +33,7 @@ class Recognition:
     text: str
     confidence: float
     char_probs: list[float]
-    words: list[Word] = field(default_factory=list)
+    words: list[WordReading] = field(default_factory=list)
 
 
 @dataclass
@@ -141,7 +141,7 @@ class Predictor:
         raise ValueError(f"unknown decoder {d.name!r} (greedy or beam)")
 
     def _result(self, decoded: Decoded, norm: Normalized) -> Recognition:
-        words: list[Word] = []
+        words: list[WordReading] = []
         start = 0
         text = decoded.text
         for pos in range(len(text) + 1):
@@ -151,7 +151,7 @@ class Predictor:
                     f0 = decoded.char_frames[start][0]
                     f1 = decoded.char_frames[pos - 1][1]
                     words.append(
-                        Word(
+                        WordReading(
                             text[start:pos],
                             float(self.calibration(raw_word_score(probs))),
                             max(0.0, norm.to_input_x(f0 * self.stride)),

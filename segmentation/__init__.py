@@ -1,13 +1,13 @@
 """Page segmentation: binarization, deskew, ruling removal, text lines, words."""
 
-from .layout import Box, Line, PageLayout
+from .layout import Box, PageLayout, TextLine
 from .page import CROP_MARGIN, crop_span_to_page, draw_overlay, line_crops, segment_page, to_page_box
 
 __all__ = [
     "CROP_MARGIN",
     "Box",
-    "Line",
     "PageLayout",
+    "TextLine",
     "crop_span_to_page",
     "draw_overlay",
     "line_crops",

@@ -38,7 +38,7 @@ class Box:
 
 
 @dataclass
-class Line:
+class TextLine:
     box: Box  # in deskewed page coordinates
     page_box: Box  # in original page coordinates
     words: list[Box] = field(default_factory=list)  # deskewed coordinates, left to right
@@ -50,7 +50,7 @@ class PageLayout:
     width: int
     height: int
     angle: float  # degrees the page was rotated to deskew it
-    lines: list[Line]
+    lines: list[TextLine]
     deskewed: np.ndarray | None = None  # the deskewed gray page, for cropping
     line_masks: list[np.ndarray] = field(default_factory=list)  # per-line ink mask within its box
     printed: list[Box] = field(default_factory=list)  # machine-printed lines left out (page coordinates)

@@ -8,7 +8,7 @@ import numpy as np
 from .binarize import DEFAULT_METHOD, binarize
 from .cleanup import outside_sheet, remove_blots, remove_edge_marks
 from .deskew import estimate_skew, rotate
-from .layout import Box, Line, PageLayout
+from .layout import Box, PageLayout, TextLine
 from .lines import segment_lines, segment_words
 from .printed import form_template_lines
 from .rulings import remove_rulings, ruling_rows
@@ -79,7 +79,7 @@ def segment_page(image: np.ndarray, method: str = DEFAULT_METHOD, deskew: bool =
     lines = []
     for box, mask in zip(boxes, masks):
         words = [Box(b.x0 + box.x0, b.y0 + box.y0, b.x1 + box.x0, b.y1 + box.y0) for b in segment_words(mask, ch)]
-        lines.append(Line(box, _unrotate(box, angle, w, h), words, [_unrotate(b, angle, w, h) for b in words]))
+        lines.append(TextLine(box, _unrotate(box, angle, w, h), words, [_unrotate(b, angle, w, h) for b in words]))
     return PageLayout(w, h, angle, lines, straight, masks, printed)
 
 

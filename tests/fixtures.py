@@ -205,7 +205,7 @@ def seed_document(sessions, store, path: Path, lines: list[list[tuple[str, float
     ``lines`` drawn on it (each a list of (word, confidence)), registered,
     segmented by hand and stored through the orchestration core's own steps.
     Returns the document id."""
-    from recognition.predictor import Recognition, Word
+    from recognition.predictor import Recognition, WordReading
     from segmentation import Box
     from worker.io.documents import PageImage
     from worker.pipeline import PageWork, begin_document, register_document, save_page_image, store_page
@@ -231,7 +231,7 @@ def seed_document(sessions, store, path: Path, lines: list[list[tuple[str, float
             x, ws = 4.0, []
             for text, conf in words:
                 span = 30.0 * len(text)
-                ws.append(Word(text, conf, x, x + span))
+                ws.append(WordReading(text, conf, x, x + span))
                 x += span + 30
             recs.append(Recognition(" ".join(w for w, _ in words), min(c for _, c in words), [], ws))
         store_page(s, doc.id, work, recs, None)
