@@ -192,6 +192,23 @@ def test_corrections_export_writes_only_reviewed_lines(site):
     assert json.loads((tmp_path / "out" / "manifest.json").read_text())["lines"][0]["reviewed_by"] == "rita"
 
 
+def test_self_training_exports_only_unreviewed_lines_read_surely(site):
+    from training.datasets.folder import LabelsFolder
+    from worker.db.corrections import review_line
+    from worker.export.training import export_confident
+
+    _app, sessions, store, doc_id, tmp_path = site
+    with sessions() as s:
+        assert export_confident(s, store, tmp_path / "none", [doc_id])["line_count"] == 0  # nothing read at >= 0.95
+        manifest = export_confident(s, store, tmp_path / "sure", [doc_id], min_confidence=0.6)
+        assert manifest["line_count"] == 1 and manifest["self_train"]["min_confidence"] == 0.6
+        assert LabelsFolder(tmp_path / "sure").texts() == ["over the dog"]  # its weakest word: 0.64
+        line = s.query(Line).filter(Line.text == "over the dog").one()
+        review_line(s, line.id, "rita", "over the log")
+        s.commit()
+        assert export_confident(s, store, tmp_path / "after", [doc_id], min_confidence=0.6)["line_count"] == 0
+
+
 def test_user_commands(tmp_path):
     env = {
         "HTR_DATABASE_URL": f"sqlite:///{tmp_path / 'h.sqlite'}",

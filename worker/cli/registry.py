@@ -111,7 +111,17 @@ def register_commands(sub) -> None:
     src = f.add_mutually_exclusive_group(required=True)
     src.add_argument("--from-corrections", action="store_true", help="the reviewed lines in the database")
     src.add_argument("--data", nargs="+", metavar="DIR", help="labels.tsv folders (htr corrections export)")
+    src.add_argument(
+        "--self-train",
+        nargs="+",
+        type=int,
+        metavar="DOC",
+        help="no person: these documents' lines read at confidence >= --min-confidence",
+    )
     f.add_argument("--document", type=int, help="with --from-corrections: one document's lines")
+    f.add_argument(
+        "--min-confidence", type=float, default=0.95, help="with --self-train: every word of a line at least this sure"
+    )
     f.add_argument("--base", metavar="MODEL_DIR", help="default: the promoted model, else $HTR_MODEL or the bundled one")
     f.add_argument("--output", required=True, metavar="MODEL_DIR", help="where the candidate bundle goes")
     f.add_argument("--time-limit", type=float, default=900.0, metavar="SECONDS", help="training time (default 900)")

@@ -16,10 +16,10 @@ from pathlib import Path
 
 import cv2
 import numpy as np
-from sqlalchemy import select
+from sqlalchemy import func, select
 from sqlalchemy.orm import Session
 
-from ..db import Document, Line, ModelVersion, Page, utcnow
+from ..db import Document, Line, ModelVersion, Page, Word, utcnow
 
 CROP_MARGIN = 4  # px of page around the line box, as segmentation cuts line crops
 
@@ -27,23 +27,45 @@ CROP_MARGIN = 4  # px of page around the line box, as segmentation cuts line cro
 def export_corrections(
     session: Session, store, out_dir: str | Path, document_id: int | None = None, since: datetime | None = None
 ) -> dict:
-    out = Path(out_dir)
-    (out / "lines").mkdir(parents=True, exist_ok=True)
-    q = (
-        select(Line, Page, Document)
-        .join(Page, Page.id == Line.page_id)
-        .join(Document, Document.id == Page.document_id)
-        .where(Line.reviewed_at.is_not(None), Line.text != "")
-        .order_by(Document.id, Page.index, Line.index)
-    )
+    """The lines people reviewed (all, one document's, or since a time)."""
+    q = _lines().where(Line.reviewed_at.is_not(None), Line.text != "")
     if document_id is not None:
         q = q.where(Document.id == document_id)
     if since is not None:
         q = q.where(Line.reviewed_at >= since)
+    return _write(session, store, Path(out_dir), session.execute(q).all(), {"since": since.isoformat() if since else None})
+
+
+def export_confident(session: Session, store, out_dir: str | Path, document_ids: list[int], min_confidence: float = 0.95) -> dict:
+    """Self-training data: the documents' unreviewed lines whose every word was
+    read at calibrated confidence ``min_confidence`` or more, labelled with what
+    was read (no person involved)."""
+    sure = select(Word.line_id).group_by(Word.line_id).having(func.min(Word.confidence) >= min_confidence)
+    q = _lines().where(Document.id.in_(document_ids), Line.reviewed_at.is_(None), Line.text != "", Line.id.in_(sure))
+    return _write(
+        session,
+        store,
+        Path(out_dir),
+        session.execute(q).all(),
+        {"self_train": {"documents": document_ids, "min_confidence": min_confidence}},
+    )
+
+
+def _lines():
+    return (
+        select(Line, Page, Document)
+        .join(Page, Page.id == Line.page_id)
+        .join(Document, Document.id == Page.document_id)
+        .order_by(Document.id, Page.index, Line.index)
+    )
+
+
+def _write(session: Session, store, out: Path, rows, extra: dict) -> dict:
+    (out / "lines").mkdir(parents=True, exist_ok=True)
     labels: list[str] = []
     entries: list[dict] = []
     images: dict[int, np.ndarray | None] = {}
-    for line, page, doc in session.execute(q).all():
+    for line, page, doc in rows:
         if page.id not in images:
             images = {page.id: _page_image(store, page)}  # lines come page by page: keep one page in memory
         img = images[page.id]
@@ -77,10 +99,9 @@ def export_corrections(
         "lines": entries,
         "line_count": len(entries),
         "documents": sorted({e["document_id"] for e in entries}),
-        "reviewers": dict(Counter(e["reviewed_by"] for e in entries)),
+        "reviewers": dict(Counter(e["reviewed_by"] for e in entries if e["reviewed_by"])),
         "model_versions": {versions.get(k, str(k)): n for k, n in Counter(e["model_version_id"] for e in entries).items()},
-        "since": since.isoformat() if since else None,
-        "document_filter": document_id,
+        **extra,
     }
     (out / "manifest.json").write_text(json.dumps(manifest, indent=2), encoding="utf-8")
     return manifest
