@@ -30,6 +30,21 @@ def _hand(folder: Path, n: int, seed: int = 0) -> Path:
     return write_labels_folder(folder, samples)
 
 
+@pytest.fixture
+def local(tmp_path):
+    """An embedded database and a folder store in a temp folder."""
+    from types import SimpleNamespace
+
+    from worker.db import make_engine, session_factory, upgrade
+    from worker.io.store import LocalStore
+
+    url = f"sqlite:///{tmp_path / 'h.sqlite'}"
+    upgrade(url)
+    engine = make_engine(url)
+    yield SimpleNamespace(url=url, sessions=session_factory(engine), store=LocalStore(tmp_path / "store"))
+    engine.dispose()
+
+
 def _copy_as(src: Path, dest: Path, version: str, report: dict, damage: float = 0.0) -> Path:
     """A bundle with ``src``'s weights (optionally damaged) and a fine-tuning report."""
     from recognition.bundle import load_bundle
@@ -60,16 +75,11 @@ def test_finetune_lowers_cer_on_a_new_hand(tmp_path):
 
 
 @pytest.mark.slow
-def test_the_gate_refuses_a_damaged_model_and_a_promotion_reaches_the_worker(tmp_path, monkeypatch):
-    from worker.db import Document, ModelVersion, Promotion, make_engine, session_factory, upgrade
-    from worker.io.store import LocalStore
+def test_the_gate_refuses_a_damaged_model_and_a_promotion_reaches_the_worker(tmp_path, local, monkeypatch):
+    from worker.db import Document, ModelVersion, Promotion
     from worker.registry import ModelSource, RegistryError, listing, promote, register, rollback
 
-    db = f"sqlite:///{tmp_path / 'h.sqlite'}"
-    upgrade(db)
-    engine = make_engine(db)
-    sessions = session_factory(engine)
-    store = LocalStore(tmp_path / "store")
+    sessions, store = local.sessions, local.store
     cache = tmp_path / "cache"
     data_root = write_data_root(tmp_path / "data")
     claims = {"heldout_cer_before": 0.3, "heldout_cer_after": 0.1, "heldout_lines": 16, "data": ["fixture"]}
@@ -112,7 +122,6 @@ def test_the_gate_refuses_a_damaged_model_and_a_promotion_reaches_the_worker(tmp
         assert last.forced and last.user_name == "ana" and last.gate["passed"] is False
         assert rollback(s, "ana").version == "4+same"
         assert rollback(s, "ana").version == "4+damaged"  # the one before, as recorded
-    engine.dispose()
 
 
 def _process(sessions, store, models, tmp_path: Path, image: Path) -> int:
@@ -126,24 +135,18 @@ def _process(sessions, store, models, tmp_path: Path, image: Path) -> int:
 
 
 @pytest.mark.slow
-def test_finetune_from_corrections_on_the_command_line(tmp_path):
-    from worker.db import make_engine, session_factory, upgrade
+def test_finetune_from_corrections_on_the_command_line(tmp_path, local):
     from worker.db.corrections import review_line
-    from worker.io.store import LocalStore
 
-    db = f"sqlite:///{tmp_path / 'h.sqlite'}"
-    upgrade(db)
-    engine = make_engine(db)
-    sessions = session_factory(engine)
+    db, sessions = local.url, local.sessions
     lines = [[(w, 0.5) for w in ("pack", "my", "box")], [(w, 0.5) for w in ("five", "dozen", "jugs")]] * 3
-    doc = seed_document(sessions, LocalStore(tmp_path / "store"), tmp_path / "page.png", lines)
+    doc = seed_document(sessions, local.store, tmp_path / "page.png", lines)
     with sessions() as s:
         from worker.db import Line
 
         for line in s.query(Line).all():
             review_line(s, line.id, "ana", line.text)
         s.commit()
-    engine.dispose()
     env = {
         "HTR_DATABASE_URL": db,
         "HTR_STORE_URL": f"file://{tmp_path / 'store'}",
@@ -192,18 +195,13 @@ def test_finetune_from_corrections_on_the_command_line(tmp_path):
 
 
 @pytest.mark.slow
-def test_reprocess_keeps_peoples_corrections(tmp_path):
-    from worker.db import Line, LineEdit, make_engine, session_factory, upgrade
+def test_reprocess_keeps_peoples_corrections(tmp_path, local):
+    from worker.db import Line, LineEdit
     from worker.db.corrections import history, review_line
-    from worker.io.store import LocalStore
     from worker.pipeline.reprocess import reprocess_document
     from worker.registry import ModelSource
 
-    db = f"sqlite:///{tmp_path / 'h.sqlite'}"
-    upgrade(db)
-    engine = make_engine(db)
-    sessions = session_factory(engine)
-    store = LocalStore(tmp_path / "store")
+    sessions, store = local.sessions, local.store
     models = ModelSource(sessions, store, None, "greedy", tmp_path / "cache")
     doc = _process(sessions, store, models, tmp_path, ROOT / "examples" / "line.png")
     with sessions() as s:
@@ -219,23 +217,17 @@ def test_reprocess_keeps_peoples_corrections(tmp_path):
         steps = [(h["action"], h["new_text"]) for h in history(s, line.id)]
         assert steps == [("edit", "There are two basic points here"), ("reprocess", "There are two basic points here")]
         assert s.query(LineEdit).count() == 2
-    engine.dispose()
 
 
 @pytest.mark.slow
-def test_the_nightly_refresh_waits_for_enough_new_lines_then_goes_through_the_gate(tmp_path):
+def test_the_nightly_refresh_waits_for_enough_new_lines_then_goes_through_the_gate(tmp_path, local):
     from training.finetune import FinetuneOptions
-    from worker.db import Line, ModelVersion, make_engine, session_factory, upgrade
+    from worker.db import Line, ModelVersion
     from worker.db.corrections import review_line
-    from worker.io.store import LocalStore
     from worker.refresh import refresh_model
     from worker.settings import Settings
 
-    db = f"sqlite:///{tmp_path / 'h.sqlite'}"
-    upgrade(db)
-    engine = make_engine(db)
-    sessions = session_factory(engine)
-    store = LocalStore(tmp_path / "store")
+    db, sessions, store = local.url, local.sessions, local.store
     lines = [[(w, 0.5) for w in ("pack", "my", "box")], [(w, 0.5) for w in ("five", "dozen", "jugs")]] * 3
     seed_document(sessions, store, tmp_path / "page.png", lines)
     settings = Settings(
@@ -258,4 +250,3 @@ def test_the_nightly_refresh_waits_for_enough_new_lines_then_goes_through_the_ga
         assert cand.status == ("live" if summary["action"] == "promoted" else "candidate") and cand.parent == "htr-base 4"
         assert cand.data_manifest["train_lines"] + cand.data_manifest["heldout_lines"] == 6
     assert refresh_model(settings, sessions, store, default)["action"] == "skipped"  # nothing reviewed since
-    engine.dispose()
