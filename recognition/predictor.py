@@ -16,6 +16,7 @@ from .bundle import Bundle, load_bundle
 from .calibration import Calibrator, raw_word_score
 from .charset import Charset
 from .decoding import Decoded, beam_decode, greedy_decode, softmax
+from .keywords import Alternative, word_alternatives
 from .lm import CharNgramLM, Lexicon
 from .preprocess import Normalized, PreprocessConfig, normalize
 
@@ -26,6 +27,7 @@ class WordReading:
     confidence: float
     x0: float  # span in input-crop pixels
     x1: float
+    alternatives: list[Alternative] = field(default_factory=list)  # probable spellings (with ``keywords``)
 
 
 @dataclass
@@ -60,6 +62,7 @@ class Predictor:
         batch_size: int = 64,
         pixel_budget: int = 48 * 2048 * 16,
         width_quantum: int = 32,  # batches padded to a multiple of this (fewer shapes to compile under JAX)
+        keywords: bool = False,  # also give each word its probable spellings (the search index)
     ):
         self.model = model
         self.charset = charset
@@ -72,6 +75,7 @@ class Predictor:
         self.batch_size = batch_size
         self.pixel_budget = pixel_budget
         self.width_quantum = width_quantum
+        self.keywords = keywords
 
     @classmethod
     def from_bundle(cls, bundle: Bundle, **kwargs) -> Predictor:
@@ -140,10 +144,11 @@ class Predictor:
             )
         raise ValueError(f"unknown decoder {d.name!r} (greedy or beam)")
 
-    def _result(self, decoded: Decoded, norm: Normalized) -> Recognition:
+    def _result(self, decoded: Decoded, norm: Normalized, frame_probs: np.ndarray | None = None) -> Recognition:
         words: list[WordReading] = []
         start = 0
         text = decoded.text
+        frames = frame_probs if self.keywords else None
         for pos in range(len(text) + 1):
             if pos == len(text) or text[pos] == " ":
                 if pos > start:
@@ -156,6 +161,7 @@ class Predictor:
                             float(self.calibration(raw_word_score(probs))),
                             max(0.0, norm.to_input_x(f0 * self.stride)),
                             max(0.0, norm.to_input_x((f1 + 1) * self.stride)),
+                            word_alternatives(frames, decoded, self.charset, start, pos) if frames is not None else [],
                         )
                     )
                 start = pos + 1
@@ -175,4 +181,4 @@ class Predictor:
         """Raw crops (any polarity, gray or colour) -> recognitions in input order."""
         norms = [normalize(im, self.pre) for im in images]
         probs = self.probabilities([n.image for n in norms])
-        return [self._result(self.decode(p), n) for p, n in zip(probs, norms)]
+        return [self._result(self.decode(p), n, p) for p, n in zip(probs, norms)]

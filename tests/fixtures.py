@@ -200,11 +200,13 @@ def write_tiny_config(tmp_path: Path, epochs: int = 1) -> Path:
     return path
 
 
-def seed_document(sessions, store, path: Path, lines: list[list[tuple[str, float]]]) -> int:
+def seed_document(sessions, store, path: Path, lines: list[list[tuple]]) -> int:
     """A processed one-page document without the model: a page image with
-    ``lines`` drawn on it (each a list of (word, confidence)), registered,
-    segmented by hand and stored through the orchestration core's own steps.
-    Returns the document id."""
+    ``lines`` drawn on it (each a list of (word, confidence) or (word,
+    confidence, [(other spelling, probability), ...])), registered, segmented
+    by hand and stored through the orchestration core's own steps (the word
+    itself is indexed at its confidence). Returns the document id."""
+    from recognition.keywords import Alternative
     from recognition.predictor import Recognition, WordReading
     from segmentation import Box
     from worker.io.documents import PageImage
@@ -215,7 +217,7 @@ def seed_document(sessions, store, path: Path, lines: list[list[tuple[str, float
     boxes = []
     for i, words in enumerate(lines):
         y = line_h * (i + 1)
-        cv2.putText(page, " ".join(w for w, _ in words), (40, y + 55), cv2.FONT_HERSHEY_SCRIPT_SIMPLEX, 1.6, 20, 2)
+        cv2.putText(page, " ".join(w[0] for w in words), (40, y + 55), cv2.FONT_HERSHEY_SCRIPT_SIMPLEX, 1.6, 20, 2)
         boxes.append(Box(30, y + 10, width - 30, y + 80))
     cv2.imwrite(str(path), page)
     with sessions() as s:
@@ -229,11 +231,12 @@ def seed_document(sessions, store, path: Path, lines: list[list[tuple[str, float
         recs = []
         for words in lines:
             x, ws = 4.0, []
-            for text, conf in words:
+            for text, conf, *others in words:
                 span = 30.0 * len(text)
-                ws.append(WordReading(text, conf, x, x + span))
+                alts = [Alternative(text, conf)] + [Alternative(t, p) for t, p in (others[0] if others else [])]
+                ws.append(WordReading(text, conf, x, x + span, alts))
                 x += span + 30
-            recs.append(Recognition(" ".join(w for w, _ in words), min(c for _, c in words), [], ws))
+            recs.append(Recognition(" ".join(w[0] for w in words), min(w[1] for w in words), [], ws))
         store_page(s, doc.id, work, recs, None)
         s.commit()
         return doc.id

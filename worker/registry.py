@@ -246,7 +246,7 @@ class ModelSource:
         from recognition.predictor import DecoderOptions, Predictor
 
         bundle = load_bundle(path)
-        return bundle, Predictor.from_bundle(bundle, decoder=DecoderOptions(name=self.decoder))
+        return bundle, Predictor.from_bundle(bundle, decoder=DecoderOptions(name=self.decoder), keywords=True)
 
     def current(self):
         """(predictor, bundle) to read the next page with."""

@@ -96,6 +96,26 @@ def cmd_reprocess(args) -> int:
     return 1 if failed else 0
 
 
+def cmd_reindex(args) -> int:
+    from sqlalchemy import select
+
+    from ..db import Document
+    from ..io.store import open_store
+    from ..pipeline.reindex import reindex_document
+    from ..registry import CACHE, ModelSource
+
+    settings = args.settings
+    factory = sessions(settings)
+    store = open_store(settings.store_url)
+    predictor, _bundle = ModelSource(factory, store, model_dir(args), "greedy", CACHE).current()
+    with factory() as s:
+        docs = args.docs or list(s.scalars(select(Document.id).where(Document.store_key.is_not(None)).order_by(Document.id)))
+    for doc in docs:
+        n = reindex_document(doc, factory, store, predictor)
+        print(f"document {doc}: {n} lines indexed", flush=True)
+    return 0
+
+
 def _report(args, path: str, doc) -> None:
     if args.json:
         print(
@@ -133,10 +153,10 @@ def cmd_show(args) -> int:
 
 
 def cmd_search(args) -> int:
-    from ..db.queries import search
+    from ..db.queries import keyword_search, search
 
     with sessions(args.settings)() as s:
-        hits = search(s, args.query, args.limit)
+        hits = search(s, args.query, args.limit) if args.exact else keyword_search(s, args.query, args.min_prob, args.limit)
     for h in hits:
         if args.json:
             print(json.dumps(h.to_json()))
@@ -225,6 +245,18 @@ def cmd_segment(args) -> int:
     return 0
 
 
+def _probability(text: str) -> float:
+    import argparse
+
+    try:
+        v = float(text)
+    except ValueError:
+        raise argparse.ArgumentTypeError(f"{text!r} is not a number") from None
+    if not 0.0 <= v <= 1.0:
+        raise argparse.ArgumentTypeError("give a probability from 0 to 1")
+    return v
+
+
 def register(sub) -> None:
     pr = sub.add_parser("process", help="render, segment, recognize and store documents (in-process)")
     pr.add_argument("paths", nargs="+")
@@ -239,12 +271,21 @@ def register(sub) -> None:
     rp.add_argument("--json", action="store_true")
     rp.set_defaults(func=cmd_reprocess)
 
+    ri = sub.add_parser("reindex", help="rebuild the keyword index of documents (all by default) from their page images")
+    ri.add_argument("docs", nargs="*", type=doc_id)
+    ri.add_argument("--model", help="model folder (default: the promoted model, else $HTR_MODEL or the bundled one)")
+    ri.set_defaults(func=cmd_reindex)
+
     sh = sub.add_parser("show", help="a document's transcript")
     sh.add_argument("doc", type=doc_id)
     sh.set_defaults(func=cmd_show)
 
-    se = sub.add_parser("search", help="full-text search over recognized lines, ranked, with the matching words")
-    se.add_argument("query")
+    se = sub.add_parser(
+        "search", help="lines that probably hold the query's words (the keyword index), ranked, with the words' boxes"
+    )
+    se.add_argument("query", help='words (all in one line), or a "quoted phrase"')
+    se.add_argument("--min-prob", type=_probability, default=0.1, metavar="P", help="lowest probability shown (default 0.1)")
+    se.add_argument("--exact", action="store_true", help="full-text search over the best reading only (stemmed)")
     se.add_argument("--limit", type=limit, default=20, help=f"at most this many hits (1 to {MAX_LIMIT})")
     se.add_argument("--json", action="store_true", help="one JSON object per hit, with the matching words' boxes")
     se.set_defaults(func=cmd_search)

@@ -16,7 +16,9 @@ from difflib import SequenceMatcher
 from sqlalchemy import func, select
 from sqlalchemy.orm import Session, selectinload
 
-from .models import Document, Line, LineEdit, Page, Word, utcnow
+from recognition.keywords import normalize_term
+
+from .models import Document, Line, LineEdit, Page, Word, WordCandidate, utcnow
 
 MAX_LINE_CHARS = 2000
 
@@ -81,7 +83,7 @@ def realign(line: Line, new_text: str) -> list[Word]:
 def review_line(session: Session, line_id: int, user: str, new_text: str | None = None) -> Line:
     """Save a person's reading of a line (``new_text``; None accepts the line
     as read). The caller commits."""
-    line = session.scalar(select(Line).where(Line.id == line_id).options(selectinload(Line.words)))
+    line = session.scalar(select(Line).where(Line.id == line_id).options(selectinload(Line.words), selectinload(Line.candidates)))
     if line is None:
         raise ReviewError(f"no line {line_id}")
     old_text = line.text
@@ -91,8 +93,22 @@ def review_line(session: Session, line_id: int, user: str, new_text: str | None 
     doc = session.scalar(select(Document).join(Page).where(Page.id == line.page_id))
     words = realign(line, text)
     line.words.clear()
+    line.candidates.clear()  # a person's reading replaces the probable ones
     session.flush()  # the old words go before the new ones take their indices
     line.words.extend(words)
+    for w in words:
+        line.candidates.append(
+            WordCandidate(
+                word_index=w.index,
+                text=w.best_text,
+                norm=normalize_term(w.best_text)[:200],
+                probability=1.0,
+                x0=w.x0,
+                y0=w.y0,
+                x1=w.x1,
+                y1=w.y1,
+            )
+        )
     line.text = text
     line.confidence = 1.0
     line.reviewed_at = utcnow()

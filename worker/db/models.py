@@ -133,6 +133,9 @@ class Line(BoxColumns, Base):
 
     page: Mapped[Page] = relationship(back_populates="lines")
     words: Mapped[list[Word]] = relationship(back_populates="line", order_by="Word.index", cascade="all, delete-orphan")
+    candidates: Mapped[list[WordCandidate]] = relationship(
+        back_populates="line", order_by="WordCandidate.id", cascade="all, delete-orphan"
+    )
 
 
 class Word(BoxColumns, Base):
@@ -153,6 +156,23 @@ class Word(BoxColumns, Base):
     def best_text(self) -> str:
         """The corrected text where a person corrected the word, else what was recognized."""
         return self.corrected_text if self.corrected_text is not None else self.text
+
+
+class WordCandidate(BoxColumns, Base):
+    """A probable spelling of a word of a line (the keyword index): ``norm`` is
+    what search matches (lower case, letters and digits), ``probability`` its
+    relevance; a reviewed line's words are its only candidates, at 1."""
+
+    __tablename__ = "word_candidates"
+
+    id: Mapped[int] = mapped_column(Integer, primary_key=True)
+    line_id: Mapped[int] = mapped_column(ForeignKey("lines.id", ondelete="CASCADE"), index=True)
+    word_index: Mapped[int] = mapped_column(Integer)
+    text: Mapped[str] = mapped_column(Text)
+    norm: Mapped[str] = mapped_column(String(200), index=True)
+    probability: Mapped[float] = mapped_column(Float)
+
+    line: Mapped[Line] = relationship(back_populates="candidates")
 
 
 class TaskRun(Base):

@@ -4,11 +4,14 @@ from __future__ import annotations
 
 import re
 from dataclasses import asdict, dataclass, field
+from typing import Any
 
 from sqlalchemy import select, text
 from sqlalchemy.orm import Session, selectinload
 
-from .models import Document, Line, Page, Word
+from recognition.keywords import normalize_term
+
+from .models import Document, Line, Page, Word, WordCandidate
 
 
 @dataclass
@@ -29,6 +32,7 @@ class Hit:
     rank: float
     line_id: int = 0
     words: list[WordHit] = field(default_factory=list)  # the words of the line that match the query
+    probability: float | None = None  # keyword search: the probability that the line holds the query
 
     def to_json(self) -> dict:
         return asdict(self)
@@ -95,3 +99,103 @@ def _with_words(session: Session, query: str, hits: list[Hit]) -> list[Hit]:
             if any(_norm(w.best_text).startswith(t) for t in terms):
                 h.words.append(WordHit(w.index + 1, w.best_text, round(float(w.confidence), 4), [w.x0, w.y0, w.x1, w.y1]))
     return hits
+
+
+DEFAULT_MIN_PROB = 0.1
+MAX_QUERY_TERMS = 20
+
+
+def query_terms(query: str) -> tuple[list[str], bool]:
+    """Normalized words of a query, and whether it is a quoted phrase."""
+    q = query.strip()
+    phrase = len(q) >= 2 and q[0] == q[-1] == '"'
+    terms = [t for t in (normalize_term(w) for w in re.findall(r"\w+", q)) if t]
+    return terms[:MAX_QUERY_TERMS], phrase
+
+
+def keyword_search(session: Session, query: str, min_prob: float = DEFAULT_MIN_PROB, limit: int = 20) -> list[Hit]:
+    """Lines that probably hold every word of ``query`` (a quoted phrase: in
+    order, next to each other), from the keyword index of probable spellings;
+    ranked by that probability (the product of each word's best), at least
+    ``min_prob``. Case and punctuation do not matter."""
+    terms, phrase = query_terms(query)
+    if not terms:
+        return []
+    wanted = set(terms)
+    rows = session.execute(
+        select(
+            WordCandidate.line_id,
+            WordCandidate.norm,
+            WordCandidate.word_index,
+            WordCandidate.probability,
+            WordCandidate.text,
+            WordCandidate.x0,
+            WordCandidate.y0,
+            WordCandidate.x1,
+            WordCandidate.y1,
+        ).where(WordCandidate.norm.in_(wanted))
+    ).all()
+    found: dict[int, dict[str, dict[int, Any]]] = {}  # line -> term -> word index -> best row
+    for r in rows:
+        slot = found.setdefault(r.line_id, {}).setdefault(r.norm, {})
+        if r.word_index not in slot or r.probability > slot[r.word_index].probability:
+            slot[r.word_index] = r
+    scored: list[tuple[float, int, list]] = []
+    for line_id, by_term in found.items():
+        if not wanted <= set(by_term):
+            continue
+        best = _phrase(terms, by_term) if phrase else _all_words(terms, by_term)
+        if best is None:
+            continue
+        p, hits = best
+        if p >= min_prob:
+            scored.append((p, line_id, hits))
+    scored.sort(key=lambda x: (-x[0], x[1]))
+    scored = scored[:limit]
+    if not scored:
+        return []
+    info: dict[int, Any] = {
+        row.id: row
+        for row in session.execute(
+            select(
+                Line.id,
+                Line.text,
+                Line.index.label("line_no"),
+                Page.index.label("page"),
+                Document.id.label("doc"),
+                Document.source,
+            )
+            .join(Page, Page.id == Line.page_id)
+            .join(Document, Document.id == Page.document_id)
+            .where(Line.id.in_([line_id for _, line_id, _ in scored]))
+        ).all()
+    }
+    out = []
+    for p, line_id, hits in scored:
+        ln = info[line_id]
+        words = [WordHit(h.word_index + 1, h.text, round(float(h.probability), 4), [h.x0, h.y0, h.x1, h.y1]) for h in hits]
+        out.append(Hit(ln.doc, ln.source, ln.page + 1, ln.line_no + 1, ln.text, round(p, 4), line_id, words, round(p, 4)))
+    return out
+
+
+def _all_words(terms: list[str], by_term: dict) -> tuple[float, list] | None:
+    p, hits = 1.0, []
+    for t in dict.fromkeys(terms):
+        row = max(by_term[t].values(), key=lambda r: r.probability)
+        p *= row.probability
+        hits.append(row)
+    return p, hits
+
+
+def _phrase(terms: list[str], by_term: dict) -> tuple[float, list] | None:
+    best = None
+    for start in by_term[terms[0]]:
+        rows = [by_term[t].get(start + k) for k, t in enumerate(terms)]
+        if any(r is None for r in rows):
+            continue
+        p = 1.0
+        for r in rows:
+            p *= r.probability
+        if best is None or p > best[0]:
+            best = (p, rows)
+    return best

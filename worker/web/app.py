@@ -25,7 +25,7 @@ from sqlalchemy import func, select
 
 from ..db import Document, Line, Page, make_engine, session_factory, upgrade
 from ..db.corrections import ReviewError, history, lines_left, review_line, review_queue
-from ..db.queries import load_document, search
+from ..db.queries import DEFAULT_MIN_PROB, keyword_search, load_document, search
 from ..db.users import Identity, LoginError, login, logout, session_identity, token_identity
 from ..export import FORMATS, serialize
 from ..io.store import open_store
@@ -142,12 +142,12 @@ def create_app(settings: Settings | None = None) -> FastAPI:
         return page(request, "document.html", ident, doc=doc, page=current, n_pages=len(pages), low=LOW_CONFIDENCE, left=left)
 
     @app.get("/search", response_class=HTMLResponse)
-    def search_page(request: Request, ident: Me, q: str = ""):
+    def search_page(request: Request, ident: Me, q: str = "", min_prob: float = DEFAULT_MIN_PROB, exact: bool = False):
         hits = []
         if q.strip():
             with sessions() as s:
-                hits = search(s, q[:200], 50)
-        return page(request, "search.html", ident, q=q, hits=hits)
+                hits = _search(s, q, min_prob, exact, 50)
+        return page(request, "search.html", ident, q=q, hits=hits, min_prob=min_prob, exact=exact)
 
     @app.get("/review", response_class=HTMLResponse)
     def review_page(request: Request, ident: Me, document: int | None = None):
@@ -209,11 +209,11 @@ def create_app(settings: Settings | None = None) -> FastAPI:
         return Response(files[0][1], media_type=media, headers={"Content-Disposition": f'attachment; filename="{files[0][0]}"'})
 
     @app.get("/api/search")
-    def api_search(ident: Me, q: str, limit: int = 20):
+    def api_search(ident: Me, q: str, limit: int = 20, min_prob: float = DEFAULT_MIN_PROB, exact: bool = False):
         if not 1 <= limit <= 1000:
             raise HTTPException(400, "limit: 1 to 1000")
         with sessions() as s:
-            return {"hits": [h.to_json() for h in search(s, q[:200], limit)]}
+            return {"hits": [h.to_json() for h in _search(s, q, min_prob, exact, limit)]}
 
     @app.get("/api/review")
     def api_review(ident: Me, document: int | None = None, limit: int = 20):
@@ -256,6 +256,13 @@ def create_app(settings: Settings | None = None) -> FastAPI:
         return {"name": ident.name, "role": ident.role}
 
     return app
+
+
+def _search(s, q: str, min_prob: float, exact: bool, limit: int):
+    """The keyword index (probable words), or full-text search over the best reading (``exact``)."""
+    if not 0.0 <= min_prob <= 1.0:
+        raise HTTPException(400, "min_prob: 0 to 1")
+    return search(s, q[:200], limit) if exact else keyword_search(s, q[:200], min_prob, limit)
 
 
 def _documents(s) -> list[dict]:

@@ -1,0 +1,149 @@
+"""The keyword index: probable spellings from frame probabilities, stored with
+the transcript, searched by probability on SQLite and PostgreSQL."""
+
+from __future__ import annotations
+
+import json
+import subprocess
+import sys
+from pathlib import Path
+
+import numpy as np
+import pytest
+
+from recognition.charset import Charset
+from recognition.decoding import greedy_decode
+from recognition.keywords import normalize_term, word_alternatives
+from tests.fixtures import seed_document
+from worker.db import Line, WordCandidate, make_engine, session_factory, upgrade
+from worker.db.queries import keyword_search
+from worker.io.store import LocalStore
+
+ROOT = Path(__file__).resolve().parents[1]
+CS = Charset()
+
+
+def frames(spec: list[dict[str, float]]) -> np.ndarray:
+    """Frame probabilities from per-frame {character: probability}; the rest is blank."""
+    p = np.zeros((len(spec), CS.num_classes), np.float32)
+    for t, d in enumerate(spec):
+        for ch, v in d.items():
+            p[t, CS.encode(ch)[0]] = v
+        p[t, 0] = 1.0 - sum(d.values())
+    return p
+
+
+def test_a_word_present_only_as_a_second_reading_is_indexed_with_its_probability():
+    probs = frames([{"c": 0.6, "e": 0.38}, {}, {"a": 0.99}, {}, {"t": 0.99}])
+    decoded = greedy_decode(probs, CS)
+    assert decoded.text == "cat"
+    alts = {a.text: a.probability for a in word_alternatives(probs, decoded, CS, 0, 3)}
+    assert alts["cat"] > alts["eat"] > 0.3 and abs(alts["cat"] + alts["eat"] - 1.0) < 0.05
+
+
+def test_a_certain_word_scores_one_and_case_variants_are_one_entry():
+    sure = frames([{"d": 1.0}, {"o": 1.0}, {"g": 1.0}])
+    d = greedy_decode(sure, CS)
+    assert [(a.text, a.probability) for a in word_alternatives(sure, d, CS, 0, 3)] == [("dog", 1.0)]
+    cased = frames([{"D": 0.5, "d": 0.49}, {"o": 1.0}, {"g": 1.0}])
+    alts = word_alternatives(cased, greedy_decode(cased, CS), CS, 0, 3)
+    assert len(alts) == 1 and alts[0].probability > 0.95  # "Dog" and "dog" are one entry for search
+    assert normalize_term("Dog,") == "dog" and normalize_term("--") == ""
+
+
+@pytest.fixture
+def indexed(tmp_path, db_url):
+    upgrade(db_url)
+    engine = make_engine(db_url)
+    sessions = session_factory(engine)
+    store = LocalStore(tmp_path / "store")
+    lines = [
+        [("Dear", 0.95), ("Mr", 0.9), ("Gaitskel", 0.5, [("Gaitskell", 0.35), ("Gaitsked", 0.1)])],
+        [("the", 0.97), ("meeting", 0.8), ("is", 0.98)],
+        [("on", 0.99), ("Tuesday", 0.6, [("Tuesdays", 0.2)]), ("the", 0.9), ("meeting", 0.4)],
+    ]
+    doc = seed_document(sessions, store, tmp_path / "page.png", lines)
+    yield sessions, store, doc
+    engine.dispose()
+
+
+def test_search_by_probability_threshold_and_and_of_words(indexed):
+    sessions, _store, doc = indexed
+    with sessions() as s:
+        assert s.query(WordCandidate).count() == 13  # every word, plus three other spellings
+        hits = keyword_search(s, "gaitskell")
+        assert [(h.document_id, h.page, h.line, h.probability) for h in hits] == [(doc, 1, 1, 0.35)]
+        assert hits[0].words[0].text == "Gaitskell" and hits[0].words[0].index == 3 and len(hits[0].words[0].box) == 4
+        assert keyword_search(s, "gaitskell", min_prob=0.4) == []  # a threshold above it
+        assert [h.line for h in keyword_search(s, "MEETING")] == [2, 3]  # case-insensitive, ranked by probability
+        assert [h.line for h in keyword_search(s, "meeting tuesday")] == [3]  # all words in one line
+        assert keyword_search(s, "meeting tuesday")[0].probability == pytest.approx(0.4 * 0.6)
+        assert [h.line for h in keyword_search(s, '"the meeting"')] == [2, 3]  # a phrase: next to each other
+        assert keyword_search(s, '"meeting the"') == []
+        assert [h.line for h in keyword_search(s, "tuesdays", min_prob=0.1)] == [3]
+
+
+def test_queries_of_every_shape_answer_without_a_traceback(indexed):
+    sessions, *_ = indexed
+    with sessions() as s:
+        for q in ("", "   ", "!!!", '"', "'; DROP TABLE lines; --", 'meeting OR "x" NEAR(a b)', "tues*", "x" * 5000, "é ü ß"):
+            assert keyword_search(s, q) == [] or all(h.probability >= 0.1 for h in keyword_search(s, q)), q
+        assert [h.line for h in keyword_search(s, "meeting!!")] == [2, 3]  # punctuation does not matter
+
+
+def test_a_reviewed_line_replaces_its_alternatives(indexed):
+    from worker.db.corrections import review_line
+
+    sessions, *_ = indexed
+    with sessions() as s:
+        first = s.query(Line).order_by(Line.id).first()
+        review_line(s, first.id, "ana", "Dear Mr Gaitskell")
+        s.commit()
+        hits = keyword_search(s, "gaitskell")
+        assert [(h.line, h.probability) for h in hits] == [(1, 1.0)]
+        assert keyword_search(s, "gaitskel") == [] and keyword_search(s, "gaitsked", min_prob=0.0) == []
+
+
+@pytest.mark.slow
+def test_reindex_rebuilds_the_index_from_page_images(indexed):
+    from recognition.predictor import Predictor
+    from worker.db.corrections import review_line
+    from worker.pipeline.reindex import reindex_document
+
+    sessions, store, doc = indexed
+    with sessions() as s:
+        first = s.query(Line).order_by(Line.id).first()
+        review_line(s, first.id, "ana", "Dear Mr Gaitskell")
+        s.query(WordCandidate).filter(WordCandidate.line_id != first.id).delete()
+        s.commit()
+    assert reindex_document(doc, sessions, store, Predictor.load(keywords=True)) == 3
+    with sessions() as s:
+        reviewed = s.query(WordCandidate).filter(WordCandidate.line_id == first.id).all()
+        assert sorted((c.text, c.probability) for c in reviewed) == [("Dear", 1.0), ("Gaitskell", 1.0), ("Mr", 1.0)]
+        others = s.query(WordCandidate).filter(WordCandidate.line_id != first.id).all()
+        assert others and all(0 < c.probability <= 1 for c in others)
+        lines = {ln.id: ln for ln in s.query(Line)}
+        assert all(lines[c.line_id].x0 <= c.x0 < c.x1 <= lines[c.line_id].x1 for c in others)
+
+
+@pytest.mark.slow
+def test_htr_search_gives_probabilities_and_exact_search_stays(tmp_path):
+    env = {
+        "HTR_DATABASE_URL": f"sqlite:///{tmp_path / 'h.sqlite'}",
+        "HTR_STORE_URL": f"file://{tmp_path / 'store'}",
+        "PATH": "/usr/bin:/bin",
+    }
+
+    def htr(*args):
+        return subprocess.run(
+            [sys.executable, "-m", "worker.cli", *args], cwd=ROOT, env=env, capture_output=True, text=True, timeout=300
+        )
+
+    assert htr("process", str(ROOT / "examples" / "line.png")).returncode == 0
+    hits = [json.loads(r) for r in htr("search", "basic", "--json").stdout.splitlines()]
+    assert len(hits) == 1 and {"document_id", "page", "line", "words", "probability"} <= set(hits[0])
+    assert hits[0]["words"][0]["text"] == "basic" and 0.5 < hits[0]["probability"] <= 1.0
+    exact = [json.loads(r) for r in htr("search", "basic", "--exact", "--json").stdout.splitlines()]
+    assert len(exact) == 1 and exact[0]["probability"] is None
+    bad = htr("search", "basic", "--min-prob", "2")
+    assert bad.returncode == 2 and "probability from 0 to 1" in bad.stderr

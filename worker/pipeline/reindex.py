@@ -1,0 +1,102 @@
+"""``htr reindex``: the keyword index of documents read before it existed,
+rebuilt from their stored page images and line boxes (no re-segmentation,
+transcripts untouched). A reviewed line's index is its corrected words."""
+
+from __future__ import annotations
+
+import cv2
+import numpy as np
+from sqlalchemy import select
+from sqlalchemy.orm import selectinload, sessionmaker
+
+from recognition.keywords import normalize_term
+
+from ..db import Document, Line, Page, WordCandidate
+
+MARGIN = 4  # px of page around a line box, as line crops are cut
+
+
+def _candidates_of_reading(line: Line, rec, x_offset: int) -> list[WordCandidate]:
+    out = []
+    for wi, w in enumerate(rec.words):
+        x0 = min(max(int(x_offset + w.x0), line.x0), line.x1 - 1)
+        x1 = max(x0 + 1, min(int(x_offset + w.x1), line.x1))
+        for alt in w.alternatives:
+            out.append(
+                WordCandidate(
+                    word_index=wi,
+                    text=alt.text,
+                    norm=normalize_term(alt.text)[:200],
+                    probability=float(alt.probability),
+                    x0=x0,
+                    y0=line.y0,
+                    x1=x1,
+                    y1=line.y1,
+                )
+            )
+    return out
+
+
+def _reviewed(line: Line) -> list[WordCandidate]:
+    return [
+        WordCandidate(
+            word_index=w.index,
+            text=w.best_text,
+            norm=normalize_term(w.best_text)[:200],
+            probability=1.0,
+            x0=w.x0,
+            y0=w.y0,
+            x1=w.x1,
+            y1=w.y1,
+        )
+        for w in line.words
+    ]
+
+
+def reindex_document(doc_id: int, sessions: sessionmaker, store, predictor) -> int:
+    """Rebuild one document's keyword index; the number of lines indexed.
+    ``predictor`` must give alternatives (``keywords=True``)."""
+    indexed = 0
+    with sessions() as s:
+        pages = s.scalars(
+            select(Page)
+            .where(Page.document_id == doc_id)
+            .order_by(Page.index)
+            .options(selectinload(Page.lines).selectinload(Line.words), selectinload(Page.lines).selectinload(Line.candidates))
+        ).all()
+        for page in pages:
+            if not page.lines:
+                continue
+            image = None
+            if page.image_key:
+                try:
+                    data = store.get_bytes(page.image_key)
+                    image = cv2.imdecode(np.frombuffer(data, np.uint8), cv2.IMREAD_GRAYSCALE)
+                except FileNotFoundError:
+                    image = None
+            todo, crops, offsets = [], [], []
+            for line in page.lines:
+                if line.reviewed_at is not None:
+                    line.candidates.clear()
+                    s.flush()
+                    line.candidates.extend(_reviewed(line))
+                    indexed += 1
+                    continue
+                if image is None:
+                    continue
+                x0 = max(0, line.x0 - MARGIN)
+                crop = image[max(0, line.y0 - MARGIN) : line.y1 + MARGIN, x0 : line.x1 + MARGIN]
+                if crop.size == 0:
+                    continue
+                todo.append(line)
+                crops.append(crop)
+                offsets.append(x0)
+            for line, rec, off in zip(todo, predictor.predict(crops) if crops else [], offsets):
+                line.candidates.clear()
+                s.flush()
+                line.candidates.extend(_candidates_of_reading(line, rec, off))
+                indexed += 1
+            s.commit()
+        if s.get(Document, doc_id) is None:
+            raise KeyError(f"no document {doc_id}")
+    return indexed
