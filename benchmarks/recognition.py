@@ -4,8 +4,9 @@
 
 Crops are IAM-OnDB test words and lines rendered as scans (from ../shared/data,
 or $HTR_DATA_DIR); preprocessing and decoding are included in the timing. Prints
-one JSON object: words/s and lines/s per decoder, batch size, backend, cores,
-peak resident memory.
+one JSON object: words/s and lines/s per decoder (and greedy with the keyword
+index's probable spellings, what documents are read with; with the index's
+entries per word), batch size, backend, cores, peak resident memory.
 """
 
 from __future__ import annotations
@@ -75,6 +76,12 @@ def main() -> None:
         n_words = words if name == "greedy" else words[: max(100, len(words) // 10)]
         out[f"{name}_words_per_s"] = round(timed(pred, n_words), 1)
         out[f"{name}_lines_per_s"] = round(timed(pred, n_lines), 1)
+    pred = Predictor.load(args.model, batch_size=args.batch_size, keywords=True)
+    out["greedy_keywords_words_per_s"] = round(timed(pred, words), 1)
+    out["greedy_keywords_lines_per_s"] = round(timed(pred, lines), 1)
+    recs = pred.predict(lines)
+    n_words = sum(len(r.words) for r in recs)
+    out["index_entries_per_word"] = round(sum(len(w.alternatives) for r in recs for w in r.words) / max(1, n_words), 2)
     out["peak_rss_mb"] = round(resource.getrusage(resource.RUSAGE_SELF).ru_maxrss / 1024, 1)
     print(json.dumps(out, indent=2))
 
