@@ -1,0 +1,146 @@
+"""Keyword spotting: the probabilistic index against exact search over the best reading.
+
+    python benchmarks/keywords.py [--pages 4] [--washington-pages 2] [--form-names 60] [--min-prob 0.1]
+
+Generated pages of ``iam-ondb:test`` and ``washington:cv1/test`` lines and the
+``form-names:test`` crops (none trained on) are processed in-process with the
+bundled model. Every word of 4 or more letters in the ground truth is a query;
+a line is relevant when its ground-truth text holds the word (page lines are
+matched to ground-truth lines by box overlap). Prints precision and recall at
+the threshold (micro-averaged over queries) and mean average precision, for
+``htr search`` (keyword index) and ``htr search --exact`` (full-text search).
+"""
+
+from __future__ import annotations
+
+import argparse
+import json
+import os
+import sys
+import tempfile
+import time
+from pathlib import Path
+
+ROOT = Path(__file__).resolve().parents[1]
+sys.path.insert(0, str(ROOT))
+os.environ.setdefault("TF_CPP_MIN_LOG_LEVEL", "2")
+
+
+def _words(text: str) -> set[str]:
+    from recognition.keywords import normalize_term
+
+    return {w for w in (normalize_term(t) for t in text.split()) if len(w) >= 4 and w.isalpha()}
+
+
+def average_precision(ranked_relevance: list[bool], n_relevant: int) -> float:
+    if n_relevant == 0:
+        return 0.0
+    hits, total = 0, 0.0
+    for k, rel in enumerate(ranked_relevance, 1):
+        if rel:
+            hits += 1
+            total += hits / k
+    return total / n_relevant
+
+
+def main() -> None:
+    ap = argparse.ArgumentParser()
+    ap.add_argument("--pages", type=int, default=4, help="IAM-OnDB pages")
+    ap.add_argument("--washington-pages", type=int, default=2)
+    ap.add_argument("--form-names", type=int, default=60)
+    ap.add_argument("--min-prob", type=float, default=None, help="default: htr search's")
+    args = ap.parse_args()
+
+    import cv2
+
+    from benchmarks.segmentation import build_pages, build_washington_pages
+    from benchmarks.synth import match_lines
+    from segmentation import Box
+    from training.datasets import open_dataset
+    from worker.db import Line, Page, WordCandidate, make_engine, session_factory, upgrade
+    from worker.db.queries import DEFAULT_MIN_PROB, keyword_search, search
+    from worker.io.store import LocalStore
+    from worker.pipeline import process_document, register_document
+    from worker.registry import CACHE, ModelSource
+
+    min_prob = DEFAULT_MIN_PROB if args.min_prob is None else args.min_prob
+    tmp = Path(tempfile.mkdtemp(prefix="htr-kws-"))
+    url = f"sqlite:///{tmp / 'k.sqlite'}"
+    upgrade(url)
+    sessions = session_factory(make_engine(url))
+    store = LocalStore(tmp / "store")
+    models = ModelSource(sessions, store, None, "greedy", CACHE)
+
+    docs: list[tuple[Path, list, list[str]]] = []  # (image, ground-truth boxes, texts)
+    pages = build_pages(args.pages, lines_per_page=14)[0] if args.pages else []
+    pages += build_washington_pages(args.washington_pages)[0] if args.washington_pages else []
+    for i, sp in enumerate(pages):
+        path = tmp / f"page{i:03d}.png"
+        cv2.imwrite(str(path), sp.image)
+        docs.append((path, sp.boxes, sp.texts))
+    if args.form_names:
+        ds = open_dataset("form-names:test")
+        for i in range(min(args.form_names, len(ds))):
+            img, text = ds.load(i, None)
+            path = tmp / f"name{i:03d}.png"
+            cv2.imwrite(str(path), img)
+            docs.append((path, [Box(0, 0, img.shape[1], img.shape[0])], [text]))
+
+    t0 = time.perf_counter()
+    truth: dict[int, str] = {}  # line id -> ground-truth text of the line it matches
+    relevant_total: dict[str, int] = {}
+    for path, boxes, texts in docs:
+        with sessions() as s:
+            doc, _ = register_document(s, store, path)
+        process_document(doc.id, sessions, store, models)
+        for t in texts:
+            for w in _words(t):
+                relevant_total[w] = relevant_total.get(w, 0) + 1
+        with sessions() as s:
+            lines = s.query(Line).join(Page).filter(Page.document_id == doc.id).order_by(Line.id).all()
+            found = [Box(ln.x0, ln.y0, ln.x1, ln.y1) for ln in lines]
+            single = len(boxes) == 1 and len(texts) == 1 and len(lines) >= 1 and path.name.startswith("name")
+            matches = [(i, 0) for i in range(len(lines))] if single else match_lines(found, boxes, 0.3)["matches"]
+            for i, j in matches:
+                truth[lines[i].id] = texts[j]
+    seconds = time.perf_counter() - t0
+    queries = sorted(relevant_total)
+
+    def evaluate(run) -> dict:
+        tp = retrieved = 0
+        aps = []
+        for q in queries:
+            ranked = run(q)
+            rel = [q in _words(truth.get(h.line_id, "")) for h in ranked]
+            aps.append(average_precision(rel, relevant_total[q]))
+            kept = [r for h, r in zip(ranked, rel) if h.probability is None or h.probability >= min_prob]
+            tp += sum(kept)
+            retrieved += len(kept)
+        n_rel = sum(relevant_total.values())
+        return {
+            "precision": round(tp / max(1, retrieved), 3),
+            "recall": round(tp / max(1, n_rel), 3),
+            "mean_average_precision": round(sum(aps) / max(1, len(aps)), 3),
+        }
+
+    with sessions() as s:
+        prob = evaluate(lambda q: keyword_search(s, q, min_prob=0.0, limit=10000))
+        exact = evaluate(lambda q: search(s, q, limit=10000))
+        entries = s.query(WordCandidate).count()
+        n_lines = s.query(Line).count()
+    out = {
+        "documents": len(docs),
+        "lines": n_lines,
+        "queries": len(queries),
+        "relevant_lines": sum(relevant_total.values()),
+        "min_prob": min_prob,
+        "keyword_index": prob,
+        "exact_search": exact,
+        "index_entries_per_line": round(entries / max(1, n_lines), 1),
+        "processing_seconds": round(seconds, 1),
+    }
+    print(json.dumps(out, indent=2))
+
+
+if __name__ == "__main__":
+    main()
