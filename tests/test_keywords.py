@@ -83,6 +83,18 @@ def test_search_by_probability_threshold_and_and_of_words(indexed):
         assert [h.line for h in keyword_search(s, "tuesdays", min_prob=0.1)] == [3]
 
 
+def test_long_words_also_match_with_a_spelling_error_ranked_below(indexed):
+    sessions, *_ = indexed
+    with sessions() as s:
+        hits = keyword_search(s, "tuesdey")  # one letter off "Tuesday" (0.6): half its probability
+        assert [(h.line, h.probability, h.words[0].text) for h in hits] == [(3, 0.3, "Tuesday")]
+        assert [h.probability for h in keyword_search(s, "gaitskell")] == [0.35]  # the exact spelling, not the near one (0.25)
+        assert [h.line for h in keyword_search(s, "meetinq")] == [2, 3] and keyword_search(
+            s, "meet"
+        ) == []  # short words: exact only
+        assert keyword_search(s, "tuesxxy") == []  # two errors in 7 letters: too far
+
+
 def test_queries_of_every_shape_answer_without_a_traceback(indexed):
     sessions, *_ = indexed
     with sessions() as s:
@@ -101,7 +113,9 @@ def test_a_reviewed_line_replaces_its_alternatives(indexed):
         s.commit()
         hits = keyword_search(s, "gaitskell")
         assert [(h.line, h.probability) for h in hits] == [(1, 1.0)]
-        assert keyword_search(s, "gaitskel") == [] and keyword_search(s, "gaitsked", min_prob=0.0) == []
+        near = keyword_search(s, "gaitskel")  # the read spelling is gone; the corrected one is near it
+        assert [(h.probability, h.words[0].text) for h in near] == [(0.5, "Gaitskell")]
+        assert keyword_search(s, "gaitsked", min_prob=0.0) == []
 
 
 @pytest.mark.slow

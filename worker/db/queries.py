@@ -103,6 +103,8 @@ def _with_words(session: Session, query: str, hits: list[Hit]) -> list[Hit]:
 
 DEFAULT_MIN_PROB = 0.1
 MAX_QUERY_TERMS = 20
+FUZZY_MIN_LENGTH = 6  # words this long are also matched with a spelling error or two ...
+FUZZY_PENALTY = 0.5  # ... at half the probability, so probable matches rank first
 
 
 def query_terms(query: str) -> tuple[list[str], bool]:
@@ -122,6 +124,11 @@ def keyword_search(session: Session, query: str, min_prob: float = DEFAULT_MIN_P
     if not terms:
         return []
     wanted = set(terms)
+    near = {t: _near_spellings(session, t) for t in wanted if len(t) >= FUZZY_MIN_LENGTH}
+    spelled_as = {t: {t} for t in wanted}  # indexed spelling -> query terms it stands for
+    for t, others in near.items():
+        for o in others:
+            spelled_as.setdefault(o, set()).add(t)
     rows = session.execute(
         select(
             WordCandidate.line_id,
@@ -133,13 +140,15 @@ def keyword_search(session: Session, query: str, min_prob: float = DEFAULT_MIN_P
             WordCandidate.y0,
             WordCandidate.x1,
             WordCandidate.y1,
-        ).where(WordCandidate.norm.in_(wanted))
+        ).where(WordCandidate.norm.in_(set(spelled_as)))
     ).all()
     found: dict[int, dict[str, dict[int, Any]]] = {}  # line -> term -> word index -> best row
     for r in rows:
-        slot = found.setdefault(r.line_id, {}).setdefault(r.norm, {})
-        if r.word_index not in slot or r.probability > slot[r.word_index].probability:
-            slot[r.word_index] = r
+        for term in spelled_as[r.norm]:
+            row: Any = r if r.norm == term else _Scaled(r, FUZZY_PENALTY)  # a near spelling: scored below
+            slot = found.setdefault(r.line_id, {}).setdefault(term, {})
+            if r.word_index not in slot or row.probability > slot[r.word_index].probability:
+                slot[r.word_index] = row
     scored: list[tuple[float, int, list]] = []
     for line_id, by_term in found.items():
         if not wanted <= set(by_term):
@@ -176,6 +185,36 @@ def keyword_search(session: Session, query: str, min_prob: float = DEFAULT_MIN_P
         words = [WordHit(h.word_index + 1, h.text, round(float(h.probability), 4), [h.x0, h.y0, h.x1, h.y1]) for h in hits]
         out.append(Hit(ln.doc, ln.source, ln.page + 1, ln.line_no + 1, ln.text, round(p, 4), line_id, words, round(p, 4)))
     return out
+
+
+class _Scaled:
+    """A candidate row whose probability counts less (a near spelling)."""
+
+    def __init__(self, row, factor: float):
+        self._row, self.probability = row, row.probability * factor
+
+    def __getattr__(self, name):
+        return getattr(self._row, name)
+
+
+def _near_spellings(session: Session, term: str) -> set[str]:
+    """Indexed spellings within a small edit distance of a long query word
+    (one error per 6 letters), found through the trigram index."""
+    import editdistance
+
+    limit = max(1, len(term) // 6)
+    dialect = session.get_bind().dialect.name
+    if dialect == "sqlite":
+        grams = {term[i : i + 3] for i in range(len(term) - 2)}
+        match = " OR ".join(f'"{g}"' for g in sorted(grams))
+        sql = text("SELECT DISTINCT norm FROM word_candidates_trgm WHERE word_candidates_trgm MATCH :q LIMIT 2000")
+        found = [r[0] for r in session.execute(sql, {"q": match})]
+    elif dialect == "postgresql":
+        sql = text("SELECT DISTINCT norm FROM word_candidates WHERE norm % :t LIMIT 2000")
+        found = [r[0] for r in session.execute(sql, {"t": term})]
+    else:
+        return set()
+    return {f for f in found if f != term and abs(len(f) - len(term)) <= limit and editdistance.eval(f, term) <= limit}
 
 
 def _all_words(terms: list[str], by_term: dict) -> tuple[float, list] | None:
