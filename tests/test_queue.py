@@ -217,9 +217,9 @@ def test_a_dead_worker_is_noticed_within_two_minutes_at_default_settings(stack):
     the dead worker's page again after a minute of silence; done once."""
     env = {k: v for k, v in stack["env"].items() if k not in ("HTR_VISIBILITY_TIMEOUT", "HTR_HEARTBEAT_SECONDS")}
     stack["s3"].put_object(Bucket="inbox", Key="default/long.pdf", Body=pdf_bytes(11, pages=6))
-    [doc] = submit(stack, "s3://inbox/default/")
     workers = [WorkerProcess(env, stack["work"] / f"default-{i}.log", "--concurrency", "2").start() for i in range(2)]
     try:
+        [doc] = submit(stack, "s3://inbox/default/")  # both workers ready: one of them takes its pages
         deadline = time.time() + 120
         while (run := running_run(stack, doc["id"])) is None:
             assert time.time() < deadline, "the document never started"
