@@ -17,6 +17,7 @@ from training.datasets.folder import write_labels_folder
 
 ROOT = Path(__file__).resolve().parents[1]
 BUNDLED = ROOT / "recognition" / "models" / "htr-base"
+SHIPPED = json.loads((BUNDLED / "model.json").read_text())["version"]  # the bundled model's version
 WORDS = "the quick brown fox jumps over lazy dog pack my box with five dozen liquor jugs how vexingly daft zebras".split()
 
 
@@ -83,24 +84,24 @@ def test_the_gate_refuses_a_damaged_model_and_a_promotion_reaches_the_worker(tmp
     cache = tmp_path / "cache"
     data_root = write_data_root(tmp_path / "data")
     claims = {"heldout_cer_before": 0.3, "heldout_cer_after": 0.1, "heldout_lines": 16, "data": ["fixture"]}
-    good = _copy_as(BUNDLED, tmp_path / "good", "4+same", claims)
-    bad = _copy_as(BUNDLED, tmp_path / "bad", "4+damaged", claims, damage=1.0)
-    flat = _copy_as(BUNDLED, tmp_path / "flat", "4+flat", {**claims, "heldout_cer_after": 0.3})
-    default = ("htr-base 4", BUNDLED)
+    good = _copy_as(BUNDLED, tmp_path / "good", f"{SHIPPED}+same", claims)
+    bad = _copy_as(BUNDLED, tmp_path / "bad", f"{SHIPPED}+damaged", claims, damage=1.0)
+    flat = _copy_as(BUNDLED, tmp_path / "flat", f"{SHIPPED}+flat", {**claims, "heldout_cer_after": 0.3})
+    default = (f"htr-base {SHIPPED}", BUNDLED)
     with sessions() as s:
         for b in (good, bad, flat):
             register(s, store, b)
-        assert store.exists("models/htr-base/4+same/model.weights.h5")
+        assert store.exists(f"models/htr-base/{SHIPPED}+same/model.weights.h5")
         assert {r["version"]: r["status"] for r in listing(s)} == {
-            "4+same": "candidate",
-            "4+damaged": "candidate",
-            "4+flat": "candidate",
+            f"{SHIPPED}+same": "candidate",
+            f"{SHIPPED}+damaged": "candidate",
+            f"{SHIPPED}+flat": "candidate",
         }
 
-        refused = promote(s, store, "4+damaged", "ana", cache, default, data_root=data_root)
+        refused = promote(s, store, f"{SHIPPED}+damaged", "ana", cache, default, data_root=data_root)
         assert not refused.passed and any(r.startswith("worse on form-names:val") for r in refused.reasons), refused.reasons
         assert refused.standing["form-names:val"]["candidate"] > refused.standing["form-names:val"]["live"] + 0.005
-        not_better = promote(s, store, "4+flat", "ana", cache, default, data_root=data_root)
+        not_better = promote(s, store, f"{SHIPPED}+flat", "ana", cache, default, data_root=data_root)
         assert not not_better.passed and any("not better on its held-out" in r for r in not_better.reasons)
         assert s.query(Promotion).count() == 0 and all(r["status"] != "live" for r in listing(s))
 
@@ -108,20 +109,20 @@ def test_the_gate_refuses_a_damaged_model_and_a_promotion_reaches_the_worker(tmp
     models = ModelSource(sessions, store, None, "greedy", cache, every=0.0)
     first = _process(sessions, store, models, tmp_path, ROOT / "examples" / "line.png")
     with sessions() as s:
-        passed = promote(s, store, "4+same", "ana", cache, default, data_root=data_root)
+        passed = promote(s, store, f"{SHIPPED}+same", "ana", cache, default, data_root=data_root)
         assert passed.passed, passed.reasons
         with pytest.raises(RegistryError, match="already live"):
-            promote(s, store, "4+same", "ana", cache, default, data_root=data_root)
+            promote(s, store, f"{SHIPPED}+same", "ana", cache, default, data_root=data_root)
     second = _process(sessions, store, models, tmp_path, ROOT / "examples" / "word.png")
     with sessions() as s:
         versions = {d.id: s.get(ModelVersion, d.model_version_id).version for d in s.query(Document)}
-        assert versions == {first: "4", second: "4+same"}
-        forced = promote(s, store, "4+damaged", "ana", cache, default, force=True, data_root=data_root)
+        assert versions == {first: SHIPPED, second: f"{SHIPPED}+same"}
+        forced = promote(s, store, f"{SHIPPED}+damaged", "ana", cache, default, force=True, data_root=data_root)
         assert not forced.passed
         last = s.query(Promotion).order_by(Promotion.id.desc()).first()
         assert last.forced and last.user_name == "ana" and last.gate["passed"] is False
-        assert rollback(s, "ana").version == "4+same"
-        assert rollback(s, "ana").version == "4+damaged"  # the one before, as recorded
+        assert rollback(s, "ana").version == f"{SHIPPED}+same"
+        assert rollback(s, "ana").version == f"{SHIPPED}+damaged"  # the one before, as recorded
 
 
 def _process(sessions, store, models, tmp_path: Path, image: Path) -> int:
@@ -233,7 +234,7 @@ def test_the_nightly_refresh_waits_for_enough_new_lines_then_goes_through_the_ga
     settings = Settings(
         database_url=db, store_url=f"file://{tmp_path / 'store'}", finetune_min_lines=4, data_dir=str(tmp_path / "none")
     )
-    default = ("htr-base 4", BUNDLED)
+    default = (f"htr-base {SHIPPED}", BUNDLED)
     with sessions() as s:
         for line in s.query(Line).limit(3):
             review_line(s, line.id, "ana", line.text)
@@ -247,6 +248,8 @@ def test_the_nightly_refresh_waits_for_enough_new_lines_then_goes_through_the_ga
     assert summary["action"] in ("promoted", "refused") and summary["new_lines"] == 6
     with sessions() as s:
         (cand,) = s.query(ModelVersion).filter(ModelVersion.store_prefix.is_not(None)).all()
-        assert cand.status == ("live" if summary["action"] == "promoted" else "candidate") and cand.parent == "htr-base 4"
+        assert (
+            cand.status == ("live" if summary["action"] == "promoted" else "candidate") and cand.parent == f"htr-base {SHIPPED}"
+        )
         assert cand.data_manifest["train_lines"] + cand.data_manifest["heldout_lines"] == 6
     assert refresh_model(settings, sessions, store, default)["action"] == "skipped"  # nothing reviewed since
