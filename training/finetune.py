@@ -77,12 +77,13 @@ def _is_heldout(name: str, share: float) -> bool:
 
 
 def split_new_lines(folders: Sequence[str | Path], holdout: float) -> tuple[Dataset, Dataset]:
-    """(training part, held-out part) of the lines in ``labels.tsv`` folders."""
+    """(training part, held-out part) of the lines in ``labels.tsv`` folders, split by a hash
+    of each line's file name (the same lines are held out on every run)."""
     items = [it for f in folders for it in LabelsFolder(f).items]
     if not items:
         raise DatasetError("no lines to fine-tune on")
-    held = [it for it in items if _is_heldout(str(it.path), holdout)]
-    train = [it for it in items if not _is_heldout(str(it.path), holdout)]
+    held = [it for it in items if _is_heldout(it.id, holdout)]
+    train = [it for it in items if not _is_heldout(it.id, holdout)]
     if holdout > 0 and not held and len(train) > 1:
         held = [train.pop()]
     if not train:
