@@ -142,6 +142,18 @@ def running_run(stack, doc_id: int) -> TaskRun | None:
         )
 
 
+def settled_runs(stack, doc_id: int, timeout: float = 30.0) -> list[TaskRun]:
+    """A document's task runs once all have ended, or as they are after ``timeout``
+    (a segment run records its end just after queueing the page's recognition)."""
+    deadline = time.time() + timeout
+    while True:
+        with stack["sessions"]() as s:
+            runs = list(s.scalars(select(TaskRun).where(TaskRun.document_id == doc_id)).all())
+        if all(r.state == "ended" for r in runs) or time.time() > deadline:
+            return runs
+        time.sleep(0.2)
+
+
 def test_twenty_documents_from_s3_processed_once_and_duplicates_ignored(stack, worker):
     s3 = stack["s3"]
     for i in range(20):
@@ -199,13 +211,7 @@ def test_worker_killed_mid_document_completes_exactly_once(stack, worker):
     with stack["sessions"]() as s:
         idx = s.scalars(select(Page.index).where(Page.document_id == doc["id"]).order_by(Page.index)).all()
     assert idx == [0, 1, 2, 3]
-    deadline = time.time() + 30  # a segment run records its end just after queueing the page's recognition
-    while True:
-        with stack["sessions"]() as s:
-            runs = s.scalars(select(TaskRun).where(TaskRun.document_id == doc["id"])).all()
-        if all(r.state == "ended" for r in runs) or time.time() > deadline:
-            break
-        time.sleep(0.2)
+    runs = settled_runs(stack, doc["id"])
     assert sum(r.deaths for r in runs) >= 1  # the killed run was delivered again
     assert all(r.state == "ended" for r in runs), [(r.stage, r.page, r.state, r.deaths, r.worker) for r in runs]
     st = json.loads(htr(stack, "status", "--json", str(doc["id"])).stdout)
@@ -274,13 +280,7 @@ def test_a_store_outage_mid_document_delays_it_and_loses_nothing(stack, worker):
         d = wait_for(stack, [doc["id"]], timeout=240)[doc["id"]]
         assert d.status == Status.DONE and d.error is None, (d.status, d.error)
         assert rows(stack, doc["id"])[0] == 5
-        deadline = time.time() + 30  # a segment run records its end just after queueing the page's recognition
-        while True:
-            with stack["sessions"]() as s:
-                runs = s.scalars(select(TaskRun).where(TaskRun.document_id == doc["id"])).all()
-            if all(r.state == "ended" for r in runs) or time.time() > deadline:
-                break
-            time.sleep(0.2)
+        runs = settled_runs(stack, doc["id"])
         assert all(r.state == "ended" for r in runs), [(r.stage, r.page, r.state) for r in runs]
         assert b"transient error, retrying" in w.log.read_bytes()  # the outage was met, not missed
     finally:

@@ -50,6 +50,16 @@ class GateResult:
         return {"passed": self.passed, "reasons": self.reasons, "standing": self.standing, "heldout": self.heldout}
 
 
+def default_model(pinned: str | None) -> tuple[str, Path]:
+    """The label ("name version") and folder of the model that reads when none
+    was promoted: ``HTR_MODEL`` (``pinned``) or the bundled one."""
+    from recognition.bundle import default_model_path
+
+    path = Path(pinned) if pinned else default_model_path()
+    meta = json.loads((path / "model.json").read_text())
+    return f"{meta['name']} {meta['version']}", path
+
+
 def _label(mv: ModelVersion) -> str:
     return f"{mv.name} {mv.version}"
 

@@ -13,12 +13,9 @@ from .model import data_root
 
 
 def _live_default(args) -> tuple[str, Path]:
-    """The label and folder of the model that reads when none was promoted."""
-    from recognition.bundle import default_model_path
+    from ..registry import default_model
 
-    path = Path(args.settings.model) if args.settings.model else default_model_path()
-    meta = json.loads((path / "model.json").read_text())
-    return f"{meta['name']} {meta['version']}", path
+    return default_model(args.settings.model)
 
 
 def _base_dir(args, factory, store) -> Path:

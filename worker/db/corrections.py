@@ -16,8 +16,6 @@ from difflib import SequenceMatcher
 from sqlalchemy import func, select
 from sqlalchemy.orm import Session, selectinload
 
-from recognition.keywords import normalize_term
-
 from .models import Document, Line, LineEdit, Page, Word, WordCandidate, utcnow
 
 MAX_LINE_CHARS = 2000
@@ -96,19 +94,7 @@ def review_line(session: Session, line_id: int, user: str, new_text: str | None 
     line.candidates.clear()  # a person's reading replaces the probable ones
     session.flush()  # the old words go before the new ones take their indices
     line.words.extend(words)
-    for w in words:
-        line.candidates.append(
-            WordCandidate(
-                word_index=w.index,
-                text=w.best_text,
-                norm=normalize_term(w.best_text)[:200],
-                probability=1.0,
-                x0=w.x0,
-                y0=w.y0,
-                x1=w.x1,
-                y1=w.y1,
-            )
-        )
+    line.candidates.extend(certain_candidates(words))
     line.text = text
     line.confidence = 1.0
     line.reviewed_at = utcnow()
@@ -126,6 +112,11 @@ def review_line(session: Session, line_id: int, user: str, new_text: str | None 
     )
     session.flush()
     return line
+
+
+def certain_candidates(words) -> list[WordCandidate]:
+    """A reviewed line's index: its words as a person wrote them, at probability 1."""
+    return [WordCandidate.spelling(w.index, w.best_text, 1.0, (w.x0, w.y0, w.x1, w.y1)) for w in words]
 
 
 def _scope(document_id: int | None):

@@ -174,6 +174,23 @@ class WordCandidate(BoxColumns, Base):
 
     line: Mapped[Line] = relationship(back_populates="candidates")
 
+    @classmethod
+    def spelling(cls, word_index: int, text: str, probability: float, box: tuple[int, int, int, int]) -> WordCandidate:
+        """An index entry for ``text`` (its search form derived here) at ``box`` (x0, y0, x1, y1)."""
+        from recognition.keywords import normalize_term
+
+        x0, y0, x1, y1 = box
+        return cls(
+            word_index=word_index,
+            text=text,
+            norm=normalize_term(text)[:200],
+            probability=float(probability),
+            x0=x0,
+            y0=y0,
+            x1=x1,
+            y1=y1,
+        )
+
 
 class TaskRun(Base):
     """One queued unit of work on a document (start, or one page's segment or

@@ -18,8 +18,6 @@ from pathlib import Path
 from sqlalchemy import delete, func, select
 from sqlalchemy.orm import Session
 
-from recognition.keywords import normalize_term
-
 from ..db import Document, Line, ModelVersion, Page, Status, Word, WordCandidate, utcnow
 from ..io import keys
 from ..io.documents import BadInput, Limits, page_count
@@ -125,19 +123,10 @@ def _persist_page(session: Session, doc_id: int, work: PageWork, recs) -> None:
         for wi, w in enumerate(rec.words):
             wb = work.word_box(li, w.x0, w.x1)  # the word's x-span from the CTC alignment
             row.words.append(Word(index=wi, x0=wb.x0, y0=wb.y0, x1=wb.x1, y1=wb.y1, text=w.text, confidence=float(w.confidence)))
-            for alt in w.alternatives:  # the keyword index, in the same transaction as the transcript
-                row.candidates.append(
-                    WordCandidate(
-                        word_index=wi,
-                        text=alt.text,
-                        norm=normalize_term(alt.text)[:200],
-                        probability=float(alt.probability),
-                        x0=wb.x0,
-                        y0=wb.y0,
-                        x1=wb.x1,
-                        y1=wb.y1,
-                    )
-                )
+            # The keyword index, in the same transaction as the transcript.
+            row.candidates += [
+                WordCandidate.spelling(wi, a.text, a.probability, (wb.x0, wb.y0, wb.x1, wb.y1)) for a in w.alternatives
+            ]
         page.lines.append(row)
     session.add(page)
 

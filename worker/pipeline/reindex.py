@@ -9,9 +9,8 @@ import numpy as np
 from sqlalchemy import select
 from sqlalchemy.orm import selectinload, sessionmaker
 
-from recognition.keywords import normalize_term
-
 from ..db import Document, Line, Page, WordCandidate
+from ..db.corrections import certain_candidates
 
 MARGIN = 4  # px of page around a line box, as line crops are cut
 
@@ -21,36 +20,8 @@ def _candidates_of_reading(line: Line, rec, x_offset: int) -> list[WordCandidate
     for wi, w in enumerate(rec.words):
         x0 = min(max(int(x_offset + w.x0), line.x0), line.x1 - 1)
         x1 = max(x0 + 1, min(int(x_offset + w.x1), line.x1))
-        for alt in w.alternatives:
-            out.append(
-                WordCandidate(
-                    word_index=wi,
-                    text=alt.text,
-                    norm=normalize_term(alt.text)[:200],
-                    probability=float(alt.probability),
-                    x0=x0,
-                    y0=line.y0,
-                    x1=x1,
-                    y1=line.y1,
-                )
-            )
+        out += [WordCandidate.spelling(wi, alt.text, alt.probability, (x0, line.y0, x1, line.y1)) for alt in w.alternatives]
     return out
-
-
-def _reviewed(line: Line) -> list[WordCandidate]:
-    return [
-        WordCandidate(
-            word_index=w.index,
-            text=w.best_text,
-            norm=normalize_term(w.best_text)[:200],
-            probability=1.0,
-            x0=w.x0,
-            y0=w.y0,
-            x1=w.x1,
-            y1=w.y1,
-        )
-        for w in line.words
-    ]
 
 
 def reindex_document(doc_id: int, sessions: sessionmaker, store, predictor) -> int:
@@ -79,7 +50,7 @@ def reindex_document(doc_id: int, sessions: sessionmaker, store, predictor) -> i
                 if line.reviewed_at is not None:
                     line.candidates.clear()
                     s.flush()
-                    line.candidates.extend(_reviewed(line))
+                    line.candidates.extend(certain_candidates(line.words))
                     indexed += 1
                     continue
                 if image is None:

@@ -16,11 +16,9 @@ retried with exponential backoff, the rest fail the document at once.
 
 from __future__ import annotations
 
-import json
 import random
 import time
 from contextlib import contextmanager
-from pathlib import Path
 
 from celery.exceptions import Ignore, Retry
 from celery.signals import worker_process_init, worker_ready
@@ -229,15 +227,12 @@ def scan_task(self, url: str) -> int:
 @app.task(name="htr.refresh", bind=True, max_retries=None, acks_late=True)
 def refresh_task(self) -> dict:
     """The nightly refresh (``worker.refresh``), on the ``train`` queue."""
-    from recognition.bundle import default_model_path
-
     from ..refresh import refresh_model
+    from ..registry import default_model
 
     rt = runtime()
-    path = Path(rt.settings.model) if rt.settings.model else default_model_path()
-    meta = json.loads((path / "model.json").read_text())
     try:
-        return refresh_model(rt.settings, rt.sessions, rt.store, (f"{meta['name']} {meta['version']}", path))
+        return refresh_model(rt.settings, rt.sessions, rt.store, default_model(rt.settings.model))
     except QUEUE_TRANSIENT as exc:
         raise self.retry(exc=exc, countdown=_backoff(self.request.retries), max_retries=rt.settings.task_retries) from exc
 
