@@ -56,12 +56,29 @@ def cer_on(bundle_dir, samples) -> float:
     return round(float(rates([t for _, t in samples], [r.text for r in pred.predict([im for im, _ in samples])])["cer"]), 4)
 
 
+def recipe(args):
+    from training.finetune import FinetuneOptions
+
+    return FinetuneOptions(
+        time_limit=args.seconds,
+        holdout=0.0,
+        lr=args.lr,
+        new_share=args.new_share,
+        freeze=args.freeze,
+        blend=tuple(float(x) for x in args.blend.split(",")),
+        augment=args.augment,
+    )
+
+
 def main() -> None:
     ap = argparse.ArgumentParser()
     ap.add_argument("--lines", type=int, nargs="+", default=[16, 64, 256])
-    ap.add_argument("--seconds", type=float, default=600.0, help="training time of each fine-tune")
+    ap.add_argument("--seconds", type=float, default=240.0, help="training time of each fine-tune")
     ap.add_argument("--lr", type=float, default=1e-4)
     ap.add_argument("--new-share", type=float, default=0.6)
+    ap.add_argument("--freeze", default="batchnorm", choices=["none", "batchnorm", "convs"])
+    ap.add_argument("--blend", default="1,0.7,0.5", help="comma-separated shares of the fine-tuned weights to try, e.g. 1,0.7,0.5")
+    ap.add_argument("--augment", type=float, default=1.0)
     ap.add_argument("--self-train", action="store_true", help="also fine-tune on the hand's own confident readings")
     ap.add_argument("--data-root")
     args = ap.parse_args()
@@ -71,7 +88,7 @@ def main() -> None:
     from recognition.bundle import default_model_path
     from recognition.predictor import Predictor
     from training.datasets import open_dataset
-    from training.finetune import FinetuneOptions, finetune
+    from training.finetune import finetune
 
     texts = open_dataset("iam-ondb:test", args.data_root).texts()
     evaluation = hand_lines(texts[:100])
@@ -83,7 +100,7 @@ def main() -> None:
     tmp = Path(tempfile.mkdtemp(prefix="htr-ft-bench-"))
     for n in args.lines:
         data = write_folder(tmp / f"n{n}", pool[:n])
-        opts = FinetuneOptions(time_limit=args.seconds, holdout=0.0, lr=args.lr, new_share=args.new_share)
+        opts = recipe(args)
         t0 = time.perf_counter()
         report = finetune(base, [data], tmp / f"cand{n}", opts, args.data_root)
         after = cer_on(tmp / f"cand{n}", evaluation)
@@ -95,6 +112,8 @@ def main() -> None:
                 "seconds": round(time.perf_counter() - t0, 1),
                 "steps": report.steps,
                 "standing": report.standing,
+                "recipe": report.recipe,
+                "blends": report.blends,
             }
         )
         print(json.dumps(runs[-1]), flush=True)
@@ -103,13 +122,22 @@ def main() -> None:
         pred = Predictor.load(base)
         unlabeled = pool[: max(args.lines)]
         recs = pred.predict([im for im, _ in unlabeled])
-        sure = [(im, r.text) for (im, _), r in zip(unlabeled, recs) if r.words and min(w.confidence for w in r.words) >= 0.95]
-        entry: dict = {"lines_read": len(unlabeled), "lines_kept": len(sure)}
+        sure = [
+            (im[:, max(0, int(w.x0) - 4) : int(w.x1) + 4], w.text)
+            for (im, _), r in zip(unlabeled, recs)
+            for w in r.words
+            if w.confidence >= 0.95
+        ]  # as htr finetune --self-train exports them: the word crops read surely
+        truth = [t.split() for _, t in unlabeled]
+        entry: dict = {"lines_read": len(unlabeled), "words_read": sum(len(r.words) for r in recs), "words_kept": len(sure)}
+        entry["words_kept_right"] = sum(
+            w.text in words for r, words in zip(recs, truth) for w in r.words if w.confidence >= 0.95
+        )
         if sure:
             data = write_folder(tmp / "self", sure)
-            opts = FinetuneOptions(time_limit=args.seconds, holdout=0.0, lr=args.lr, new_share=args.new_share)
+            opts = recipe(args)
             report = finetune(base, [data], tmp / "cand-self", opts, args.data_root)
-            entry.update(cer_after=cer_on(tmp / "cand-self", evaluation), standing=report.standing, steps=report.steps)
+            entry.update(cer_after=cer_on(tmp / "cand-self", evaluation), standing=report.standing, steps=report.steps, recipe=report.recipe)
         out["self_train"] = entry
     print(json.dumps(out, indent=2))
 

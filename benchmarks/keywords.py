@@ -1,13 +1,15 @@
 """Keyword spotting: the probabilistic index against exact search over the best reading.
 
-    python benchmarks/keywords.py [--pages 4] [--washington-pages 2] [--form-names 60] [--min-prob 0.1]
+    python benchmarks/keywords.py [--pages 4] [--washington-pages 2] [--form-names 60] [--min-prob 0.1] [--split val]
 
 Generated pages of ``iam-ondb:test`` and ``washington:cv1/test`` lines and the
-``form-names:test`` crops (none trained on) are processed in-process with the
+``form-names:test`` crops (none trained on; ``--split val`` reads the
+validation lines instead, the material constants are chosen on) are processed in-process with the
 bundled model. Every word of 4 or more letters in the ground truth is a query;
 a line is relevant when its ground-truth text holds the word (page lines are
 matched to ground-truth lines by box overlap). Prints precision and recall at
-the threshold (micro-averaged over queries) and mean average precision, for
+the threshold (micro-averaged over queries; for the index also at other
+thresholds) and mean average precision, for
 ``htr search`` (keyword index) and ``htr search --exact`` (full-text search).
 """
 
@@ -32,6 +34,9 @@ def _words(text: str) -> set[str]:
     return {w for w in (normalize_term(t) for t in text.split()) if len(w) >= 4 and w.isalpha()}
 
 
+THRESHOLDS = (0.02, 0.05, 0.1, 0.2, 0.3, 0.5)
+
+
 def average_precision(ranked_relevance: list[bool], n_relevant: int) -> float:
     if n_relevant == 0:
         return 0.0
@@ -49,6 +54,15 @@ def main() -> None:
     ap.add_argument("--washington-pages", type=int, default=2)
     ap.add_argument("--form-names", type=int, default=60)
     ap.add_argument("--min-prob", type=float, default=None, help="default: htr search's")
+    ap.add_argument("--split", choices=["test", "val"], default="test")
+    ap.add_argument("--misses", action="store_true", help="also classify the relevant lines not found")
+    ap.add_argument(
+        "--fuzzy",
+        nargs="*",
+        default=[],
+        metavar="MIN:LETTERS[:PENALTY]",
+        help="also measure these error-tolerant matching settings (worker.db.queries.Fuzzy)",
+    )
     args = ap.parse_args()
 
     import cv2
@@ -58,7 +72,7 @@ def main() -> None:
     from segmentation import Box
     from training.datasets import open_dataset
     from worker.db import Line, Page, WordCandidate, make_engine, session_factory, upgrade
-    from worker.db.queries import DEFAULT_MIN_PROB, keyword_search, search
+    from worker.db.queries import DEFAULT_MIN_PROB, FUZZY, Fuzzy, keyword_search, search
     from worker.io.store import LocalStore
     from worker.pipeline import process_document, register_document
     from worker.registry import CACHE, ModelSource
@@ -72,14 +86,16 @@ def main() -> None:
     models = ModelSource(sessions, store, None, "greedy", CACHE)
 
     docs: list[tuple[Path, list, list[str]]] = []  # (image, ground-truth boxes, texts)
-    pages = build_pages(args.pages, lines_per_page=14)[0] if args.pages else []
-    pages += build_washington_pages(args.washington_pages)[0] if args.washington_pages else []
+    val = args.split == "val"
+    pages = build_pages(args.pages, lines_per_page=14, split=args.split)[0] if args.pages else []
+    wsplit = "valid" if val else "test"
+    pages += build_washington_pages(args.washington_pages, split=wsplit)[0] if args.washington_pages else []
     for i, sp in enumerate(pages):
         path = tmp / f"page{i:03d}.png"
         cv2.imwrite(str(path), sp.image)
         docs.append((path, sp.boxes, sp.texts))
     if args.form_names:
-        ds = open_dataset("form-names:test")
+        ds = open_dataset(f"form-names:{args.split}")
         for i in range(min(args.form_names, len(ds))):
             img, text = ds.load(i, None)
             path = tmp / f"name{i:03d}.png"
@@ -88,6 +104,7 @@ def main() -> None:
 
     t0 = time.perf_counter()
     truth: dict[int, str] = {}  # line id -> ground-truth text of the line it matches
+    gt_lines: list[tuple[str, list[int]]] = []  # ground-truth text -> the line ids matched to it
     relevant_total: dict[str, int] = {}
     for path, boxes, texts in docs:
         with sessions() as s:
@@ -103,29 +120,66 @@ def main() -> None:
             matches = [(i, 0) for i in range(len(lines))] if single else match_lines(found, boxes, 0.3)["matches"]
             for i, j in matches:
                 truth[lines[i].id] = texts[j]
+            gt_lines += [(t, [lines[i].id for i, j in matches if j == k]) for k, t in enumerate(texts)]
     seconds = time.perf_counter() - t0
     queries = sorted(relevant_total)
 
-    def evaluate(run) -> dict:
-        tp = retrieved = 0
+    n_rel = sum(relevant_total.values())
+
+    def evaluate(run, thresholds=()) -> dict:
         aps = []
+        counts = {th: [0, 0] for th in (min_prob, *thresholds)}  # threshold -> [relevant retrieved, retrieved]
         for q in queries:
             ranked = run(q)
             rel = [q in _words(truth.get(h.line_id, "")) for h in ranked]
             aps.append(average_precision(rel, relevant_total[q]))
-            kept = [r for h, r in zip(ranked, rel) if h.probability is None or h.probability >= min_prob]
-            tp += sum(kept)
-            retrieved += len(kept)
-        n_rel = sum(relevant_total.values())
-        return {
-            "precision": round(tp / max(1, retrieved), 3),
-            "recall": round(tp / max(1, n_rel), 3),
-            "mean_average_precision": round(sum(aps) / max(1, len(aps)), 3),
-        }
+            for th, c in counts.items():
+                kept = [r for h, r in zip(ranked, rel) if h.probability is None or h.probability >= th]
+                c[0] += sum(kept)
+                c[1] += len(kept)
+
+        def pr(c):
+            return {"precision": round(c[0] / max(1, c[1]), 3), "recall": round(c[0] / max(1, n_rel), 3)}
+
+        out = {**pr(counts[min_prob]), "mean_average_precision": round(sum(aps) / max(1, len(aps)), 3)}
+        if thresholds:
+            out["by_threshold"] = {str(th): pr(counts[th]) for th in thresholds}
+        return out
+
+    def misses(s) -> dict:
+        """Why relevant lines were not found at the threshold."""
+        from recognition.keywords import normalize_term
+
+        readings = {ln.id: ln.text for ln in s.query(Line)}
+        kinds: dict[str, int] = {}
+        for q in queries:
+            hits = {h.line_id: h.probability for h in keyword_search(s, q, min_prob=0.0, limit=10000)}
+            for text, ids in gt_lines:
+                if q not in _words(text):
+                    continue
+                probs = [hits[i] for i in ids if i in hits]
+                if not ids:
+                    kind = "line not segmented"
+                elif any(p is None or p >= min_prob for p in probs):
+                    kind = "found"
+                elif probs:
+                    kind = "below threshold"
+                elif any(q in normalize_term(readings[i]) for i in ids):
+                    kind = "word boundary misread"
+                else:
+                    kind = "misread"
+                kinds[kind] = kinds.get(kind, 0) + 1
+        return kinds
 
     with sessions() as s:
-        prob = evaluate(lambda q: keyword_search(s, q, min_prob=0.0, limit=10000))
+        why = misses(s) if args.misses else None
+        prob = evaluate(lambda q: keyword_search(s, q, min_prob=0.0, limit=10000), THRESHOLDS)
         exact = evaluate(lambda q: search(s, q, limit=10000))
+        settings = {}
+        for spec in args.fuzzy:
+            m, letters, *pen = spec.split(":")
+            f = Fuzzy(int(m), int(letters), float(pen[0]) if pen else FUZZY.penalty)
+            settings[spec] = evaluate(lambda q, f=f: keyword_search(s, q, min_prob=0.0, limit=10000, fuzzy=f), THRESHOLDS)
         entries = s.query(WordCandidate).count()
         n_lines = s.query(Line).count()
     out = {
@@ -135,8 +189,10 @@ def main() -> None:
         "relevant_lines": sum(relevant_total.values()),
         "min_prob": min_prob,
         "keyword_index": prob,
+        **({"fuzzy_settings": settings} if settings else {}),
         "exact_search": exact,
         "index_entries_per_line": round(entries / max(1, n_lines), 1),
+        **({"relevant_lines_by_outcome": why} if why else {}),
         "processing_seconds": round(seconds, 1),
     }
     print(json.dumps(out, indent=2))

@@ -45,15 +45,16 @@ def build_pages(
     seed: int = 0,
     line_px: tuple[float, float] = (110, 150),
     artefacts: tuple[str, ...] = (),
+    split: str = "test",
 ) -> tuple[list, list]:
-    """IAM-OnDB pages: (pages, pre-cut line crops with their texts).
+    """IAM-OnDB pages of the ``split`` lines: (pages, pre-cut line crops with their texts).
     ``line_px``: range of a page's typical line height in pixels at 300 dpi;
     ``artefacts``: scan artefacts on every page (``benchmarks.synth.ARTEFACTS``)."""
     from benchmarks.synth import compose_page
     from training.datasets import IamOnDB, open_dataset
     from training.render import render_strokes
 
-    ds = open_dataset("iam-ondb:test")
+    ds = open_dataset(f"iam-ondb:{split}")
     assert isinstance(ds, IamOnDB)
     rng = np.random.default_rng(seed)
     pages: list = []
@@ -102,8 +103,8 @@ def measure_artefacts(n_pages: int, seed: int, pred) -> dict:
     return out
 
 
-def build_washington_pages(n_pages: int, lines_per_page: int = 16, seed: int = 0) -> tuple[list, list]:
-    """George Washington pages: consecutive cv1 *test* lines (binarized scans,
+def build_washington_pages(n_pages: int, lines_per_page: int = 16, seed: int = 0, split: str = "test") -> tuple[list, list]:
+    """George Washington pages: consecutive cv1 ``split`` lines (``test`` or ``valid``) (binarized scans,
     softened to gray ink) stacked at a page scale, skewed and noised; every
     third page boxed. -> (pages, pre-cut line crops with their texts)."""
     import cv2
@@ -111,7 +112,7 @@ def build_washington_pages(n_pages: int, lines_per_page: int = 16, seed: int = 0
     from benchmarks.synth import compose_page
     from training.datasets import open_dataset
 
-    ds = open_dataset("washington:cv1/test")
+    ds = open_dataset(f"washington:cv1/{split}")
     rng = np.random.default_rng(seed + 7)
     pages: list = []
     crops: list = []

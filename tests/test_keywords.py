@@ -16,7 +16,7 @@ from recognition.decoding import greedy_decode
 from recognition.keywords import normalize_term, word_alternatives
 from tests.fixtures import seed_document
 from worker.db import Line, WordCandidate, make_engine, session_factory, upgrade
-from worker.db.queries import keyword_search
+from worker.db.queries import DEFAULT_MIN_PROB, keyword_search
 from worker.io.store import LocalStore
 
 ROOT = Path(__file__).resolve().parents[1]
@@ -95,11 +95,29 @@ def test_long_words_also_match_with_a_spelling_error_ranked_below(indexed):
         assert keyword_search(s, "tuesxxy") == []  # two errors in 7 letters: too far
 
 
+def test_the_parts_of_a_joined_word_are_found_and_a_reviewed_one_too(tmp_path, db_url):
+    from worker.db.corrections import review_line
+
+    upgrade(db_url)
+    engine = make_engine(db_url)
+    sessions = session_factory(engine)
+    doc = seed_document(sessions, LocalStore(tmp_path / "s"), tmp_path / "p.png", [[("MARIE-ASTRIDE", 0.8), ("Pay.-Rolls", 0.7)]])
+    with sessions() as s:
+        assert [(h.document_id, h.probability, h.words[0].text) for h in keyword_search(s, "astride")] == [(doc, 0.8, "ASTRIDE")]
+        assert [h.probability for h in keyword_search(s, "marie-astride")] == [0.8]  # the whole, as written
+        assert [h.words[0].index for h in keyword_search(s, "rolls")] == [2]
+        assert s.query(WordCandidate).count() == 6
+        review_line(s, s.query(Line).one().id, "ana", "JEAN-LUC Payrolls")
+        s.commit()
+        assert keyword_search(s, "astride") == [] and [h.probability for h in keyword_search(s, "luc")] == [1.0]
+    engine.dispose()
+
+
 def test_queries_of_every_shape_answer_without_a_traceback(indexed):
     sessions, *_ = indexed
     with sessions() as s:
         for q in ("", "   ", "!!!", '"', "'; DROP TABLE lines; --", 'meeting OR "x" NEAR(a b)', "tues*", "x" * 5000, "é ü ß"):
-            assert keyword_search(s, q) == [] or all(h.probability >= 0.1 for h in keyword_search(s, q)), q
+            assert keyword_search(s, q) == [] or all(h.probability >= DEFAULT_MIN_PROB for h in keyword_search(s, q)), q
         assert [h.line for h in keyword_search(s, "meeting!!")] == [2, 3]  # punctuation does not matter
 
 

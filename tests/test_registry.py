@@ -13,6 +13,7 @@ import numpy as np
 import pytest
 
 from tests.fixtures import seed_document, text_image, write_data_root
+from recognition.bundle import load_bundle
 from training.datasets.folder import write_labels_folder
 
 ROOT = Path(__file__).resolve().parents[1]
@@ -48,8 +49,6 @@ def local(tmp_path):
 
 def _copy_as(src: Path, dest: Path, version: str, report: dict, damage: float = 0.0) -> Path:
     """A bundle with ``src``'s weights (optionally damaged) and a fine-tuning report."""
-    from recognition.bundle import load_bundle
-
     b = load_bundle(src)
     if damage:
         rng = np.random.default_rng(0)
@@ -73,6 +72,31 @@ def test_finetune_lowers_cer_on_a_new_hand(tmp_path):
     assert meta["version"].startswith(meta["metrics"]["parent"]["version"] + "+ft")
     assert meta["metrics"]["finetune"]["heldout_cer_after"] == report.heldout_cer_after
     assert (tmp_path / "out" / "lm.json.gz").is_file()  # the base's n-gram and calibration travel with it
+    base, tuned = (load_bundle(b).model for b in (BUNDLED, tmp_path / "out"))
+    for name in ("bn0", "bn4"):  # batch normalization frozen: its statistics are the base's
+        assert all(np.array_equal(a, b) for a, b in zip(base.get_layer(name).get_weights(), tuned.get_layer(name).get_weights()))
+    assert not np.array_equal(base.get_layer("conv0").get_weights()[0], tuned.get_layer("conv0").get_weights()[0])
+
+
+def test_the_blend_keeps_the_largest_share_of_the_fine_tune_that_holds_the_standing_sets(tmp_path):
+    from training.finetune import FinetuneOptions, _choose_blend
+
+    bundle = load_bundle(BUNDLED)
+    model = bundle.model
+    base = model.get_weights()
+    rng = np.random.default_rng(0)
+    damaged = [w + rng.standard_normal(w.shape).astype(w.dtype) * (np.std(w) + 1e-3) for w in base]
+    model.set_weights(damaged)
+    standing = _hand(tmp_path / "standing", 12)
+    opts = FinetuneOptions(standing=(str(standing),), standing_limit=6, blend=(1.0, 0.01))
+    share, tried = _choose_blend(bundle, base, opts, None)
+    assert share == 0.01 and [t["share"] for t in tried] == [0.0, 1.0, 0.01]
+    cer = [t["selection_cer"][str(standing)] for t in tried]
+    assert cer[1] > cer[0] + 0.005 >= cer[2]  # the whole damage fails, a hundredth of it holds
+    w = model.get_weights()[0]
+    assert np.allclose(w, 0.99 * base[0] + 0.01 * damaged[0], atol=1e-5)
+    model.set_weights(damaged)
+    assert _choose_blend(bundle, base, FinetuneOptions(standing=(), blend=(1.0, 0.5)), None)[0] == 1.0  # nothing to hold
 
 
 @pytest.mark.slow
@@ -142,12 +166,6 @@ def test_finetune_from_corrections_on_the_command_line(tmp_path, local):
     db, sessions = local.url, local.sessions
     lines = [[(w, 0.5) for w in ("pack", "my", "box")], [(w, 0.5) for w in ("five", "dozen", "jugs")]] * 3
     doc = seed_document(sessions, local.store, tmp_path / "page.png", lines)
-    with sessions() as s:
-        from worker.db import Line
-
-        for line in s.query(Line).all():
-            review_line(s, line.id, "ana", line.text)
-        s.commit()
     env = {
         "HTR_DATABASE_URL": db,
         "HTR_STORE_URL": f"file://{tmp_path / 'store'}",
@@ -160,6 +178,21 @@ def test_finetune_from_corrections_on_the_command_line(tmp_path, local):
             [sys.executable, "-m", "worker.cli", *args], cwd=ROOT, env=env, capture_output=True, text=True, timeout=600
         )
 
+    unsure = htr("finetune", "--self-train", str(doc), "--output", str(tmp_path / "self"))
+    assert unsure.returncode == 3 and "0 words read at >= 0.95" in unsure.stderr
+    no_person = htr(
+        "finetune", "--self-train", str(doc), "--min-confidence", "0.4", "--steps", "10", "--output", str(tmp_path / "self"),
+        "--data-root", str(tmp_path / "none"),
+    )  # fmt: skip
+    assert no_person.returncode == 0, no_person.stderr
+    taught = json.loads(no_person.stdout)
+    assert taught["train_lines"] + taught["heldout_lines"] == 18  # every word of the six lines, as read
+    with sessions() as s:
+        from worker.db import Line
+
+        for line in s.query(Line).all():
+            review_line(s, line.id, "ana", line.text)
+        s.commit()
     few = htr("finetune", "--from-corrections", "--min-lines", "50", "--output", str(tmp_path / "cand"))
     assert few.returncode == 3 and "6 reviewed lines, fewer than --min-lines 50" in few.stderr
     run = htr(

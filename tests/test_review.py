@@ -192,21 +192,27 @@ def test_corrections_export_writes_only_reviewed_lines(site):
     assert json.loads((tmp_path / "out" / "manifest.json").read_text())["lines"][0]["reviewed_by"] == "rita"
 
 
-def test_self_training_exports_only_unreviewed_lines_read_surely(site):
+def test_self_training_exports_the_surely_read_words_of_unreviewed_lines(site):
     from training.datasets.folder import LabelsFolder
     from worker.db.corrections import review_line
     from worker.export.training import export_confident
 
     _app, sessions, store, doc_id, tmp_path = site
     with sessions() as s:
-        assert export_confident(s, store, tmp_path / "none", [doc_id])["line_count"] == 0  # nothing read at >= 0.95
-        manifest = export_confident(s, store, tmp_path / "sure", [doc_id], min_confidence=0.6)
-        assert manifest["line_count"] == 1 and manifest["self_train"]["min_confidence"] == 0.6
-        assert LabelsFolder(tmp_path / "sure").texts() == ["over the dog"]  # its weakest word: 0.64
+        manifest = export_confident(s, store, tmp_path / "sure", [doc_id])
+        assert manifest["word_count"] == 3 and manifest["self_train"]["min_confidence"] == 0.95
+        assert LabelsFolder(tmp_path / "sure").texts() == ["the", "over", "the"]  # 0.97, 0.99, 0.99
+        assert [(w["line"], w["word"]) for w in manifest["words"]] == [(1, 1), (3, 1), (3, 2)]
+        crops = [LabelsFolder(tmp_path / "sure").load(i)[0] for i in range(3)]
+        line_crop = LabelsFolder(tmp_path / "sure").items[0].path.parent  # word crops: line height, the word's width
+        assert line_crop.name == "words" and all(70 <= c.shape[0] <= 80 and c.shape[1] < 200 for c in crops)
+        assert export_confident(s, store, tmp_path / "lower", [doc_id], min_confidence=0.6)["word_count"] == 6
         line = s.query(Line).filter(Line.text == "over the dog").one()
         review_line(s, line.id, "rita", "over the log")
         s.commit()
-        assert export_confident(s, store, tmp_path / "after", [doc_id], min_confidence=0.6)["line_count"] == 0
+        after = export_confident(s, store, tmp_path / "after", [doc_id], min_confidence=0.6)
+        assert LabelsFolder(tmp_path / "after").texts() == ["the", "brown", "jumps"]  # the reviewed line's words are gone
+        assert after["word_count"] == 3
 
 
 def test_user_commands(tmp_path):

@@ -4,8 +4,11 @@ without forgetting what it reads already.
 The new lines are split by a hash of their file name into a training part
 and a held-out part (``holdout``), which the run never trains on. Batches
 mix the new lines (augmented) with replayed lines of the standing training
-sets; the base model's weights are the start, the learning rate small, the
-run bounded by time. Before and after, greedy CER is measured on the
+sets; the base model's weights are the start, its batch normalization
+frozen, the learning rate small, the run bounded by time. The candidate's
+weights are then the largest blend of the fine-tuned and the base weights
+that keeps the standing sets where they were (chosen on crops the gate does
+not measure). Before and after, greedy CER is measured on the
 held-out new lines and on the standing validation sets; the report says both,
 and the candidate bundle (the base's calibration, n-gram and lexicon with the
 new weights) records it with its lineage, for the promotion gate.
@@ -49,6 +52,9 @@ class FinetuneOptions:
     standing: tuple[str, ...] = STANDING
     standing_limit: int = 100  # first N of each standing validation set
     replay: tuple[tuple[str, float], ...] = REPLAY
+    freeze: str = "batchnorm"  # "none", "batchnorm" (normalization statistics stay the base's) or "convs" (and the convolutions)
+    blend: tuple[float, ...] = (1.0, 0.7, 0.5)  # shares of the fine-tuned weights to try, largest first (the rest is the base's)
+    tolerance: float = 0.005  # a blend is kept when no standing set is worse than the base by more than this
     seed: int = 0
 
 
@@ -66,6 +72,8 @@ class FinetuneReport:
     seconds: float = 0.0
     replayed: list = field(default_factory=list)
     data: list = field(default_factory=list)
+    recipe: dict = field(default_factory=dict)
+    blends: list = field(default_factory=list)  # share of fine-tuned weights -> CER on the selection crops
 
     def to_json(self) -> dict:
         return asdict(self)
@@ -118,6 +126,59 @@ def _replay_sets(opts: FinetuneOptions, data_root) -> list[tuple[Dataset, float,
     return sets
 
 
+FREEZE = ("none", "batchnorm", "convs")
+
+
+def _freeze(model: keras.Model, what: str) -> None:
+    """Fix the layers a fine-tune leaves alone. Frozen batch normalization runs in inference
+    mode: a few lines of one hand then cannot move the statistics every other input relies on."""
+    if what not in FREEZE:
+        raise ValueError(f"freeze must be one of {', '.join(FREEZE)}, not {what!r}")
+    for layer in model.layers:
+        if (what != "none" and isinstance(layer, keras.layers.BatchNormalization)) or (what == "convs" and isinstance(layer, keras.layers.Conv2D)):
+            layer.trainable = False
+
+
+def _selection_cer(pred: Predictor, specs: tuple[str, ...], data_root, start: int, count: int) -> dict:
+    """Greedy CER on crops ``start .. start + count`` of each standing set: the blend is chosen
+    on these, never on the crops the gate measures (the first ``standing_limit``)."""
+    out = {}
+    for spec in specs:
+        try:
+            ds = open_dataset(spec, data_root)
+        except DatasetError:
+            continue
+        items = range(start, min(len(ds), start + count))
+        if not items:
+            continue
+        samples = [ds.load(i, None) for i in items]
+        out[spec] = round(float(rates([t for _, t in samples], [r.text for r in pred.predict([im for im, _ in samples])])["cer"]), 4)
+    return out
+
+
+def _choose_blend(bundle: Bundle, base_weights: list, opts: FinetuneOptions, data_root) -> tuple[float, list]:
+    """Weight-space blends ``(1 - a) * base + a * tuned`` (robust fine-tuning, Wortsman et al.
+    2022), largest ``a`` first: keep the first whose selection crops of every standing set are
+    no worse than the base's by more than ``opts.tolerance`` (else the smallest tried)."""
+    model = bundle.model
+    assert model is not None
+    tuned = model.get_weights()
+    shares = sorted(set(opts.blend), reverse=True)
+    if shares == [1.0]:
+        return 1.0, []
+    model.set_weights(base_weights)
+    n = opts.standing_limit
+    before = _selection_cer(Predictor.from_bundle(bundle), opts.standing, data_root, n, n)
+    tried = []
+    for share in shares:
+        model.set_weights([(1.0 - share) * b + share * t for b, t in zip(base_weights, tuned)])
+        cer = _selection_cer(Predictor.from_bundle(bundle), opts.standing, data_root, n, n)
+        tried.append({"share": share, "selection_cer": cer})
+        if all(cer[s] <= before[s] + opts.tolerance for s in cer if s in before):
+            break
+    return tried[-1]["share"], [{"share": 0.0, "selection_cer": before}, *tried]
+
+
 def finetune(
     base: str | Path | None, data: Sequence[str | Path], output: str | Path, opts: FinetuneOptions | None = None, data_root=None
 ) -> FinetuneReport:
@@ -135,6 +196,8 @@ def finetune(
     sets += [(ds, (1.0 - opts.new_share) * w / total) for ds, w, _ in replay]
     model = bundle.model
     assert model is not None
+    base_weights = model.get_weights()
+    _freeze(model, opts.freeze)
     model.compile(optimizer=keras.optimizers.Adam(opts.lr, clipnorm=5.0), loss=ctc_loss, jit_compile=False)
     steps_per_epoch = 10
     seq = TrainSequence(
@@ -153,6 +216,7 @@ def finetune(
     epochs = max(1, (opts.steps or 10**6) // steps_per_epoch)
     history = model.fit(seq, epochs=epochs, callbacks=[TimeLimit(opts.time_limit)], verbose=0)
     steps = len(history.history.get("loss", [])) * steps_per_epoch
+    share, blends = _choose_blend(bundle, base_weights, opts, data_root)
     bundle.round_weights(bundle.weights_dtype)
 
     pred = Predictor.from_bundle(bundle)
@@ -186,6 +250,8 @@ def finetune(
         seconds=round(time.perf_counter() - t0, 1),
         replayed=[spec for _, _, spec in replay],
         data=[str(d) for d in data],
+        recipe={"lr": opts.lr, "new_share": opts.new_share, "freeze": opts.freeze, "augment": opts.augment, "blend": share},
+        blends=blends,
     )
     candidate.metrics = {
         **{k: v for k, v in bundle.metrics.items() if not k.startswith("reliability")},

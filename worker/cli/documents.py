@@ -284,7 +284,15 @@ def register(sub) -> None:
         "search", help="lines that probably hold the query's words (the keyword index), ranked, with the words' boxes"
     )
     se.add_argument("query", help='words (all in one line), or a "quoted phrase"')
-    se.add_argument("--min-prob", type=_probability, default=0.1, metavar="P", help="lowest probability shown (default 0.1)")
+    from ..db.queries import DEFAULT_MIN_PROB
+
+    se.add_argument(
+        "--min-prob",
+        type=_probability,
+        default=DEFAULT_MIN_PROB,
+        metavar="P",
+        help=f"lowest probability shown (default {DEFAULT_MIN_PROB})",
+    )
     se.add_argument("--exact", action="store_true", help="full-text search over the best reading only (stemmed)")
     se.add_argument("--limit", type=limit, default=20, help=f"at most this many hits (1 to {MAX_LIMIT})")
     se.add_argument("--json", action="store_true", help="one JSON object per hit, with the matching words' boxes")

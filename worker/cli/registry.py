@@ -34,7 +34,7 @@ def _base_dir(args, factory, store) -> Path:
 def cmd_finetune(args) -> int:
     from training.finetune import FinetuneOptions, finetune
 
-    from ..export.training import export_corrections
+    from ..export.training import export_confident, export_corrections
     from ..io.store import open_store
     from ..registry import register
 
@@ -53,9 +53,27 @@ def cmd_finetune(args) -> int:
             )
             return 3
         data.append(Path(tmp.name))
+    elif args.self_train:
+        tmp = tempfile.TemporaryDirectory(prefix="htr-self-train-")
+        with factory() as s:
+            manifest = export_confident(s, store, tmp.name, args.self_train, args.min_confidence)
+        if manifest["word_count"] < args.min_lines:
+            print(
+                f"htr finetune: {manifest['word_count']} words read at >= {args.min_confidence}, fewer than --min-lines {args.min_lines}",
+                file=sys.stderr,
+            )
+            return 3
+        data.append(Path(tmp.name))
     if not data:
         raise ValueError("give --from-corrections or --data DIR")
-    opts = FinetuneOptions(time_limit=args.time_limit, steps=args.steps, holdout=args.holdout, lr=args.lr)
+    opts = FinetuneOptions(
+        time_limit=args.time_limit,
+        steps=args.steps,
+        holdout=args.holdout,
+        lr=args.lr,
+        freeze=args.freeze,
+        blend=tuple(float(x) for x in args.blend.split(",")),
+    )
     report = finetune(_base_dir(args, factory, store), data, args.output, opts, data_root(args))
     out = report.to_json()
     if args.register:
@@ -113,11 +131,11 @@ def register_commands(sub) -> None:
         nargs="+",
         type=int,
         metavar="DOC",
-        help="no person: these documents' lines read at confidence >= --min-confidence",
+        help="no person: these documents' words read at confidence >= --min-confidence",
     )
     f.add_argument("--document", type=int, help="with --from-corrections: one document's lines")
     f.add_argument(
-        "--min-confidence", type=float, default=0.95, help="with --self-train: every word of a line at least this sure"
+        "--min-confidence", type=float, default=0.95, help="with --self-train: the words at least this sure"
     )
     f.add_argument("--base", metavar="MODEL_DIR", help="default: the promoted model, else $HTR_MODEL or the bundled one")
     f.add_argument("--output", required=True, metavar="MODEL_DIR", help="where the candidate bundle goes")
@@ -125,7 +143,19 @@ def register_commands(sub) -> None:
     f.add_argument("--steps", type=int, help="stop after this many steps")
     f.add_argument("--holdout", type=float, default=0.25, help="share of the new lines held out for the check")
     f.add_argument("--lr", type=float, default=1e-4)
-    f.add_argument("--min-lines", type=int, default=1, help="with --from-corrections: do nothing (exit 3) below this many lines")
+    f.add_argument(
+        "--freeze",
+        choices=["none", "batchnorm", "convs"],
+        default="batchnorm",
+        help="layers left as the base has them (default batchnorm: its statistics)",
+    )
+    f.add_argument(
+        "--blend",
+        default="1,0.7,0.5",
+        metavar="SHARES",
+        help="shares of the fine-tuned weights to try, the largest that keeps the standing sets within 0.5 points wins",
+    )
+    f.add_argument("--min-lines", type=int, default=1, help="do nothing (exit 3) below this many reviewed lines (--self-train: sure words)")
     f.add_argument("--register", action="store_true", help="also register the candidate in the model registry")
     f.add_argument("--data-root", help="standing validation and replay data (default $HTR_DATA_DIR or ../shared/data)")
     f.set_defaults(func=cmd_finetune)

@@ -116,7 +116,7 @@ def review_line(session: Session, line_id: int, user: str, new_text: str | None 
 
 def certain_candidates(words) -> list[WordCandidate]:
     """A reviewed line's index: its words as a person wrote them, at probability 1."""
-    return [WordCandidate.spelling(w.index, w.best_text, 1.0, (w.x0, w.y0, w.x1, w.y1)) for w in words]
+    return [c for w in words for c in WordCandidate.of_word(w.index, [(w.best_text, 1.0)], (w.x0, w.y0, w.x1, w.y1))]
 
 
 def _scope(document_id: int | None):

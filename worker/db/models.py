@@ -9,6 +9,7 @@ task_runs and worker_deaths are the queue's delivery bookkeeping.
 
 from __future__ import annotations
 
+import re
 from datetime import UTC, datetime
 from enum import StrEnum
 
@@ -175,21 +176,23 @@ class WordCandidate(BoxColumns, Base):
     line: Mapped[Line] = relationship(back_populates="candidates")
 
     @classmethod
-    def spelling(cls, word_index: int, text: str, probability: float, box: tuple[int, int, int, int]) -> WordCandidate:
-        """An index entry for ``text`` (its search form derived here) at ``box`` (x0, y0, x1, y1)."""
+    def of_word(cls, word_index: int, spellings, box: tuple[int, int, int, int]) -> list[WordCandidate]:
+        """The index entries of one word: each (text, probability) spelling under its search
+        form, and the parts of a joined spelling (``MARIE-ASTRIDE``, ``Pay.-Rolls``) under
+        theirs; one entry per search form, at its best probability. ``box``: x0, y0, x1, y1."""
         from recognition.keywords import normalize_term
 
+        best: dict[str, tuple[str, float]] = {}
+        for text, probability in spellings:
+            pieces = [text] + [p for p in re.split(r"[^\w]+", text) if p]
+            for piece in pieces if len(pieces) > 2 else pieces[:1]:
+                norm = normalize_term(piece)[:200]
+                if norm and (norm not in best or probability > best[norm][1]):
+                    best[norm] = (piece, float(probability))
         x0, y0, x1, y1 = box
-        return cls(
-            word_index=word_index,
-            text=text,
-            norm=normalize_term(text)[:200],
-            probability=float(probability),
-            x0=x0,
-            y0=y0,
-            x1=x1,
-            y1=y1,
-        )
+        return [
+            cls(word_index=word_index, text=t, norm=n, probability=p, x0=x0, y0=y0, x1=x1, y1=y1) for n, (t, p) in best.items()
+        ]
 
 
 class TaskRun(Base):

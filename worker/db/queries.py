@@ -2,6 +2,7 @@
 
 from __future__ import annotations
 
+import math
 import re
 from dataclasses import asdict, dataclass, field
 from typing import Any
@@ -101,10 +102,22 @@ def _with_words(session: Session, query: str, hits: list[Hit]) -> list[Hit]:
     return hits
 
 
-DEFAULT_MIN_PROB = 0.1
+DEFAULT_MIN_PROB = 0.05  # chosen on validation pages (benchmarks/keywords.py --split val)
 MAX_QUERY_TERMS = 20
-FUZZY_MIN_LENGTH = 6  # words this long are also matched with a spelling error or two ...
-FUZZY_PENALTY = 0.5  # ... at half the probability, so probable matches rank first
+
+
+@dataclass(frozen=True)
+class Fuzzy:
+    """Error-tolerant matching: query words of ``min_length`` letters or more also match
+    indexed spellings with one error per ``letters_per_error`` letters, each error
+    multiplying the probability by ``penalty`` (near spellings rank below probable ones)."""
+
+    min_length: int = 5
+    letters_per_error: int = 5
+    penalty: float = 0.5
+
+
+FUZZY = Fuzzy()
 
 
 def query_terms(query: str) -> tuple[list[str], bool]:
@@ -115,7 +128,9 @@ def query_terms(query: str) -> tuple[list[str], bool]:
     return terms[:MAX_QUERY_TERMS], phrase
 
 
-def keyword_search(session: Session, query: str, min_prob: float = DEFAULT_MIN_PROB, limit: int = 20) -> list[Hit]:
+def keyword_search(
+    session: Session, query: str, min_prob: float = DEFAULT_MIN_PROB, limit: int = 20, fuzzy: Fuzzy = FUZZY
+) -> list[Hit]:
     """Lines that probably hold every word of ``query`` (a quoted phrase: in
     order, next to each other), from the keyword index of probable spellings;
     ranked by that probability (the product of each word's best), at least
@@ -124,11 +139,11 @@ def keyword_search(session: Session, query: str, min_prob: float = DEFAULT_MIN_P
     if not terms:
         return []
     wanted = set(terms)
-    near = {t: _near_spellings(session, t) for t in wanted if len(t) >= FUZZY_MIN_LENGTH}
-    spelled_as = {t: {t} for t in wanted}  # indexed spelling -> query terms it stands for
-    for t, others in near.items():
-        for o in others:
-            spelled_as.setdefault(o, set()).add(t)
+    spelled_as: dict[str, dict[str, int]] = {t: {t: 0} for t in wanted}  # indexed spelling -> {query term: errors}
+    for t in wanted:
+        if len(t) >= fuzzy.min_length:
+            for other, errors in _near_spellings(session, t, max(1, len(t) // fuzzy.letters_per_error)).items():
+                spelled_as.setdefault(other, {})[t] = errors
     rows = session.execute(
         select(
             WordCandidate.line_id,
@@ -144,8 +159,8 @@ def keyword_search(session: Session, query: str, min_prob: float = DEFAULT_MIN_P
     ).all()
     found: dict[int, dict[str, dict[int, Any]]] = {}  # line -> term -> word index -> best row
     for r in rows:
-        for term in spelled_as[r.norm]:
-            row: Any = r if r.norm == term else _Scaled(r, FUZZY_PENALTY)  # a near spelling: scored below
+        for term, errors in spelled_as[r.norm].items():
+            row: Any = _Scaled(r, fuzzy.penalty**errors) if errors else r  # a near spelling: scored below
             slot = found.setdefault(r.line_id, {}).setdefault(term, {})
             if r.word_index not in slot or row.probability > slot[r.word_index].probability:
                 slot[r.word_index] = row
@@ -197,12 +212,11 @@ class _Scaled:
         return getattr(self._row, name)
 
 
-def _near_spellings(session: Session, term: str) -> set[str]:
-    """Indexed spellings within a small edit distance of a long query word
-    (one error per 6 letters), found through the trigram index."""
+def _near_spellings(session: Session, term: str, limit: int) -> dict[str, int]:
+    """Indexed spellings at most ``limit`` edits from a query word (other than
+    itself), with their edit distance, found through the trigram index."""
     import editdistance
 
-    limit = max(1, len(term) // 6)
     dialect = session.get_bind().dialect.name
     if dialect == "sqlite":
         grams = {term[i : i + 3] for i in range(len(term) - 2)}
@@ -213,17 +227,19 @@ def _near_spellings(session: Session, term: str) -> set[str]:
         sql = text("SELECT DISTINCT norm FROM word_candidates WHERE norm % :t LIMIT 2000")
         found = [r[0] for r in session.execute(sql, {"t": term})]
     else:
-        return set()
-    return {f for f in found if f != term and abs(len(f) - len(term)) <= limit and editdistance.eval(f, term) <= limit}
+        return {}
+    near = {f: editdistance.eval(f, term) for f in found if f != term and abs(len(f) - len(term)) <= limit}
+    return {f: d for f, d in near.items() if d <= limit}
 
 
 def _all_words(terms: list[str], by_term: dict) -> tuple[float, list] | None:
-    p, hits = 1.0, []
-    for t in dict.fromkeys(terms):
-        row = max(by_term[t].values(), key=lambda r: r.probability)
-        p *= row.probability
-        hits.append(row)
-    return p, hits
+    """Each term's likeliest word; a word that holds several terms (the parts of
+    ``MARIE-ASTRIDE``) counts once."""
+    hits = [max(by_term[t].values(), key=lambda r: r.probability) for t in dict.fromkeys(terms)]
+    per_word: dict[int, float] = {}
+    for row in hits:
+        per_word[row.word_index] = max(per_word.get(row.word_index, 0.0), row.probability)
+    return math.prod(per_word.values()), hits
 
 
 def _phrase(terms: list[str], by_term: dict) -> tuple[float, list] | None:

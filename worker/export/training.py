@@ -1,7 +1,7 @@
 """Reviewed lines as training data: ``htr corrections export DIR``.
 
-Writes each reviewed line's crop from its stored page image and
-``labels.tsv`` (``file<TAB>text``, the folder format ``htr train`` and
+Writes each reviewed line's crop from its stored page image (or, for
+self-training, each surely read word's) and ``labels.tsv`` (``file<TAB>text``, the folder format ``htr train`` and
 ``htr evaluate`` read), plus ``manifest.json``: the documents, lines,
 reviewers and model versions the lines came from. Only lines a person
 reviewed as a whole are written.
@@ -11,12 +11,13 @@ from __future__ import annotations
 
 import json
 from collections import Counter
+from dataclasses import dataclass
 from datetime import datetime
 from pathlib import Path
 
 import cv2
 import numpy as np
-from sqlalchemy import func, select
+from sqlalchemy import select
 from sqlalchemy.orm import Session
 
 from ..db import Document, Line, ModelVersion, Page, Word, utcnow
@@ -33,22 +34,69 @@ def export_corrections(
         q = q.where(Document.id == document_id)
     if since is not None:
         q = q.where(Line.reviewed_at >= since)
-    return _write(session, store, Path(out_dir), session.execute(q).all(), {"since": since.isoformat() if since else None})
+    crops = [
+        Crop(
+            page,
+            (line.x0, line.y0, line.x1, line.y1),
+            f"lines/d{doc.id}_p{page.index + 1:04d}_l{line.index + 1:03d}.png",
+            line.text,
+            {
+                "document_id": doc.id,
+                "page": page.index + 1,
+                "line": line.index + 1,
+                "line_id": line.id,
+                "reviewed_by": line.reviewed_by,
+                "reviewed_at": line.reviewed_at.isoformat() if line.reviewed_at else None,
+                "model_version_id": doc.model_version_id,
+            },
+        )
+        for line, page, doc in session.execute(q).all()
+    ]
+    return _write(session, store, Path(out_dir), crops, "lines", {"since": since.isoformat() if since else None})
 
 
 def export_confident(session: Session, store, out_dir: str | Path, document_ids: list[int], min_confidence: float = 0.95) -> dict:
-    """Self-training data: the documents' unreviewed lines whose every word was
-    read at calibrated confidence ``min_confidence`` or more, labelled with what
-    was read (no person involved)."""
-    sure = select(Word.line_id).group_by(Word.line_id).having(func.min(Word.confidence) >= min_confidence)
-    q = _lines().where(Document.id.in_(document_ids), Line.reviewed_at.is_(None), Line.text != "", Line.id.in_(sure))
-    return _write(
-        session,
-        store,
-        Path(out_dir),
-        session.execute(q).all(),
-        {"self_train": {"documents": document_ids, "min_confidence": min_confidence}},
+    """Self-training data: the word crops of the documents' unreviewed lines read at
+    calibrated confidence ``min_confidence`` or more, labelled with what was read (no
+    person involved). Words, not lines: a line is rarely sure in every word, while
+    most of its words are."""
+    q = (
+        select(Word, Line, Page, Document)
+        .join(Line, Line.id == Word.line_id)
+        .join(Page, Page.id == Line.page_id)
+        .join(Document, Document.id == Page.document_id)
+        .where(Document.id.in_(document_ids), Line.reviewed_at.is_(None), Word.confidence >= min_confidence, Word.text != "")
+        .order_by(Document.id, Page.index, Line.index, Word.index)
     )
+    crops = [
+        Crop(
+            page,
+            (word.x0, line.y0, word.x1, line.y1),
+            f"words/d{doc.id}_p{page.index + 1:04d}_l{line.index + 1:03d}_w{word.index + 1:02d}.png",
+            word.text,
+            {
+                "document_id": doc.id,
+                "page": page.index + 1,
+                "line": line.index + 1,
+                "word": word.index + 1,
+                "line_id": line.id,
+                "confidence": round(word.confidence, 4),
+                "model_version_id": doc.model_version_id,
+            },
+        )
+        for word, line, page, doc in session.execute(q).all()
+    ]
+    extra = {"self_train": {"documents": document_ids, "min_confidence": min_confidence}}
+    return _write(session, store, Path(out_dir), crops, "words", extra)
+
+
+@dataclass
+class Crop:
+    page: Page
+    box: tuple[int, int, int, int]  # x0, y0, x1, y1 on the page
+    file: str
+    text: str
+    entry: dict
 
 
 def _lines():
@@ -60,35 +108,24 @@ def _lines():
     )
 
 
-def _write(session: Session, store, out: Path, rows, extra: dict) -> dict:
-    (out / "lines").mkdir(parents=True, exist_ok=True)
+def _write(session: Session, store, out: Path, crops: list[Crop], kind: str, extra: dict) -> dict:
+    (out / kind).mkdir(parents=True, exist_ok=True)
     labels: list[str] = []
     entries: list[dict] = []
     images: dict[int, np.ndarray | None] = {}
-    for line, page, doc in rows:
-        if page.id not in images:
-            images = {page.id: _page_image(store, page)}  # lines come page by page: keep one page in memory
-        img = images[page.id]
+    for c in crops:
+        if c.page.id not in images:
+            images = {c.page.id: _page_image(store, c.page)}  # crops come page by page: keep one page in memory
+        img = images[c.page.id]
         if img is None:
             continue
-        crop = img[max(0, line.y0 - CROP_MARGIN) : line.y1 + CROP_MARGIN, max(0, line.x0 - CROP_MARGIN) : line.x1 + CROP_MARGIN]
+        x0, y0, x1, y1 = c.box
+        crop = img[max(0, y0 - CROP_MARGIN) : y1 + CROP_MARGIN, max(0, x0 - CROP_MARGIN) : x1 + CROP_MARGIN]
         if crop.size == 0:
             continue
-        name = f"lines/d{doc.id}_p{page.index + 1:04d}_l{line.index + 1:03d}.png"
-        cv2.imwrite(str(out / name), crop)
-        labels.append(f"{name}\t{line.text}")
-        entries.append(
-            {
-                "file": name,
-                "document_id": doc.id,
-                "page": page.index + 1,
-                "line": line.index + 1,
-                "line_id": line.id,
-                "reviewed_by": line.reviewed_by,
-                "reviewed_at": line.reviewed_at.isoformat() if line.reviewed_at else None,
-                "model_version_id": doc.model_version_id,
-            }
-        )
+        cv2.imwrite(str(out / c.file), crop)
+        labels.append(f"{c.file}\t{c.text}")
+        entries.append({"file": c.file, **c.entry})
     (out / "labels.tsv").write_text("".join(f"{row}\n" for row in labels), encoding="utf-8")
     versions = {
         mv.id: f"{mv.name} {mv.version}"
@@ -96,10 +133,10 @@ def _write(session: Session, store, out: Path, rows, extra: dict) -> dict:
     }
     manifest = {
         "exported_at": utcnow().isoformat(),
-        "lines": entries,
-        "line_count": len(entries),
+        kind: entries,
+        f"{kind[:-1]}_count": len(entries),
         "documents": sorted({e["document_id"] for e in entries}),
-        "reviewers": dict(Counter(e["reviewed_by"] for e in entries if e["reviewed_by"])),
+        "reviewers": dict(Counter(e["reviewed_by"] for e in entries if e.get("reviewed_by"))),
         "model_versions": {versions.get(k, str(k)): n for k, n in Counter(e["model_version_id"] for e in entries).items()},
         **extra,
     }

@@ -20,7 +20,7 @@ def _candidates_of_reading(line: Line, rec, x_offset: int) -> list[WordCandidate
     for wi, w in enumerate(rec.words):
         x0 = min(max(int(x_offset + w.x0), line.x0), line.x1 - 1)
         x1 = max(x0 + 1, min(int(x_offset + w.x1), line.x1))
-        out += [WordCandidate.spelling(wi, alt.text, alt.probability, (x0, line.y0, x1, line.y1)) for alt in w.alternatives]
+        out += WordCandidate.of_word(wi, [(a.text, a.probability) for a in w.alternatives], (x0, line.y0, x1, line.y1))
     return out
 
 
