@@ -77,7 +77,9 @@ def main() -> None:
     ap.add_argument("--lr", type=float, default=1e-4)
     ap.add_argument("--new-share", type=float, default=0.6)
     ap.add_argument("--freeze", default="batchnorm", choices=["none", "batchnorm", "convs"])
-    ap.add_argument("--blend", default="1,0.7,0.5", help="comma-separated shares of the fine-tuned weights to try, e.g. 1,0.7,0.5")
+    ap.add_argument(
+        "--blend", default="1,0.7,0.5,0.3", help="comma-separated shares of the fine-tuned weights to try, e.g. 1,0.7,0.5"
+    )
     ap.add_argument("--augment", type=float, default=1.0)
     ap.add_argument("--self-train", action="store_true", help="also fine-tune on the hand's own confident readings")
     ap.add_argument("--data-root")
@@ -130,14 +132,17 @@ def main() -> None:
         ]  # as htr finetune --self-train exports them: the word crops read surely
         truth = [t.split() for _, t in unlabeled]
         entry: dict = {"lines_read": len(unlabeled), "words_read": sum(len(r.words) for r in recs), "words_kept": len(sure)}
-        entry["words_kept_right"] = sum(
-            w.text in words for r, words in zip(recs, truth) for w in r.words if w.confidence >= 0.95
-        )
+        entry["words_kept_right"] = sum(w.text in words for r, words in zip(recs, truth) for w in r.words if w.confidence >= 0.95)
         if sure:
             data = write_folder(tmp / "self", sure)
             opts = recipe(args)
             report = finetune(base, [data], tmp / "cand-self", opts, args.data_root)
-            entry.update(cer_after=cer_on(tmp / "cand-self", evaluation), standing=report.standing, steps=report.steps, recipe=report.recipe)
+            entry.update(
+                cer_after=cer_on(tmp / "cand-self", evaluation),
+                standing=report.standing,
+                steps=report.steps,
+                recipe=report.recipe,
+            )
         out["self_train"] = entry
     print(json.dumps(out, indent=2))
 

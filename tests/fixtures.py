@@ -170,8 +170,9 @@ TINY = {
 WORDS = ["cat", "dog", "bird", "fish", "cow", "hen"]
 
 
-def write_tiny_config(tmp_path: Path, epochs: int = 1) -> Path:
-    """A training config for a tiny model on generated words and strokes (seconds to train)."""
+def write_tiny_config(tmp_path: Path, epochs: int = 1, **extra) -> Path:
+    """A training config for a tiny model on generated words and strokes (seconds to train);
+    ``extra``: other config keys."""
     folder = write_labels_folder(tmp_path / "words", [(f"{w}.png", text_image(w), w) for w in WORDS])
     ondb = write_iam_ondb(
         tmp_path / "iam-ondb" / "iam-ondb.npz" if (tmp_path / "iam-ondb").mkdir() is None else None,
@@ -193,6 +194,7 @@ def write_tiny_config(tmp_path: Path, epochs: int = 1) -> Path:
         "epochs": epochs,
         "workers": 1,
         "lm_order": 3,
+        **extra,
     }
     path = tmp_path / "tiny.yaml"
     path.write_text(yaml.safe_dump(cfg))

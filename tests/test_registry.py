@@ -12,8 +12,8 @@ from pathlib import Path
 import numpy as np
 import pytest
 
-from tests.fixtures import seed_document, text_image, write_data_root
 from recognition.bundle import load_bundle
+from tests.fixtures import seed_document, text_image, write_data_root
 from training.datasets.folder import write_labels_folder
 
 ROOT = Path(__file__).resolve().parents[1]

@@ -164,6 +164,23 @@ def test_training_can_start_from_a_bundle(tmp_path):
         assert np.allclose(keras.ops.convert_to_numpy(a), keras.ops.convert_to_numpy(b), atol=1e-6)
 
 
+def test_frozen_batch_normalization_keeps_the_bundles_statistics_through_a_resume(tmp_path):
+    def statistics(model):
+        return [np.array(w) for layer in model.layers if isinstance(layer, keras.layers.BatchNormalization) for w in layer.get_weights()]
+
+    train(TrainConfig.load(write_tiny_config(tmp_path)))
+    base = load_bundle(tmp_path / "model").model
+    frozen = TrainConfig.load(write_tiny_config(tmp_path / "frozen", epochs=2, batchnorm="frozen"))
+    with pytest.raises(ValueError, match="needs --init-from"):
+        train(frozen)
+    train(frozen, init_from=tmp_path / "model", epochs=1)
+    train(frozen, resume=True)
+    assert json.loads((tmp_path / "frozen" / "run" / "state.json").read_text())["epoch"] == 2
+    tuned = load_bundle(tmp_path / "frozen" / "model").model
+    assert all(np.array_equal(a, b) for a, b in zip(statistics(base), statistics(tuned)))
+    assert not np.array_equal(base.get_layer("conv0").get_weights()[0], tuned.get_layer("conv0").get_weights()[0])  # trained
+
+
 def test_shipped_configs_load_and_htr_base_describes_the_bundled_model():
     from pathlib import Path
 

@@ -72,6 +72,10 @@ class TrainConfig:
     lm_order: int = 6
     weights_dtype: str = "float32"  # float16 halves the shipped weights file (measured after rounding)
     pen_variety: float = 0.0  # share of rendered training strokes drawn with a wider writer and pen style (render.PenStyle)
+    # Batch normalization: "train" (batch statistics) or "frozen" (the --init-from bundle's running
+    # statistics, in inference mode). Batches hold one source each, so batch statistics in training
+    # differ from the running mixture used when reading; frozen, training sees what reading sees.
+    batchnorm: str = "train"
 
     @classmethod
     def load(cls, path: str | Path) -> TrainConfig:
@@ -295,6 +299,12 @@ def train(
                 f"initialized from {init_from}: {len(copied)} layers copied" + (f", new: {', '.join(fresh)}" if fresh else ""),
                 flush=True,
             )
+        if cfg.batchnorm == "frozen":
+            if not init_from:
+                raise ValueError("batchnorm: frozen needs --init-from (statistics to keep)")
+            for layer in model.layers:
+                if isinstance(layer, keras.layers.BatchNormalization):
+                    layer.trainable = False
         model.compile(optimizer=keras.optimizers.Adam(cfg.lr, clipnorm=5.0), loss=ctc_loss, jit_compile=False)
         (run_dir / "config.json").write_text(json.dumps({"train": cfg.__dict__, "model": mcfg.to_json()}, indent=2, default=str))
     state["_t0"] = time.time()

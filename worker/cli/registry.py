@@ -134,9 +134,7 @@ def register_commands(sub) -> None:
         help="no person: these documents' words read at confidence >= --min-confidence",
     )
     f.add_argument("--document", type=int, help="with --from-corrections: one document's lines")
-    f.add_argument(
-        "--min-confidence", type=float, default=0.95, help="with --self-train: the words at least this sure"
-    )
+    f.add_argument("--min-confidence", type=float, default=0.95, help="with --self-train: the words at least this sure")
     f.add_argument("--base", metavar="MODEL_DIR", help="default: the promoted model, else $HTR_MODEL or the bundled one")
     f.add_argument("--output", required=True, metavar="MODEL_DIR", help="where the candidate bundle goes")
     f.add_argument("--time-limit", type=float, default=900.0, metavar="SECONDS", help="training time (default 900)")
@@ -151,11 +149,13 @@ def register_commands(sub) -> None:
     )
     f.add_argument(
         "--blend",
-        default="1,0.7,0.5",
+        default="1,0.7,0.5,0.3",
         metavar="SHARES",
-        help="shares of the fine-tuned weights to try, the largest that keeps the standing sets within 0.5 points wins",
+        help="shares of the fine-tuned weights to try: the largest that keeps the standing sets where they were wins",
     )
-    f.add_argument("--min-lines", type=int, default=1, help="do nothing (exit 3) below this many reviewed lines (--self-train: sure words)")
+    f.add_argument(
+        "--min-lines", type=int, default=1, help="do nothing (exit 3) below this many reviewed lines (--self-train: sure words)"
+    )
     f.add_argument("--register", action="store_true", help="also register the candidate in the model registry")
     f.add_argument("--data-root", help="standing validation and replay data (default $HTR_DATA_DIR or ../shared/data)")
     f.set_defaults(func=cmd_finetune)

@@ -124,7 +124,9 @@ def _persist_page(session: Session, doc_id: int, work: PageWork, recs) -> None:
             wb = work.word_box(li, w.x0, w.x1)  # the word's x-span from the CTC alignment
             row.words.append(Word(index=wi, x0=wb.x0, y0=wb.y0, x1=wb.x1, y1=wb.y1, text=w.text, confidence=float(w.confidence)))
             # The keyword index, in the same transaction as the transcript.
-            row.candidates += WordCandidate.of_word(wi, [(a.text, a.probability) for a in w.alternatives], (wb.x0, wb.y0, wb.x1, wb.y1))
+            row.candidates += WordCandidate.of_word(
+                wi, [(a.text, a.probability) for a in w.alternatives], (wb.x0, wb.y0, wb.x1, wb.y1)
+            )
         page.lines.append(row)
     session.add(page)
 
