@@ -166,7 +166,12 @@ def test_training_can_start_from_a_bundle(tmp_path):
 
 def test_frozen_batch_normalization_keeps_the_bundles_statistics_through_a_resume(tmp_path):
     def statistics(model):
-        return [np.array(w) for layer in model.layers if isinstance(layer, keras.layers.BatchNormalization) for w in layer.get_weights()]
+        return [
+            np.array(w)
+            for layer in model.layers
+            if isinstance(layer, keras.layers.BatchNormalization)
+            for w in layer.get_weights()
+        ]
 
     train(TrainConfig.load(write_tiny_config(tmp_path)))
     base = load_bundle(tmp_path / "model").model
