@@ -35,20 +35,13 @@ def export_corrections(
     if since is not None:
         q = q.where(Line.reviewed_at >= since)
     crops = [
-        Crop(
+        Crop.of(
+            doc,
             page,
-            (line.x0, line.y0, line.x1, line.y1),
-            f"lines/d{doc.id}_p{page.index + 1:04d}_l{line.index + 1:03d}.png",
+            line,
             line.text,
-            {
-                "document_id": doc.id,
-                "page": page.index + 1,
-                "line": line.index + 1,
-                "line_id": line.id,
-                "reviewed_by": line.reviewed_by,
-                "reviewed_at": line.reviewed_at.isoformat() if line.reviewed_at else None,
-                "model_version_id": doc.model_version_id,
-            },
+            reviewed_by=line.reviewed_by,
+            reviewed_at=line.reviewed_at.isoformat() if line.reviewed_at else None,
         )
         for line, page, doc in session.execute(q).all()
     ]
@@ -69,21 +62,7 @@ def export_confident(session: Session, store, out_dir: str | Path, document_ids:
         .order_by(Document.id, Page.index, Line.index, Word.index)
     )
     crops = [
-        Crop(
-            page,
-            (word.x0, line.y0, word.x1, line.y1),
-            f"words/d{doc.id}_p{page.index + 1:04d}_l{line.index + 1:03d}_w{word.index + 1:02d}.png",
-            word.text,
-            {
-                "document_id": doc.id,
-                "page": page.index + 1,
-                "line": line.index + 1,
-                "word": word.index + 1,
-                "line_id": line.id,
-                "confidence": round(word.confidence, 4),
-                "model_version_id": doc.model_version_id,
-            },
-        )
+        Crop.of(doc, page, line, word.text, word=word, confidence=round(word.confidence, 4))
         for word, line, page, doc in session.execute(q).all()
     ]
     extra = {"self_train": {"documents": document_ids, "min_confidence": min_confidence}}
@@ -96,7 +75,18 @@ class Crop:
     box: tuple[int, int, int, int]  # x0, y0, x1, y1 on the page
     file: str
     text: str
-    entry: dict
+    entry: dict  # the manifest's record of it
+
+    @classmethod
+    def of(cls, doc: Document, page: Page, line: Line, text: str, word: Word | None = None, **entry) -> Crop:
+        """A line's crop, or with ``word`` that word's (the line's height, the word's span)."""
+        name = f"d{doc.id}_p{page.index + 1:04d}_l{line.index + 1:03d}"
+        where = {"document_id": doc.id, "page": page.index + 1, "line": line.index + 1, "line_id": line.id}
+        box, file = (line.x0, line.y0, line.x1, line.y1), f"lines/{name}.png"
+        if word is not None:
+            box, file = (word.x0, line.y0, word.x1, line.y1), f"words/{name}_w{word.index + 1:02d}.png"
+            where["word"] = word.index + 1
+        return cls(page, box, file, text, {**where, **entry, "model_version_id": doc.model_version_id})
 
 
 def _lines():
