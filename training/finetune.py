@@ -182,14 +182,14 @@ def _choose_blend(bundle: Bundle, base_weights: list, opts: FinetuneOptions, dat
     model.set_weights(base_weights)
     n = opts.standing_limit
     before = _selection_cer(Predictor.from_bundle(bundle), opts.standing, data_root, n, n)
-    tried = []
+    tried: list[dict] = [{"share": 0.0, "selection_cer": before}]
     for share in shares:
         model.set_weights([(1.0 - share) * b + share * t for b, t in zip(base_weights, tuned)])
         cer = _selection_cer(Predictor.from_bundle(bundle), opts.standing, data_root, n, n)
         tried.append({"share": share, "selection_cer": cer})
         if all(cer[s] <= before[s] + opts.tolerance for s in cer if s in before):
             break
-    return tried[-1]["share"], [{"share": 0.0, "selection_cer": before}, *tried]
+    return share, tried
 
 
 def finetune(
