@@ -4,7 +4,7 @@ gate, and the model documents are read with.
 
 A candidate goes live only through :func:`promote`, whose gate measures it
 against the live model on the standing validation sets (greedy CER, the
-first ``GATE_LIMIT`` crops of each set this machine has) and reads its own
+first ``training.finetune.STANDING_LIMIT`` crops of each set this machine has) and reads its own
 held-out new lines from its fine-tuning report: it is refused when it is
 worse than the live model by more than ``GATE_TOLERANCE`` on any standing
 set, or not better on its held-out lines. ``force`` overrides; the override
@@ -32,7 +32,6 @@ log = logging.getLogger(__name__)
 CACHE = Path(tempfile.gettempdir()) / "htr-models"  # bundles fetched from the store
 BUNDLE_FILES = ("model.json", "model.weights.h5", "lm.json.gz", "lexicon.txt", "MODEL_CARD.md")
 GATE_TOLERANCE = 0.005  # CER: 0.5 points
-GATE_LIMIT = 100
 
 
 class RegistryError(ValueError):
@@ -155,7 +154,7 @@ def fetch(store, mv: ModelVersion, cache: Path) -> Path:
 
 def gate(candidate_dir: Path, live_dir: Path, candidate: ModelVersion, live_label: str, data_root=None) -> GateResult:
     """Measure a candidate against the live model (see the module's rules)."""
-    from training.finetune import STANDING, standing_cer
+    from training.finetune import STANDING, STANDING_LIMIT, standing_cer
 
     result = GateResult(True)
     report = (candidate.metrics or {}).get("finetune") or {}
@@ -167,8 +166,8 @@ def gate(candidate_dir: Path, live_dir: Path, candidate: ModelVersion, live_labe
         result.reasons.append(f"not better on its held-out new lines: CER {after:.4f} vs {before:.4f} before")
     if candidate.parent and candidate.parent != live_label:
         result.reasons.append(f"fine-tuned from {candidate.parent}, not from the live model {live_label}")
-    cand = standing_cer(candidate_dir, STANDING, data_root, GATE_LIMIT)
-    base = standing_cer(live_dir, STANDING, data_root, GATE_LIMIT)
+    cand = standing_cer(candidate_dir, STANDING, data_root, STANDING_LIMIT)
+    base = standing_cer(live_dir, STANDING, data_root, STANDING_LIMIT)
     if not cand:
         result.reasons.append("no standing validation set on this machine to measure it on")
     for spec in cand:
