@@ -189,7 +189,12 @@ def main() -> None:
             f"dense {2 * arch['rnn_units']}, {arch['rnn_layers']} × BiLSTM({arch['rnn_units']}),",
             f"{len(meta['charset']['chars']) + 1} outputs (charset + CTC blank), dropout {arch['dropout']}.",
             f"Adam {cfg.get('lr', 1e-3):g}, gradient clip 5, batch {cfg.get('batch_size', 16)}, {cfg.get('steps_per_epoch', 400)} steps per epoch; learning rate",
-            f"multiplied by {cfg.get('lr_factor', 0.5)} after {cfg.get('lr_patience', 3)} epochs without validation-CER gain, early stop after {cfg.get('early_stop_patience', 8)}.",
+            f"multiplied by {cfg.get('lr_factor', 0.5)} after {cfg.get('lr_patience', 3)} epochs without validation-CER gain, early stop after {cfg.get('early_stop_patience', 8)}."
+            + (
+                " Batch normalization frozen at the starting bundle's running statistics."
+                if cfg.get("batchnorm") == "frozen"
+                else ""
+            ),
             "",
             "## Training",
             "",
