@@ -97,7 +97,7 @@ class Settings:
     fonts_dir: str | None = None  # HTR_FONTS_DIR: handwriting fonts for training (default .fonts/)
     finetune_min_lines: int = 64  # HTR_FINETUNE_MIN_LINES: new reviewed lines before the nightly fine-tune runs
     finetune_schedule: str = "0 3 * * *"  # HTR_FINETUNE_SCHEDULE: cron, or "off"
-    finetune_seconds: int = 900  # HTR_FINETUNE_SECONDS: training time of the nightly fine-tune
+    finetune_seconds: int = 600  # HTR_FINETUNE_SECONDS: training time of the nightly fine-tune
     given: frozenset[str] = frozenset()  # the variables that were set (a command's own default yields to them)
 
     @property

@@ -137,7 +137,7 @@ def register_commands(sub) -> None:
     f.add_argument("--min-confidence", type=float, default=0.95, help="with --self-train: the words at least this sure")
     f.add_argument("--base", metavar="MODEL_DIR", help="default: the promoted model, else $HTR_MODEL or the bundled one")
     f.add_argument("--output", required=True, metavar="MODEL_DIR", help="where the candidate bundle goes")
-    f.add_argument("--time-limit", type=float, default=900.0, metavar="SECONDS", help="training time (default 900)")
+    f.add_argument("--time-limit", type=float, default=600.0, metavar="SECONDS", help="training time (default 600)")
     f.add_argument("--steps", type=int, help="stop after this many steps")
     f.add_argument("--holdout", type=float, default=0.25, help="share of the new lines held out for the check")
     f.add_argument("--lr", type=float, default=1e-4)
