@@ -87,11 +87,11 @@ def test_the_blend_keeps_the_largest_share_of_the_fine_tune_that_holds_the_stand
     base = model.get_weights()
     rng = np.random.default_rng(0)
     damaged = [w + rng.standard_normal(w.shape).astype(w.dtype) * (np.std(w) + 1e-3) for w in base]
-    model.set_weights(damaged)
     standing = _hand(tmp_path / "standing", 12)
     opts = FinetuneOptions(standing=(str(standing),), standing_limit=12, blend=(1.0, 0.01))
-    before = _standing(Predictor.from_bundle(bundle), opts.standing, None, 12)
-    model.set_weights(damaged)
+    before = _standing(Predictor.from_bundle(bundle), opts.standing, None, 12)  # the base's
+    assert before[str(standing)] < 0.2
+    model.set_weights(damaged)  # "the fine-tune": the base with heavy noise
     share, after, tried = _choose_blend(bundle, base, before, opts, None)
     assert share == 0.01 and [t["share"] for t in tried] == [1.0, 0.01] and after == tried[-1]["standing_cer"]
     cer = [t["standing_cer"][str(standing)] for t in tried]
