@@ -27,6 +27,7 @@ MAX_POSITIONS = 3  # unsure segments combined per word (3 options each: ≤ 27 s
 SURE = 0.97  # a segment whose character has this weight or more is not varied
 MIN_PROB = 0.02
 MAX_ALTERNATIVES = 6
+DEFAULT_MIN_PROB = 0.05  # search's default threshold, chosen on validation pages (benchmarks/keywords.py --split val)
 
 
 @dataclass(frozen=True)

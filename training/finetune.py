@@ -34,11 +34,10 @@ from .datasets.folder import LabelsFolder
 from .evaluate import evaluate
 from .metrics import rates
 from .sequence import TrainSequence
-from .train import TimeLimit
+from .train import FREEZE, TimeLimit, freeze_layers
 
 STANDING = ("iam-ondb:val", "washington:cv1/valid", "fonts:val", "form-names:val")  # the gate's validation sets
 STANDING_LIMIT = 200  # ... their first crops measured (fewer: a few characters decide on name fields)
-FREEZE = ("none", "batchnorm", "convs")
 REPLAY = (("iam-ondb:train", 0.5), ("washington:cv1/train", 0.2), ("fonts:train", 0.15), ("form-names:train", 0.15))
 
 
@@ -55,12 +54,8 @@ class FinetuneOptions:
     standing_limit: int = STANDING_LIMIT  # first N of each standing validation set
     replay: tuple[tuple[str, float], ...] = REPLAY
     freeze: str = "batchnorm"  # "none", "batchnorm" (normalization statistics stay the base's) or "convs" (and the convolutions)
-    blend: tuple[float, ...] = (
-        1.0,
-        0.7,
-        0.5,
-        0.3,
-    )  # shares of the fine-tuned weights to try, largest first (the rest is the base's)
+    # Shares of the fine-tuned weights to try, largest first (the rest is the base's).
+    blend: tuple[float, ...] = (1.0, 0.7, 0.5, 0.3)
     # A blend is kept when no standing set is worse than the base's by more than this: half the
     # gate's tolerance, for the noise of short crops (form-names: 0.5 points is ~8 characters).
     tolerance: float = 0.0025
@@ -141,16 +136,6 @@ def _replay_sets(opts: FinetuneOptions, data_root) -> list[tuple[Dataset, float,
     return sets
 
 
-def _freeze(model: keras.Model, what: str) -> None:
-    """Fix the layers a fine-tune leaves alone. Frozen batch normalization runs in inference
-    mode: a few lines of one hand then cannot move the statistics every other input relies on."""
-    for layer in model.layers:
-        if (what != "none" and isinstance(layer, keras.layers.BatchNormalization)) or (
-            what == "convs" and isinstance(layer, keras.layers.Conv2D)
-        ):
-            layer.trainable = False
-
-
 def _choose_blend(bundle: Bundle, base_weights: list, before: dict, opts: FinetuneOptions, data_root) -> tuple[float, dict, list]:
     """Weight-space blends ``(1 - a) * base + a * tuned`` (robust fine-tuning, Wortsman et al.
     2022), largest ``a`` first, each rounded to the bundle's weight type as it will ship: keep
@@ -188,7 +173,7 @@ def finetune(
     model = bundle.model
     assert model is not None
     base_weights = model.get_weights()
-    _freeze(model, opts.freeze)
+    freeze_layers(model, opts.freeze)
     model.compile(optimizer=keras.optimizers.Adam(opts.lr, clipnorm=5.0), loss=ctc_loss, jit_compile=False)
     steps_per_epoch = 10
     seq = TrainSequence(

@@ -187,6 +187,19 @@ class TimeLimit(keras.callbacks.Callback):
             self.model.stop_training = True
 
 
+FREEZE = ("none", "batchnorm", "convs")
+
+
+def freeze_layers(model: keras.Model, what: str) -> None:
+    """Fix layers before compiling: ``batchnorm`` (frozen batch normalization runs in inference
+    mode, on the running statistics it has), ``convs`` (and the convolutions), ``none``."""
+    for layer in model.layers:
+        if (what != "none" and isinstance(layer, keras.layers.BatchNormalization)) or (
+            what == "convs" and isinstance(layer, keras.layers.Conv2D)
+        ):
+            layer.trainable = False
+
+
 def _tensorboard_available() -> bool:
     try:
         import tensorboard  # noqa: F401
@@ -302,9 +315,7 @@ def train(
         if cfg.batchnorm == "frozen":
             if not init_from:
                 raise ValueError("batchnorm: frozen needs --init-from (statistics to keep)")
-            for layer in model.layers:
-                if isinstance(layer, keras.layers.BatchNormalization):
-                    layer.trainable = False
+            freeze_layers(model, "batchnorm")
         model.compile(optimizer=keras.optimizers.Adam(cfg.lr, clipnorm=5.0), loss=ctc_loss, jit_compile=False)
         (run_dir / "config.json").write_text(json.dumps({"train": cfg.__dict__, "model": mcfg.to_json()}, indent=2, default=str))
     state["_t0"] = time.time()

@@ -284,7 +284,7 @@ def register(sub) -> None:
         "search", help="lines that probably hold the query's words (the keyword index), ranked, with the words' boxes"
     )
     se.add_argument("query", help='words (all in one line), or a "quoted phrase"')
-    from ..db.queries import DEFAULT_MIN_PROB
+    from recognition.keywords import DEFAULT_MIN_PROB  # not worker.db: no SQLAlchemy to build the parser
 
     se.add_argument(
         "--min-prob",

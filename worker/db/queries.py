@@ -10,7 +10,7 @@ from typing import Any
 from sqlalchemy import select, text
 from sqlalchemy.orm import Session, selectinload
 
-from recognition.keywords import normalize_term
+from recognition.keywords import DEFAULT_MIN_PROB, normalize_term
 
 from .models import Document, Line, Page, Word, WordCandidate
 
@@ -102,7 +102,6 @@ def _with_words(session: Session, query: str, hits: list[Hit]) -> list[Hit]:
     return hits
 
 
-DEFAULT_MIN_PROB = 0.05  # chosen on validation pages (benchmarks/keywords.py --split val)
 MAX_QUERY_TERMS = 20
 
 
