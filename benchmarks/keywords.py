@@ -147,11 +147,16 @@ def main() -> None:
         return out
 
     def misses(s) -> dict:
-        """Why relevant lines were not found at the threshold."""
+        """Why relevant lines were not found at the threshold (a misread word: whether the bundled
+        model's lexicon, its training words, holds it)."""
+        from recognition.bundle import default_model_path
         from recognition.keywords import normalize_term
+        from recognition.lm import Lexicon
 
+        lexicon = Lexicon.load(default_model_path() / "lexicon.txt").words
         readings = {ln.id: ln.text for ln in s.query(Line)}
         kinds: dict[str, int] = {}
+        examples: list[dict] = []
         for q in queries:
             hits = {h.line_id: h.probability for h in keyword_search(s, q, min_prob=0.0, limit=10000)}
             for text, ids in gt_lines:
@@ -167,12 +172,35 @@ def main() -> None:
                 elif any(q in normalize_term(readings[i]) for i in ids):
                     kind = "word boundary misread"
                 else:
-                    kind = "misread"
+                    kind = "misread, word in the lexicon" if q in lexicon else "misread, word not in the lexicon"
+                    examples.append({"query": q, "kind": kind, "read": [readings[i] for i in ids]})
                 kinds[kind] = kinds.get(kind, 0) + 1
-        return kinds
+        return {**kinds, "misread examples": examples}
+
+    def false_hits(s) -> dict:
+        """The hits at the threshold on lines whose ground truth lacks the word, by cause."""
+        from recognition.keywords import normalize_term
+
+        readings = {ln.id: ln.text for ln in s.query(Line)}
+        kinds: dict[str, int] = {}
+        examples: list[dict] = []
+        for q in queries:
+            for h in keyword_search(s, q, min_prob=min_prob, limit=10000):
+                if q in _words(truth.get(h.line_id, "")):
+                    continue
+                if h.line_id not in truth:
+                    kind = "line matched to no ground-truth line"
+                elif q in {normalize_term(w) for w in readings[h.line_id].split()}:
+                    kind = "the best reading holds the word"
+                else:
+                    kind = "an alternative spelling"
+                    examples.append({"query": q, "read": readings[h.line_id], "probability": h.probability})
+                kinds[kind] = kinds.get(kind, 0) + 1
+        return {**kinds, "alternative examples": examples[:60]}
 
     with sessions() as s:
         why = misses(s) if args.misses else None
+        wrong = false_hits(s) if args.misses else None
         prob = evaluate(lambda q: keyword_search(s, q, min_prob=0.0, limit=10000), THRESHOLDS)
         exact = evaluate(lambda q: search(s, q, limit=10000))
         settings = {}
@@ -192,7 +220,7 @@ def main() -> None:
         **({"fuzzy_settings": settings} if settings else {}),
         "exact_search": exact,
         "index_entries_per_line": round(entries / max(1, n_lines), 1),
-        **({"relevant_lines_by_outcome": why} if why else {}),
+        **({"relevant_lines_by_outcome": why, "false_hits_by_cause": wrong} if why else {}),
         "processing_seconds": round(seconds, 1),
     }
     print(json.dumps(out, indent=2))

@@ -11,23 +11,37 @@ combinations over its least sure segments (at most ``MAX_POSITIONS``); the
 probability of a spelling is the product of its options' weights, so a word
 read surely scores 1 and the alternatives of an unsure one share the mass.
 Spellings that differ only in case are one entry (their probabilities add).
+
+With a lexicon (the bundle's training words), an unsure word also gets the
+lexicon words within a few edits of its reading, each scored by the CTC
+probability of that spelling over the word's frames against the probability of
+the reading itself: a word the greedy path misspelt is found under its real
+spelling when the frames support it.
 """
 
 from __future__ import annotations
 
 import itertools
+from collections.abc import Iterable
 from dataclasses import dataclass
 
 import numpy as np
 
 from .charset import Charset
 from .decoding import BLANK, Decoded
+from .lm import CharNgramLM
 
 MAX_POSITIONS = 3  # unsure segments combined per word (3 options each: ≤ 27 spellings)
 SURE = 0.97  # a segment whose character has this weight or more is not varied
 MIN_PROB = 0.02
 MAX_ALTERNATIVES = 6
-DEFAULT_MIN_PROB = 0.05  # search's default threshold, chosen on validation pages (benchmarks/keywords.py --split val)
+LEXICON_SURE = 0.95  # a word whose best spelling has this probability, and is a lexicon word, is not looked up
+LEXICON_MIN_LENGTH = 3  # letters of a reading looked up in the lexicon
+LEXICON_MARGIN = 6  # frames a word's span may widen into the gaps beside it (a letter the path skipped)
+LEXICON_NEIGHBOURS = 24  # lexicon words scored per reading, nearest first
+# Search's default threshold, chosen on validation pages (benchmarks/keywords.py --split val): the
+# lowest stored spelling, so by default search sees the whole index; a higher one trades recall for precision.
+DEFAULT_MIN_PROB = MIN_PROB
 
 
 @dataclass(frozen=True)
@@ -57,10 +71,17 @@ def _options(probs: np.ndarray, k: int, span: tuple[int, int], space: int) -> li
 
 
 def word_alternatives(
-    probs: np.ndarray, decoded: Decoded, charset: Charset, start: int, end: int, max_alternatives: int = MAX_ALTERNATIVES
+    probs: np.ndarray,
+    decoded: Decoded,
+    charset: Charset,
+    start: int,
+    end: int,
+    max_alternatives: int = MAX_ALTERNATIVES,
+    lexicon: LexiconMatcher | None = None,
 ) -> list[Alternative]:
     """Spellings of the word at characters ``start:end`` of ``decoded.text``,
-    most probable first, each at least ``MIN_PROB``."""
+    most probable first, each at least ``MIN_PROB`` (with ``lexicon``: and
+    the lexicon words near it, ``lexicon_alternatives``)."""
     space = max(charset.space_index, BLANK)
     index = {c: i + 1 for i, c in enumerate(charset.chars)}
     options = []
@@ -84,4 +105,130 @@ def word_alternatives(
         scores[key] = (best_text, acc + p)
     out = [Alternative(t, round(min(1.0, p), 4)) for t, p in scores.values() if p >= MIN_PROB]
     out.sort(key=lambda a: -a.probability)
+    if lexicon is not None and out:
+        seen = {a.text.lower() for a in out}
+        out += [
+            a for a in lexicon_alternatives(probs, decoded, charset, start, end, out[0], lexicon) if a.text.lower() not in seen
+        ]
+        out.sort(key=lambda a: -a.probability)
     return out[:max_alternatives]
+
+
+def _edits(length: int) -> int:
+    """Edits allowed between a reading of ``length`` letters and a lexicon word."""
+    return 1 if length <= 4 else 2
+
+
+class LexiconMatcher:
+    """The lexicon words (letters only, at least ``LEXICON_MIN_LENGTH``) within a
+    few edits of a reading, nearest first (Levenshtein distance, case-insensitive),
+    and the prior of a spelling: ``lm_weight`` times its log probability as a word
+    under the character n-gram (0 without one)."""
+
+    def __init__(self, words: Iterable[str], lm: CharNgramLM | None = None, lm_weight: float = 0.5):
+        self.words = sorted({w.lower() for w in words if len(w) >= LEXICON_MIN_LENGTH and w.isalpha()})
+        self._set = set(self.words)
+        self.lm, self.lm_weight = lm, lm_weight
+        self._priors: dict[str, float] = {}
+
+    def prior(self, word: str) -> float:
+        if self.lm is None:
+            return 0.0
+        hit = self._priors.get(word)
+        if hit is None:
+            text = " " + word
+            hit = sum(self.lm.log_prob(text[: i + 1], ch) for i, ch in enumerate(word)) + self.lm.log_prob(text, " ")
+            hit *= self.lm_weight
+            if len(self._priors) < 200_000:
+                self._priors[word] = hit
+        return hit
+
+    def __contains__(self, word: str) -> bool:
+        return word.lower() in self._set
+
+    def near(self, word: str, limit: int = LEXICON_NEIGHBOURS) -> list[str]:
+        from rapidfuzz import process
+        from rapidfuzz.distance import Levenshtein
+
+        word = word.lower()
+        found = process.extract(word, self.words, scorer=Levenshtein.distance, score_cutoff=_edits(len(word)), limit=limit)
+        return [w for w, d, _ in sorted(found, key=lambda f: (f[1], f[2])) if d > 0]
+
+
+def ctc_log_likelihoods(log_probs: np.ndarray, labels: list[list[int]]) -> np.ndarray:
+    """log P(labels[n] | frames) under CTC for every label sequence at once
+    (forward algorithm, log domain). ``log_probs``: (T, C), blank is class 0."""
+    n = len(labels)
+    longest = max(len(lab) for lab in labels)
+    states = 2 * longest + 1
+    ext = np.zeros((n, states), np.int64)  # blank, l1, blank, l2, ..., blank
+    for i, lab in enumerate(labels):
+        ext[i, 1 : 2 * len(lab) : 2] = lab
+    skip = np.zeros((n, states), bool)  # s-2 -> s allowed: a label differing from the one before it
+    skip[:, 3::2] = ext[:, 3::2] != ext[:, 1:-2:2]
+    neg = -np.inf
+    emit = log_probs[:, ext]  # (T, n, states)
+    alpha = np.full((n, states), neg)
+    alpha[:, 0] = emit[0, :, 0]
+    if states > 1:
+        alpha[:, 1] = emit[0, :, 1]
+    with np.errstate(invalid="ignore"):
+        for t in range(1, log_probs.shape[0]):
+            a1 = np.concatenate([np.full((n, 1), neg), alpha[:, :-1]], axis=1)
+            a2 = np.where(skip, np.concatenate([np.full((n, 2), neg), alpha[:, :-2]], axis=1), neg)
+            alpha = np.logaddexp(np.logaddexp(alpha, a1), a2) + emit[t]
+    ends = np.array([2 * len(lab) for lab in labels])
+    rows = np.arange(n)
+    return np.logaddexp(alpha[rows, ends], np.where(ends > 0, alpha[rows, np.maximum(ends - 1, 0)], neg))
+
+
+def _cased(word: str, like: str) -> str:
+    if len(like) > 1 and like.isupper():
+        return word.upper()
+    return word[:1].upper() + word[1:] if like[:1].isupper() else word
+
+
+def lexicon_alternatives(
+    probs: np.ndarray, decoded: Decoded, charset: Charset, start: int, end: int, best: Alternative, lexicon: LexiconMatcher
+) -> list[Alternative]:
+    """Lexicon words near the letters of the word at ``start:end``, each at
+    ``best.probability`` times its CTC likelihood over the letters' frames and
+    prior (``LexiconMatcher.prior``) relative to the reading's own (at most
+    ``best.probability``)."""
+    text = decoded.text
+    a, b = start, end
+    while a < b and not text[a].isalpha():
+        a += 1
+    while b > a and not text[b - 1].isalpha():
+        b -= 1
+    core = text[a:b]
+    if len(core) < LEXICON_MIN_LENGTH or not core.isalpha():
+        return []
+    if best.probability >= LEXICON_SURE and core in lexicon:
+        return []
+    near = lexicon.near(core)
+    if not near:
+        return []
+    frames = decoded.char_frames
+    f0 = max(frames[a - 1][1] + 1 if a > 0 else 0, frames[a][0] - LEXICON_MARGIN)
+    f1 = min(frames[b][0] - 1 if b < len(text) else probs.shape[0] - 1, frames[b - 1][1] + LEXICON_MARGIN)
+    span = probs[f0 : f1 + 1].astype(np.float64)
+    space = charset.space_index
+    if space > BLANK:  # a space in the margin is a gap, as a blank is
+        span = span.copy()
+        span[:, BLANK] += span[:, space]
+    log_span = np.log(np.maximum(span, 1e-30))
+    index = {c: i + 1 for i, c in enumerate(charset.chars)}
+    spellings = [core] + [_cased(w, core) for w in near]
+    spellings = [w for w in spellings if all(ch in index for ch in w)]
+    scores = ctc_log_likelihoods(log_span, [[index[ch] for ch in w] for w in spellings])
+    scores = scores + np.array([lexicon.prior(w) for w in spellings])
+    reference = scores[0]
+    if not np.isfinite(reference):
+        return []
+    out = []
+    for w, lp in zip(spellings[1:], scores[1:]):
+        p = best.probability * float(np.exp(min(0.0, lp - reference)))
+        if p >= MIN_PROB:
+            out.append(Alternative(text[start:a] + w + text[b:end], round(p, 4)))
+    return out

@@ -21,6 +21,9 @@ class ModelConfig:
     pools: tuple[tuple[int, int], ...] = ((2, 2), (2, 2), (1, 1), (2, 1), (2, 1))
     rnn_units: int = 128
     rnn_layers: int = 2
+    # BiLSTM layers more, each added to its input through a projection that starts at zero
+    # (x + W·BiLSTM(x), W = 0): grown onto a trained model, the model starts as the one it grew from.
+    rnn_residual: int = 0
     dropout: float = 0.2
     num_classes: int = 80
     extra: dict = field(default_factory=dict)
@@ -72,6 +75,11 @@ def build_crnn(config: ModelConfig) -> keras.Model:
     for i in range(config.rnn_layers):
         x = layers.Bidirectional(layers.LSTM(config.rnn_units, return_sequences=True), name=f"bilstm{i}")(x)
         x = layers.Dropout(config.dropout, name=f"drop{i}")(x)
+    for i in range(config.rnn_layers, config.rnn_layers + config.rnn_residual):
+        y = layers.Bidirectional(layers.LSTM(config.rnn_units, return_sequences=True), name=f"bilstm{i}")(x)
+        y = layers.Dropout(config.dropout, name=f"drop{i}")(y)
+        y = layers.Dense(config.rnn_units * 2, kernel_initializer="zeros", name=f"residual{i}")(y)
+        x = layers.Add(name=f"add{i}")([x, y])
     logits = layers.Dense(config.num_classes, name="logits")(x)
     return keras.Model(image, logits, name="crnn_ctc")
 

@@ -16,7 +16,7 @@ from .bundle import Bundle, load_bundle
 from .calibration import Calibrator, raw_word_score
 from .charset import Charset
 from .decoding import Decoded, beam_decode, greedy_decode, softmax
-from .keywords import Alternative, word_alternatives
+from .keywords import Alternative, LexiconMatcher, word_alternatives
 from .lm import CharNgramLM, Lexicon
 from .preprocess import Normalized, PreprocessConfig, normalize
 
@@ -76,6 +76,10 @@ class Predictor:
         self.pixel_budget = pixel_budget
         self.width_quantum = width_quantum
         self.keywords = keywords
+        # Lexicon words near unsure readings join their spellings (built once: ~20,000 words sorted).
+        self.keyword_lexicon = (
+            LexiconMatcher(lexicon.words, lm, self.decoder.lm_weight) if keywords and lexicon is not None else None
+        )
 
     @classmethod
     def from_bundle(cls, bundle: Bundle, **kwargs) -> Predictor:
@@ -161,7 +165,9 @@ class Predictor:
                             float(self.calibration(raw_word_score(probs))),
                             max(0.0, norm.to_input_x(f0 * self.stride)),
                             max(0.0, norm.to_input_x((f1 + 1) * self.stride)),
-                            word_alternatives(frames, decoded, self.charset, start, pos) if frames is not None else [],
+                            word_alternatives(frames, decoded, self.charset, start, pos, lexicon=self.keyword_lexicon)
+                            if frames is not None
+                            else [],
                         )
                     )
                 start = pos + 1

@@ -13,7 +13,7 @@ import pytest
 
 from recognition.charset import Charset
 from recognition.decoding import greedy_decode
-from recognition.keywords import normalize_term, word_alternatives
+from recognition.keywords import LexiconMatcher, ctc_log_likelihoods, normalize_term, word_alternatives
 from tests.fixtures import seed_document
 from worker.db import Line, WordCandidate, make_engine, session_factory, upgrade
 from worker.db.queries import DEFAULT_MIN_PROB, keyword_search
@@ -51,6 +51,37 @@ def test_a_certain_word_scores_one_and_case_variants_are_one_entry():
     assert normalize_term("Dog,") == "dog" and normalize_term("--") == ""
 
 
+def test_ctc_likelihoods_sum_the_paths_of_each_spelling():
+    import itertools
+
+    p = np.random.default_rng(0).dirichlet(np.ones(3), size=5)
+    totals: dict[tuple, float] = {}
+    for path in itertools.product(range(3), repeat=5):
+        collapsed = tuple(k for i, k in enumerate(path) if k and (i == 0 or path[i - 1] != k))
+        totals[collapsed] = totals.get(collapsed, 0.0) + float(np.prod([p[t, k] for t, k in enumerate(path)]))
+    labels = [[1], [1, 1], [1, 2], [2, 1, 2], [2, 2, 2]]
+    got = np.exp(ctc_log_likelihoods(np.log(p), labels))
+    np.testing.assert_allclose(got, [totals.get(tuple(lab), 0.0) for lab in labels], rtol=1e-9)
+
+
+def test_a_misspelt_reading_also_gives_the_lexicon_word_the_frames_support():
+    # "fom": the r is there, weaker than the blank on its frame.
+    probs = frames([{"f": 0.9}, {"r": 0.35}, {"o": 0.95}, {}, {"m": 0.95}])
+    decoded = greedy_decode(probs, CS)
+    assert decoded.text == "fom"
+    lexicon = LexiconMatcher(["from", "foam", "form", "fame", "mouse", "of"])
+    assert lexicon.near("Fom") == ["foam", "form", "from"] and "FROM" in lexicon and "of" not in lexicon
+    alone = {a.text for a in word_alternatives(probs, decoded, CS, 0, 3)}
+    alts = {a.text: a.probability for a in word_alternatives(probs, decoded, CS, 0, 3, lexicon=lexicon)}
+    assert "from" not in alone and alts["from"] > 0.2  # the frames support the r
+    assert "foam" not in alts and "form" not in alts  # no frames for their letters
+    assert alts["from"] <= max(p for t, p in alts.items() if t != "from")
+    sure = frames([{"d": 1.0}, {"o": 1.0}, {"g": 1.0}, {"s": 1.0}])
+    assert [
+        a.text for a in word_alternatives(sure, greedy_decode(sure, CS), CS, 0, 4, lexicon=LexiconMatcher(["dogs", "dots"]))
+    ] == ["dogs"]
+
+
 @pytest.fixture
 def indexed(tmp_path, db_url):
     upgrade(db_url)
@@ -86,12 +117,13 @@ def test_search_by_probability_threshold_and_and_of_words(indexed):
 def test_long_words_also_match_with_a_spelling_error_ranked_below(indexed):
     sessions, *_ = indexed
     with sessions() as s:
-        hits = keyword_search(s, "tuesdey")  # one letter off "Tuesday" (0.6): half its probability
-        assert [(h.line, h.probability, h.words[0].text) for h in hits] == [(3, 0.3, "Tuesday")]
-        assert [h.probability for h in keyword_search(s, "gaitskell")] == [0.35]  # the exact spelling, not the near one (0.25)
+        hits = keyword_search(s, "tuesdey")  # one letter off "Tuesday" (0.6): a fifth of its probability
+        assert [(h.line, h.probability, h.words[0].text) for h in hits] == [(3, 0.12, "Tuesday")]
+        assert [h.probability for h in keyword_search(s, "gaitskell")] == [0.35]  # the exact spelling, not the near one (0.1)
         assert [h.line for h in keyword_search(s, "meetinq")] == [2, 3] and keyword_search(
             s, "meet"
-        ) == []  # short words: exact only
+        ) == []  # short words (under 6 letters): exact only
+        assert [h.probability for h in keyword_search(s, "tuesda")] == [0.12]  # 6 letters: one error
         assert keyword_search(s, "tuesxxy") == []  # two errors in 7 letters: too far
 
 
@@ -132,7 +164,7 @@ def test_a_reviewed_line_replaces_its_alternatives(indexed):
         hits = keyword_search(s, "gaitskell")
         assert [(h.line, h.probability) for h in hits] == [(1, 1.0)]
         near = keyword_search(s, "gaitskel")  # the read spelling is gone; the corrected one is near it
-        assert [(h.probability, h.words[0].text) for h in near] == [(0.5, "Gaitskell")]
+        assert [(h.probability, h.words[0].text) for h in near] == [(0.2, "Gaitskell")]
         assert keyword_search(s, "gaitsked", min_prob=0.0) == []
 
 

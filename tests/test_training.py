@@ -233,3 +233,40 @@ def test_a_deeper_model_grows_from_a_bundle_with_its_shared_layers_copied(tmp_pa
     )
     with pytest.raises(ValueError, match="no layer matches"):
         init_weights(wider, tmp_path / "model")
+
+
+def test_residual_layers_grow_a_model_that_reads_as_before_and_then_learns(tmp_path):
+    from training.train import init_weights, setup
+
+    cfg = TrainConfig.load(write_tiny_config(tmp_path))
+    train(cfg)
+    small = load_bundle(tmp_path / "model")
+    _, _, mcfg = setup(cfg)
+    grown = build_crnn(ModelConfig.from_json({**mcfg.to_json(), "rnn_residual": 2}))
+    copied, fresh = init_weights(grown, tmp_path / "model")
+    n = mcfg.rnn_layers
+    assert fresh == [f"bilstm{n}", f"residual{n}", f"bilstm{n + 1}", f"residual{n + 1}"] and "logits" in copied
+    images = [preprocess(text_image(w), PRE) for w in WORDS]
+    x, y = make_batch(images, [Charset().encode(w) for w in WORDS], mcfg.width_stride)
+    before = small.model.predict(x, verbose=0)
+    np.testing.assert_allclose(grown.predict(x, verbose=0), before, atol=1e-5)  # starts as the model it grew from
+    grown.compile(optimizer=keras.optimizers.Adam(1e-2), loss=ctc_loss)
+    for _ in range(3):
+        grown.train_on_batch(x, y)
+    assert np.abs(grown.get_layer(f"residual{n}").get_weights()[0]).max() > 0  # the new layers take part
+    assert np.abs(grown.predict(x, verbose=0) - before).max() > 1e-3
+
+
+def test_cosine_schedule_runs_from_lr_to_min_lr_over_the_epochs(tmp_path):
+    from training.train import cosine_lr
+
+    rates = [cosine_lr(e, 5, 1e-3, 1e-5) for e in range(5)]
+    assert rates[0] == pytest.approx(1e-3) and rates[-1] == pytest.approx(1e-5) and rates == sorted(rates, reverse=True)
+    assert rates[2] == pytest.approx((1e-3 + 1e-5) / 2)
+    cfg = TrainConfig.load(write_tiny_config(tmp_path, epochs=2, lr_schedule="cosine", lr=1e-3, min_lr=1e-4))
+    train(cfg)
+    state = json.loads((tmp_path / "run" / "state.json").read_text())
+    assert state["epoch"] == 2 and state["lr"] == pytest.approx(1e-4)
+    bad = write_tiny_config(tmp_path / "bad", lr_schedule="step")
+    with pytest.raises(ValueError, match="lr_schedule must be one of plateau, cosine"):
+        TrainConfig.load(bad)

@@ -40,6 +40,13 @@ from .sequence import TrainSequence
 
 log = logging.getLogger(__name__)
 ROOT = Path(__file__).resolve().parents[1]
+LR_SCHEDULES = ("plateau", "cosine")
+
+
+def cosine_lr(epoch: int, epochs: int, lr: float, min_lr: float) -> float:
+    """Learning rate of ``epoch`` (0-based) on a half cosine from ``lr`` to ``min_lr``."""
+    t = min(epoch, max(epochs - 1, 1)) / max(epochs - 1, 1)
+    return float(min_lr + 0.5 * (lr - min_lr) * (1 + np.cos(np.pi * t)))
 
 
 @dataclass
@@ -62,6 +69,9 @@ class TrainConfig:
     lr_factor: float = 0.5
     lr_patience: int = 3
     min_lr: float = 1e-5
+    # "plateau": lr times lr_factor after lr_patience epochs without validation gain; "cosine": from
+    # lr down to min_lr over the run's epochs (a fixed budget, unmoved by noisy validation).
+    lr_schedule: str = "plateau"
     early_stop_patience: int = 8
     seed: int = 1234
     augment: float = 1.0
@@ -83,7 +93,10 @@ class TrainConfig:
         unknown = set(data) - set(cls.__dataclass_fields__)
         if unknown:
             raise ValueError(f"{path}: unknown config keys {sorted(unknown)}")
-        return cls(**data)
+        cfg = cls(**data)
+        if cfg.lr_schedule not in LR_SCHEDULES:
+            raise ValueError(f"{path}: lr_schedule must be one of {', '.join(LR_SCHEDULES)}, not {cfg.lr_schedule!r}")
+        return cfg
 
     def resolve(self, p: str) -> Path:
         q = Path(p)
@@ -337,12 +350,18 @@ def train(
         max_queue_size=8,
     )
     seq.epoch = state["epoch"]
+    total = epochs if epochs is not None else cfg.epochs
+    if cfg.lr_schedule == "cosine":
+        peak = lr if lr is not None else cfg.lr
+        schedule = keras.callbacks.LearningRateScheduler(lambda e, _: cosine_lr(e, total, peak, cfg.min_lr), verbose=1)
+    else:
+        schedule = keras.callbacks.ReduceLROnPlateau(
+            monitor="val_cer", mode="min", factor=cfg.lr_factor, patience=cfg.lr_patience, min_lr=cfg.min_lr, verbose=1
+        )
     callbacks = [
         ValidationCER(valsets, charset, pre, mcfg.width_stride, cfg.width_quantum),
         Checkpointer(run_dir, state),
-        keras.callbacks.ReduceLROnPlateau(
-            monitor="val_cer", mode="min", factor=cfg.lr_factor, patience=cfg.lr_patience, min_lr=cfg.min_lr, verbose=1
-        ),
+        schedule,
         keras.callbacks.EarlyStopping(monitor="val_cer", mode="min", patience=cfg.early_stop_patience, verbose=1),
         keras.callbacks.CSVLogger(str(run_dir / "log.csv"), append=True),
     ]
@@ -350,7 +369,6 @@ def train(
         callbacks.append(TimeLimit(time_limit))
     if _tensorboard_available():
         callbacks.append(keras.callbacks.TensorBoard(str(run_dir / "tensorboard"), write_graph=False))
-    total = epochs if epochs is not None else cfg.epochs
     if state["epoch"] < total:
         model.fit(seq, epochs=total, initial_epoch=state["epoch"], callbacks=callbacks, verbose=1)
     return export(cfg)
