@@ -3,7 +3,10 @@
 ``model.json``       format, name, version, charset, preprocessing, architecture,
                      confidence calibration, metrics
 ``model.weights.h5`` Keras weights (backend-neutral; float32, or float16 to halve
-                     a shipped model's size: Keras casts them back on loading)
+                     a shipped model's size: Keras casts them back on loading), or
+                     ``int8``: the model's arrays in order, each matrix and kernel in
+                     int8 with a float32 scale per output channel, vectors in float16
+                     (a quarter of the size)
 ``lm.json.gz``        optional character n-gram model (beam search)
 ``lexicon.txt``      optional lexicon (beam search)
 """
@@ -26,7 +29,46 @@ if TYPE_CHECKING:
     import keras
 
 FORMAT = "htr-crnn-ctc/1"
-WEIGHT_DTYPES = ("float32", "float16")
+WEIGHT_DTYPES = ("float32", "float16", "int8")
+
+
+def quantize_int8(w):
+    """(int8 values, float32 scale per last-axis channel) of a matrix or kernel; None for a
+    vector (stored in float16). ``dequantize`` gives back what loads."""
+    import numpy as np
+
+    w = np.asarray(w, np.float32)
+    if w.ndim < 2:
+        return None
+    scale = (np.abs(w).reshape(-1, w.shape[-1]).max(axis=0) / 127).astype(np.float32)
+    scale[scale == 0] = 1.0
+    # A scale that the rounded weights give back (their maximum, 127·scale, over 127): then
+    # quantizing rounded weights again finds the same values, and a saved file loads exactly.
+    for _ in range(8):
+        moved = (scale * np.float32(127)) / np.float32(127) != scale
+        if not moved.any():
+            break
+        scale = np.where(moved, np.nextafter(scale, np.float32(np.inf)), scale)
+    return np.clip(np.round(w / scale), -127, 127).astype(np.int8), scale
+
+
+def dequantize(q, scale):
+    import numpy as np
+
+    return q.astype(np.float32) * scale
+
+
+def _rounded(w, dtype: str):
+    """What a ``dtype`` weights file gives back for the array ``w``."""
+    import numpy as np
+
+    w = np.asarray(w)
+    if dtype == "int8":
+        packed = quantize_int8(w)
+        return w.astype(np.float16).astype(w.dtype) if packed is None else dequantize(*packed).astype(w.dtype)
+    return w.astype(dtype).astype(w.dtype)
+
+
 DEFAULT_MODEL_NAME = "htr-base"
 
 
@@ -64,12 +106,10 @@ class Bundle:
     def round_weights(self, dtype: str) -> None:
         """Round the model's weights to what a ``dtype`` file holds, so that what
         is measured before saving is exactly what loads back."""
-        import numpy as np
-
         if dtype not in WEIGHT_DTYPES:
             raise ValueError(f"weights dtype {dtype!r}: expected one of {', '.join(WEIGHT_DTYPES)}")
         assert self.model is not None, "build() or load first"
-        self.model.set_weights([np.asarray(w).astype(dtype).astype(np.asarray(w).dtype) for w in self.model.get_weights()])
+        self.model.set_weights([_rounded(w, dtype) for w in self.model.get_weights()])
         self.weights_dtype = dtype
 
     def save(self, path: str | Path) -> Path:
@@ -89,9 +129,12 @@ class Bundle:
         }
         (path / "model.json").write_text(json.dumps(meta, indent=2) + "\n")
         assert self.model is not None, "no model to save"
-        self.model.save_weights(path / "model.weights.h5")
-        if self.weights_dtype != "float32":
-            _store_weights_as(path / "model.weights.h5", self.weights_dtype)
+        if self.weights_dtype == "int8":
+            _save_int8(self.model, path / "model.weights.h5")
+        else:
+            self.model.save_weights(path / "model.weights.h5")
+            if self.weights_dtype != "float32":
+                _store_weights_as(path / "model.weights.h5", self.weights_dtype)
         if self.lm is not None:
             self.lm.save(path / "lm.json.gz")
         if self.lexicon is not None:
@@ -124,6 +167,42 @@ def _store_weights_as(file: Path, dtype: str) -> None:
     shutil.move(tmp, file)
 
 
+def _save_int8(model, file: Path) -> None:
+    """The model's arrays in ``get_weights`` order: ``w000``... int8 with a ``scale``
+    attribute per output channel (matrices, kernels) or float16 (vectors). Weights already
+    rounded (``round_weights("int8")``) quantize to the same values again: a maximum is
+    127 times its scale, so the scale and every value are found again."""
+    import h5py
+
+    tmp = file.with_name(file.name + ".tmp")
+    with h5py.File(tmp, "w") as f:
+        f.attrs["layout"] = "htr-int8/1"
+        for i, w in enumerate(model.get_weights()):
+            packed = quantize_int8(w)
+            if packed is None:
+                f.create_dataset(f"w{i:03d}", data=w.astype("float16"))
+            else:
+                f.create_dataset(f"w{i:03d}", data=packed[0]).attrs["scale"] = packed[1]
+    shutil.move(tmp, file)
+
+
+def _load_int8(model, file: Path) -> None:
+    import h5py
+    import numpy as np
+
+    with h5py.File(file, "r") as f:
+        if f.attrs.get("layout") != "htr-int8/1":
+            raise ModelLoadError(f"{file}: not an int8 weights file")
+        arrays = []
+        for i, w in enumerate(model.get_weights()):
+            data = f[f"w{i:03d}"]
+            values = dequantize(data[()], data.attrs["scale"]) if "scale" in data.attrs else data[()].astype(np.float32)
+            if values.shape != w.shape:
+                raise ModelLoadError(f"{file}: array {i} is {values.shape}, the model's {w.shape}")
+            arrays.append(values.astype(w.dtype))
+    model.set_weights(arrays)
+
+
 class ModelLoadError(Exception):
     pass
 
@@ -149,7 +228,10 @@ def load_bundle(path: str | Path | None = None) -> Bundle:
         weights_dtype=meta.get("weights_dtype", "float32"),
     )
     model = bundle.build()
-    model.load_weights(path / "model.weights.h5")
+    if bundle.weights_dtype == "int8":
+        _load_int8(model, path / "model.weights.h5")
+    else:
+        model.load_weights(path / "model.weights.h5")
     if (path / "lm.json.gz").is_file():
         bundle.lm = CharNgramLM.load(path / "lm.json.gz")
     if (path / "lexicon.txt").is_file():

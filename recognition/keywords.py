@@ -39,6 +39,7 @@ LEXICON_SURE = 0.95  # a word whose best spelling has this probability, and is a
 LEXICON_MIN_LENGTH = 3  # letters of a reading looked up in the lexicon
 LEXICON_MARGIN = 6  # frames a word's span may widen into the gaps beside it (a letter the path skipped)
 LEXICON_NEIGHBOURS = 24  # lexicon words scored per reading, nearest first
+LEXICON_LM_WEIGHT = 0.5  # of a spelling's n-gram log probability (as beam search's; 1.0 lowered recall on validation)
 # Search's default threshold, chosen on validation pages (benchmarks/keywords.py --split val): the
 # lowest stored spelling, so by default search sees the whole index; a higher one trades recall for precision.
 DEFAULT_MIN_PROB = MIN_PROB
@@ -125,7 +126,7 @@ class LexiconMatcher:
     and the prior of a spelling: ``lm_weight`` times its log probability as a word
     under the character n-gram (0 without one)."""
 
-    def __init__(self, words: Iterable[str], lm: CharNgramLM | None = None, lm_weight: float = 0.5):
+    def __init__(self, words: Iterable[str], lm: CharNgramLM | None = None, lm_weight: float = LEXICON_LM_WEIGHT):
         self.words = sorted({w.lower() for w in words if len(w) >= LEXICON_MIN_LENGTH and w.isalpha()})
         self._set = set(self.words)
         self.lm, self.lm_weight = lm, lm_weight

@@ -77,9 +77,7 @@ class Predictor:
         self.width_quantum = width_quantum
         self.keywords = keywords
         # Lexicon words near unsure readings join their spellings (built once: ~20,000 words sorted).
-        self.keyword_lexicon = (
-            LexiconMatcher(lexicon.words, lm, self.decoder.lm_weight) if keywords and lexicon is not None else None
-        )
+        self.keyword_lexicon = LexiconMatcher(lexicon.words, lm) if keywords and lexicon is not None else None
 
     @classmethod
     def from_bundle(cls, bundle: Bundle, **kwargs) -> Predictor:

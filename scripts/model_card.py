@@ -186,10 +186,20 @@ def main() -> None:
             f"`{args.config}`. Input height {pre['height']} px after shared preprocessing (ink normalization,",
             "crop to ink, x-height scaled to a third of the height, words and lines alike)." + fit,
             f"Conv filters {arch['conv_filters']} with pools {arch['pools']} (width stride {stride}),",
-            f"dense {2 * arch['rnn_units']}, {arch['rnn_layers']} × BiLSTM({arch['rnn_units']}),",
+            f"dense {2 * arch['rnn_units']}, {arch['rnn_layers']} × BiLSTM({arch['rnn_units']}),"
+            + (
+                f" then {arch['rnn_residual']} × residual BiLSTM({arch['rnn_units']}) (x + W·BiLSTM(x), W a dense"
+                " layer started at zero),"
+                if arch.get("rnn_residual")
+                else ""
+            ),
             f"{len(meta['charset']['chars']) + 1} outputs (charset + CTC blank), dropout {arch['dropout']}.",
             f"Adam {cfg.get('lr', 1e-3):g}, gradient clip 5, batch {cfg.get('batch_size', 16)}, {cfg.get('steps_per_epoch', 400)} steps per epoch; learning rate",
-            f"multiplied by {cfg.get('lr_factor', 0.5)} after {cfg.get('lr_patience', 3)} epochs without validation-CER gain, early stop after {cfg.get('early_stop_patience', 8)}."
+            (
+                f"on a half cosine down to {cfg.get('min_lr', 1e-5):g} over {cfg.get('epochs')} epochs."
+                if cfg.get("lr_schedule") == "cosine"
+                else f"multiplied by {cfg.get('lr_factor', 0.5)} after {cfg.get('lr_patience', 3)} epochs without validation-CER gain, early stop after {cfg.get('early_stop_patience', 8)}."
+            )
             + (
                 " Batch normalization frozen at the starting bundle's running statistics."
                 if cfg.get("batchnorm") == "frozen"
