@@ -117,7 +117,7 @@ def word_alternatives(
 
 def _edits(length: int) -> int:
     """Edits allowed between a reading of ``length`` letters and a lexicon word."""
-    return 1 if length <= 4 else 2
+    return 1 if length <= 4 else 2 if length <= 7 else 3
 
 
 class LexiconMatcher:
