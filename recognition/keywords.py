@@ -115,6 +115,45 @@ def word_alternatives(
     return out[:max_alternatives]
 
 
+MAX_JOINED = 2  # spellings of two neighbouring words read as one
+
+
+def joined_alternatives(
+    probs: np.ndarray,
+    decoded: Decoded,
+    charset: Charset,
+    space_at: int,
+    left: Alternative,
+    right: Alternative,
+    lexicon: LexiconMatcher | None = None,
+) -> list[Alternative]:
+    """Spellings of the words either side of the space at ``space_at`` as one word (a
+    word read in two pieces): at the weight of 'nothing' over the space's frames times
+    the two words' best probabilities; with ``lexicon``, also the lexicon words near
+    the joined letters (``lexicon_alternatives``, the space's frames as a gap)."""
+    space = charset.space_index
+    options = dict(_options(probs, space, decoded.char_frames[space_at], space))
+    p = options.get(BLANK, 0.0) * left.probability * right.probability
+    if p < MIN_PROB:
+        return []
+    out = [Alternative(left.text + right.text, round(p, 4))]
+    if lexicon is not None:
+        text = decoded.text
+        starts = text.rfind(" ", 0, space_at) + 1
+        ends = text.find(" ", space_at + 1)
+        ends = len(text) if ends < 0 else ends
+        keep = [i for i in range(len(text)) if i != space_at]
+        joined = Decoded(
+            "".join(text[i] for i in keep),
+            [decoded.char_probs[i] for i in keep],
+            [decoded.char_frames[i] for i in keep],
+        )
+        near = lexicon_alternatives(probs, joined, charset, starts, ends - 1, out[0], lexicon)
+        out += [a for a in near if a.text.lower() != out[0].text.lower()]
+    out.sort(key=lambda a: -a.probability)
+    return out[:MAX_JOINED]
+
+
 def _edits(length: int) -> int:
     """Edits allowed between a reading of ``length`` letters and a lexicon word."""
     return 1 if length <= 4 else 2 if length <= 7 else 3

@@ -16,7 +16,7 @@ from .bundle import Bundle, load_bundle
 from .calibration import Calibrator, raw_word_score
 from .charset import Charset
 from .decoding import Decoded, beam_decode, greedy_decode, softmax
-from .keywords import Alternative, LexiconMatcher, word_alternatives
+from .keywords import Alternative, LexiconMatcher, joined_alternatives, word_alternatives
 from .lm import CharNgramLM, Lexicon
 from .preprocess import Normalized, PreprocessConfig, normalize
 
@@ -148,12 +148,14 @@ class Predictor:
 
     def _result(self, decoded: Decoded, norm: Normalized, frame_probs: np.ndarray | None = None) -> Recognition:
         words: list[WordReading] = []
+        bounds: list[tuple[int, int]] = []  # characters of each word
         start = 0
         text = decoded.text
         frames = frame_probs if self.keywords else None
         for pos in range(len(text) + 1):
             if pos == len(text) or text[pos] == " ":
                 if pos > start:
+                    bounds.append((start, pos))
                     probs = decoded.char_probs[start:pos]
                     f0 = decoded.char_frames[start][0]
                     f1 = decoded.char_frames[pos - 1][1]
@@ -169,6 +171,14 @@ class Predictor:
                         )
                     )
                 start = pos + 1
+        if frames is not None:  # a word read in two pieces: both pieces also hold the whole
+            for i in range(len(words) - 1):
+                (_, a_end), (b_start, _) = bounds[i], bounds[i + 1]
+                left, right = words[i].alternatives, words[i + 1].alternatives
+                if b_start == a_end + 1 and left and right:
+                    joined = joined_alternatives(frames, decoded, self.charset, a_end, left[0], right[0], self.keyword_lexicon)
+                    left += joined
+                    right += joined
         if words:
             lengths = np.array([len(w.text) for w in words], np.float64)
             conf = float(np.dot(lengths, [w.confidence for w in words]) / lengths.sum())

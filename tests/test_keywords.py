@@ -13,7 +13,14 @@ import pytest
 
 from recognition.charset import Charset
 from recognition.decoding import greedy_decode
-from recognition.keywords import LexiconMatcher, ctc_log_likelihoods, normalize_term, word_alternatives
+from recognition.keywords import (
+    Alternative,
+    LexiconMatcher,
+    ctc_log_likelihoods,
+    joined_alternatives,
+    normalize_term,
+    word_alternatives,
+)
 from tests.fixtures import seed_document
 from worker.db import Line, WordCandidate, make_engine, session_factory, upgrade
 from worker.db.queries import DEFAULT_MIN_PROB, keyword_search
@@ -28,7 +35,7 @@ def frames(spec: list[dict[str, float]]) -> np.ndarray:
     p = np.zeros((len(spec), CS.num_classes), np.float32)
     for t, d in enumerate(spec):
         for ch, v in d.items():
-            p[t, CS.encode(ch)[0]] = v
+            p[t, CS.space_index if ch == " " else CS.encode(ch)[0]] = v
         p[t, 0] = 1.0 - sum(d.values())
     return p
 
@@ -80,6 +87,24 @@ def test_a_misspelt_reading_also_gives_the_lexicon_word_the_frames_support():
     assert [
         a.text for a in word_alternatives(sure, greedy_decode(sure, CS), CS, 0, 4, lexicon=LexiconMatcher(["dogs", "dots"]))
     ] == ["dogs"]
+
+
+def test_a_word_read_in_two_pieces_is_also_indexed_whole():
+    # "al wajs": the space is barely stronger than nothing over its frame, the y a close second.
+    probs = frames([{"a": 0.95}, {}, {"l": 0.95}, {" ": 0.55}, {"w": 0.95}, {}, {"a": 0.95}, {"j": 0.5, "y": 0.4}, {"s": 0.95}])
+    decoded = greedy_decode(probs, CS)
+    assert decoded.text == "al wajs"
+    left, right = word_alternatives(probs, decoded, CS, 0, 2), word_alternatives(probs, decoded, CS, 3, 7)
+    joined = joined_alternatives(probs, decoded, CS, 2, left[0], right[0])
+    assert [a.text for a in joined] == ["alwajs"]
+    assert joined[0].probability == pytest.approx(0.45 * left[0].probability * right[0].probability, abs=1e-3)
+    near = {
+        a.text: a.probability for a in joined_alternatives(probs, decoded, CS, 2, left[0], right[0], LexiconMatcher(["always"]))
+    }
+    assert set(near) == {"alwajs", "always"} and near["always"] == pytest.approx(0.8 * near["alwajs"], rel=0.05)
+    sure = frames([{"a": 0.95}, {" ": 0.99}, {"w": 0.95}, {"a": 0.95}, {"y": 0.95}])
+    d = greedy_decode(sure, CS)
+    assert joined_alternatives(sure, d, CS, 1, Alternative("a", 0.95), Alternative("way", 0.9)) == []  # a clear space
 
 
 @pytest.fixture
