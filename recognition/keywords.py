@@ -35,10 +35,10 @@ MAX_POSITIONS = 3  # unsure segments combined per word (3 options each: ≤ 27 s
 SURE = 0.97  # a segment whose character has this weight or more is not varied
 MIN_PROB = 0.02
 MAX_ALTERNATIVES = 6
-LEXICON_SURE = 0.95  # a word whose best spelling has this probability, and is a lexicon word, is not looked up
+LEXICON_SURE = 0.95  # a word whose best spelling has this probability is not looked up
 LEXICON_MIN_LENGTH = 3  # letters of a reading looked up in the lexicon
 LEXICON_MARGIN = 6  # frames a word's span may widen into the gaps beside it (a letter the path skipped)
-LEXICON_NEIGHBOURS = 24  # lexicon words scored per reading, nearest first
+LEXICON_NEIGHBOURS = 16  # lexicon words scored per reading, nearest first
 LEXICON_LM_WEIGHT = 0.5  # of a spelling's n-gram log probability (as beam search's; 1.0 lowered recall on validation)
 # Search's default threshold, chosen on validation pages (benchmarks/keywords.py --split val): the
 # lowest stored spelling, so by default search sees the whole index; a higher one trades recall for precision.
@@ -78,11 +78,9 @@ def word_alternatives(
     start: int,
     end: int,
     max_alternatives: int = MAX_ALTERNATIVES,
-    lexicon: LexiconMatcher | None = None,
 ) -> list[Alternative]:
     """Spellings of the word at characters ``start:end`` of ``decoded.text``,
-    most probable first, each at least ``MIN_PROB`` (with ``lexicon``: and
-    the lexicon words near it, ``lexicon_alternatives``)."""
+    most probable first, each at least ``MIN_PROB``."""
     space = max(charset.space_index, BLANK)
     index = {c: i + 1 for i, c in enumerate(charset.chars)}
     options = []
@@ -106,12 +104,6 @@ def word_alternatives(
         scores[key] = (best_text, acc + p)
     out = [Alternative(t, round(min(1.0, p), 4)) for t, p in scores.values() if p >= MIN_PROB]
     out.sort(key=lambda a: -a.probability)
-    if lexicon is not None and out:
-        seen = {a.text.lower() for a in out}
-        out += [
-            a for a in lexicon_alternatives(probs, decoded, charset, start, end, out[0], lexicon) if a.text.lower() not in seen
-        ]
-        out.sort(key=lambda a: -a.probability)
     return out[:max_alternatives]
 
 
@@ -168,6 +160,7 @@ class LexiconMatcher:
     def __init__(self, words: Iterable[str], lm: CharNgramLM | None = None, lm_weight: float = LEXICON_LM_WEIGHT):
         self.words = sorted({w.lower() for w in words if len(w) >= LEXICON_MIN_LENGTH and w.isalpha()})
         self._set = set(self.words)
+        self._near: dict[str, list[str]] = {}  # word -> lexicon words near it (LexiconMatcher.near)
         self.lm, self.lm_weight = lm, lm_weight
         self._priors: dict[str, float] = {}
 
@@ -186,13 +179,32 @@ class LexiconMatcher:
     def __contains__(self, word: str) -> bool:
         return word.lower() in self._set
 
-    def near(self, word: str, limit: int = LEXICON_NEIGHBOURS) -> list[str]:
+    def near(self, word: str) -> list[str]:
+        """At most ``LEXICON_NEIGHBOURS`` lexicon words within ``_edits`` of ``word``, nearest first."""
+        word = word.lower()
+        if word not in self._near:
+            self.prefetch([word])
+        return self._near[word]
+
+    def prefetch(self, words: Iterable[str]) -> None:
+        """Look up many words at once (one pass over the lexicon: a line's unsure words)."""
+        import numpy as np
         from rapidfuzz import process
         from rapidfuzz.distance import Levenshtein
 
-        word = word.lower()
-        found = process.extract(word, self.words, scorer=Levenshtein.distance, score_cutoff=_edits(len(word)), limit=limit)
-        return [w for w, d, _ in sorted(found, key=lambda f: (f[1], f[2])) if d > 0]
+        todo = sorted({w.lower() for w in words} - set(self._near))
+        if not todo:
+            return
+        if len(self._near) > 100_000:
+            self._near.clear()
+        for at in range(0, len(todo), 256):  # 256 rows of distances to every lexicon word at a time
+            chunk = todo[at : at + 256]
+            cutoff = max(_edits(len(w)) for w in chunk)
+            distances = process.cdist(chunk, self.words, scorer=Levenshtein.distance, score_cutoff=cutoff, dtype=np.uint8)
+            for word, row in zip(chunk, distances):
+                hits = np.nonzero((row <= _edits(len(word))) & (row > 0))[0]
+                hits = hits[np.lexsort((hits, row[hits]))][:LEXICON_NEIGHBOURS]  # nearest first, then in lexicon order
+                self._near[word] = [self.words[j] for j in hits]
 
 
 def ctc_log_likelihoods(log_probs: np.ndarray, labels: list[list[int]]) -> np.ndarray:
@@ -228,6 +240,67 @@ def _cased(word: str, like: str) -> str:
     return word[:1].upper() + word[1:] if like[:1].isupper() else word
 
 
+def _letters(text: str, start: int, end: int) -> tuple[int, int]:
+    """The span of ``text[start:end]`` without punctuation at either end."""
+    while start < end and not text[start].isalpha():
+        start += 1
+    while end > start and not text[end - 1].isalpha():
+        end -= 1
+    return start, end
+
+
+def lexicon_queries(decoded: Decoded) -> list[str]:
+    """What ``line_alternatives`` may look up in the lexicon for a reading: the letters of
+    each word with a character below ``LEXICON_SURE``, and of two words joined across such a
+    space (for ``LexiconMatcher.prefetch`` over many lines at once)."""
+    text, probs = decoded.text, decoded.char_probs
+    out, start = [], 0
+    previous: tuple[int, int] | None = None
+    for pos in range(len(text) + 1):
+        if pos < len(text) and text[pos] != " ":
+            continue
+        if pos > start:
+            a, b = _letters(text, start, pos)
+            if min(probs[start:pos]) < LEXICON_SURE:
+                out.append(text[a:b])
+            if previous is not None and previous[1] == start - 1 and probs[start - 1] < LEXICON_SURE:
+                out.append(text[slice(*_letters(text, previous[0], previous[1]))] + text[a:b])
+            previous = (start, pos)
+        start = pos + 1
+    return [w for w in out if len(w) >= LEXICON_MIN_LENGTH and w.isalpha()]
+
+
+def line_alternatives(
+    probs: np.ndarray,
+    decoded: Decoded,
+    charset: Charset,
+    bounds: list[tuple[int, int]],
+    lexicon: LexiconMatcher | None = None,
+) -> list[list[Alternative]]:
+    """The spellings of every word of a line (``bounds``: each word's characters in
+    ``decoded.text``): its own (``word_alternatives``), with ``lexicon`` the lexicon words
+    near an unsure one (looked up for the whole line at once), and on both words either
+    side of an unsure space their joined spelling (``joined_alternatives``)."""
+    out = [word_alternatives(probs, decoded, charset, a, b) for a, b in bounds]
+    if lexicon is not None:
+        text = decoded.text
+        unsure = [i for i, alts in enumerate(out) if alts and alts[0].probability < LEXICON_SURE]
+        lexicon.prefetch([text[slice(*_letters(text, *bounds[i]))] for i in unsure])
+        for i in unsure:
+            seen = {a.text.lower() for a in out[i]}
+            more = lexicon_alternatives(probs, decoded, charset, *bounds[i], out[i][0], lexicon)
+            out[i] = sorted(out[i] + [a for a in more if a.text.lower() not in seen], key=lambda a: -a.probability)
+            del out[i][MAX_ALTERNATIVES:]
+    joined: list[list[Alternative]] = [[] for _ in bounds]
+    for i in range(len(bounds) - 1):
+        (_, a_end), (b_start, _) = bounds[i], bounds[i + 1]
+        if b_start == a_end + 1 and out[i] and out[i + 1]:
+            whole = joined_alternatives(probs, decoded, charset, a_end, out[i][0], out[i + 1][0], lexicon)
+            joined[i] += whole
+            joined[i + 1] += whole
+    return [alts + more for alts, more in zip(out, joined)]
+
+
 def lexicon_alternatives(
     probs: np.ndarray, decoded: Decoded, charset: Charset, start: int, end: int, best: Alternative, lexicon: LexiconMatcher
 ) -> list[Alternative]:
@@ -236,15 +309,11 @@ def lexicon_alternatives(
     prior (``LexiconMatcher.prior``) relative to the reading's own (at most
     ``best.probability``)."""
     text = decoded.text
-    a, b = start, end
-    while a < b and not text[a].isalpha():
-        a += 1
-    while b > a and not text[b - 1].isalpha():
-        b -= 1
+    a, b = _letters(text, start, end)
     core = text[a:b]
     if len(core) < LEXICON_MIN_LENGTH or not core.isalpha():
         return []
-    if best.probability >= LEXICON_SURE and core in lexicon:
+    if best.probability >= LEXICON_SURE:
         return []
     near = lexicon.near(core)
     if not near:

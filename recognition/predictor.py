@@ -16,7 +16,7 @@ from .bundle import Bundle, load_bundle
 from .calibration import Calibrator, raw_word_score
 from .charset import Charset
 from .decoding import Decoded, beam_decode, greedy_decode, softmax
-from .keywords import Alternative, LexiconMatcher, joined_alternatives, word_alternatives
+from .keywords import Alternative, LexiconMatcher, lexicon_queries, line_alternatives
 from .lm import CharNgramLM, Lexicon
 from .preprocess import Normalized, PreprocessConfig, normalize
 
@@ -165,20 +165,12 @@ class Predictor:
                             float(self.calibration(raw_word_score(probs))),
                             max(0.0, norm.to_input_x(f0 * self.stride)),
                             max(0.0, norm.to_input_x((f1 + 1) * self.stride)),
-                            word_alternatives(frames, decoded, self.charset, start, pos, lexicon=self.keyword_lexicon)
-                            if frames is not None
-                            else [],
                         )
                     )
                 start = pos + 1
-        if frames is not None:  # a word read in two pieces: both pieces also hold the whole
-            for i in range(len(words) - 1):
-                (_, a_end), (b_start, _) = bounds[i], bounds[i + 1]
-                left, right = words[i].alternatives, words[i + 1].alternatives
-                if b_start == a_end + 1 and left and right:
-                    joined = joined_alternatives(frames, decoded, self.charset, a_end, left[0], right[0], self.keyword_lexicon)
-                    left += joined
-                    right += joined
+        if frames is not None:
+            for w, alts in zip(words, line_alternatives(frames, decoded, self.charset, bounds, self.keyword_lexicon)):
+                w.alternatives = alts
         if words:
             lengths = np.array([len(w.text) for w in words], np.float64)
             conf = float(np.dot(lengths, [w.confidence for w in words]) / lengths.sum())
@@ -195,4 +187,7 @@ class Predictor:
         """Raw crops (any polarity, gray or colour) -> recognitions in input order."""
         norms = [normalize(im, self.pre) for im in images]
         probs = self.probabilities([n.image for n in norms])
-        return [self._result(self.decode(p), n, p) for p, n in zip(probs, norms)]
+        decoded = [self.decode(p) for p in probs]
+        if self.keywords and self.keyword_lexicon is not None:  # one pass over the lexicon for all crops
+            self.keyword_lexicon.prefetch([q for d in decoded for q in lexicon_queries(d)])
+        return [self._result(d, n, p) for d, p, n in zip(decoded, probs, norms)]

@@ -18,6 +18,8 @@ from recognition.keywords import (
     LexiconMatcher,
     ctc_log_likelihoods,
     joined_alternatives,
+    lexicon_queries,
+    line_alternatives,
     normalize_term,
     word_alternatives,
 )
@@ -79,14 +81,13 @@ def test_a_misspelt_reading_also_gives_the_lexicon_word_the_frames_support():
     lexicon = LexiconMatcher(["from", "foam", "form", "fame", "mouse", "of"])
     assert lexicon.near("Fom") == ["foam", "form", "from"] and "FROM" in lexicon and "of" not in lexicon
     alone = {a.text for a in word_alternatives(probs, decoded, CS, 0, 3)}
-    alts = {a.text: a.probability for a in word_alternatives(probs, decoded, CS, 0, 3, lexicon=lexicon)}
+    alts = {a.text: a.probability for a in line_alternatives(probs, decoded, CS, [(0, 3)], lexicon)[0]}
     assert "from" not in alone and alts["from"] > 0.2  # the frames support the r
     assert "foam" not in alts and "form" not in alts  # no frames for their letters
     assert alts["from"] <= max(p for t, p in alts.items() if t != "from")
     sure = frames([{"d": 1.0}, {"o": 1.0}, {"g": 1.0}, {"s": 1.0}])
-    assert [
-        a.text for a in word_alternatives(sure, greedy_decode(sure, CS), CS, 0, 4, lexicon=LexiconMatcher(["dogs", "dots"]))
-    ] == ["dogs"]
+    read = line_alternatives(sure, greedy_decode(sure, CS), CS, [(0, 4)], LexiconMatcher(["dogs", "dots"]))
+    assert [a.text for a in read[0]] == ["dogs"]
 
 
 def test_a_word_read_in_two_pieces_is_also_indexed_whole():
@@ -102,6 +103,9 @@ def test_a_word_read_in_two_pieces_is_also_indexed_whole():
         a.text: a.probability for a in joined_alternatives(probs, decoded, CS, 2, left[0], right[0], LexiconMatcher(["always"]))
     }
     assert set(near) == {"alwajs", "always"} and near["always"] == pytest.approx(0.8 * near["alwajs"], rel=0.05)
+    both = line_alternatives(probs, decoded, CS, [(0, 2), (3, 7)])
+    assert "alwajs" in {a.text for a in both[0]} and "alwajs" in {a.text for a in both[1]}  # on both pieces
+    assert lexicon_queries(decoded) == ["wajs", "alwajs"]  # what a batch looks up at once ("al": too short)
     sure = frames([{"a": 0.95}, {" ": 0.99}, {"w": 0.95}, {"a": 0.95}, {"y": 0.95}])
     d = greedy_decode(sure, CS)
     assert joined_alternatives(sure, d, CS, 1, Alternative("a", 0.95), Alternative("way", 0.9)) == []  # a clear space
