@@ -142,8 +142,13 @@ def main() -> None:
             "",
             "A CRNN-CTC handwriting recognizer for single words and whole text lines (space is a character),",
             "English, IAM character set. Bundle format `" + meta["format"] + "`: `model.json` (charset,",
-            "preprocessing, architecture, calibration, metrics), `model.weights.h5` (Keras 3, loads under the",
-            "TensorFlow and JAX backends), `lm.json.gz` (character 6-gram), `lexicon.txt` (training words).",
+            "preprocessing, architecture, calibration, metrics), `model.weights.h5` ("
+            + (
+                "int8 per output channel with float32 scales, vectors float16, read by `recognition.bundle`;"
+                if meta.get("weights_dtype") == "int8"
+                else f"{meta.get('weights_dtype', 'float32')} Keras 3 weights;"
+            ),
+            "loads under the TensorFlow and JAX backends), `lm.json.gz` (character 6-gram), `lexicon.txt` (training words).",
             "",
             "## Data",
             "",
