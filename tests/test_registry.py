@@ -79,6 +79,7 @@ def test_finetune_lowers_cer_on_a_new_hand(tmp_path):
 
 
 def test_the_blend_keeps_the_largest_share_of_the_fine_tune_that_holds_the_standing_sets(tmp_path):
+    from recognition.bundle import dequantize, quantize_int8
     from recognition.predictor import Predictor
     from training.finetune import FinetuneOptions, _choose_blend, _standing
 
@@ -96,10 +97,12 @@ def test_the_blend_keeps_the_largest_share_of_the_fine_tune_that_holds_the_stand
     assert share == 0.01 and [t["share"] for t in tried] == [1.0, 0.01] and after == tried[-1]["standing_cer"]
     cer = [t["standing_cer"][str(standing)] for t in tried]
     assert cer[0] > before[str(standing)] + 0.005 and cer[1] <= before[str(standing)] + 0.0025  # all damage fails, 1% holds
-    w = model.get_weights()[0]  # the blend, rounded to float16 as it ships
-    assert np.allclose(w, 0.99 * base[0] + 0.01 * damaged[0], atol=2e-3) and np.array_equal(
-        w, w.astype(np.float16).astype(w.dtype)
-    )
+    # The blend, rounded to the bundle's weight type as it ships (int8 per output channel).
+    assert bundle.weights_dtype == "int8"
+    blend = [0.99 * b + 0.01 * d for b, d in zip(base, damaged)]
+    for w, expected in zip(model.get_weights(), blend, strict=True):
+        packed = quantize_int8(expected)
+        assert np.array_equal(w, dequantize(*packed) if packed is not None else expected.astype(np.float16).astype(w.dtype))
     model.set_weights(damaged)
     assert _choose_blend(bundle, base, {}, FinetuneOptions(standing=(), blend=(1.0, 0.5)), None)[0] == 1.0  # nothing to hold
 
@@ -216,6 +219,8 @@ def test_finetune_from_corrections_on_the_command_line(tmp_path, local):
     assert run.returncode == 0, run.stderr
     report = json.loads(run.stdout)
     assert report["train_lines"] + report["heldout_lines"] == 6 and report["registered"]["status"] == "candidate"
+    # An int8 base's fine-tune ships in float16: ten small steps would round back to the base in int8.
+    assert json.loads((tmp_path / "cand" / "model.json").read_text())["weights_dtype"] == "float16"
     listed = [json.loads(line) for line in htr("models", "list", "--json").stdout.splitlines()]
     assert [r["version"] for r in listed if r["in_store"]] == [report["registered"]["version"]]
     promoted = htr("models", "promote", report["registered"]["version"], "--user", "ana", "--data-root", str(tmp_path / "none"))

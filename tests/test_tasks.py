@@ -267,6 +267,64 @@ def test_the_third_dead_worker_fails_the_document(rt):
     assert runs == [("segment", 0, "ended", 3)]
 
 
+def test_a_document_a_worker_died_holding_is_suspect_for_each_of_its_runs(rt):
+    from datetime import timedelta
+
+    from worker.db import Stage, utcnow
+    from worker.queue.delivery import claim, suspect
+
+    doc_id, other = _register(rt, "examples/line.png"), _register(rt, "examples/word.png")
+    assert not suspect(rt.sessions, doc_id, Stage.SEGMENT, 0)  # a first delivery
+    with rt.sessions() as s:  # a worker fell silent holding page 1 of doc_id
+        when = utcnow() - timedelta(seconds=rt.settings.dead_after + 1)
+        s.add(TaskRun(document_id=doc_id, stage="segment", page=1, deaths=0, state="lost", worker="host:7", started_at=when))
+        s.commit()
+    assert suspect(rt.sessions, doc_id, Stage.SEGMENT, 1) and not suspect(rt.sessions, doc_id, Stage.SEGMENT, 0)
+    claim(rt.sessions, doc_id, Stage.SEGMENT, 1, dead_after=rt.settings.dead_after, max_attempts=3, in_hand=False)
+    # The death is counted: every run of that document is suspect now, and no other document's.
+    assert suspect(rt.sessions, doc_id, Stage.SEGMENT, 0) and suspect(rt.sessions, doc_id, Stage.RECOGNIZE, 2)
+    assert not suspect(rt.sessions, other, Stage.SEGMENT, 0)
+
+
+def test_exclusive_work_runs_alone_and_goes_before_later_shared_work():
+    import threading
+    import time as _time
+
+    from worker.queue.runtime import Isolation
+
+    iso, log, inside = Isolation(), [], []
+    lock = threading.Lock()
+
+    def work(name, exclusive, hold):
+        with iso.hold(exclusive):
+            with lock:
+                inside.append(name)
+                log.append((name, sorted(inside)))
+            _time.sleep(hold)
+            with lock:
+                inside.remove(name)
+
+    first = threading.Thread(target=work, args=("a", False, 0.3))
+    first.start()
+    _time.sleep(0.05)
+    x = threading.Thread(target=work, args=("x", True, 0.2))  # waits for "a" to finish
+    x.start()
+    _time.sleep(0.05)
+    late = threading.Thread(target=work, args=("b", False, 0.05))  # waits behind "x"
+    late.start()
+    for t in (first, x, late):
+        t.join(5)
+    assert log == [("a", ["a"]), ("x", ["x"]), ("b", ["b"])]
+    # Shared holders run together.
+    log.clear()
+    pair = [threading.Thread(target=work, args=(n, False, 0.2)) for n in ("c", "d")]
+    for t in pair:
+        t.start()
+    for t in pair:
+        t.join(5)
+    assert any(len(names) == 2 for _, names in log)
+
+
 def test_a_producer_left_with_a_dead_channel_publishes_on_a_fresh_connection(rt, monkeypatch):
     from worker.queue import tasks
 

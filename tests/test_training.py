@@ -8,7 +8,7 @@ from recognition.bundle import load_bundle
 from recognition.charset import Charset
 from recognition.model import ModelConfig, build_crnn, ctc_loss
 from recognition.predictor import DecoderOptions, Predictor
-from recognition.preprocess import PreprocessConfig, preprocess
+from recognition.preprocess import PreprocessConfig, normalize, preprocess
 from tests.fixtures import TINY, WORDS, text_image, write_tiny_config
 from training.datasets import open_dataset
 from training.datasets.folder import write_labels_folder
@@ -97,11 +97,18 @@ def test_save_load_round_trip_gives_identical_outputs(tmp_path):
     train(cfg)
     bundle = load_bundle(tmp_path / "model")
     again = load_bundle(tmp_path / "model")
+    for a, b in zip(bundle.model.get_weights(), again.model.get_weights(), strict=True):
+        assert np.array_equal(a, b)
     x = np.random.default_rng(0).random((2, 32, 64, 1)).astype(np.float32)
     assert np.array_equal(np.asarray(bundle.model.predict_on_batch(x)), np.asarray(again.model.predict_on_batch(x)))
+    # The same reading through the predictor. (A model trained for two steps is near a tie between
+    # characters everywhere: compare probabilities, which the CPU's thread scheduling may move in the
+    # last bits, not the argmax texts that such a move can flip.)
     p1, p2 = Predictor.from_bundle(bundle), Predictor.from_bundle(again)
     imgs = [text_image(w) for w in WORDS]
-    assert [(r.text, r.confidence) for r in p1.predict(imgs)] == [(r.text, r.confidence) for r in p2.predict(imgs)]
+    arrays = [normalize(im, bundle.preprocess).image for im in imgs]
+    for a, b in zip(p1.probabilities(arrays), p2.probabilities(arrays), strict=True):
+        assert a.shape == b.shape and np.allclose(a, b, atol=1e-5)
 
     # Shipped at half the size: float16 weights, measured as rounded, loading back exactly.
     import h5py
@@ -218,8 +225,9 @@ def test_shipped_configs_load_and_htr_base_describes_the_bundled_model():
         if cfg.name == "htr-base":
             bundle = json.loads((root / cfg.output / "model.json").read_text())
             assert bundle["model"] == mcfg.to_json() and PreprocessConfig.from_json(bundle["preprocess"]) == pre
-    # Twice htr-base's capacity, and float16 weights small enough for the repository's 60 MB.
-    assert sizes["htr-large"] > 2 * sizes["htr-base"] and 2 * sizes["htr-large"] <= 6_000_000
+    # Twice htr-base's capacity, and int8 weights (a byte each) small enough for the repository's 60 MB.
+    assert sizes["htr-large"] > 2 * sizes["htr-base"] and sizes["htr-large"] <= 6_000_000
+    assert TrainConfig.load(root / "training" / "configs" / "htr-large.yaml").weights_dtype == "int8"
 
 
 def test_time_limit_stops_on_a_checkpoint_and_resume_goes_on(tmp_path):

@@ -37,6 +37,9 @@ from .sequence import TrainSequence
 from .train import FREEZE, TimeLimit, freeze_layers
 
 STANDING = ("iam-ondb:val", "washington:cv1/valid", "fonts:val", "form-names:val")  # the gate's validation sets
+# The weight type a fine-tune ships in, by its base's: weights moved by a few hundred small steps
+# would round back to the base in int8 (a step there is a 254th of a channel's range).
+FINETUNE_DTYPE = {"int8": "float16"}
 STANDING_LIMIT = 200  # ... their first crops measured (fewer: a few characters decide on name fields)
 REPLAY = (("iam-ondb:train", 0.5), ("washington:cv1/train", 0.2), ("fonts:train", 0.15), ("form-names:train", 0.15))
 
@@ -173,6 +176,8 @@ def finetune(
     model = bundle.model
     assert model is not None
     base_weights = model.get_weights()
+    # A fine-tune's steps are smaller than an int8 step of the base's weights: it ships in float16.
+    bundle.weights_dtype = FINETUNE_DTYPE.get(bundle.weights_dtype, bundle.weights_dtype)
     freeze_layers(model, opts.freeze)
     model.compile(optimizer=keras.optimizers.Adam(opts.lr, clipnorm=5.0), loss=ctc_loss, jit_compile=False)
     steps_per_epoch = 10

@@ -11,7 +11,9 @@ marked ``lost`` and its work queued again, so a dead worker's page is redone
 within about a minute, whatever the broker's visibility timeout; a slow page
 whose worker is alive keeps beating and is left alone. The delivery that
 claims a lost (or silent) run counts the death, once per worker and
-document; after ``max_attempts`` deaths the document fails.
+document; after ``max_attempts`` deaths the document fails. Work of such a
+suspect document runs alone in its worker process (``suspect``), so a
+document that kills its worker each time takes no other document with it.
 """
 
 from __future__ import annotations
@@ -101,6 +103,18 @@ def claim(
             session.rollback()
             return Claimed(Claim.RACE, max(1.0, dead_after))
     return Claimed(Claim.STARTED)
+
+
+def suspect(sessions: sessionmaker, doc_id: int, stage: Stage, page: int) -> bool:
+    """Whether a worker died (or fell silent) holding this document: its work
+    then runs alone in its process (``Runtime.isolation``), so that another
+    death counts against it and against no other document."""
+    with sessions() as session:
+        run = session.get(TaskRun, (doc_id, stage, page))
+        if run is not None and (run.deaths or run.state in (RunState.LOST, RunState.RUNNING)):
+            return True
+        deaths = session.scalar(select(func.count()).select_from(WorkerDeath).where(WorkerDeath.document_id == doc_id))
+        return bool(deaths)
 
 
 def _count_death(session: Session, run: TaskRun, doc_id: int, stage: Stage, page: int, now, max_attempts: int) -> bool:

@@ -39,6 +39,7 @@ class Runtime:
         self._versions: dict[tuple[str, str], int] = {}
         self.originals = Originals()
         self.running: set[tuple[int, str, int]] = set()  # (document, stage, page) in this process's hands
+        self.isolation = Isolation()  # a suspect document's work runs alone in this process
         self._heartbeat: threading.Thread | None = None
         self._stop = threading.Event()
         self._beats = 0
@@ -96,6 +97,43 @@ class Runtime:
                 self.models.current()  # load before taking work
                 self._batcher = MicroBatcher(self._predict, self.settings.batch_max_lines, self.settings.batch_wait_ms / 1000.0)
             return self._batcher
+
+
+class Isolation:
+    """A shared / exclusive lock over this process's task threads. Work of a
+    document that a worker died holding runs exclusive, alone in the process,
+    so that when it kills its worker again no other document's work is in
+    hand to be counted with it. An exclusive request waits for the shared
+    holders to finish and goes before later shared requests."""
+
+    def __init__(self) -> None:
+        self._cond = threading.Condition()
+        self._shared = 0
+        self._exclusive = False
+        self._waiting = 0  # exclusive requests waiting
+
+    @contextmanager
+    def hold(self, exclusive: bool):
+        with self._cond:
+            if exclusive:
+                self._waiting += 1
+                try:
+                    self._cond.wait_for(lambda: not self._exclusive and self._shared == 0)
+                finally:
+                    self._waiting -= 1
+                self._exclusive = True
+            else:
+                self._cond.wait_for(lambda: not self._exclusive and self._waiting == 0)
+                self._shared += 1
+        try:
+            yield
+        finally:
+            with self._cond:
+                if exclusive:
+                    self._exclusive = False
+                else:
+                    self._shared -= 1
+                self._cond.notify_all()
 
 
 class Originals:

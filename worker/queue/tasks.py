@@ -42,7 +42,7 @@ from ..pipeline import (
 )
 from . import runtime as _rt
 from .app import app
-from .delivery import Claim, claim, set_run, worker_name
+from .delivery import Claim, claim, set_run, suspect, worker_name
 
 log = get_task_logger(__name__)
 
@@ -101,21 +101,26 @@ def guarded(task, doc_id: int, stage: Stage, page: int):
     """Run a task's body once per (document, stage, page): claim, run, record the outcome."""
     rt = runtime()
     try:
-        _claim(task, rt, doc_id, stage, page)
+        alone = suspect(rt.sessions, doc_id, stage, page)
     except QUEUE_TRANSIENT as exc:  # the database is away: the message must not be lost
         raise task.retry(exc=exc, countdown=_backoff(task.request.retries), max_retries=None) from exc
-    rt.running.add((doc_id, stage, page))
-    t0 = time.perf_counter()
-    try:
-        yield rt
-    except (Ignore, Retry):
-        raise
-    except Exception as exc:
-        _settle_error(task, rt, exc, doc_id, stage, page, t0)
-    else:
-        _end(rt, doc_id, stage, page, RunState.ENDED, t0)
-    finally:
-        rt.running.discard((doc_id, stage, page))
+    with rt.isolation.hold(exclusive=alone):
+        try:
+            _claim(task, rt, doc_id, stage, page)
+        except QUEUE_TRANSIENT as exc:
+            raise task.retry(exc=exc, countdown=_backoff(task.request.retries), max_retries=None) from exc
+        rt.running.add((doc_id, stage, page))
+        t0 = time.perf_counter()
+        try:
+            yield rt
+        except (Ignore, Retry):
+            raise
+        except Exception as exc:
+            _settle_error(task, rt, exc, doc_id, stage, page, t0)
+        else:
+            _end(rt, doc_id, stage, page, RunState.ENDED, t0)
+        finally:
+            rt.running.discard((doc_id, stage, page))
 
 
 def _settle_error(task, rt: _rt.Runtime, exc: Exception, doc_id: int, stage: Stage, page: int, t0: float) -> None:
