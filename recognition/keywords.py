@@ -159,7 +159,6 @@ class LexiconMatcher:
 
     def __init__(self, words: Iterable[str], lm: CharNgramLM | None = None, lm_weight: float = LEXICON_LM_WEIGHT):
         self.words = sorted({w.lower() for w in words if len(w) >= LEXICON_MIN_LENGTH and w.isalpha()})
-        self._set = set(self.words)
         self._near: dict[str, list[str]] = {}  # word -> lexicon words near it (LexiconMatcher.near)
         self.lm, self.lm_weight = lm, lm_weight
         self._priors: dict[str, float] = {}
@@ -175,9 +174,6 @@ class LexiconMatcher:
             if len(self._priors) < 200_000:
                 self._priors[word] = hit
         return hit
-
-    def __contains__(self, word: str) -> bool:
-        return word.lower() in self._set
 
     def near(self, word: str) -> list[str]:
         """At most ``LEXICON_NEIGHBOURS`` lexicon words within ``_edits`` of ``word``, nearest first."""
@@ -199,10 +195,10 @@ class LexiconMatcher:
             self._near.clear()
         for at in range(0, len(todo), 256):  # 256 rows of distances to every lexicon word at a time
             chunk = todo[at : at + 256]
-            cutoff = max(_edits(len(w)) for w in chunk)
-            distances = process.cdist(chunk, self.words, scorer=Levenshtein.distance, score_cutoff=cutoff, dtype=np.uint8)
-            for word, row in zip(chunk, distances):
-                hits = np.nonzero((row <= _edits(len(word))) & (row > 0))[0]
+            edits = [_edits(len(w)) for w in chunk]
+            distances = process.cdist(chunk, self.words, scorer=Levenshtein.distance, score_cutoff=max(edits), dtype=np.uint8)
+            for word, allowed, row in zip(chunk, edits, distances):
+                hits = np.nonzero((row <= allowed) & (row > 0))[0]
                 hits = hits[np.lexsort((hits, row[hits]))][:LEXICON_NEIGHBOURS]  # nearest first, then in lexicon order
                 self._near[word] = [self.words[j] for j in hits]
 

@@ -155,7 +155,9 @@ def test_save_load_round_trip_gives_identical_outputs(tmp_path):
             assert packed[0].dtype == np.int8 and np.array_equal(dequantize(*packed), c)
             assert np.abs(a - c).max() <= np.abs(a).max() / 254 + 1e-7  # half a step of the largest channel's scale
     assert np.abs(np.asarray(q8.model.predict_on_batch(x)) - np.asarray(bundle.model.predict_on_batch(x))).max() < 0.5
-    assert [r.text for r in Predictor.from_bundle(q8).predict(imgs)] == [r.text for r in p1.predict(imgs)]
+    # ... and through the predictor (probabilities: a two-step model's argmax texts flip on near-ties).
+    moved = [np.abs(a - b).max() for a, b in zip(Predictor.from_bundle(q8).probabilities(arrays), p1.probabilities(arrays))]
+    assert max(moved) < 1e-3
 
 
 def test_training_can_start_from_a_bundle(tmp_path):
