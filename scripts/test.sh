@@ -11,4 +11,12 @@ export TF_CPP_MIN_LOG_LEVEL=2 KERAS_BACKEND=${KERAS_BACKEND:-tensorflow}
 .venv/bin/ruff check --quiet .
 .venv/bin/ruff format --check --quiet .
 .venv/bin/mypy --no-error-summary
-exec .venv/bin/python -m pytest -q "$@"
+if [ $# -gt 0 ]; then
+  exec .venv/bin/python -m pytest -q "$@"
+fi
+# The whole suite: two test files at a time (most tests wait on processes and services), then the
+# queue's worker-process tests alone (they kill, stop and time workers; load would skew them).
+rc=0
+.venv/bin/python -m pytest -q -n 2 --dist loadfile --ignore=tests/test_queue.py || rc=$?
+.venv/bin/python -m pytest -q -p no:xdist tests/test_queue.py || rc=$?
+exit "$rc"

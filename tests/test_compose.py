@@ -26,6 +26,7 @@ def test_compose_has_the_stack_in_dependency_order():
     gpu = svc["worker"]["deploy"]["resources"]["reservations"]["devices"][0]
     assert gpu["driver"] == "nvidia" and "gpu" in gpu["capabilities"]
     assert "--appendonly" in svc["redis"]["command"]  # the broker keeps messages across restarts
+    assert svc["worker"]["restart"] == "unless-stopped"  # a worker that exits is started again
     assert "mc mb" in " ".join(svc["minio-setup"]["command"]) and "local/htr" in " ".join(svc["minio-setup"]["command"])
 
 

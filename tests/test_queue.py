@@ -328,7 +328,7 @@ def test_poison_document_fails_after_max_attempts_and_the_rest_complete(stack, w
         if st == Status.FAILED:
             break
         assert st != Status.DONE, "the poison document finished before the test could kill its worker"
-        assert time.time() < deadline and kills <= 4, f"still {st} after {kills} kills"
+        assert time.time() < deadline and kills <= 5, f"still {st} after {kills} kills"
         run = running_run(stack, poison)
         if run is not None and run.worker.endswith(f":{w.pid}"):  # this worker has it in hand
             w.kill9()
@@ -336,9 +336,10 @@ def test_poison_document_fails_after_max_attempts_and_the_rest_complete(stack, w
             w = worker()
         time.sleep(0.05)
     docs = wait_for(stack, good + [poison])
-    # HTR_MAX_ATTEMPTS: three deaths counted. (A fourth kill can land on a worker holding another
-    # page while the third death is being recorded; it no longer counts against the document.)
-    assert kills in (3, 4)
+    # HTR_MAX_ATTEMPTS: three deaths counted. A death is counted when its page is claimed again, so a
+    # worker that starts one of the three pages afresh can be killed before the deaths before it are
+    # counted: at most two kills more (they no longer count once the document has failed).
+    assert 3 <= kills <= 5
     assert "gave up after 3 attempts" in docs[poison].error and "worker died" in docs[poison].error
     assert all(docs[i].status == Status.DONE for i in good)
     st = json.loads(htr(stack, "status", "--json", str(poison)).stdout)

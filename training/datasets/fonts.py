@@ -45,6 +45,15 @@ def text_source(data_root: str) -> TextSource:
     return TextSource.build(prose, [w for n in names for w in n.replace("-", " ").split()])
 
 
+@lru_cache(maxsize=8)
+def _texts(data_root: str, level: str, split: str) -> tuple[str, ...]:
+    """A split's texts, fixed by its seed (built once per process: a fine-tune opens a split
+    for replay and again for each measurement)."""
+    src = text_source(data_root)
+    rng = np.random.default_rng(zlib.crc32(f"fonts:{level}:{split}".encode()))
+    return tuple(sample_line(src, rng) if level == "lines" else sample_word(src, rng) for _ in range(_SIZES[split]))
+
+
 class Fonts(Dataset):
     name = "fonts"
     neighbour_ink = True
@@ -59,15 +68,10 @@ class Fonts(Dataset):
         if not self.faces:
             raise DatasetError(f"no {split} fonts installed: run scripts/install-fonts.sh")
         self.split, self.level = split, level
-        src = text_source(str(data_root))
-        rng = np.random.default_rng(zlib.crc32(f"fonts:{level}:{split}".encode()))
         items = []
-        for i in range(_SIZES[split]):
+        for i, text in enumerate(_texts(str(data_root), level, split)):
             face = self.faces[i % len(self.faces)]
-            text = sample_line(src, rng) if level == "lines" else sample_word(src, rng)
-            if face.caps_only:
-                text = text.upper()
-            items.append(Item(f"fonts-{level}-{split}-{i}", text))
+            items.append(Item(f"fonts-{level}-{split}-{i}", text.upper() if face.caps_only else text))
         super().__init__(items)
 
     def load(self, i: int, rng: np.random.Generator | None = None) -> tuple[np.ndarray, str]:
