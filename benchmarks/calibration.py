@@ -56,7 +56,8 @@ def main(argv=None) -> int:
     out, total_sure, total_exact = {}, 0, 0
     for spec in args.specs:
         ds = open_dataset(spec, args.data_root)
-        images, refs = [], []
+        images: list = []
+        refs: list[str] = []
         for i in range(len(ds)):
             if len(images) == args.limit:
                 break
