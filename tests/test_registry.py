@@ -79,7 +79,7 @@ def test_finetune_lowers_cer_on_a_new_hand(tmp_path):
 
 
 def test_the_blend_keeps_the_largest_share_of_the_fine_tune_that_holds_the_standing_sets(tmp_path):
-    from recognition.bundle import dequantize, quantize_int8
+    from recognition.bundle import _rounded
     from recognition.predictor import Predictor
     from training.finetune import FinetuneOptions, _choose_blend, _standing
 
@@ -101,8 +101,7 @@ def test_the_blend_keeps_the_largest_share_of_the_fine_tune_that_holds_the_stand
     assert bundle.weights_dtype == "int8"
     blend = [0.99 * b + 0.01 * d for b, d in zip(base, damaged)]
     for w, expected in zip(model.get_weights(), blend, strict=True):
-        packed = quantize_int8(expected)
-        assert np.array_equal(w, dequantize(*packed) if packed is not None else expected.astype(np.float16).astype(w.dtype))
+        assert np.array_equal(w, _rounded(expected, "int8"))
     model.set_weights(damaged)
     assert _choose_blend(bundle, base, {}, FinetuneOptions(standing=(), blend=(1.0, 0.5)), None)[0] == 1.0  # nothing to hold
 
