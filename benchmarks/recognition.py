@@ -6,7 +6,8 @@ Crops are IAM-OnDB test words and lines rendered as scans (from ../shared/data,
 or $HTR_DATA_DIR); preprocessing and decoding are included in the timing. Prints
 one JSON object: words/s and lines/s per decoder (and greedy with the keyword
 index's probable spellings, what documents are read with; with the index's
-entries per word), batch size, backend, cores, peak resident memory.
+entries per word and the time it adds), batch size, backend, cores, peak
+resident memory.
 """
 
 from __future__ import annotations
@@ -48,6 +49,24 @@ def timed(pred, images, repeat: int = 2) -> float:
     return len(images) / best
 
 
+def index_overhead(with_index, without, images, repeat: int = 5) -> float:
+    """Median over ``repeat`` back-to-back pairs of runs of the time the keyword index adds
+    to reading ``images`` (caches warm), as a share: steadier than two separate rates on a
+    machine whose speed drifts."""
+    import statistics
+
+    with_index.predict(images)
+    without.predict(images)
+    shares = []
+    for _ in range(repeat):
+        t0 = time.perf_counter()
+        without.predict(images)
+        t1 = time.perf_counter()
+        with_index.predict(images)
+        shares.append((time.perf_counter() - t1) / (t1 - t0) - 1)
+    return statistics.median(shares)
+
+
 def main() -> None:
     ap = argparse.ArgumentParser()
     ap.add_argument("--model")
@@ -79,6 +98,9 @@ def main() -> None:
     pred = Predictor.load(args.model, batch_size=args.batch_size, keywords=True)
     out["greedy_keywords_words_per_s"] = round(timed(pred, words), 1)
     out["greedy_keywords_lines_per_s"] = round(timed(pred, lines), 1)
+    plain = Predictor.load(args.model, batch_size=args.batch_size)
+    for name, images in (("words", words), ("lines", lines)):
+        out[f"index_overhead_{name}_percent"] = round(100 * index_overhead(pred, plain, images), 1)
     recs = pred.predict(lines)
     n_words = sum(len(r.words) for r in recs)
     out["index_entries_per_word"] = round(sum(len(w.alternatives) for r in recs for w in r.words) / max(1, n_words), 2)

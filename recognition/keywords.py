@@ -33,12 +33,12 @@ from .lm import CharNgramLM
 
 MAX_POSITIONS = 3  # unsure segments combined per word (3 options each: ≤ 27 spellings)
 SURE = 0.97  # a segment whose character has this weight or more is not varied
-MIN_PROB = 0.02
+MIN_PROB = 0.01
 MAX_ALTERNATIVES = 6
-LEXICON_SURE = 0.95  # a word whose best spelling has this probability is not looked up
+LEXICON_SURE = 0.99  # a word whose best spelling has this probability is not looked up
 LEXICON_MIN_LENGTH = 3  # letters of a reading looked up in the lexicon
 LEXICON_MARGIN = 6  # frames a word's span may widen into the gaps beside it (a letter the path skipped)
-LEXICON_NEIGHBOURS = 16  # lexicon words scored per reading, nearest first
+LEXICON_NEIGHBOURS = 32  # lexicon words scored per reading, nearest first
 LEXICON_LM_WEIGHT = 0.5  # of a spelling's n-gram log probability (as beam search's; 1.0 lowered recall on validation)
 # Search's default threshold, chosen on validation pages (benchmarks/keywords.py --split val): the
 # lowest stored spelling, so by default search sees the whole index; a higher one trades recall for precision.
@@ -148,7 +148,7 @@ def joined_alternatives(
 
 def _edits(length: int) -> int:
     """Edits allowed between a reading of ``length`` letters and a lexicon word."""
-    return 1 if length <= 4 else 2 if length <= 7 else 3
+    return 1 if length <= 3 else 2 if length <= 5 else 3 if length <= 8 else 4
 
 
 class LexiconMatcher:
@@ -203,31 +203,37 @@ class LexiconMatcher:
                 self._near[word] = [self.words[j] for j in hits]
 
 
-def ctc_log_likelihoods(log_probs: np.ndarray, labels: list[list[int]]) -> np.ndarray:
+def ctc_log_likelihoods(probs: np.ndarray, labels: list[list[int]]) -> np.ndarray:
     """log P(labels[n] | frames) under CTC for every label sequence at once
-    (forward algorithm, log domain). ``log_probs``: (T, C), blank is class 0."""
+    (forward algorithm over frame probabilities ``probs``, (T, C), blank is
+    class 0; each frame's forward variables are rescaled to a maximum of 1 and
+    the scales summed in the log domain, so long spans do not underflow)."""
     n = len(labels)
     longest = max(len(lab) for lab in labels)
     states = 2 * longest + 1
     ext = np.zeros((n, states), np.int64)  # blank, l1, blank, l2, ..., blank
     for i, lab in enumerate(labels):
         ext[i, 1 : 2 * len(lab) : 2] = lab
-    skip = np.zeros((n, states), bool)  # s-2 -> s allowed: a label differing from the one before it
+    skip = np.zeros((n, states))  # 1 where s-2 -> s is allowed: a label differing from the one before it
     skip[:, 3::2] = ext[:, 3::2] != ext[:, 1:-2:2]
-    neg = -np.inf
-    emit = log_probs[:, ext]  # (T, n, states)
-    alpha = np.full((n, states), neg)
-    alpha[:, 0] = emit[0, :, 0]
+    emit = np.asarray(probs, np.float64)[:, ext]  # (T, n, states)
+    alpha = np.zeros((n, states + 2))  # two columns of zeros before state 0: its s-1 and s-2
+    alpha[:, 2] = emit[0, :, 0]
     if states > 1:
-        alpha[:, 1] = emit[0, :, 1]
-    with np.errstate(invalid="ignore"):
-        for t in range(1, log_probs.shape[0]):
-            a1 = np.concatenate([np.full((n, 1), neg), alpha[:, :-1]], axis=1)
-            a2 = np.where(skip, np.concatenate([np.full((n, 2), neg), alpha[:, :-2]], axis=1), neg)
-            alpha = np.logaddexp(np.logaddexp(alpha, a1), a2) + emit[t]
-    ends = np.array([2 * len(lab) for lab in labels])
+        alpha[:, 3] = emit[0, :, 1]
+    log_scale = np.zeros(n)
+    for t in range(emit.shape[0]):
+        if t:
+            alpha[:, 2:] = (alpha[:, 2:] + alpha[:, 1:-1] + alpha[:, :-2] * skip) * emit[t]
+        top = alpha.max(axis=1)
+        top[top <= 0] = 1.0
+        alpha /= top[:, None]
+        log_scale += np.log(top)
+    ends = np.array([2 * len(lab) for lab in labels]) + 2
     rows = np.arange(n)
-    return np.logaddexp(alpha[rows, ends], np.where(ends > 0, alpha[rows, np.maximum(ends - 1, 0)], neg))
+    final = alpha[rows, ends] + np.where(ends > 2, alpha[rows, ends - 1], 0.0)
+    with np.errstate(divide="ignore"):
+        return np.log(final) + log_scale
 
 
 def _cased(word: str, like: str) -> str:
@@ -320,13 +326,12 @@ def lexicon_alternatives(
     span = probs[f0 : f1 + 1].astype(np.float64)
     space = charset.space_index
     if space > BLANK:  # a space in the margin is a gap, as a blank is
-        span = span.copy()
         span[:, BLANK] += span[:, space]
-    log_span = np.log(np.maximum(span, 1e-30))
+    span = np.maximum(span, 1e-30)
     index = {c: i + 1 for i, c in enumerate(charset.chars)}
     spellings = [core] + [_cased(w, core) for w in near]
     spellings = [w for w in spellings if all(ch in index for ch in w)]
-    scores = ctc_log_likelihoods(log_span, [[index[ch] for ch in w] for w in spellings])
+    scores = ctc_log_likelihoods(span, [[index[ch] for ch in w] for w in spellings])
     scores = scores + np.array([lexicon.prior(w) for w in spellings])
     reference = scores[0]
     if not np.isfinite(reference):

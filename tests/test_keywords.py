@@ -69,8 +69,19 @@ def test_ctc_likelihoods_sum_the_paths_of_each_spelling():
         collapsed = tuple(k for i, k in enumerate(path) if k and (i == 0 or path[i - 1] != k))
         totals[collapsed] = totals.get(collapsed, 0.0) + float(np.prod([p[t, k] for t, k in enumerate(path)]))
     labels = [[1], [1, 1], [1, 2], [2, 1, 2], [2, 2, 2]]
-    got = np.exp(ctc_log_likelihoods(np.log(p), labels))
+    got = np.exp(ctc_log_likelihoods(p, labels))
     np.testing.assert_allclose(got, [totals.get(tuple(lab), 0.0) for lab in labels], rtol=1e-9)
+
+
+def test_ctc_likelihoods_of_long_spans_do_not_underflow():
+    # 1000 frames at 1/3 each (3**-1000 is below float64). The paths that read "a" are
+    # blanks, at least one "a", blanks: comb(T + 1, 2) of them; "ab" has comb(T + 2, 4).
+    from math import comb, log
+
+    t = 1000
+    got = ctc_log_likelihoods(np.full((t, 3), 1 / 3), [[1], [1, 2]])
+    expected = [log(comb(t + 1, 2)) - t * log(3), log(comb(t + 2, 4)) - t * log(3)]
+    np.testing.assert_allclose(got, expected, rtol=1e-9)
 
 
 def test_a_misspelt_reading_also_gives_the_lexicon_word_the_frames_support():
