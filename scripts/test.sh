@@ -15,8 +15,9 @@ if [ $# -gt 0 ]; then
   exec .venv/bin/python -m pytest -q "$@"
 fi
 # The whole suite: two test files at a time (most tests wait on processes and services), then the
-# queue's worker-process tests alone (they kill, stop and time workers; load would skew them).
+# queue's worker-process tests alone (they kill, stop and time workers; load would skew them); the
+# slowest tests are listed at the end of each.
 rc=0
-.venv/bin/python -m pytest -q -n 2 --dist loadfile --ignore=tests/test_queue.py || rc=$?
-.venv/bin/python -m pytest -q -p no:xdist tests/test_queue.py || rc=$?
+.venv/bin/python -m pytest -q -n 2 --dist loadfile --durations=15 --ignore=tests/test_queue.py || rc=$?
+.venv/bin/python -m pytest -q -p no:xdist --durations=5 tests/test_queue.py || rc=$?
 exit "$rc"
