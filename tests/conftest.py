@@ -1,4 +1,5 @@
-"""Shared fixtures: the databases every persistence test runs against."""
+"""Shared fixtures: the databases every persistence test runs against, and an embedded
+database with a folder store (`local`)."""
 
 import os
 import sqlite3  # noqa: F401  -- before TensorFlow, see recognition/__init__.py
@@ -33,3 +34,18 @@ def db_url(request, tmp_path):
     with admin.connect() as c:
         c.execute(text(f'DROP DATABASE IF EXISTS "{name}" WITH (FORCE)'))
     admin.dispose()
+
+
+@pytest.fixture
+def local(tmp_path):
+    """An embedded database and a folder store in a temp folder."""
+    from types import SimpleNamespace
+
+    from worker.db import make_engine, session_factory, upgrade
+    from worker.io.store import LocalStore
+
+    url = f"sqlite:///{tmp_path / 'h.sqlite'}"
+    upgrade(url)
+    engine = make_engine(url)
+    yield SimpleNamespace(url=url, sessions=session_factory(engine), store=LocalStore(tmp_path / "store"))
+    engine.dispose()

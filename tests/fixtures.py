@@ -242,3 +242,16 @@ def seed_document(sessions, store, path: Path, lines: list[list[tuple]]) -> int:
         store_page(s, doc.id, work, recs, None)
         s.commit()
         return doc.id
+
+
+HAND_WORDS = "the quick brown fox jumps over lazy dog pack my box with five dozen liquor jugs how vexingly daft zebras".split()
+
+
+def unseen_hand(folder: Path, n: int, seed: int = 0) -> Path:
+    """Lines in one hand the bundle never trained on (OpenCV's Hershey script)."""
+    rng = np.random.default_rng(seed)
+    samples = []
+    for i in range(n):
+        t = " ".join(rng.choice(HAND_WORDS, size=int(rng.integers(2, 5))))
+        samples.append((f"l{i:03d}.png", text_image(t, height=60, scale=1.2), t))
+    return write_labels_folder(folder, samples)
