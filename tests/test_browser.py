@@ -12,6 +12,7 @@ from pathlib import Path
 import httpx
 import pytest
 
+from recognition.keywords import DEFAULT_MIN_PROB
 from tests.fixtures import seed_document
 from tests.services import free_port, wait_port
 from worker.db import make_engine, session_factory, upgrade
@@ -137,8 +138,12 @@ def test_review_three_lines_with_the_keyboard(served, browser, tmp_path):
     if os.environ.get("HTR_SCREENSHOT"):  # README's picture: HTR_SCREENSHOT=docs/review.png
         shutil.copyfile(shot, ROOT / os.environ["HTR_SCREENSHOT"])
 
-    # The corrections are what search finds and what the exports say.
-    browser.get(f"{url}/search?q=gaitskell")
+    # The corrections are what search finds and what the exports say: the search form, sent at
+    # its default threshold (the browser checks the number against the field's step first).
+    browser.get(f"{url}/search")
+    assert browser.find_element(By.NAME, "min_prob").get_attribute("value") == str(DEFAULT_MIN_PROB)
+    browser.find_element(By.CSS_SELECTOR, ".search-form [name=q]").send_keys("gaitskell", Keys.ENTER)
+    wait.until(ec.url_contains(f"min_prob={DEFAULT_MIN_PROB}"))
     hit = browser.find_element(By.CSS_SELECTOR, ".hits a")
     assert "Dear Mr Gaitskell" in browser.find_element(By.CSS_SELECTOR, ".hit-text").text
     hit.click()
