@@ -109,7 +109,7 @@ def processed(tmp_path_factory):
 def test_the_cli_stderr_carries_no_backend_start_up_noise(processed):
     _, env = processed
     res = htr("recognize", str(ROOT / "examples" / "line.png"), env=env)
-    assert res.returncode == 0 and "There are two basic" in res.stdout
+    assert res.returncode == 0 and "There are two basic points" in res.stdout
     for noise in ("oneDNN", "cuInit", "absl", "cuda", "cpu_feature_guard", "I0000", "E0000"):
         assert noise not in res.stderr, res.stderr
 

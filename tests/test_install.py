@@ -51,5 +51,5 @@ def test_a_plain_install_processes_the_sample_from_elsewhere(tmp_path):
     shown = subprocess.run(
         [sys.executable, "-m", "worker.cli", "show", "1"], cwd=work, env=env, capture_output=True, text=True, timeout=120
     )
-    assert "There are two basic" in shown.stdout
+    assert "There are two basic points" in shown.stdout
     assert (work / "var" / "htr.sqlite").is_file()  # the embedded database, migrated where the command ran
