@@ -89,8 +89,9 @@ def main() -> None:
         "batch_size": args.batch_size,
         "mean_line_width_px": round(float(np.mean([im.shape[1] for im in lines])), 1),
     }
+    plain: dict[str, Predictor] = {}
     for name in ("greedy", "beam"):
-        pred = Predictor.load(args.model, decoder=DecoderOptions(name=name), batch_size=args.batch_size)
+        pred = plain[name] = Predictor.load(args.model, decoder=DecoderOptions(name=name), batch_size=args.batch_size)
         n_lines = lines if name == "greedy" else lines[: max(20, len(lines) // 10)]
         n_words = words if name == "greedy" else words[: max(100, len(words) // 10)]
         out[f"{name}_words_per_s"] = round(timed(pred, n_words), 1)
@@ -98,9 +99,8 @@ def main() -> None:
     pred = Predictor.load(args.model, batch_size=args.batch_size, keywords=True)
     out["greedy_keywords_words_per_s"] = round(timed(pred, words), 1)
     out["greedy_keywords_lines_per_s"] = round(timed(pred, lines), 1)
-    plain = Predictor.load(args.model, batch_size=args.batch_size)
     for name, images in (("words", words), ("lines", lines)):
-        out[f"index_overhead_{name}_percent"] = round(100 * index_overhead(pred, plain, images), 1)
+        out[f"index_overhead_{name}_percent"] = round(100 * index_overhead(pred, plain["greedy"], images), 1)
     recs = pred.predict(lines)
     n_words = sum(len(r.words) for r in recs)
     out["index_entries_per_word"] = round(sum(len(w.alternatives) for r in recs for w in r.words) / max(1, n_words), 2)
