@@ -7,23 +7,19 @@ from __future__ import annotations
 
 import unicodedata
 
+from .text import normalize_text
+
 # IAM's character set: letters, digits, space and the punctuation that occurs in
 # IAM transcriptions.
 IAM_CHARS = " !\"#&'()*+,-./0123456789:;?ABCDEFGHIJKLMNOPQRSTUVWXYZabcdefghijklmnopqrstuvwxyz"
 
-# Characters outside the set that have an obvious in-set spelling.
-_FOLD = {
-    "\u2018": "'",
-    "\u2019": "'",
-    "\u201c": '"',
-    "\u201d": '"',
-    "\u2013": "-",
-    "\u2014": "-",
-    "\u00a0": " ",
-    "[": "(",
-    "]": ")",
-    "\t": " ",
-}
+# What Western European archives are written in: IAM's set, the letters of French, German,
+# Spanish, Italian and Portuguese with their capitals, and the signs of letters and registers.
+# Typographic variants (curly quotes, dashes) are folded before encoding (``text.normalize_text``).
+WESTERN_CHARS = IAM_CHARS + "$%=@[]_«»°€£§" + "àâäáãçèéêëíìîïñóòôöõœæßùúûüÿ" + "ÀÂÄÁÃÇÈÉÊËÍÌÎÏÑÓÒÔÖÕŒÆÙÚÛÜŸ"
+
+# Characters outside a set that have an obvious in-set spelling (a set without brackets).
+_FOLD = {"[": "(", "]": ")"}
 
 
 class Charset:
@@ -45,11 +41,12 @@ class Charset:
         return self._index.get(" ", -1)
 
     def normalize(self, text: str) -> str:
-        """Fold text onto the charset: known substitutions, accents stripped,
-        unknown characters dropped, runs of spaces collapsed."""
+        """Fold text onto the charset: ``normalize_text``, then known substitutions, accents
+        stripped where the set has no accented letter, unknown characters dropped."""
         out = []
-        for ch in text:
-            ch = _FOLD.get(ch, ch)
+        for ch in normalize_text(text):
+            if ch not in self._index:
+                ch = _FOLD.get(ch, ch)
             if ch not in self._index:
                 base = unicodedata.normalize("NFKD", ch)
                 base = "".join(c for c in base if c in self._index)

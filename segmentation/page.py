@@ -5,6 +5,8 @@ from __future__ import annotations
 import cv2
 import numpy as np
 
+from recognition.crop import CROP_MARGIN, cut_line
+
 from .binarize import DEFAULT_METHOD, binarize
 from .cleanup import outside_sheet, remove_blots, remove_edge_marks
 from .deskew import estimate_skew, rotate
@@ -83,9 +85,6 @@ def segment_page(image: np.ndarray, method: str = DEFAULT_METHOD, deskew: bool =
     return PageLayout(w, h, angle, lines, straight, masks, printed)
 
 
-CROP_MARGIN = 4
-
-
 def crop_span_to_page(
     width: int, height: int, angle: float, line_box: Box, x0: float, x1: float, margin: int = CROP_MARGIN
 ) -> Box:
@@ -101,20 +100,15 @@ def crop_span_to_page(
 
 
 def line_crops(layout: PageLayout, margin: int = CROP_MARGIN) -> list[np.ndarray]:
-    """Gray crops of each line from the deskewed page; ink of other lines inside
-    the box is painted over with paper so recognition sees one line only."""
+    """Gray crops of each line from the deskewed page (``recognition.crop.cut_line``): ink of
+    other lines inside the box is painted over with paper so recognition sees one line only."""
     page = layout.deskewed
     if page is None:
         raise ValueError("line_crops needs the layout's deskewed page")
-    crops = []
-    for line, mask in zip(layout.lines, layout.line_masks):
-        b = line.box
-        crop = page[b.y0 : b.y1, b.x0 : b.x1].copy()
-        paper = int(np.percentile(crop, 90)) if crop.size else 255
-        own = cv2.dilate(mask.astype(np.uint8), np.ones((5, 5), np.uint8)).astype(bool)
-        crop[~own] = np.maximum(crop[~own], paper)
-        crops.append(cv2.copyMakeBorder(crop, margin, margin, margin, margin, cv2.BORDER_CONSTANT, value=paper))
-    return crops
+    return [
+        cut_line(page, (b.x0, b.y0, b.x1, b.y1), mask, margin)
+        for b, mask in ((ln.box, m) for ln, m in zip(layout.lines, layout.line_masks))
+    ]
 
 
 def draw_overlay(image: np.ndarray, layout: PageLayout) -> np.ndarray:

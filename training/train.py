@@ -28,7 +28,7 @@ import yaml
 
 from recognition.bundle import Bundle
 from recognition.calibration import Calibrator, reliability_table
-from recognition.charset import IAM_CHARS, Charset
+from recognition.charset import IAM_CHARS, WESTERN_CHARS, Charset
 from recognition.lm import CharNgramLM, Lexicon
 from recognition.model import ModelConfig, build_crnn, ctc_loss
 from recognition.predictor import DecoderOptions, Predictor
@@ -56,7 +56,7 @@ class TrainConfig:
     run_dir: str = "runs/htr-base"
     output: str = "recognition/models/htr-base"
     data_root: str | None = None
-    chars: str = IAM_CHARS
+    chars: str = IAM_CHARS  # the characters, or a named set: "iam", "western"
     model: dict = field(default_factory=dict)
     preprocess: dict = field(default_factory=dict)
     train: list = field(default_factory=list)  # [{spec, weight}]
@@ -225,8 +225,11 @@ def _tensorboard_available() -> bool:
 # ----------------------------------------------------------------------------
 
 
+CHARSETS = {"iam": IAM_CHARS, "western": WESTERN_CHARS}
+
+
 def setup(cfg: TrainConfig):
-    charset = Charset(cfg.chars)
+    charset = Charset(CHARSETS.get(cfg.chars, cfg.chars))
     pre = PreprocessConfig.from_json(cfg.preprocess)
     mcfg = ModelConfig.from_json(
         {**ModelConfig().to_json(), **cfg.model, "height": pre.height, "num_classes": charset.num_classes}
@@ -234,13 +237,16 @@ def setup(cfg: TrainConfig):
     return charset, pre, mcfg
 
 
-def init_weights(model, bundle_path: str | Path) -> tuple[list[str], list[str]]:
+def init_weights(model, bundle_path: str | Path, charset: Charset | None = None) -> tuple[list[str], list[str]]:
     """Copy a bundle's weights into ``model`` layer by layer, where name and
     shapes match (all of them for the same architecture; the shared layers
-    when growing one, e.g. a BiLSTM layer more). Returns (copied, left fresh)."""
+    when growing one, e.g. a BiLSTM layer more). With ``charset`` (the model's,
+    larger than the bundle's) the output layer grows: see ``grow_logits``.
+    Returns (copied, left fresh)."""
     from recognition.bundle import load_bundle
 
-    src = load_bundle(bundle_path).model
+    bundle = load_bundle(bundle_path)
+    src = bundle.model
     assert src is not None
     copied, fresh = [], []
     for layer in model.layers:
@@ -253,11 +259,55 @@ def init_weights(model, bundle_path: str | Path) -> tuple[list[str], list[str]]:
         if other is not None and [tuple(w.shape) for w in other.weights] == [tuple(w.shape) for w in layer.weights]:
             layer.set_weights(other.get_weights())
             copied.append(layer.name)
+        elif other is not None and layer.name == "logits" and charset is not None:
+            layer.set_weights(grow_logits(other.get_weights(), bundle.charset, charset))
+            copied.append(layer.name)
         else:
             fresh.append(layer.name)
     if not copied:
         raise ValueError(f"{bundle_path}: no layer matches the configured model")
     return copied, fresh
+
+
+NEW_CHAR_PENALTY = 3.0  # logit bias a new character starts below the letter it is copied from
+# Base letters of new characters the old set cannot spell by folding.
+_BASE = {
+    "«": '"',
+    "»": '"',
+    "°": "o",
+    "œ": "o",
+    "Œ": "O",
+    "æ": "a",
+    "Æ": "A",
+    "ß": "B",
+    "€": "E",
+    "£": "L",
+    "§": "S",
+    "=": "-",
+    "_": "-",
+}
+
+
+def grow_logits(weights: list[np.ndarray], old: Charset, new: Charset) -> list[np.ndarray]:
+    """Output layer weights (kernel, bias) for ``new`` from those of ``old``: the blank and
+    every character both sets hold keep their column; a new character starts as the column
+    of its base letter (``é`` from ``e``, ``«`` from ``"``, where the old set has one) with its bias
+    ``NEW_CHAR_PENALTY`` lower, so the grown model reads as before until training moves it;
+    characters without a base start from the mean column, as unlikely."""
+    kernel, bias = weights
+    k = np.zeros((kernel.shape[0], new.num_classes), kernel.dtype)
+    b = np.full(new.num_classes, float(bias.min()) - NEW_CHAR_PENALTY, bias.dtype)
+    k[:, :] = kernel.mean(axis=1, keepdims=True)
+    k[:, 0], b[0] = kernel[:, 0], bias[0]
+    index = {c: i + 1 for i, c in enumerate(old.chars)}
+    for j, ch in enumerate(new.chars, 1):
+        if ch in index:
+            k[:, j], b[j] = kernel[:, index[ch]], bias[index[ch]]
+            continue
+        base = _BASE.get(ch) or old.normalize(ch)[:1]
+        if base in index:
+            k[:, j], b[j] = kernel[:, index[base]], bias[index[base]] - NEW_CHAR_PENALTY
+    return [k, b]
 
 
 def ensure_fonts(cfg: TrainConfig) -> None:
@@ -320,7 +370,7 @@ def train(
         model = build_crnn(mcfg)
         if init_from:
             # Fine-tune, continue or grow from a shipped bundle (fresh optimizer).
-            copied, fresh = init_weights(model, init_from)
+            copied, fresh = init_weights(model, init_from, charset)
             print(
                 f"initialized from {init_from}: {len(copied)} layers copied" + (f", new: {', '.join(fresh)}" if fresh else ""),
                 flush=True,

@@ -8,6 +8,8 @@ Specs (``DATA`` is the data root, default ``$HTR_DATA_DIR`` or ``../shared/data`
 - ``punctuation:SPLIT``                           synthetic lone punctuation marks
 - ``fonts:SPLIT`` / ``fonts-words:SPLIT``         handwriting fonts (split by family)
 - ``form-names:SPLIT``                            real scanned name fields in capitals
+- ``alto:DIR[:SPLIT]`` / ``pagexml:DIR[:SPLIT]``   lines of real pages (ALTO or PAGE XML)
+- ``copiste|poilus|peraire|stanford|riant:SPLIT`` the real-pages and registers sets by name
 - a folder holding ``labels.tsv``                  (``file<TAB>text``)
 - any of them followed by ``+neighbours``          with ink of neighbouring lines
   cut into each crop, as in real line boxes (``context.WithNeighbours``)
@@ -26,6 +28,8 @@ from .form_names import FormNames
 from .iam import IamOffline
 from .iam_ondb import IamOnDB
 from .punctuation import Punctuation
+from .real_pages import NAMED as REAL_PAGE_SETS
+from .real_pages import RealPages, open_real_pages
 from .washington import Washington
 
 __all__ = [
@@ -38,6 +42,7 @@ __all__ = [
     "Item",
     "LabelsFolder",
     "Punctuation",
+    "RealPages",
     "Washington",
     "WithNeighbours",
     "default_data_root",
@@ -75,10 +80,13 @@ def open_dataset(spec: str, data_root: str | Path | None = None) -> Dataset:
         return FormNames(root / "form-names", arg or "test")
     if kind == "punctuation":
         return Punctuation(arg or "test")
+    if kind in REAL_PAGE_SETS or kind in ("alto", "pagexml"):
+        return open_real_pages(kind, arg, root)
     if kind == "folder":
         return LabelsFolder(arg)
     raise DatasetError(
         f"unknown dataset {spec!r}: use iam-ondb:SPLIT, washington:cv1/test, iam-lines:ROOT, "
         "iam-words:ROOT, punctuation:SPLIT, fonts:SPLIT, fonts-words:SPLIT, form-names:SPLIT "
+        "alto:DIR[:SPLIT], pagexml:DIR[:SPLIT], copiste|poilus|peraire|stanford|riant:SPLIT "
         "or a folder with labels.tsv"
     )
