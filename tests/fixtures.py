@@ -255,3 +255,71 @@ def unseen_hand(folder: Path, n: int, seed: int = 0) -> Path:
         t = " ".join(rng.choice(HAND_WORDS, size=int(rng.integers(2, 5))))
         samples.append((f"l{i:03d}.png", text_image(t, height=60, scale=1.2), t))
     return write_labels_folder(folder, samples)
+
+
+ALTO_NS = {
+    "v2": "http://www.loc.gov/standards/alto/ns-v2#",
+    "v3": "http://www.loc.gov/standards/alto/ns-v3#",
+    "v4": "http://www.loc.gov/standards/alto/ns-v4#",
+}
+PAGE_NS = {
+    "2013": "http://schema.primaresearch.org/PAGE/gts/pagecontent/2013-07-15",
+    "2019": "http://schema.primaresearch.org/PAGE/gts/pagecontent/2019-07-15",
+}
+
+
+def write_page_set(root: Path, texts: list[str], fmt: str = "alto", version: str = "v4", name: str = "page_0001") -> Path:
+    """A scanned-looking page (Hershey script lines, well apart) as ``root/images/NAME.png`` with
+    its ground truth in ``root/xml/NAME.xml``: ALTO (v2, v3, v4) or PAGE XML (2013, 2019), one
+    region, a polygon, baseline and text per line. PAGE regions are listed in reverse and put
+    in order by a ``ReadingOrder``."""
+    (root / "images").mkdir(parents=True, exist_ok=True)
+    (root / "xml").mkdir(parents=True, exist_ok=True)
+    width, gap = 1200, 110
+    page = np.full((gap * (len(texts) + 2), width), 235, np.uint8)
+    lines = []
+    for i, text in enumerate(texts):
+        img = text_image(text, scale=1.4)
+        y, x = gap * (i + 1), 60
+        h, w = img.shape
+        page[y : y + h, x : x + w] = np.minimum(page[y : y + h, x : x + w], img)
+        ink = np.argwhere(img < 128)
+        (y0, x0), (y1, x1) = ink.min(axis=0) + (y, x), ink.max(axis=0) + (y, x)
+        lines.append((text, int(x0) - 3, int(y0) - 3, int(x1) + 3, int(y1) + 3))
+    cv2.imwrite(str(root / "images" / f"{name}.png"), page)
+    H, W = page.shape
+    if fmt == "alto":
+        ns = ALTO_NS[version]
+        body = "".join(
+            f'<TextLine ID="l{i}" BASELINE="{x0} {y1 - 8} {x1} {y1 - 8}" HPOS="{x0}" VPOS="{y0}" WIDTH="{x1 - x0}" HEIGHT="{y1 - y0}">'
+            f'<Shape><Polygon POINTS="{x0} {y0} {x1} {y0} {x1} {y1} {x0} {y1}"/></Shape>'
+            + "".join(f'<String CONTENT="{w}"/><SP/>' for w in text.split())
+            + "</TextLine>"
+            for i, (text, x0, y0, x1, y1) in enumerate(lines)
+        )
+        xml = (
+            f'<?xml version="1.0" encoding="UTF-8"?><alto xmlns="{ns}"><Description><MeasurementUnit>pixel</MeasurementUnit>'
+            f"<sourceImageInformation><fileName>{name}.png</fileName></sourceImageInformation></Description>"
+            f'<Tags><OtherTag ID="BT1" LABEL="Main"/></Tags><Layout><Page WIDTH="{W}" HEIGHT="{H}" PHYSICAL_IMG_NR="1" ID="p1">'
+            f'<PrintSpace><TextBlock ID="b1" TAGREFS="BT1">{body}</TextBlock></PrintSpace></Page></Layout></alto>'
+        )
+    else:
+        ns = PAGE_NS[version]
+        regions = []
+        for i, (text, x0, y0, x1, y1) in enumerate(lines):
+            pts = f"{x0},{y0} {x1},{y0} {x1},{y1} {x0},{y1}"
+            regions.append(
+                f'<TextRegion id="r{i}" custom="structure {{type:paragraph;}}"><Coords points="{pts}"/>'
+                f'<TextLine id="l{i}"><Coords points="{pts}"/><Baseline points="{x0},{y1 - 8} {x1},{y1 - 8}"/>'
+                f"<TextEquiv><Unicode>{text}</Unicode></TextEquiv></TextLine></TextRegion>"
+            )
+        order = "".join(f'<RegionRefIndexed index="{i}" regionRef="r{i}"/>' for i in range(len(lines)))
+        xml = (
+            f'<?xml version="1.0" encoding="UTF-8"?><PcGts xmlns="{ns}"><Metadata><Creator>tests</Creator></Metadata>'
+            f'<Page imageFilename="{name}.png" imageWidth="{W}" imageHeight="{H}">'
+            f'<ReadingOrder><OrderedGroup id="g">{order}</OrderedGroup></ReadingOrder>'
+            + "".join(reversed(regions))
+            + "</Page></PcGts>"
+        )
+    (root / "xml" / f"{name}.xml").write_text(xml, encoding="utf-8")
+    return root

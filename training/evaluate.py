@@ -6,6 +6,7 @@ import time
 from collections.abc import Sequence
 
 from recognition.predictor import Predictor
+from recognition.text import fold_accents
 
 from .datasets import DatasetError, open_dataset
 from .metrics import rates, slice_rates
@@ -14,7 +15,7 @@ from .metrics import rates, slice_rates
 def evaluate(
     predictor: Predictor, specs: list[str], data_root=None, limit: int | None = None, batch: int = 256, slices: Sequence[str] = ()
 ) -> dict:
-    """Per dataset: CER, WER, exact match, case-insensitive CER, and the
+    """Per dataset: CER, WER, exact match, case-insensitive and accent-blind CER, and the
     figures of each slice (``training.metrics.SLICES``) asked for."""
     results = {}
     for spec in specs:
@@ -37,6 +38,7 @@ def evaluate(
                 hyps.append(rec.text)
         r = rates(refs, hyps)
         r["cer_case_insensitive"] = rates([t.lower() for t in refs], [t.lower() for t in hyps])["cer"]
+        r["cer_accents_folded"] = rates([fold_accents(t) for t in refs], [fold_accents(t) for t in hyps])["cer"]
         if slices:
             r["slices"] = {
                 k: {m: round(v, 4) if isinstance(v, float) else v for m, v in fig.items()}

@@ -104,7 +104,7 @@ def read_alto(xml: str | Path) -> PageTruth:
         raise DatasetError(f"{xml}: no Page element")
     page = pages[0]
     width, height = int(float(page.get("WIDTH", 0))), int(float(page.get("HEIGHT", 0)))
-    lines = []
+    lines: list[LineTruth] = []
     for block in _descendants(page, "TextBlock"):
         block_tags = tuple(labels.get(r, r) for r in (block.get("TAGREFS") or "").split())
         for line in _children(block, "TextLine"):
@@ -141,7 +141,7 @@ def read_pagexml(xml: str | Path) -> PageTruth:
     order = {r.get("regionRef"): int(r.get("index", 0)) for r in _descendants(page, "RegionRefIndexed")}
     if order:
         regions.sort(key=lambda r: order.get(r.get("id"), len(order)))
-    lines = []
+    lines: list[LineTruth] = []
     for region in regions:
         kind = region.get("type") or ""
         custom = re.findall(r"structure\s*\{[^}]*type:([^;}]+)", region.get("custom") or "")

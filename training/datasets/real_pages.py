@@ -71,6 +71,16 @@ def clean_transcription(text: str) -> str | None:
     return folded
 
 
+def reference_text(text: str) -> str:
+    """A ground-truth line as it counts in a whole page's transcript: markup marks removed
+    (``>po<`` → ``po``, ``><`` → nothing, ``M^r`` → ``Mr``), folded onto the charset; page ids
+    written as file names count as nothing (the ink reads otherwise)."""
+    text = " ".join(text.split())
+    if _PAGE_ID.match(text):
+        return ""
+    return _CHARSET.normalize(text.translate(_MARKS).replace("<", "").replace(">", ""))
+
+
 def bucket(key: str) -> str:
     b = zlib.crc32(key.encode("utf-8")) % 10
     return "test" if b == 0 else "val" if b == 1 else "train"

@@ -75,6 +75,21 @@ def cmd_evaluate(args) -> int:
     return 0
 
 
+def cmd_evaluate_pages(args) -> int:
+    from ..pipeline.evaluate import evaluate_pages
+
+    pred = predictor(args)
+
+    def progress(name: str, counts: dict, _text: str) -> None:
+        if args.verbose:
+            errs, chars = counts["page_char_errors"], max(1, counts["page_chars"])
+            print(f"{name}: {counts['matched']}/{counts['truth']} lines found, page CER {errs / chars:.3f}", file=sys.stderr)
+
+    res = {spec: evaluate_pages(pred.predict, spec, data_root(args), args.limit, progress) for spec in args.datasets}
+    print(json.dumps(res, indent=2))
+    return 0
+
+
 def cmd_train(args) -> int:
     from training.train import TrainConfig, export, train
 
@@ -125,6 +140,21 @@ def register(sub) -> None:
     )
     model_args(e)
     e.set_defaults(func=cmd_evaluate)
+
+    ep = sub.add_parser(
+        "evaluate-pages",
+        help="whole pages through segmentation and reading against ALTO / PAGE XML ground truth: line detection, page and line CER",
+    )
+    ep.add_argument(
+        "datasets",
+        nargs="+",
+        help="copiste:test, poilus:test, stanford:test, peraire:test, alto:DIR[:SPLIT], pagexml:DIR[:SPLIT]",
+    )
+    ep.add_argument("--data-root", help="folder with real-pages/ (default $HTR_DATA_DIR or ../shared/data)")
+    ep.add_argument("--limit", type=int, help="the first N pages of each set")
+    ep.add_argument("-v", "--verbose", action="store_true", help="a line per page on stderr")
+    model_args(ep)
+    ep.set_defaults(func=cmd_evaluate_pages)
 
     t = sub.add_parser("train", help="train a model from a YAML config")
     t.add_argument("--config", required=True)
