@@ -83,6 +83,8 @@ def _barrier_cuts(barriers, stats, keep, h: int) -> list[int]:
     """Rows of the horizontal rulings that separate lines (form boxes): those
     that no more than two pieces of writing cross. On ruled notebook paper
     the descenders cross the rulings, so those rulings are not cuts."""
+    if ruled_paper(barriers):
+        return []
     tops = stats[:, cv2.CC_STAT_TOP]
     bottoms = tops + stats[:, cv2.CC_STAT_HEIGHT]
     cuts = []
@@ -91,6 +93,21 @@ def _barrier_cuts(barriers, stats, keep, h: int) -> list[int]:
         if crossing <= 2 and 0 < (y0 + y1) // 2 < h:
             cuts.append((y0 + y1) // 2)
     return sorted(set(cuts))
+
+
+def ruled_paper(barriers: Sequence[tuple[int, int]], min_rules: int = 5, spread: float = 0.15) -> bool:
+    """Rulings evenly spaced down the page (ruled writing paper, a printed lined form): writing
+    sits on them and crosses them, so they guide lines rather than part them. (Removing a rule
+    cuts the strokes that cross it, so crossings cannot be counted on the cleaned page.)"""
+    if len(barriers) < min_rules:
+        return False
+    centres = np.array([(a + b) / 2.0 for a, b in barriers])
+    gaps = np.diff(centres)
+    gaps = gaps[gaps > 0.3 * np.median(gaps)]  # a rule seen twice (both edges of a thick one)
+    if len(gaps) < min_rules - 1:
+        return False
+    med = float(np.median(gaps))
+    return float(np.median(np.abs(gaps - med))) <= spread * med
 
 
 @dataclass
@@ -265,7 +282,22 @@ def segment_lines(
         pixel_line = attached
         extents = _extents(ink, pixel_line, len(centres))
     boxes, masks = _boxes_and_masks(ink, pixel_line, line_ids, extents)
-    return boxes, masks, ink.ch
+    kept = [i for i, m in enumerate(masks) if not ruling_remnant(m, ink.ch)]
+    return [boxes[i] for i in kept], [masks[i] for i in kept], ink.ch
+
+
+def ruling_remnant(mask: np.ndarray, ch: float) -> bool:
+    """A line that is what ruling removal left of a printed rule (a broken or bowed stretch of
+    it): wide, with most of its ink in a band a few pixels high. Writing spreads over its
+    x-height and beyond."""
+    h, w = mask.shape
+    total = int(mask.sum())
+    if w < 3 * ch or total == 0:
+        return False
+    band = max(3, int(round(0.2 * ch)))
+    rows = mask.sum(axis=1).astype(np.int64)
+    densest = int(np.convolve(rows, np.ones(band, np.int64), mode="valid").max()) if h >= band else total
+    return densest >= 0.7 * total
 
 
 def _otsu_1d(values: np.ndarray) -> float:

@@ -205,3 +205,33 @@ def test_a_single_line_or_word_image_keeps_all_its_ink(name, n_words):
     (crop,) = line_crops(layout)
     assert (crop < 128).sum() >= 0.95 * (layout.deskewed < 128).sum()
     assert layout.line_masks[0].sum() >= 0.95 * mask.sum()
+
+
+def test_ruled_paper_lines_follow_the_writing_not_the_rules():
+    """Writing on evenly ruled paper sits on the rules and its descenders cross them: each
+    line's box holds that line's writing alone, not a band from rule to rule."""
+    page = np.full((900, 1100), 240, np.uint8)
+    for k in range(12):
+        cv2.line(page, (20, 100 + 60 * k), (1080, 100 + 60 * k), 150, 2)
+    texts = ["ghastly jumpy query", "pigs jog happily by", "quaint gypsy jig yoga", "hyped gaudy jumping", "a dog jogs yearly"]
+    bodies = []
+    for i, text in enumerate(texts):
+        baseline = 160 + 60 * i  # on a rule
+        cv2.putText(page, text, (60, baseline - 2), cv2.FONT_HERSHEY_SCRIPT_SIMPLEX, 1.6, 20, 3, cv2.LINE_AA)
+        bodies.append(baseline - 12)
+    layout = segment_page(page)
+    assert len(layout.lines) == len(texts)
+    for line, body in zip(layout.lines, bodies):
+        box = line.page_box
+        assert box.y0 < body < box.y1 and box.height < 55  # less than a rule's spacing (60)
+
+
+def test_rule_remnants_are_not_lines():
+    from segmentation.lines import ruling_remnant
+
+    rule = np.zeros((12, 600), bool)
+    rule[5:8, :] = True  # a stretch of printed rule that removal left
+    rule[0:4, 100:104] = True  # ... with a speck of writing touching it
+    assert ruling_remnant(rule, ch=30)
+    writing = text_image("minimum wage") < 128
+    assert not ruling_remnant(writing, ch=20)
