@@ -30,6 +30,7 @@ import numpy as np
 from .charset import Charset
 from .decoding import BLANK, Decoded
 from .lm import CharNgramLM
+from .text import fold_accents
 
 MAX_POSITIONS = 3  # unsure segments combined per word (3 options each: ≤ 27 spellings)
 SURE = 0.97  # a segment whose character has this weight or more is not varied
@@ -52,8 +53,9 @@ class Alternative:
 
 
 def normalize_term(text: str) -> str:
-    """The form words are indexed and searched by: lower case, letters and digits only."""
-    return "".join(ch for ch in text.lower() if ch.isalnum())
+    """The form words are indexed and searched by: lower case, accents folded (``Été`` finds
+    ``ete``, ``été`` and ``Ete``), letters and digits only."""
+    return "".join(ch for ch in fold_accents(text.lower()) if ch.isalnum())
 
 
 def _options(probs: np.ndarray, k: int, span: tuple[int, int], space: int) -> list[tuple[int, float]]:

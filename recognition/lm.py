@@ -17,7 +17,7 @@ from pathlib import Path
 
 BOS = "\x02"
 EOS = "\x03"
-_WORD = re.compile(r"[A-Za-z]+")
+_WORD = re.compile(r"[^\W\d_]+")  # runs of letters, accented ones too
 
 
 class CharNgramLM:
@@ -105,13 +105,13 @@ class Lexicon:
     @staticmethod
     def _fragment(prefix: str) -> str:
         i = len(prefix)
-        while i > 0 and prefix[i - 1].isascii() and prefix[i - 1].isalpha():
+        while i > 0 and prefix[i - 1].isalpha():
             i -= 1
         return prefix[i:].lower()
 
     def allows(self, prefix: str, ch: str) -> bool:
         frag = self._fragment(prefix)
-        if ch.isascii() and ch.isalpha():
+        if ch.isalpha():
             return (frag + ch.lower()) in self.prefixes
         return frag == "" or frag in self.words
 

@@ -251,3 +251,18 @@ def test_htr_search_gives_probabilities_and_exact_search_stays(tmp_path):
     assert len(exact) == 1 and exact[0]["probability"] is None
     bad = htr("search", "basic", "--min-prob", "2")
     assert bad.returncode == 2 and "probability from 0 to 1" in bad.stderr
+
+
+def test_search_terms_fold_case_and_accents():
+    from recognition.keywords import normalize_term
+
+    assert normalize_term("Été") == normalize_term("ete") == "ete"
+    assert normalize_term("l'Œuvre,") == "loeuvre"
+
+
+def test_lexicon_holds_accented_words():
+    from recognition.lm import Lexicon
+
+    lex = Lexicon.from_texts(["Le Noël de l'élève", "été 1905"])
+    assert {"noël", "élève", "été", "de", "le", "l"} <= lex.words
+    assert lex.allows("él", "è") and lex.complete("l'élève") and not lex.complete("élèv")

@@ -80,6 +80,9 @@ class TrainConfig:
     label_quantum: int = 16  # ... and label length: larger on a GPU (fewer shapes to compile)
     workers: int = 2
     lm_order: int = 6
+    # Words of a language's common vocabulary added to the lexicon beside the training text's:
+    # {language: how many of its most frequent words} (wordfreq), e.g. {fr: 20000}.
+    lexicon_words: dict = field(default_factory=dict)
     weights_dtype: str = "float32"  # float16 halves the shipped weights file (measured after rounding)
     pen_variety: float = 0.0  # share of rendered training strokes drawn with a wider writer and pen style (render.PenStyle)
     # Batch normalization: "train" (batch statistics) or "frozen" (the --init-from bundle's running
@@ -458,6 +461,15 @@ def fit_calibration(pred: Predictor, valsets: list[ValSet]) -> tuple[Calibrator,
     return Calibrator.fit(raw_a, ok_a), reliability_table(held_out(raw_a[~half]), ok_a[~half])
 
 
+def common_words(counts: dict) -> list[str]:
+    """The ``n`` most frequent words of each language asked for (wordfreq), letters only."""
+    if not counts:
+        return []
+    from wordfreq import top_n_list
+
+    return [w for lang, n in counts.items() for w in top_n_list(lang, int(n)) if w.isalpha()]
+
+
 def export(cfg: TrainConfig, weights: Path | None = None) -> dict:
     charset, pre, mcfg = setup(cfg)
     run_dir = cfg.resolve(cfg.run_dir)
@@ -471,7 +483,7 @@ def export(cfg: TrainConfig, weights: Path | None = None) -> dict:
 
     train_texts = [t for spec in cfg.train for t in open_dataset(spec["spec"], cfg.data_root).texts()]
     lm = CharNgramLM.train(train_texts, order=cfg.lm_order)
-    lexicon = Lexicon.from_texts(train_texts)
+    lexicon = Lexicon.from_texts(train_texts + common_words(cfg.lexicon_words))
 
     # Calibration, one map per decoder (beam's n-gram mends words whose
     # characters scored low, so the same raw score means more there).
