@@ -5,10 +5,9 @@ from __future__ import annotations
 import cv2
 import numpy as np
 
-from recognition.crop import CROP_MARGIN, cut_line
-
 from .binarize import DEFAULT_METHOD, binarize
 from .cleanup import outside_sheet, remove_blots, remove_edge_marks
+from .crop import CROP_MARGIN, cut_line
 from .deskew import estimate_skew, rotate
 from .layout import Box, PageLayout, TextLine
 from .lines import segment_lines, segment_words
@@ -100,7 +99,7 @@ def crop_span_to_page(
 
 
 def line_crops(layout: PageLayout, margin: int = CROP_MARGIN) -> list[np.ndarray]:
-    """Gray crops of each line from the deskewed page (``recognition.crop.cut_line``): ink of
+    """Gray crops of each line from the deskewed page (``crop.cut_line``): ink of
     other lines inside the box is painted over with paper so recognition sees one line only."""
     page = layout.deskewed
     if page is None:

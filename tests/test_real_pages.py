@@ -11,7 +11,7 @@ import numpy as np
 import pytest
 
 from recognition.charset import IAM_CHARS, WESTERN_CHARS, Charset
-from recognition.crop import cut_line, cut_polygon
+from recognition.pages import cut_line, cut_polygon
 from recognition.text import fold_accents, normalize_text
 from tests.fixtures import write_page_set
 from training.datasets import DatasetError, RealPages, open_dataset

@@ -17,7 +17,7 @@ they never move when files are added:
 
 The bucket of a key is ``crc32(key) % 10``: 0 → test, 1 → val, else train.
 
-Lines are cut with ``recognition.crop.cut_polygon``, the crop reading uses.
+Lines are cut with ``recognition.pages.cut_polygon`` (``segmentation.crop``), the crop reading uses.
 Transcription markup (:func:`clean_transcription`) is resolved here; lines
 whose ink the text does not spell (crossed out, unreadable, formula source,
 the hand-written page ids of ``copiste``) are left out.
@@ -33,7 +33,7 @@ from pathlib import Path
 import numpy as np
 
 from recognition.charset import WESTERN_CHARS, Charset
-from recognition.crop import cut_polygon
+from recognition.pages import cut_polygon
 from recognition.text import normalize_text
 
 from .base import Dataset, DatasetError, Item, read_gray

@@ -9,7 +9,7 @@ paper):
   lines' area (``region_ious``), is at least ``IOU``; one to one, best overlaps first;
 - page CER / WER: the whole transcript in reading order against the ground truth's, lines
   joined by spaces (a merged or split line costs one character);
-- line CER: the ground-truth lines cut from their polygons (``recognition.crop``) and read
+- line CER: the ground-truth lines cut from their polygons (``segmentation.crop``) and read
   alone, as ``htr evaluate`` does;
 - each CER also with accents folded (``recognition.text.fold_accents``).
 """
@@ -24,7 +24,7 @@ import cv2
 import editdistance
 import numpy as np
 
-from recognition.crop import cut_polygon
+from recognition.pages import cut_polygon
 from recognition.text import fold_accents
 from training.datasets import RealPages, open_dataset
 from training.datasets.real_pages import clean_transcription, reference_text

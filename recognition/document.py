@@ -1,0 +1,104 @@
+"""The document model: what reading a document produces, as plain typed objects.
+
+``Document → Page → Line → Word`` with boxes (page pixels: x0, y0, x1, y1, x1/y1
+exclusive), text, calibrated confidences, a word's probable spellings (the
+keyword index's alternatives) and provenance (the model that read it, whether
+a person reviewed a line). The pipeline makes these; exports, the keyword
+index and the training export read them; the database maps to and from them.
+They serialize to JSON-ready dicts (``to_dict`` / ``from_dict``).
+"""
+
+from __future__ import annotations
+
+from dataclasses import asdict, dataclass, field
+from typing import Any
+
+BoxT = tuple[int, int, int, int]
+
+
+@dataclass
+class Alternative:
+    """A probable spelling of a word and its probability."""
+
+    text: str
+    probability: float
+
+
+@dataclass
+class Word:
+    text: str
+    box: BoxT
+    confidence: float
+    alternatives: list[Alternative] = field(default_factory=list)
+
+
+@dataclass
+class Line:
+    text: str
+    box: BoxT
+    confidence: float
+    words: list[Word] = field(default_factory=list)
+    reviewed: bool = False  # a person's text (confidence 1)
+
+
+@dataclass
+class Page:
+    index: int  # 0-based
+    width: int
+    height: int
+    lines: list[Line] = field(default_factory=list)
+    dpi: int | None = None
+    skew_degrees: float = 0.0
+    image: str | None = None  # where the page image is kept (a store key or a file)
+
+    @property
+    def text(self) -> str:
+        return "\n".join(ln.text for ln in self.lines)
+
+
+@dataclass
+class Document:
+    source: str  # the file the document came in as
+    pages: list[Page] = field(default_factory=list)
+    model: str | None = None  # "name version" of the model that read it
+    id: int | None = None  # its database id, when it has one
+    status: str = "done"
+
+    @property
+    def text(self) -> str:
+        """Lines one per row, a form feed before each page after the first."""
+        return "\f".join(p.text + "\n" if p.lines else "" for p in self.pages)
+
+    def to_dict(self) -> dict[str, Any]:
+        return asdict(self)
+
+    @classmethod
+    def from_dict(cls, data: dict[str, Any]) -> Document:
+        pages = [
+            Page(
+                **{
+                    **p,
+                    "lines": [
+                        Line(
+                            **{
+                                **ln,
+                                "box": tuple(ln["box"]),
+                                "words": [
+                                    Word(
+                                        **{
+                                            **w,
+                                            "box": tuple(w["box"]),
+                                            "alternatives": [Alternative(**a) for a in w.get("alternatives", [])],
+                                        }
+                                    )
+                                    for w in ln.get("words", [])
+                                ],
+                            }
+                        )
+                        for ln in p.get("lines", [])
+                    ],
+                }
+            )
+            for p in data.get("pages", [])
+        ]
+        return cls(**{**data, "pages": pages})

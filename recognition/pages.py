@@ -1,0 +1,92 @@
+"""Whole pages read without a database: segmentation, the line crops, the predictor, and the
+document model they make.
+
+    from recognition import read_page
+    page = read_page("scan.png")              # the bundled model, greedy decoding
+    for line in page.lines:
+        print(line.box, f"{line.confidence:.2f}", line.text)
+
+:func:`assemble_page` is the one place a page's readings become ``document.Page``: the
+pipeline's page step and :func:`read_page` both call it.
+"""
+
+from __future__ import annotations
+
+from collections.abc import Sequence
+from pathlib import Path
+from typing import TYPE_CHECKING
+
+import numpy as np
+
+from segmentation import Box, crop_span_to_page, line_crops, segment_page
+from segmentation.crop import cut_line, cut_polygon  # the crops recognition reads, for training and evaluation
+
+from .document import Alternative, Line, Page, Word
+
+if TYPE_CHECKING:
+    from .predictor import Predictor, Recognition
+
+__all__ = ["assemble_page", "cut_line", "cut_polygon", "read_page"]
+
+
+def assemble_page(
+    index: int,
+    width: int,
+    height: int,
+    angle: float,
+    boxes: Sequence[Box],
+    page_boxes: Sequence[Box],
+    readings: Sequence[Recognition],
+    dpi: int | None = None,
+    image: str | None = None,
+) -> Page:
+    """A page's document model from its line boxes (deskewed and on the page) and the readings
+    of its line crops: each word's box is its span in the crop (from the CTC alignment) mapped
+    back onto the page."""
+    lines = []
+    for box, pb, rec in zip(boxes, page_boxes, readings):
+        words = []
+        for w in rec.words:
+            wb = crop_span_to_page(width, height, angle, box, w.x0, w.x1)
+            words.append(
+                Word(
+                    w.text,
+                    (wb.x0, wb.y0, wb.x1, wb.y1),
+                    float(w.confidence),
+                    [Alternative(a.text, float(a.probability)) for a in w.alternatives],
+                )
+            )
+        lines.append(Line(rec.text, (pb.x0, pb.y0, pb.x1, pb.y1), float(rec.confidence), words))
+    return Page(index, width, height, lines, dpi, float(angle), image)
+
+
+def _gray(image: np.ndarray | str | Path) -> np.ndarray:
+    import cv2
+
+    if isinstance(image, (str, Path)):
+        img = cv2.imread(str(image), cv2.IMREAD_GRAYSCALE)
+        if img is None or img.size == 0:
+            raise ValueError(f"{image}: not a readable image")
+        return img
+    return np.asarray(image)
+
+
+def read_page(image: np.ndarray | str | Path, predictor: Predictor | None = None, index: int = 0) -> Page:
+    """Read one page image (an array, or the path of a PNG/JPEG/TIFF) with ``predictor``
+    (default: the bundled model, greedy decoding) into a ``document.Page``."""
+    if predictor is None:
+        from .predictor import Predictor
+
+        predictor = Predictor.load()
+    layout = segment_page(_gray(image))
+    crops = line_crops(layout)
+    readings = predictor.predict(crops) if crops else []
+    return assemble_page(
+        index,
+        layout.width,
+        layout.height,
+        layout.angle,
+        [ln.box for ln in layout.lines],
+        [ln.page_box for ln in layout.lines],
+        readings,
+    )
