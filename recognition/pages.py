@@ -19,14 +19,14 @@ from typing import TYPE_CHECKING
 import numpy as np
 
 from segmentation import Box, crop_span_to_page, line_crops, segment_page
-from segmentation.crop import cut_line, cut_polygon  # the crops recognition reads, for training and evaluation
+from segmentation.crop import cut_line, cut_polygon, polygon_box  # the crops recognition reads, for training and evaluation
 
 from .document import Alternative, Line, Page, Word
 
 if TYPE_CHECKING:
     from .predictor import Predictor, Recognition
 
-__all__ = ["assemble_page", "cut_line", "cut_polygon", "read_page"]
+__all__ = ["assemble_page", "cut_line", "cut_polygon", "polygon_box", "read_page"]
 
 
 def assemble_page(

@@ -158,3 +158,22 @@ def test_evaluate_pages_cli_with_the_bundled_model(tmp_path):
     res = json.loads(out.stdout)[f"pagexml:{tmp_path / 'set'}"]
     assert res["detection_recall"] == 1.0 and res["lines_found"] == 3
     assert 0.0 <= res["line_cer"] < 0.5 and 0.0 <= res["page_cer"] < 0.5
+
+
+def test_training_crops_are_sometimes_whole_boxes(tmp_path):
+    write_page_set(tmp_path, TEXTS, "alto", "v4")
+    page = read_alto(tmp_path / "xml" / "page_0001.xml")
+    (x0, y0), _, (x1, y1), _ = page.lines[1].polygon
+    xml = tmp_path / "xml" / "page_0001.xml"  # line 2's polygon leaves out the left half of its lower part
+    xml.write_text(
+        xml.read_text().replace(
+            f'POINTS="{x0:g} {y0:g} {x1:g} {y0:g} {x1:g} {y1:g} {x0:g} {y1:g}"',
+            f'POINTS="{x0:g} {y0:g} {x1:g} {y0:g} {x1:g} {y1:g} {(x0 + x1) / 2:g} {y1:g} {(x0 + x1) / 2:g} {(y0 + y1) / 2:g} {x0:g} {(y0 + y1) / 2:g}"',
+        )
+    )
+    ds = open_dataset(f"alto:{tmp_path}")
+    plain = ds.load(1)[0]
+    rng = np.random.default_rng(0)
+    shapes = {ds.load(1, rng)[0].tobytes() == plain.tobytes() for _ in range(40)}
+    assert shapes == {True, False}  # polygon crops, and boxes cut as they are
+    assert all(ds.load(1)[0].tobytes() == plain.tobytes() for _ in range(3))  # evaluation: always the polygon
