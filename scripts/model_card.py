@@ -62,6 +62,30 @@ def font_lines(cfg: dict) -> list[str]:
     return out
 
 
+REAL_PAGE_CREDITS = {
+    "copiste": '"Copiste d\'un jour" (BAnQ, 2024; banq-dcn/Copiste-d-un-jour): Wikipedia summaries copied by ~185 volunteers, modern Québécois French; split by text number (one writer per text)',
+    "poilus": '"Testaments de Poilus" (Archives nationales, CREMMA / HTR-United): soldiers\' wills 1914-1918, French; split by page',
+    "stanford": '"Memorials of Jane Lathrop Stanford" (PSL / Chartes students, HN2021): English letters of 1905; split by page',
+    "riant": '"Lectaurep" repertoires (Archives nationales / Inria, HTR-United): a Paris notary\'s register of the 1830s; split by page',
+    "peraire": '"Peraire ground truth" (alix-tz): one writer\'s notebooks; kept out of training (the new-hand benchmark), its `test_` pages measured',
+}
+
+
+def real_page_lines(cfg: dict) -> list[str]:
+    """The real-pages sources a config trains or validates on, credited (CC-BY 4.0)."""
+    specs = [str(t.get("spec", "")) for t in cfg.get("train") or []] + [str(v) for v in cfg.get("val") or []]
+    used = [k for k in REAL_PAGE_CREDITS if any(s.split(":")[0] == k for s in specs)] + ["peraire"]
+    out = [
+        "- **Real scanned pages** with line ground truth (ALTO v4 from eScriptorium; all under CC-BY 4.0),",
+        "  read by `training/datasets/layout_xml.py`, lines cut from their polygons by the crop reading uses",
+        "  (`segmentation/crop.py`; a quarter of training crops as the polygon's whole box). Transcription",
+        "  markup resolved as in `training/datasets/real_pages.py` (crossed-out and unreadable passages, formula",
+        "  source and hand-written page ids left out; `M^r` → `Mr`); splits by `crc32(key) % 10` (0 test, 1 val):",
+    ]
+    out += [f"  - `{k}`: {REAL_PAGE_CREDITS[k]}." for k in dict.fromkeys(used)]
+    return out
+
+
 def main() -> None:
     ap = argparse.ArgumentParser()
     ap.add_argument("model")
@@ -69,6 +93,7 @@ def main() -> None:
     ap.add_argument("--decoders", nargs="*", default=[])
     ap.add_argument("--bench")
     ap.add_argument("--robustness", help="htr evaluate JSON on SPEC+neighbours sets")
+    ap.add_argument("--pages", help="htr evaluate-pages JSON (whole pages through segmentation and reading)")
     ap.add_argument("--config", default="training/configs/htr-base.yaml")
     ap.add_argument("--notes", default="")
     args = ap.parse_args()
@@ -141,7 +166,14 @@ def main() -> None:
             f"# Model card: {meta['name']} (version {meta['version']})",
             "",
             "A CRNN-CTC handwriting recognizer for single words and whole text lines (space is a character),",
-            "English, IAM character set. Bundle format `" + meta["format"] + "`: `model.json` (charset,",
+            (
+                f"English and French, {len(meta['charset']['chars'])} characters (Western European letters with accents)."
+                if len(meta["charset"]["chars"]) > 90
+                else "English, IAM character set."
+            )
+            + " Bundle format `"
+            + meta["format"]
+            + "`: `model.json` (charset,",
             "preprocessing, architecture, calibration, metrics), `model.weights.h5` ("
             + (
                 "int8 per output channel with float32 scales, vectors float16, read by `recognition.bundle`;"
@@ -176,6 +208,7 @@ def main() -> None:
             "  (`training/datasets/punctuation.py`).",
         ]
         + font_lines(cfg)
+        + (real_page_lines(cfg) if any(str(t.get("spec", "")).startswith(tuple(REAL_PAGE_CREDITS)) for t in train) else [])
         + [
             "- Training mix per batch (one source per batch): " + mix + ";",
             "  training-only augmentation (affine and elastic",
@@ -233,6 +266,46 @@ def main() -> None:
         ]
     if args.notes:
         lines += [args.notes, ""]
+    if args.pages:
+        page_rows = []
+        for k, v in json.loads(Path(args.pages).read_text()).items():
+            for kind, r in [("all", v)] + sorted((v.get("by_kind") or {}).items()):
+                page_rows.append(
+                    [
+                        f"`{k}`" + ("" if kind == "all" else f" ({kind})"),
+                        r["pages"],
+                        r["lines_true"],
+                        pct(r["detection_precision"]),
+                        pct(r["detection_recall"]),
+                        pct(r["page_cer"]),
+                        pct(r["page_cer_accents_folded"]),
+                        pct(r["line_cer"]),
+                        pct(r["line_cer_accents_folded"]),
+                    ]
+                )
+        lines += [
+            "## Whole pages (greedy, `htr evaluate-pages`)",
+            "",
+            "Each page through segmentation and reading as `htr process` does. Detection: found lines matched",
+            "one to one to the ground truth's at region IoU ≥ 0.5; page CER over the whole transcript in reading",
+            "order; line CER over the ground-truth lines cut from their polygons and read alone:",
+            "",
+            table(
+                page_rows,
+                [
+                    "set",
+                    "pages",
+                    "lines",
+                    "detection P",
+                    "detection R",
+                    "page CER",
+                    "(accents folded)",
+                    "line CER",
+                    "(accents folded)",
+                ],
+            ),
+            "",
+        ]
     if rob_rows:
         lines += [
             "## Ink of neighbouring lines (greedy, `htr evaluate SPEC+neighbours`)",
@@ -288,9 +361,11 @@ def main() -> None:
         f"htr train --config {args.config}            # add --resume after an interruption",
         "bash scripts/install-fonts.sh",
         "htr evaluate --slice caps,allcaps,punct iam-ondb:test iam-ondb-words:test washington:cv1/test \\",
-        "    washington-words:cv1/test fonts:test fonts-words:test form-names:test punctuation:test",
+        "    washington-words:cv1/test fonts:test fonts-words:test form-names:test punctuation:test \\",
+        "    copiste:test poilus:test stanford:test peraire:test riant:test",
         "htr evaluate iam-ondb:test washington:cv1/test iam-ondb-words:test --limit 150 --decoder beam [--lexicon]",
         "htr evaluate iam-ondb:test+neighbours iam-ondb-words:test+neighbours washington:cv1/test+neighbours",
+        "htr evaluate-pages copiste:test poilus:test stanford:test peraire:test",
         "python benchmarks/recognition.py",
         f"python scripts/model_card.py {args.model} --eval ... --decoders ... --bench ...",
         "# or all of the above but training: scripts/measure-model.sh " + str(args.model),
