@@ -16,7 +16,7 @@ from recognition.keywords import DEFAULT_MIN_PROB
 from tests.fixtures import seed_document
 from tests.services import free_port, wait_port
 from worker.db import make_engine, session_factory, upgrade
-from worker.db.users import add_user
+from worker.db.users import add_token, add_user
 from worker.io.store import LocalStore
 
 ROOT = Path(__file__).resolve().parents[1]
@@ -137,6 +137,41 @@ def test_review_three_lines_with_the_keyboard(served, browser, tmp_path):
     assert shot.stat().st_size > 20_000
     if os.environ.get("HTR_SCREENSHOT"):  # README's picture: HTR_SCREENSHOT=docs/review.png
         shutil.copyfile(shot, ROOT / os.environ["HTR_SCREENSHOT"])
+
+    # Ana saves the last line meanwhile (a script with her token, from the version the page shows): rita's
+    # save of that version is refused, the page says so under the line with Ana's text, and keeps rita's.
+    engine = make_engine(f"sqlite:///{tmp_path / 'htr.sqlite'}")
+    with session_factory(engine)() as s:
+        add_user(s, "ana", "battery staple horse", "reviewer")
+        token = add_token(s, "ana", "script")
+        s.commit()
+    engine.dispose()
+    last = browser.find_elements(By.CSS_SELECTOR, ".item")[-1]
+    last_id, version = last.get_attribute("data-id"), int(last.get_attribute("data-version"))
+    theirs = httpx.put(
+        f"{url}/api/lines/{last_id}",
+        json={"text": "yours sincerely ,", "version": version},
+        headers={"Authorization": f"Bearer {token}"},
+    )
+    assert theirs.status_code == 200
+    field, note = last.find_element(By.CSS_SELECTOR, "input"), last.find_element(By.CSS_SELECTOR, ".note")
+    field.click()
+    field.send_keys(Keys.END, " Rita", Keys.ENTER)
+    wait.until(lambda d: note.is_displayed())
+    assert "ana saved this line meanwhile as \u201cyours sincerely ,\u201d" in note.text, note.text
+    assert "Your text is still in the box" in note.text and "stale" in last.get_attribute("class")
+    assert field.get_attribute("value") == "yours sincerely Rita"
+    field.send_keys(Keys.ENTER)  # again, knowingly: saved over Ana's
+    wait.until(lambda d: d.find_element(By.ID, "left").text == "0 lines left")
+    assert not note.is_displayed()
+    steps = httpx.get(f"{url}/api/lines/{last_id}/history", cookies=cookies).json()["history"]
+    assert [(h["user"], h["new_text"]) for h in steps] == [("ana", "yours sincerely ,"), ("rita", "yours sincerely Rita")]
+    # A save the server refuses is shown plainly, and the typed text stays.
+    browser.execute_script("arguments[0].value = arguments[1]", field, "x" * 2001)
+    field.send_keys(Keys.ENTER)
+    wait.until(lambda d: note.is_displayed())
+    assert note.text.startswith("Not saved: a line holds at most 2000 characters.") and "failed" in last.get_attribute("class")
+    assert field.get_attribute("value") == "x" * 2001
 
     # The corrections are what search finds and what the exports say: the search form, sent at
     # its default threshold (the browser checks the number against the field's step first).

@@ -150,3 +150,62 @@ def test_export_errors_are_one_line_and_folders_are_made(processed):
             res.stderr,
         )
         assert len(res.stderr.strip().splitlines()) == 1
+
+
+@pytest.fixture(scope="module")
+def two_pages(tmp_path_factory):
+    from tests.test_pipeline import make_pdf
+
+    return make_pdf(tmp_path_factory.mktemp("pdf") / "two.pdf", pages=2)
+
+
+def test_segment_reads_pdfs_page_by_page(two_pages, tmp_path):
+    import json
+
+    res = htr("segment", str(two_pages), "--json")
+    assert res.returncode == 0, res.stderr
+    pages = [json.loads(r) for r in res.stdout.splitlines()]
+    assert [p["page"] for p in pages] == [1, 2] and all(len(p["lines"]) == 4 for p in pages)
+    res = htr("segment", str(two_pages), "--overlay", str(tmp_path / "boxes.png"))
+    assert res.returncode == 0 and res.stdout.startswith("page 1: 4 lines, ") and "\npage 2: 4 lines, " in res.stdout
+    assert {p.name for p in tmp_path.iterdir()} == {"boxes-p1.png", "boxes-p2.png"}
+    res = htr("segment", str(two_pages), "--page", "2", "--overlay", str(tmp_path / "second.png"))
+    assert res.returncode == 0 and res.stdout.startswith("page 2: 4 lines") and (tmp_path / "second.png").is_file()
+
+
+@pytest.mark.parametrize(
+    "args,message",
+    [
+        (["segment", "nowhere/missing.png"], "htr segment: nowhere/missing.png: no such file"),
+        (["segment", "README.md"], "htr segment: README.md: unsupported file type"),
+        (["segment", "{pdf}", "--page", "3"], "page 3: the document has 2 pages"),
+        (["segment", "{pdf}", "--page", "0"], "pages are numbered from 1"),
+    ],
+)
+def test_segment_says_what_is_wrong_in_one_line(two_pages, args, message):
+    res = htr(*[a.format(pdf=two_pages) for a in args])
+    assert res.returncode == 2 and message in res.stderr, res.stderr
+    assert "Traceback" not in res.stderr and len(res.stderr.strip().splitlines()) <= 2  # argparse adds its usage line
+
+
+def test_output_into_a_closed_pipe_ends_quietly(two_pages):
+    """`htr ... | head`: the reader goes away; the command stops without a traceback."""
+    proc = subprocess.Popen(
+        [sys.executable, "-m", "worker.cli", "segment", str(two_pages), "--json"],
+        cwd=ROOT,
+        stdout=subprocess.PIPE,
+        stderr=subprocess.PIPE,
+        text=True,
+    )
+    proc.stdout.close()  # gone before the first line is written
+    err = proc.stderr.read()
+    assert proc.wait(timeout=300) == 141  # as a program killed by SIGPIPE
+    assert err == "", err
+    shell = subprocess.run(
+        ["bash", "-c", f"{sys.executable} -m worker.cli segment {two_pages} --json | head -c 1 >/dev/null"],
+        cwd=ROOT,
+        capture_output=True,
+        text=True,
+        timeout=300,
+    )
+    assert shell.returncode == 0 and shell.stderr == "", shell.stderr

@@ -53,3 +53,14 @@ def test_dockerfile_installs_what_the_worker_needs():
     assert "poppler-utils" in text and re.search(r"pip install .*-e", text)
     for d in ("recognition", "segmentation", "worker", "migrations"):
         assert f"COPY {d} {d}" in text
+
+
+def test_compose_serves_the_review_app_beside_the_workers():
+    c = _compose()
+    web = c["services"]["web"]
+    assert web["command"][0] == "serve" and web["command"][web["command"].index("--host") + 1] == "0.0.0.0"
+    port = web["command"][web["command"].index("--port") + 1]
+    assert f"{port}:{port}" in web["ports"]
+    assert web["environment"] == c["services"]["worker"]["environment"]  # the same database and store
+    assert web["depends_on"]["migrate"]["condition"] == "service_completed_successfully"
+    assert web["image"] == c["services"]["worker"]["image"] and "profiles" not in web  # started by `docker compose up`

@@ -36,10 +36,11 @@ def doc():
     return d
 
 
-def test_txt_is_one_line_per_line_pages_in_order(doc):
+def test_txt_is_one_line_per_line_pages_in_order_with_page_breaks(doc):
     ((name, content),) = serialize(doc, "txt")
     assert name == "doc7.txt"
-    assert content.splitlines() == ["Dear Sir & Madam ,", "yours truly"] * 2
+    assert content == "Dear Sir & Madam ,\nyours truly\n\fDear Sir & Madam ,\nyours truly\n"  # a form feed starts page 2
+    assert [p.splitlines() for p in content.split("\f")] == [["Dear Sir & Madam ,", "yours truly"]] * 2
 
 
 def test_json_round_trips(doc):
@@ -57,6 +58,43 @@ def test_pagexml_is_valid_against_the_official_schema(doc):
         ns = {"pc": PAGE_NS}
         assert len(tree.findall(".//pc:TextLine", ns)) == 2
         assert tree.find(".//pc:Word/pc:TextEquiv/pc:Unicode", ns).text == "Dear"
+
+
+def test_pagexml_names_the_original_file(doc):
+    for _, content in serialize(doc, "pagexml"):
+        page = etree.fromstring(content.encode()).find(f"{{{PAGE_NS}}}Page")
+        assert page.get("imageFilename") == "form <1>.pdf"  # not the store's key of the rendered page
+    doc.source = "s3://inbox/2026/letters/parish%20book.tif"
+    assert etree.fromstring(serialize(doc, "pagexml")[0][1].encode()).find(f"{{{PAGE_NS}}}Page").get("imageFilename") == (
+        "parish%20book.tif"
+    )
+
+
+def test_every_export_is_valid_whatever_is_stored(doc):
+    """Control characters and the other characters XML 1.0 forbids, a confidence out of range
+    and a box off the page's edge, as a database could hold them: every XML export stays valid."""
+    bad = "Dear\x00 \x1b[31mSir\x07\ufffe\x7f"
+    doc.source = "scans/\x01form\x1f.pdf"
+    line = doc.pages[0].lines[0]
+    line.text, line.confidence = bad, float("nan")
+    line.words[0].corrected_text = "De\x0bar\x0c"
+    line.words[1].confidence, line.words[1].x0 = 1.7, -4
+    line.words[2].text = "\x08&"
+    schema = etree.XMLSchema(etree.parse(str(page_xsd())))
+    for _, content in serialize(doc, "pagexml"):
+        tree = etree.fromstring(content.encode())
+        assert schema.validate(tree), schema.error_log
+    first = etree.fromstring(serialize(doc, "pagexml")[0][1].encode())
+    texts = [u.text for u in first.findall(".//pc:TextLine/pc:TextEquiv/pc:Unicode", {"pc": PAGE_NS})]
+    assert texts[0] == "Dear [31mSir\x7f"  # DEL is an XML character; the C0 controls and U+FFFE are not
+    assert first.find(f"{{{PAGE_NS}}}Page").get("imageFilename") == "form.pdf"
+    alto = etree.fromstring(serialize(doc, "alto")[0][1].encode())
+    strings = alto.findall(".//a:String", {"a": ALTO_NS})
+    assert [s.get("CONTENT") for s in strings[:3]] == ["Dear", "Sir", "&"]
+    assert all(0 <= float(s.get("WC")) <= 1 for s in strings)
+    hocr = etree.fromstring(serialize(doc, "hocr")[0][1].encode())
+    assert hocr.find(".//h:span[@class='ocrx_word']", {"h": "http://www.w3.org/1999/xhtml"}).text == "Dear"
+    assert json.loads(serialize(doc, "json")[0][1])["pages"][0]["lines"][0]["text"] == bad  # JSON carries any text
 
 
 def test_pagexml_schema_rejects_broken_documents(doc):

@@ -227,3 +227,176 @@ def test_htr_process_cli_json(db_url, tmp_path):
     assert found.returncode == 0 and len(hits) == 1
     assert (hits[0]["document_id"], hits[0]["page"], hits[0]["line"]) == (1, 1, 2)
     assert [w["text"] for w in hits[0]["words"]] == ["lazy"]
+
+
+class Reader:
+    """A stand-in for the model (the pipeline's steps around it are real): reads every crop as
+    ``text``, one word spanning nothing (a one-frame word); ``stop_at``: the call that raises
+    ``error`` instead (a failure, or Ctrl-C, half-way through a document)."""
+
+    def __init__(self, text: str = "read", stop_at: int | None = None, error: type[BaseException] = RuntimeError):
+        self.text, self.stop_at, self.error = text, stop_at, error
+        self.calls = self.crops = 0
+
+    def predict(self, crops):
+        from recognition.keywords import Alternative
+        from recognition.predictor import Recognition, WordReading
+
+        self.calls += 1
+        if self.calls == self.stop_at:
+            raise self.error("stopped half-way")
+        self.crops += len(crops)
+        return [
+            Recognition(self.text, 0.5, [], [WordReading(self.text, 0.5, 40.0, 40.0, [Alternative(self.text, 0.5)])])
+            for _ in crops
+        ]
+
+
+def _pages(S, doc_id):
+    with S() as s:
+        return {p.index: p.id for p in s.scalars(select(Page).where(Page.document_id == doc_id))}
+
+
+def test_a_rerun_resumes_at_the_first_unread_page_and_keeps_reviewed_lines(db_url, tmp_path, monkeypatch):
+    from worker.db import LineEdit
+    from worker.db.corrections import history, review_line
+    from worker.pipeline import inprocess
+
+    monkeypatch.setattr(inprocess, "LINE_BATCH", 1)  # each page is stored as soon as it is read
+    upgrade(db_url)
+    S = session_factory(make_engine(db_url))
+    store = LocalStore(tmp_path / "store")
+    with S() as s:
+        doc, _ = register_document(s, store, make_pdf(tmp_path / "doc.pdf", pages=3))
+    failed = process_document(doc.id, S, store, Reader(stop_at=3))  # page 3 fails
+    assert failed.status == Status.FAILED and failed.error == "internal error: RuntimeError: stopped half-way"
+    kept = _pages(S, doc.id)
+    assert sorted(kept) == [0, 1]
+    with S() as s:  # a person reviews a line of page 1 meanwhile
+        line = s.scalars(select(Line).join(Page).where(Page.document_id == doc.id, Page.index == 0).order_by(Line.index)).first()
+        review_line(s, line.id, "rita", "the quick brown fox", line.version)
+        s.commit()
+        line_id = line.id
+    images = {i: (store.root / f"pages/{failed.content_hash}/{i:05d}.png").stat().st_mtime_ns for i in kept}
+    reader = Reader(text="again")
+    done = process_document(doc.id, S, store, reader)
+    assert done.status == Status.DONE and done.page_count == 3 and done.error is None
+    assert reader.crops == 4  # page 3's lines only: pages 1 and 2 were not read again
+    assert {i: (store.root / f"pages/{done.content_hash}/{i:05d}.png").stat().st_mtime_ns for i in kept} == images
+    assert {i: p for i, p in _pages(S, doc.id).items() if i in kept} == kept  # the same rows
+    with S() as s:
+        line = s.get(Line, line_id)
+        assert (line.text, line.reviewed_by) == ("the quick brown fox", "rita")
+        assert [(h["user"], h["action"], h["new_text"]) for h in history(s, line_id)] == [("rita", "edit", "the quick brown fox")]
+        assert s.scalar(select(func.count()).select_from(LineEdit)) == 1
+        texts = [ln.text for p in load_document(s, doc.id).pages for ln in p.lines]
+        assert texts == ["the quick brown fox"] + ["read"] * 7 + ["again"] * 4
+        # The reader's words span no pixel of the crop; their boxes are still a quarter of the line's height wide.
+        words = [(w, ln) for p in load_document(s, doc.id).pages for ln in p.lines for w in ln.words if ln.reviewed_at is None]
+        assert words and all(ln.x0 <= w.x0 and w.x1 - w.x0 >= max(3, (ln.y1 - ln.y0) // 4) > 1 for w, ln in words)
+    with S() as s:  # a stored page handed in again (a redelivered queue task) is kept as it is
+        from worker.pipeline import PageWork, store_page
+
+        page = s.get(Page, kept[0])
+        work = PageWork(0, 150, page.width, page.height, 0.0, [], [], [], None)
+        assert store_page(s, doc.id, work, [], None) is True
+        s.commit()
+        assert s.get(Line, line_id) is not None and len(s.get(Page, kept[0]).lines) == 4
+
+
+def test_ctrl_c_keeps_the_pages_read_and_the_next_run_continues(tmp_path, monkeypatch):
+    from worker.pipeline import inprocess
+
+    monkeypatch.setattr(inprocess, "LINE_BATCH", 1)
+    url = f"sqlite:///{tmp_path / 'h.sqlite'}"
+    upgrade(url)
+    S = session_factory(make_engine(url))
+    store = LocalStore(tmp_path / "store")
+    with S() as s:
+        doc, _ = register_document(s, store, make_pdf(tmp_path / "doc.pdf", pages=3))
+    with pytest.raises(KeyboardInterrupt) as stop:
+        process_document(doc.id, S, store, Reader(stop_at=2, error=KeyboardInterrupt))  # Ctrl-C while page 2 is read
+    assert isinstance(stop.value, inprocess.Interrupted) and (stop.value.kept, stop.value.total) == (1, 3)
+    with S() as s:
+        d = s.get(Document, doc.id)
+        assert d.status == Status.QUEUED and "interrupted with 1 of 3 pages read" in d.error
+    assert sorted(_pages(S, doc.id)) == [0]
+    reader, seen = Reader(), []
+    done = process_document(doc.id, S, store, reader, on_page=lambda n, total: seen.append((n, total)))
+    assert done.status == Status.DONE and reader.crops == 8  # pages 2 and 3
+    assert seen == [(1, 3), (2, 3), (3, 3)]  # progress starts at the page kept
+
+
+def test_reprocess_replaces_machine_lines_and_keeps_reviewed_ones(tmp_path):
+    from worker.db import LineEdit
+    from worker.db.corrections import history, review_line
+    from worker.pipeline.reprocess import reprocess_document
+
+    url = f"sqlite:///{tmp_path / 'h.sqlite'}"
+    upgrade(url)
+    S = session_factory(make_engine(url))
+    store = LocalStore(tmp_path / "store")
+    with S() as s:
+        doc, _ = register_document(s, store, make_pdf(tmp_path / "doc.pdf", pages=1))
+    assert process_document(doc.id, S, store, Reader(text="first")).status == Status.DONE
+    with S() as s:
+        lines = s.scalars(select(Line).order_by(Line.index)).all()
+        review_line(s, lines[0].id, "rita", "the quick brown fox")
+        review_line(s, lines[3].id, "ana", "dozen liquor jugs")
+        lines[3].y0, lines[3].y1 = 5, 9  # a reviewed box that no line read again overlaps
+        s.commit()
+        reviewed = [lines[0].id, lines[3].id]
+        machine = {ln.id for ln in lines[1:3]}
+    result = reprocess_document(doc.id, S, store, Reader(text="second"))
+    assert result.status == "done" and result.corrections_kept == 2
+    assert result.corrections_unmatched == ["page 1: dozen liquor jugs"]
+    with S() as s:
+        d = load_document(s, doc.id)
+        rows = [(ln.id, ln.text) for ln in d.pages[0].lines]
+        assert [t for _, t in rows] == ["dozen liquor jugs", "the quick brown fox", "second", "second", "second"]
+        assert rows[0][0] == reviewed[1] and rows[1][0] == reviewed[0]  # the same rows, in reading order
+        assert not machine & {i for i, _ in rows}  # unreviewed lines were replaced
+        steps = [(h["action"], h["old_text"], h["new_text"]) for h in history(s, reviewed[0])]
+        assert steps == [("edit", "first", "the quick brown fox"), ("reprocess", "second", "the quick brown fox")]
+        assert [h["action"] for h in history(s, reviewed[1])] == ["edit"]
+        assert s.scalar(select(func.count()).select_from(LineEdit)) == 3
+
+
+def test_htr_process_stops_cleanly_on_ctrl_c(tmp_path):
+    import os
+    import signal
+    import time
+
+    pdf = make_pdf(tmp_path / "a.pdf", pages=4)
+    db = tmp_path / "h.sqlite"
+    env = {**os.environ, "HTR_DATABASE_URL": f"sqlite:///{db}", "HTR_STORE_URL": f"file://{tmp_path / 'store'}"}
+    proc = subprocess.Popen(
+        [sys.executable, "-m", "worker.cli", "process", str(pdf)],
+        cwd=ROOT,
+        env=env,
+        stdout=subprocess.PIPE,
+        stderr=subprocess.PIPE,
+        text=True,
+    )
+    S = None
+    deadline = time.time() + 240
+    while time.time() < deadline and proc.poll() is None:  # wait until its pages are being read
+        if db.exists():
+            S = S or session_factory(make_engine(f"sqlite:///{db}"))
+            with S() as s:
+                d = s.get(Document, 1)
+                if d is not None and d.status == Status.PROCESSING:
+                    break
+        time.sleep(0.2)
+    proc.send_signal(signal.SIGINT)
+    out, err = proc.communicate(timeout=120)
+    assert proc.returncode == 130, (out, err)
+    assert "Traceback" not in err and len(err.strip().splitlines()) == 1, err
+    assert err.startswith(f"htr process: interrupted: {pdf}: document 1 keeps the ")
+    assert "of 4 pages read; run htr process again to continue from the first unread page" in err
+    with session_factory(make_engine(f"sqlite:///{db}"))() as s:
+        assert s.get(Document, 1).status == Status.QUEUED  # resumable, not left "processing"
+    again = subprocess.run(
+        [sys.executable, "-m", "worker.cli", "process", str(pdf)], cwd=ROOT, env=env, capture_output=True, text=True, timeout=600
+    )
+    assert again.returncode == 0 and "document 1 done, 4 pages" in again.stdout, again.stdout + again.stderr

@@ -5,6 +5,7 @@ export, segment, db; ``queue``: submit, scan, status, worker, beat)."""
 from __future__ import annotations
 
 import argparse
+import os
 import sys
 
 from . import documents, model, people, queue, registry
@@ -41,16 +42,38 @@ def build_parser() -> argparse.ArgumentParser:
 
 
 def main(argv: list[str] | None = None) -> int:
+    """Run one command. Output into a closed pipe (``htr ... | head``) ends the
+    command quietly (exit 141, as a program killed by SIGPIPE); Ctrl-C ends it
+    with one line on stderr (exit 130)."""
+    name = "htr"
+    try:
+        args = build_parser().parse_args(argv)  # --help and usage errors exit here (SystemExit)
+        name = f"htr {args.command}"
+        code = _run(args)
+        sys.stdout.flush()  # now, not at exit: a reader gone by then is the broken pipe handled below
+        return code
+    except BrokenPipeError:
+        # Nothing more can be written: what is still buffered goes to /dev/null instead of
+        # raising again while Python shuts down.
+        devnull = os.open(os.devnull, os.O_WRONLY)
+        os.dup2(devnull, sys.stdout.fileno())
+        os.close(devnull)
+        return 141
+    except KeyboardInterrupt:
+        print(f"{name}: interrupted", file=sys.stderr, flush=True)
+        return 130
+
+
+def _run(args) -> int:
     from ..settings import Settings, SettingsError
 
-    args = build_parser().parse_args(argv)
     configure_logging(args.log_level)
     try:
         args.settings = Settings.from_env()
     except SettingsError as exc:
         print(f"htr {args.command}: error: {exc}", file=sys.stderr)
         return 2
-    if args.command in MODEL_COMMANDS:
+    if args.command in MODEL_COMMANDS and model.needs_keras(args):
         load_backend(args.log_level)
     try:
         return args.func(args)

@@ -20,6 +20,8 @@ def cmd_process(args) -> int:
     from ..io.documents import BadInput, page_count
     from ..io.store import open_store
     from ..pipeline import process_document, register_document
+    from ..pipeline.inprocess import Interrupted
+    from ..pipeline.lifecycle import stored_pages
     from ..registry import CACHE, ModelSource
 
     settings = args.settings
@@ -41,6 +43,9 @@ def cmd_process(args) -> int:
         with factory() as s:
             doc, _ = register_document(s, store, path, limits=settings.limits)
             doc_id_, rejected = doc.id, doc.store_key is None
+            kept = len(stored_pages(s, doc.id)) if doc.status != Status.DONE else 0
+        if kept and not args.json:
+            print(f"{safe(path)}: document {doc_id_}: {kept} pages read before are kept; reading the rest", file=sys.stderr)
         if rejected:  # refused before anything was stored: nothing to process
             with factory() as s:
                 _report(args, path, s.get(Document, doc_id_))
@@ -51,16 +56,26 @@ def cmd_process(args) -> int:
         if show:  # the bar's total only: the document is opened (and checked) by process_document
             with contextlib.suppress(BadInput):
                 total = page_count(path, settings.limits)
-        with tqdm(total=total, desc=Path(path).name, unit="page", disable=not show, file=sys.stderr) as bar:
-            doc = process_document(
-                doc_id_,
-                factory,
-                store,
-                models,
-                on_page=lambda _n, _t: bar.update(1),
-                limits=settings.limits,
-                skip_printed=settings.skip_printed,
+        try:
+            with tqdm(total=total, desc=Path(path).name, unit="page", disable=not show, file=sys.stderr) as bar:
+                doc = process_document(
+                    doc_id_,
+                    factory,
+                    store,
+                    models,
+                    on_page=lambda n, _t: bar.update(n - bar.n),
+                    limits=settings.limits,
+                    skip_printed=settings.skip_printed,
+                )
+        except Interrupted as stop:
+            of = "?" if stop.total is None else stop.total
+            print(
+                f"htr process: interrupted: {safe(path)}: document {stop.doc_id} keeps the {stop.kept} of {of} pages read; "
+                "run htr process again to continue from the first unread page",
+                file=sys.stderr,
+                flush=True,
             )
+            return 130
         failed += doc.status == Status.FAILED
         _report(args, path, doc)
     if not args.json and len(args.paths) > 1:
@@ -91,7 +106,9 @@ def cmd_reprocess(args) -> int:
         if args.json:
             print(json.dumps(r.__dict__), flush=True)
         else:
-            lost = f", {len(r.corrections_unmatched)} found no line" if r.corrections_unmatched else ""
+            lost = (
+                f" ({len(r.corrections_unmatched)} overlap no new line and stay as they were)" if r.corrections_unmatched else ""
+            )
             print(f"document {doc} {r.status} with {r.model}: {r.corrections_kept} corrections kept{lost}", flush=True)
     return 1 if failed else 0
 
@@ -223,25 +240,46 @@ def cmd_db(args) -> int:
     return 0
 
 
+def _overlay_path(overlay: str, page: int, pages: int) -> Path:
+    """Where a page's overlay goes: the given path for one page, ``NAME-pN.EXT`` for each of several."""
+    p = Path(overlay)
+    return p if pages == 1 else p.with_name(f"{p.stem}-p{page}{p.suffix or '.png'}")
+
+
 def cmd_segment(args) -> int:
     import cv2
 
     from segmentation import draw_overlay, segment_page
 
-    img = cv2.imread(args.image, cv2.IMREAD_GRAYSCALE)
-    if img is None:
-        print(f"htr segment: {args.image}: not a readable image", file=sys.stderr)
+    from ..io.documents import BadInput, PageSource
+
+    try:
+        source = PageSource(args.image, args.settings.limits)  # an image (every frame of a TIFF) or a PDF
+        if args.page is not None and args.page > source.count:
+            raise BadInput(f"page {args.page}: the document has {source.count} pages")
+        chosen = [args.page] if args.page is not None else list(range(1, source.count + 1))
+        pages = source.pages(skip={i for i in range(source.count) if i + 1 not in chosen})
+        for page in pages:
+            n = page.index + 1
+            layout = segment_page(page.image, skip_printed=args.settings.skip_printed)
+            if args.overlay:
+                target = _overlay_path(args.overlay, n, len(chosen))
+                if not cv2.imwrite(str(target), draw_overlay(page.image, layout)):
+                    print(f"htr segment: cannot write the overlay {safe(target)}", file=sys.stderr)
+                    return 1
+            if args.json:
+                print(json.dumps({"page": n, **layout.to_json()}), flush=True)
+            else:
+                printed = f", {len(layout.printed)} printed lines skipped" if layout.printed else ""
+                where = f"page {n}: " if source.count > 1 else ""
+                words = sum(len(l.words) for l in layout.lines)
+                print(f"{where}{len(layout.lines)} lines, {words} words, skew {layout.angle:.2f} degrees{printed}", flush=True)
+    except BadInput as exc:
+        print(f"htr segment: {safe(args.image)}: {exc}", file=sys.stderr)
         return 2
-    layout = segment_page(img, skip_printed=args.settings.skip_printed)
-    if args.overlay:
-        cv2.imwrite(args.overlay, draw_overlay(img, layout))
-    if args.json:
-        print(json.dumps(layout.to_json()))
-    else:
-        printed = f", {len(layout.printed)} printed lines skipped" if layout.printed else ""
-        print(
-            f"{len(layout.lines)} lines, {sum(len(l.words) for l in layout.lines)} words, skew {layout.angle:.2f} degrees{printed}"
-        )
+    except cv2.error as exc:  # an overlay name OpenCV cannot write (no known extension)
+        print(f"htr segment: cannot write the overlay: {str(exc).strip().splitlines()[-1]}", file=sys.stderr)
+        return 1
     return 0
 
 
@@ -254,6 +292,18 @@ def _probability(text: str) -> float:
         raise argparse.ArgumentTypeError(f"{text!r} is not a number") from None
     if not 0.0 <= v <= 1.0:
         raise argparse.ArgumentTypeError("give a probability from 0 to 1")
+    return v
+
+
+def _page_number(text: str) -> int:
+    import argparse
+
+    try:
+        v = int(text)
+    except ValueError:
+        raise argparse.ArgumentTypeError(f"{text!r} is not a page number") from None
+    if v < 1:
+        raise argparse.ArgumentTypeError("pages are numbered from 1")
     return v
 
 
@@ -308,8 +358,9 @@ def register(sub) -> None:
     d.add_argument("action", choices=["upgrade"])
     d.set_defaults(func=cmd_db)
 
-    sg = sub.add_parser("segment", help="segment a page image into lines and words")
-    sg.add_argument("image")
-    sg.add_argument("--overlay", help="write the page with boxes drawn to this PNG")
+    sg = sub.add_parser("segment", help="segment the pages of an image or PDF into lines and words")
+    sg.add_argument("image", help="a PNG, JPEG or TIFF image, or a PDF")
+    sg.add_argument("--page", type=_page_number, metavar="N", help="only page N (from 1)")
+    sg.add_argument("--overlay", help="write the page with boxes drawn to this PNG (NAME-pN.png for each of several pages)")
     sg.add_argument("--json", action="store_true")
     sg.set_defaults(func=cmd_segment)

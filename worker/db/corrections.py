@@ -4,25 +4,51 @@ A save stores the line's new text, re-aligns its words to it (boxes kept for
 words that still match one to one, spans shared out by length where words
 were split, merged or inserted), marks the line reviewed and keeps a history
 row (who, when, old text, new text, the model version that read it).
-Reviewed words count as certain (confidence 1). Search reads ``lines.text``,
+Reviewed words count as certain (confidence 1). A save names the line's
+``version`` it edited: each save raises it, and a save of an older version
+is refused (:class:`StaleLine`) rather than overwriting a newer reading.
+Control characters (and the other characters XML 1.0 forbids) are taken
+out of a person's text. Search reads ``lines.text``,
 so it finds the corrected words at once; exports read the same rows.
 """
 
 from __future__ import annotations
 
+import unicodedata
 from dataclasses import dataclass
 from difflib import SequenceMatcher
 
-from sqlalchemy import func, select
+from sqlalchemy import func, select, update
 from sqlalchemy.orm import Session, selectinload
 
-from .models import Document, Line, LineEdit, Page, Word, WordCandidate, utcnow
+from .models import Document, Line, LineEdit, Page, Word, WordCandidate, utcnow, word_span
 
 MAX_LINE_CHARS = 2000
 
 
 class ReviewError(ValueError):
     """A review that cannot be applied (no such line, text too long)."""
+
+
+class StaleLine(ReviewError):
+    """A save of a line that someone else saved since it was read: ``line`` is the line as it is now."""
+
+    def __init__(self, line: Line, version: int):
+        self.line = line
+        by = f" by {line.reviewed_by}" if line.reviewed_by else ""
+        super().__init__(
+            f"line {line.id} was changed{by} since you opened it (you edited version {version}, it is now at "
+            f"version {line.version}): your text was not saved"
+        )
+
+
+def clean_text(text: str) -> str:
+    """A person's text as stored: whitespace runs (tabs, line breaks) as one space, and no control
+    characters, surrogates or U+FFFE/U+FFFF (XML 1.0 cannot carry them, nor can a line)."""
+    spaced = (" " if ch.isspace() else ch for ch in text)
+    return " ".join(
+        "".join(ch for ch in spaced if unicodedata.category(ch) not in ("Cc", "Cs") and ch not in "\ufffe\uffff").split()
+    )
 
 
 @dataclass
@@ -35,6 +61,7 @@ class QueueItem:
     text: str
     lowest: float  # the line's lowest word confidence
     words: list[dict]
+    version: int  # what a save of this line names (optimistic locking)
 
     def to_json(self) -> dict:
         return self.__dict__.copy()
@@ -46,7 +73,7 @@ def _spans(old: list[Word], i1: int, i2: int, line: Line) -> tuple[int, int]:
         return min(w.x0 for w in old[i1:i2]), max(w.x1 for w in old[i1:i2])
     left = old[i1 - 1].x1 if i1 > 0 else line.x0
     right = old[i1].x0 if i1 < len(old) else line.x1
-    return (left, right) if right > left else (left, left + 1)
+    return (left, right) if right > left else (left, left)
 
 
 def realign(line: Line, new_text: str) -> list[Word]:
@@ -70,7 +97,8 @@ def realign(line: Line, new_text: str) -> list[Word]:
         for k, t in enumerate(new[j1:j2]):
             a = x0 + (x1 - x0) * acc // total
             acc += weights[k]
-            b = max(a + 1, x0 + (x1 - x0) * acc // total)
+            b = x0 + (x1 - x0) * acc // total
+            a, b = word_span(a, b, line.x0, line.x1, line.y1 - line.y0)
             out.append(Word(x0=a, y0=line.y0, x1=b, y1=line.y1, text=recognized if k == 0 else "", corrected_text=t))
     now = utcnow()
     for i, w in enumerate(out):
@@ -78,16 +106,33 @@ def realign(line: Line, new_text: str) -> list[Word]:
     return out
 
 
-def review_line(session: Session, line_id: int, user: str, new_text: str | None = None) -> Line:
+def review_line(session: Session, line_id: int, user: str, new_text: str | None = None, version: int | None = None) -> Line:
     """Save a person's reading of a line (``new_text``; None accepts the line
-    as read). The caller commits."""
-    line = session.scalar(select(Line).where(Line.id == line_id).options(selectinload(Line.words), selectinload(Line.candidates)))
+    as read). ``version``: the line's version the person edited; a line saved
+    since is not overwritten (:class:`StaleLine`). The caller commits."""
+    text = None if new_text is None else clean_text(new_text)
+    if text is not None and len(text) > MAX_LINE_CHARS:
+        raise ReviewError(f"a line holds at most {MAX_LINE_CHARS} characters")
+    # The version is checked and raised in one statement: of two saves of the same version, one wins.
+    claim = update(Line).where(Line.id == line_id).values(version=Line.version + 1).execution_options(synchronize_session=False)
+    if version is not None:
+        claim = claim.where(Line.version == version)
+    if session.execute(claim).rowcount != 1:  # type: ignore[attr-defined]
+        current = session.get(Line, line_id)
+        if current is None:
+            raise ReviewError(f"no line {line_id}")
+        session.refresh(current)
+        raise StaleLine(current, version or 0)
+    line = session.scalar(
+        select(Line)
+        .where(Line.id == line_id)
+        .options(selectinload(Line.words), selectinload(Line.candidates))
+        .execution_options(populate_existing=True)
+    )
     if line is None:
         raise ReviewError(f"no line {line_id}")
     old_text = line.text
-    text = old_text if new_text is None else " ".join(new_text.split())
-    if len(text) > MAX_LINE_CHARS:
-        raise ReviewError(f"a line holds at most {MAX_LINE_CHARS} characters")
+    text = old_text if text is None else text
     doc = session.scalar(select(Document).join(Page).where(Page.id == line.page_id))
     words = realign(line, text)
     line.words.clear()
@@ -166,6 +211,7 @@ def review_queue(
                 line.text,
                 round(float(low), 4),
                 [{"text": w.best_text, "confidence": round(float(w.confidence), 4)} for w in line.words],
+                line.version,
             )
         )
     return items

@@ -45,6 +45,11 @@ def make_engine(url: str | None = None) -> Engine:
     return create_engine(url, pool_pre_ping=True)
 
 
+def largest_id(dialect: str) -> int:
+    """The largest value an ``Integer`` id column holds: 32 bits on PostgreSQL, 64 on SQLite."""
+    return 2**31 - 1 if dialect == "postgresql" else 2**63 - 1
+
+
 def session_factory(engine: Engine) -> sessionmaker:
     return sessionmaker(engine, expire_on_commit=False)
 

@@ -65,6 +65,18 @@ class BoxColumns:
     y1: Mapped[int] = mapped_column(Integer)
 
 
+def word_span(x0: int, x1: int, lo: int, hi: int, height: int) -> tuple[int, int]:
+    """A word's x-span at least ``max(3, height // 4)`` pixels wide (a quarter of its line's
+    height: never a 1-pixel sliver), grown evenly about its middle and kept within the line's
+    ``lo``..``hi``."""
+    width = min(max(3, height // 4), max(hi - lo, 1))
+    if x1 - x0 >= width:
+        return x0, x1
+    a = x0 - (width - (x1 - x0)) // 2
+    a = max(lo, min(a, hi - width))
+    return a, a + width
+
+
 class ModelVersion(Base):
     __tablename__ = "model_versions"
     __table_args__ = (UniqueConstraint("name", "version", name="uq_model_versions_name_version"),)
@@ -128,6 +140,7 @@ class Line(BoxColumns, Base):
     index: Mapped[int] = mapped_column(Integer)  # reading order on the page
     text: Mapped[str] = mapped_column(Text, default="")
     confidence: Mapped[float] = mapped_column(Float, default=0.0)
+    version: Mapped[int] = mapped_column(Integer, default=1, server_default="1")  # raised by every review (optimistic locking)
 
     reviewed_at: Mapped[datetime | None] = mapped_column(DateTime(timezone=True), index=True)  # a person read it
     reviewed_by: Mapped[str | None] = mapped_column(String(100))
@@ -240,8 +253,6 @@ class User(Base):
     name: Mapped[str] = mapped_column(String(100), unique=True)
     password_hash: Mapped[str] = mapped_column(Text)
     role: Mapped[str] = mapped_column(String(20))  # reviewer | admin
-    failed_logins: Mapped[int] = mapped_column(Integer, default=0)
-    locked_until: Mapped[datetime | None] = mapped_column(DateTime(timezone=True))
     created_at: Mapped[datetime] = mapped_column(DateTime(timezone=True), default=utcnow)
 
 
@@ -258,7 +269,7 @@ class WebSession(Base):
 
 
 class ApiToken(Base):
-    """A script's bearer token (``htr token add``), stored as its sha256."""
+    """A script's bearer token (``htr token add``), stored as its sha256; one without ``expires_at`` does not expire."""
 
     __tablename__ = "api_tokens"
 
@@ -268,6 +279,7 @@ class ApiToken(Base):
     token_hash: Mapped[str] = mapped_column(String(64), unique=True)
     created_at: Mapped[datetime] = mapped_column(DateTime(timezone=True), default=utcnow)
     last_used_at: Mapped[datetime | None] = mapped_column(DateTime(timezone=True))
+    expires_at: Mapped[datetime | None] = mapped_column(DateTime(timezone=True))
 
 
 class LineEdit(Base):

@@ -2,24 +2,60 @@
 
 Each function takes a loaded :class:`worker.db.Document` (pages, lines and
 words) and returns text. PAGE XML has one file per page, so :func:`export`
-returns a list of (file name, content).
+returns a list of (file name, content). In txt, a form feed starts each page
+after the first. The XML formats are valid whatever is stored: characters
+XML 1.0 forbids (control characters, U+FFFE...) are left out, confidences are
+kept within 0..1 and PAGE points are not negative. PAGE XML names the file
+the document came in as (``imageFilename``).
 """
 
 from __future__ import annotations
 
 import json
+import math
+import re
 from datetime import UTC, datetime
-from xml.sax.saxutils import escape, quoteattr
+from pathlib import PurePosixPath
+from xml.sax.saxutils import escape as _escape
+from xml.sax.saxutils import quoteattr as _quoteattr
 
 from ..db import Document
 
 FORMATS = ("txt", "json", "alto", "pagexml", "hocr")
 PAGE_NS = "http://schema.primaresearch.org/PAGE/gts/pagecontent/2019-07-15"
 ALTO_NS = "http://www.loc.gov/standards/alto/ns-v4#"
+# Characters XML 1.0 cannot carry, even as references.
+NOT_XML = re.compile("[^\t\n\r\x20-\ud7ff\ue000-\ufffd\U00010000-\U0010ffff]")
+PAGE_BREAK = "\f"
+
+
+def xml_text(text: str) -> str:
+    """``text`` without the characters XML 1.0 forbids."""
+    return NOT_XML.sub("", text)
+
+
+def escape(text: str) -> str:
+    return _escape(xml_text(text))
+
+
+def quoteattr(text: str) -> str:
+    return _quoteattr(xml_text(text))
+
+
+def _conf(value: float | None) -> float:
+    """A confidence as the schemas take it: a number from 0 to 1."""
+    return 0.0 if value is None or math.isnan(value) else min(max(float(value), 0.0), 1.0)
+
+
+def original_name(doc: Document) -> str:
+    """The file name the document came in as (its source's last path part: a local path or a URL)."""
+    name = PurePosixPath(doc.source.replace("\\", "/").split("?", 1)[0].rstrip("/")).name
+    return name or doc.source
 
 
 def to_txt(doc: Document) -> str:
-    return "\n".join(ln.text for page in doc.pages for ln in page.lines) + "\n"
+    """One line of text per line; each page after the first starts with a form feed."""
+    return PAGE_BREAK.join("".join(ln.text + "\n" for ln in page.lines) for page in doc.pages)
 
 
 def to_json(doc: Document) -> str:
@@ -63,6 +99,7 @@ def _lines_box(lines) -> tuple[int, int, int, int]:
 
 
 def _points(x0, y0, x1, y1) -> str:
+    x0, y0 = max(x0, 0), max(y0, 0)  # the schema's points are non-negative
     x1, y1 = max(x1 - 1, x0), max(y1 - 1, y0)
     return f"{x0},{y0} {x1},{y0} {x1},{y1} {x0},{y1}"
 
@@ -74,7 +111,7 @@ def to_pagexml(doc: Document, page) -> str:
         f'<PcGts xmlns="{PAGE_NS}" xmlns:xsi="http://www.w3.org/2001/XMLSchema-instance" '
         f'xsi:schemaLocation="{PAGE_NS} {PAGE_NS}/pagecontent.xsd">',
         f"  <Metadata><Creator>htr</Creator><Created>{now}</Created><LastChange>{now}</LastChange></Metadata>",
-        f'  <Page imageFilename={quoteattr(page.image_key or doc.source)} imageWidth="{page.width}" imageHeight="{page.height}">',
+        f'  <Page imageFilename={quoteattr(original_name(doc))} imageWidth="{page.width}" imageHeight="{page.height}">',
     ]
     if page.lines:
         x0, y0, x1, y1 = _lines_box(page.lines)
@@ -84,9 +121,9 @@ def to_pagexml(doc: Document, page) -> str:
             for wi, w in enumerate(ln.words):
                 out.append(
                     f'        <Word id="r{page.index}_l{li}_w{wi}"><Coords points="{_points(w.x0, w.y0, w.x1, w.y1)}"/>'
-                    f'<TextEquiv conf="{w.confidence:.4f}"><Unicode>{escape(w.best_text)}</Unicode></TextEquiv></Word>'
+                    f'<TextEquiv conf="{_conf(w.confidence):.4f}"><Unicode>{escape(w.best_text)}</Unicode></TextEquiv></Word>'
                 )
-            out.append(f'        <TextEquiv conf="{ln.confidence:.4f}"><Unicode>{escape(ln.text)}</Unicode></TextEquiv>')
+            out.append(f'        <TextEquiv conf="{_conf(ln.confidence):.4f}"><Unicode>{escape(ln.text)}</Unicode></TextEquiv>')
             out.append("      </TextLine>")
         text = "\n".join(ln.text for ln in page.lines)
         out.append(f"      <TextEquiv><Unicode>{escape(text)}</Unicode></TextEquiv>")
@@ -120,7 +157,7 @@ def to_alto(doc: Document) -> str:
                     if wi:
                         out.append("            <SP/>")
                     out.append(
-                        f'            <String ID="p{p.index}_l{li}_w{wi}" CONTENT={quoteattr(w.best_text)} WC="{w.confidence:.4f}" '
+                        f'            <String ID="p{p.index}_l{li}_w{wi}" CONTENT={quoteattr(w.best_text)} WC="{_conf(w.confidence):.4f}" '
                         f'HPOS="{w.x0}" VPOS="{w.y0}" WIDTH="{w.x1 - w.x0}" HEIGHT="{w.y1 - w.y0}"/>'
                     )
                 out.append("          </TextLine>")
@@ -144,8 +181,8 @@ def to_hocr(doc: Document) -> str:
         "<body>",
     ]
     for p in doc.pages:
-        title = f"image {quoteattr(p.image_key or doc.source)[1:-1]}; bbox 0 0 {p.width} {p.height}; ppageno {p.index}"
-        out.append(f'  <div class="ocr_page" id="page_{p.index + 1}" title="{title}">')
+        title = quoteattr(f"image {p.image_key or doc.source}; bbox 0 0 {p.width} {p.height}; ppageno {p.index}")
+        out.append(f'  <div class="ocr_page" id="page_{p.index + 1}" title={title}>')
         for li, ln in enumerate(p.lines):
             out.append(
                 f'    <span class="ocr_line" id="line_{p.index + 1}_{li + 1}" title="bbox {ln.x0} {ln.y0} {ln.x1} {ln.y1}">'
@@ -153,7 +190,7 @@ def to_hocr(doc: Document) -> str:
             for wi, w in enumerate(ln.words):
                 out.append(
                     f'      <span class="ocrx_word" id="word_{p.index + 1}_{li + 1}_{wi + 1}" '
-                    f'title="bbox {w.x0} {w.y0} {w.x1} {w.y1}; x_wconf {int(round(100 * w.confidence))}">{escape(w.best_text)}</span>'
+                    f'title="bbox {w.x0} {w.y0} {w.x1} {w.y1}; x_wconf {int(round(100 * _conf(w.confidence)))}">{escape(w.best_text)}</span>'
                 )
             out.append("    </span>")
         out.append("  </div>")

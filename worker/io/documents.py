@@ -12,7 +12,7 @@ from __future__ import annotations
 import os
 import stat
 import warnings
-from collections.abc import Iterator
+from collections.abc import Collection, Iterator
 from contextlib import contextmanager
 from dataclasses import dataclass
 from pathlib import Path
@@ -136,11 +136,13 @@ def _pillow_errors(limits: Limits) -> Iterator[None]:
         ) from exc
 
 
-def _image_pages(path: Path, limits: Limits) -> Iterator[PageImage]:
+def _image_pages(path: Path, limits: Limits, skip: Collection[int] = ()) -> Iterator[PageImage]:
     with _pillow_errors(limits), Image.open(path) as img:
         for i, frame in enumerate(ImageSequence.Iterator(img)):
             if i >= limits.max_pages:
                 raise BadInput(f"more than {limits.max_pages} pages")
+            if i in skip:
+                continue
             w, h = frame.size
             if w * h > limits.max_pixels:
                 raise BadInput(f"page {i + 1}: {w}x{h} pixels exceeds the limit of {limits.max_pixels}")
@@ -268,7 +270,8 @@ class PageSource:
     everything that needs no rendering (:func:`check_file`, the page limit
     and, for images, each frame's pixel count from its header) and counts the
     pages; ``read(i)`` renders one page (a PDF renders just that page);
-    iterating streams them in order, one at a time."""
+    iterating streams them in order, one at a time; ``pages(skip)`` streams
+    all but the pages in ``skip``, which are not rendered."""
 
     def __init__(self, path: str | Path, limits: Limits | None = None):
         self.path = Path(path)
@@ -298,11 +301,16 @@ class PageSource:
         return self.count
 
     def __iter__(self) -> Iterator[PageImage]:
+        return self.pages()
+
+    def pages(self, skip: Collection[int] = ()) -> Iterator[PageImage]:
+        """The pages in order, but those whose index is in ``skip``."""
         if self.kind == "pdf":
             for i in range(self.count):
-                yield _render_pdf_page(self.path, i, self.limits)
+                if i not in skip:
+                    yield _render_pdf_page(self.path, i, self.limits)
         else:
-            yield from _image_pages(self.path, self.limits)
+            yield from _image_pages(self.path, self.limits, skip)
 
     def read(self, index: int) -> PageImage:
         """Page ``index`` (0-based)."""

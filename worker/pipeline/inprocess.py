@@ -4,15 +4,21 @@ Pages are rendered and segmented in a background thread, at most two pages
 ahead of recognition; their lines are buffered and recognized in batches that
 span pages (``LINE_BATCH``), then the pages are stored. Any error fails the
 document with the reason (the error classifier's words) and the batch goes on.
+
+A document is resumed where it stopped: the pages already stored (by an
+interrupted or failed run) are kept and not read again, so what people
+reviewed on them stays. Ctrl-C (KeyboardInterrupt) keeps what was committed,
+puts the document back to queued and raises :class:`Interrupted`.
 """
 
 from __future__ import annotations
 
+import contextlib
 import logging
 import queue
 import threading
 import time
-from collections.abc import Callable, Iterator
+from collections.abc import Callable, Generator, Iterable
 from dataclasses import dataclass, field
 
 from sqlalchemy.orm import sessionmaker
@@ -20,12 +26,24 @@ from sqlalchemy.orm import sessionmaker
 from ..db import Document, Status
 from ..io.documents import Limits, PageSource
 from .errors import classify
-from .lifecycle import begin_document, fail_document, model_version, store_page
+from .lifecycle import begin_document, fail_document, finish_document, interrupt_document, model_version, store_page, stored_pages
 from .pages import PageWork, prepare_page, recognize_pages
 
 log = logging.getLogger(__name__)
 
 LINE_BATCH = 64  # lines buffered before recognition runs
+
+
+class Interrupted(KeyboardInterrupt):
+    """Ctrl-C while a document was read: ``kept`` of its ``total`` pages are stored and stay."""
+
+    def __init__(self, doc_id: int, kept: int, total: int | None):
+        super().__init__(doc_id, kept, total)
+        self.doc_id, self.kept, self.total = doc_id, kept, total
+
+    def __str__(self) -> str:
+        total = "?" if self.total is None else self.total
+        return f"document {self.doc_id}: {self.kept} of {total} pages read and kept; processing it again continues from there"
 
 
 @dataclass
@@ -38,7 +56,9 @@ class Timings:
         return now
 
 
-def _prepared_pages(source: PageSource, prepare: Callable[..., PageWork], timings: Timings, ahead: int = 2) -> Iterator[PageWork]:
+def _prepared_pages(
+    source: Iterable, prepare: Callable[..., PageWork], timings: Timings, ahead: int = 2
+) -> Generator[PageWork, None, None]:
     """Render and prepare pages in a background thread, at most ``ahead``
     pages in front of recognition, so the two overlap on a multi-core machine
     (OpenCV, poppler and the model all release the GIL). Errors, bad input
@@ -89,9 +109,9 @@ class _PageBatch:
     """Pages waiting for recognition: recognized together once ``LINE_BATCH``
     lines wait (or at the end), then stored and committed."""
 
-    def __init__(self, session, doc_id: int, models: Callable[[], tuple], timings: Timings, on_page) -> None:
+    def __init__(self, session, doc_id: int, models: Callable[[], tuple], timings: Timings, on_page, reread: bool) -> None:
         self.session, self.doc_id, self.models = session, doc_id, models
-        self.timings, self.on_page = timings, on_page
+        self.timings, self.on_page, self.reread = timings, on_page, reread
         self._versions: dict[tuple[str, str], int] = {}
         self.pending: list[PageWork] = []
         self.stored = 0
@@ -111,7 +131,7 @@ class _PageBatch:
         per_page = recognize_pages(predictor.predict, self.pending)
         t0 = self.timings.add("recognize", t0)
         for work, recs in zip(self.pending, per_page):
-            store_page(self.session, self.doc_id, work, recs, mv_id)
+            store_page(self.session, self.doc_id, work, recs, mv_id, reread=self.reread)
         self.session.commit()
         self.session.expunge_all()  # written pages leave the session: memory stays flat in document length
         self.timings.add("persist", t0)
@@ -140,11 +160,16 @@ def process_document(
     on_page: Callable[[int, int | None], None] | None = None,
     limits: Limits | None = None,
     skip_printed: bool = True,
+    reread: bool = False,
 ) -> Document:
     """Render, segment, recognize and store one registered document in this
     process. ``predictor``: a predictor (with its ``bundle``), or a
     ``registry.ModelSource`` asked for the model before each batch of pages.
-    ``on_page(pages stored, page count)`` reports progress."""
+    ``on_page(pages stored, page count)`` reports progress (first with the
+    pages kept from an earlier run). Pages already stored are kept and not
+    read again, unless ``reread`` (``htr reprocess``: every page is read
+    again, reviewed lines kept). Ctrl-C raises :class:`Interrupted` once the
+    document is left resumable."""
     timings = Timings()
     with sessions() as session:
         doc = begin_document(session, doc_id)
@@ -152,7 +177,7 @@ def process_document(
             return session.get(Document, doc_id)
         content_hash, store_key = doc.content_hash, doc.store_key
         models = predictor.current if hasattr(predictor, "current") else (lambda: (predictor, bundle))
-        batch = _PageBatch(session, doc_id, models, timings, on_page)
+        batch = _PageBatch(session, doc_id, models, timings, on_page, reread)
 
         def prepare(page):
             return prepare_page(page, store, content_hash, skip_printed, keep_page_images)
@@ -161,10 +186,21 @@ def process_document(
             with store.local_copy(store_key) as local:
                 source = PageSource(local, limits)
                 doc.page_count = batch.total = source.count
+                kept = set() if reread else stored_pages(session, doc_id)
+                finish_document(session, doc)  # every page was stored before
                 session.commit()
-                for work in _prepared_pages(source, prepare, timings):
-                    batch.add(work)
+                if kept:
+                    batch.stored = len(kept)
+                    if on_page:
+                        on_page(batch.stored, batch.total)
+                pages = _prepared_pages(source.pages(skip=kept), prepare, timings)
+                with contextlib.closing(pages):  # on Ctrl-C too, the page thread stops at once
+                    for work in pages:
+                        batch.add(work)
                 batch.flush()
+        except KeyboardInterrupt:
+            kept_pages, total = interrupt_document(session, doc_id)
+            raise Interrupted(doc_id, kept_pages, total) from None
         except Exception as exc:  # in this process nothing retries: the document fails, the batch goes on
             verdict = classify(exc)
             if verdict.unexpected:

@@ -2,12 +2,17 @@
 
     register_document   checked, stored once by content, recorded queued (or failed, unread)
     begin_document      queued/failed → processing (one more attempt)
-    store_page          one recognized page written (replacing any earlier copy of it);
+    store_page          one recognized page written (a page already stored is kept as it
+                        is, unless it is read again on purpose: ``htr reprocess``);
                         the document is done when its last page is stored
     fail_document       the reason recorded; a done document stays done
+    interrupt_document  Ctrl-C: back to queued, the pages stored so far kept
 
 A document is identified by the sha256 of its bytes, so registering or
-processing the same file again writes nothing new.
+processing the same file again writes nothing new. Processing never deletes a
+line a person reviewed, nor its history: a page read again keeps its reviewed
+lines (each in place of the new line it overlaps most, with a ``reprocess``
+history row) and only its unreviewed lines are replaced.
 """
 
 from __future__ import annotations
@@ -15,10 +20,10 @@ from __future__ import annotations
 import hashlib
 from pathlib import Path
 
-from sqlalchemy import delete, func, select
+from sqlalchemy import func, select
 from sqlalchemy.orm import Session
 
-from ..db import Document, Line, ModelVersion, Page, Status, Word, WordCandidate, utcnow
+from ..db import Document, Line, LineEdit, ModelVersion, Page, Status, Word, WordCandidate, utcnow
 from ..io import keys
 from ..io.documents import BadInput, Limits, page_count
 from .pages import PageWork
@@ -107,17 +112,11 @@ def begin_document(session: Session, doc_id: int) -> Document | None:
     return doc
 
 
-def _persist_page(session: Session, doc_id: int, work: PageWork, recs) -> None:
-    session.execute(delete(Page).where(Page.document_id == doc_id, Page.index == work.index))
-    page = Page(
-        document_id=doc_id,
-        index=work.index,
-        width=work.width,
-        height=work.height,
-        dpi=work.dpi,
-        skew_degrees=work.angle,
-        image_key=work.image_key,
-    )
+MATCH_IOU = 0.3  # a reviewed line stands in for the new line it overlaps at least this much
+
+
+def _new_lines(work: PageWork, recs) -> list[Line]:
+    lines = []
     for li, (pb, rec) in enumerate(zip(work.page_boxes, recs)):
         row = Line(index=li, x0=pb.x0, y0=pb.y0, x1=pb.x1, y1=pb.y1, text=rec.text, confidence=float(rec.confidence))
         for wi, w in enumerate(rec.words):
@@ -127,24 +126,103 @@ def _persist_page(session: Session, doc_id: int, work: PageWork, recs) -> None:
             row.candidates += WordCandidate.of_word(
                 wi, [(a.text, a.probability) for a in w.alternatives], (wb.x0, wb.y0, wb.x1, wb.y1)
             )
-        page.lines.append(row)
-    session.add(page)
+        lines.append(row)
+    return lines
 
 
-def store_page(session: Session, doc_id: int, work: PageWork, recs, model_version_id: int | None) -> bool:
-    """Write one recognized page, replacing any earlier rows for it (a page
-    written twice is stored once), record the model that read it, and mark
-    the document done when this was its last page. The document's row lock
-    comes first, so pages finishing together take turns and the last sees
-    them all. The caller commits. Returns whether the document is now done."""
+def _iou(a: Line, b: Line) -> float:
+    ix = max(0, min(a.x1, b.x1) - max(a.x0, b.x0))
+    iy = max(0, min(a.y1, b.y1) - max(a.y0, b.y0))
+    inter = ix * iy
+    union = (a.x1 - a.x0) * (a.y1 - a.y0) + (b.x1 - b.x0) * (b.y1 - b.y0) - inter
+    return inter / union if union > 0 else 0.0
+
+
+def _reread_page(session: Session, page: Page, work: PageWork, recs, model_version_id: int | None) -> None:
+    """A stored page read again: its unreviewed lines give way to the new reading; each
+    reviewed line stays (its row, words and history) in place of the new line it overlaps
+    most, with a ``reprocess`` history row; a reviewed line that no new line overlaps stays
+    too, in reading order by its height on the page."""
+    page.width, page.height, page.dpi, page.skew_degrees = work.width, work.height, work.dpi, work.angle
+    page.image_key = work.image_key or page.image_key
+    reviewed = [ln for ln in page.lines if ln.reviewed_at is not None]
+    for ln in [ln for ln in page.lines if ln.reviewed_at is None]:
+        page.lines.remove(ln)  # machine output only: deleted with its words and index entries
+    for k, ln in enumerate(reviewed):
+        ln.index = -1 - k  # out of the way of the new numbering
+    session.flush()
+    order: list[Line] = _new_lines(work, recs)
+    for ln in reviewed:
+        free = [n for n in order if n.id is None]
+        best = max(free, key=lambda n: _iou(ln, n), default=None)
+        if best is not None and _iou(ln, best) >= MATCH_IOU:
+            order[order.index(best)] = ln
+            session.add(
+                LineEdit(
+                    line_id=ln.id,
+                    user_name=ln.reviewed_by or "?",
+                    at=utcnow(),
+                    action="reprocess",
+                    old_text=best.text,
+                    new_text=ln.text,
+                    model_version_id=model_version_id,
+                )
+            )
+        else:
+            middle = (ln.y0 + ln.y1) / 2
+            at = next((i for i, n in enumerate(order) if (n.y0 + n.y1) / 2 > middle), len(order))
+            order.insert(at, ln)
+    for i, ln in enumerate(order):
+        ln.index = i
+        if ln.id is None:
+            page.lines.append(ln)
+    session.flush()
+
+
+def store_page(session: Session, doc_id: int, work: PageWork, recs, model_version_id: int | None, reread: bool = False) -> bool:
+    """Write one recognized page, record the model that read it, and mark the
+    document done when this was its last page. A page already stored is kept
+    as it is (a page written twice is stored once), unless ``reread`` (``htr
+    reprocess``): then its unreviewed lines are replaced and its reviewed lines
+    kept (:func:`_reread_page`). The document's row lock comes first, so pages
+    finishing together take turns and the last sees them all. The caller
+    commits. Returns whether the document is now done."""
     doc = session.get(Document, doc_id, with_for_update=True)
     if doc is None:
         raise KeyError(f"no document {doc_id}")
-    _persist_page(session, doc_id, work, recs)
+    stored = session.scalar(select(Page).where(Page.document_id == doc_id, Page.index == work.index))
+    if stored is None:
+        page = Page(
+            document_id=doc_id,
+            index=work.index,
+            width=work.width,
+            height=work.height,
+            dpi=work.dpi,
+            skew_degrees=work.angle,
+            image_key=work.image_key,
+        )
+        page.lines.extend(_new_lines(work, recs))
+        session.add(page)
+    elif reread:
+        _reread_page(session, stored, work, recs, model_version_id)
+    else:
+        return finish_document(session, doc)
     if model_version_id is not None:
         doc.model_version_id = model_version_id
     session.flush()
-    stored = session.scalar(select(func.count()).select_from(Page).where(Page.document_id == doc_id)) or 0
+    return finish_document(session, doc)
+
+
+def stored_pages(session: Session, doc_id: int) -> set[int]:
+    """The indices of a document's pages already stored."""
+    return set(session.scalars(select(Page.index).where(Page.document_id == doc_id)))
+
+
+def finish_document(session: Session, doc: Document) -> bool:
+    """Mark a processing document done when all its pages are stored. Returns whether it is done."""
+    if doc.status == Status.DONE:
+        return True
+    stored = session.scalar(select(func.count()).select_from(Page).where(Page.document_id == doc.id)) or 0
     if doc.status == Status.PROCESSING and doc.page_count is not None and stored >= doc.page_count:
         doc.status = Status.DONE
         doc.finished_at = utcnow()
@@ -165,3 +243,21 @@ def fail_document(session: Session, doc_id: int, reason: str) -> None:
     doc.error = reason
     doc.finished_at = utcnow()
     session.commit()
+
+
+def interrupt_document(session: Session, doc_id: int) -> tuple[int, int | None]:
+    """Ctrl-C: the pages committed so far stay, the rest of the work is rolled
+    back, and the document waits (queued) for the next run, which continues
+    from its first unread page. Returns (pages kept, page count)."""
+    session.rollback()
+    doc = session.get(Document, doc_id)
+    if doc is None:
+        raise KeyError(f"no document {doc_id}")
+    kept = len(stored_pages(session, doc_id))
+    if doc.status != Status.DONE:
+        doc.status = Status.QUEUED
+        total = "?" if doc.page_count is None else doc.page_count
+        doc.error = f"interrupted with {kept} of {total} pages read (kept); processing it again continues from there"
+        doc.finished_at = None
+    session.commit()
+    return kept, doc.page_count

@@ -17,6 +17,7 @@ import numpy as np
 
 from segmentation import Box, crop_span_to_page, line_crops, segment_page
 
+from ..db.models import word_span
 from ..io import keys
 from ..io.documents import PageImage
 
@@ -38,8 +39,12 @@ class PageWork:
     image_key: str | None = None
 
     def word_box(self, line: int, x0: float, x1: float) -> Box:
-        """A word's span in line ``line``'s crop → its box on the original page."""
-        return crop_span_to_page(self.width, self.height, self.angle, self.boxes[line], x0, x1)
+        """A word's span in line ``line``'s crop → its box on the original page, at
+        least a quarter of the line's height wide (a one-frame word is no 1-pixel sliver)."""
+        b = crop_span_to_page(self.width, self.height, self.angle, self.boxes[line], x0, x1)
+        lb = self.page_boxes[line]
+        a, z = word_span(b.x0, b.x1, min(lb.x0, b.x0), max(lb.x1, b.x1), lb.y1 - lb.y0)
+        return Box(a, b.y0, z, b.y1)
 
     def to_bytes(self) -> bytes:
         meta = {

@@ -1,6 +1,9 @@
 // The review queue: the least sure lines first, each as its image above its text.
 // Enter saves and opens the next line, Up/Down move, F2 accepts a line as read,
-// Esc undoes the edit of the current line. Saves go through the JSON API.
+// Esc undoes the edit of the current line. Saves go through the JSON API and name
+// the version of the line they edited: a line someone saved meanwhile is not
+// overwritten; their text is shown, and ours stays in the box. A save that fails
+// says so under its line, and the typed text stays.
 (function () {
   "use strict";
   const queue = document.getElementById("queue");
@@ -18,9 +21,32 @@
       opts.body = JSON.stringify(body);
     }
     return fetch(url, opts).then((r) => {
-      if (!r.ok) throw new Error(r.status + " " + r.statusText);
-      return r.json();
+      if (r.ok) return r.json();
+      return r.json().catch(() => ({})).then((data) => {
+        const err = new Error(typeof data.detail === "string" ? data.detail : r.status + " " + r.statusText);
+        err.status = r.status;
+        err.data = data;
+        throw err;
+      });
     });
+  }
+
+  function tell(li, text) {
+    const note = li.querySelector(".note");
+    note.textContent = text;
+    note.hidden = !text;
+  }
+
+  function failure(err) {
+    const kept = " Your text is still in the box";
+    if (err.status === 409 && err.data && err.data.line) {
+      const now = err.data.line;
+      return "Not saved: " + (now.reviewed_by || "someone") + " saved this line meanwhile as \u201c" + now.text +
+        "\u201d." + kept + ": Enter saves it over theirs, Esc takes theirs.";
+    }
+    if (err.status === 401) return "Not saved: your login has ended; log in again in another tab." + kept + ": then press Enter.";
+    if (err.status === undefined) return "Not saved: the server cannot be reached." + kept + ": Enter tries again.";
+    return "Not saved: " + err.message + "." + kept + ".";
   }
 
   function showLeft() {
@@ -33,6 +59,7 @@
     li.className = "item";
     li.dataset.id = line.line_id;
     li.dataset.original = line.text;
+    li.dataset.version = line.version;
     const img = document.createElement("img");
     img.src = "/lines/" + line.line_id + "/image";
     img.alt = "line " + line.line + " of page " + line.page;
@@ -52,7 +79,11 @@
     input.setAttribute("aria-label", "text of line " + line.line_id);
     const where = document.createElement("small");
     where.textContent = "document " + line.document_id + ", page " + line.page + ", line " + line.line;
-    li.append(img, marks, input, where);
+    const note = document.createElement("p");
+    note.className = "note";
+    note.setAttribute("role", "alert");
+    note.hidden = true;
+    li.append(img, marks, input, note, where);
     input.addEventListener("keydown", (e) => keys(e, li, input));
     input.addEventListener("focus", () => li.classList.add("current"));
     input.addEventListener("blur", () => li.classList.remove("current"));
@@ -80,28 +111,40 @@
 
   function save(li, input, accept) {
     const id = li.dataset.id;
-    const req = accept ? api("POST", "/api/lines/" + id + "/accept") : api("PUT", "/api/lines/" + id, { text: input.value });
+    const version = parseInt(li.dataset.version, 10);
+    const req = accept
+      ? api("POST", "/api/lines/" + id + "/accept", { version })
+      : api("PUT", "/api/lines/" + id, { text: input.value, version });
     li.classList.add("saving");
     return req.then((line) => {
-      li.classList.remove("saving");
+      li.classList.remove("saving", "failed", "stale");
+      tell(li, "");
       if (!li.classList.contains("saved")) remaining = Math.max(0, remaining - 1);
       li.classList.add("saved");
       input.value = line.text;
       li.dataset.original = line.text;
+      li.dataset.version = line.version;
       showLeft();
       if (li.nextElementSibling) li.nextElementSibling.querySelector("input").focus();
       else load(false).then(() => li.nextElementSibling && li.nextElementSibling.querySelector("input").focus());
     }).catch((err) => {
       li.classList.remove("saving");
       li.classList.add("failed");
-      li.title = "not saved: " + err.message;
+      if (err.status === 409 && err.data && err.data.line) {
+        // Theirs is what the line holds now: Esc takes it, Enter saves ours over it knowingly.
+        li.classList.add("stale");
+        li.dataset.original = err.data.line.text;
+        li.dataset.version = err.data.line.version;
+      }
+      tell(li, failure(err));
+      input.focus();
     });
   }
 
   function keys(e, li, input) {
     if (e.key === "Enter") { e.preventDefault(); save(li, input, false); }
     else if (e.key === "F2") { e.preventDefault(); input.value = li.dataset.original; save(li, input, true); }
-    else if (e.key === "Escape") { e.preventDefault(); input.value = li.dataset.original; }
+    else if (e.key === "Escape") { e.preventDefault(); input.value = li.dataset.original; tell(li, ""); }
     else if (e.key === "ArrowDown") { e.preventDefault(); move(li, 1); }
     else if (e.key === "ArrowUp") { e.preventDefault(); move(li, -1); }
   }
