@@ -29,7 +29,7 @@ os.environ.setdefault("TF_CPP_MIN_LOG_LEVEL", "2")
 
 
 def _words(text: str) -> set[str]:
-    from recognition.keywords import normalize_term
+    from recognition.text import normalize_term
 
     return {w for w in (normalize_term(t) for t in text.split()) if len(w) >= 4 and w.isalpha()}
 
@@ -72,7 +72,8 @@ def main() -> None:
     from segmentation import Box
     from training.datasets import open_dataset
     from worker.db import Line, Page, WordCandidate, make_engine, session_factory, upgrade
-    from worker.db.queries import DEFAULT_MIN_PROB, FUZZY, Fuzzy, keyword_search, search
+    from recognition.keywords import DEFAULT_MIN_PROB
+    from worker.db.queries import FUZZY, Fuzzy, keyword_search, search
     from worker.io.store import LocalStore
     from worker.pipeline import process_document, register_document
     from worker.registry import CACHE, ModelSource
@@ -150,8 +151,8 @@ def main() -> None:
         """Why relevant lines were not found at the threshold (a misread word: whether the bundled
         model's lexicon, its training words, holds it)."""
         from recognition.bundle import default_model_path
-        from recognition.keywords import normalize_term
         from recognition.lm import Lexicon
+        from recognition.text import normalize_term
 
         lexicon = Lexicon.load(default_model_path() / "lexicon.txt").words
         readings = {ln.id: ln.text for ln in s.query(Line)}
@@ -179,7 +180,7 @@ def main() -> None:
 
     def false_hits(s) -> dict:
         """The hits at the threshold on lines whose ground truth lacks the word, by cause."""
-        from recognition.keywords import normalize_term
+        from recognition.text import normalize_term
 
         readings = {ln.id: ln.text for ln in s.query(Line)}
         kinds: dict[str, int] = {}

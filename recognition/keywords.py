@@ -30,7 +30,6 @@ import numpy as np
 from .charset import Charset
 from .decoding import BLANK, Decoded
 from .lm import CharNgramLM
-from .text import fold_accents
 
 MAX_POSITIONS = 3  # unsure segments combined per word (3 options each: ≤ 27 spellings)
 SURE = 0.97  # a segment whose character has this weight or more is not varied
@@ -50,12 +49,6 @@ DEFAULT_MIN_PROB = MIN_PROB
 class Alternative:
     text: str
     probability: float
-
-
-def normalize_term(text: str) -> str:
-    """The form words are indexed and searched by: lower case, accents folded (``Été`` finds
-    ``ete``, ``été`` and ``Ete``), letters and digits only."""
-    return "".join(ch for ch in fold_accents(text.lower()) if ch.isalnum())
 
 
 def _options(probs: np.ndarray, k: int, span: tuple[int, int], space: int) -> list[tuple[int, float]]:

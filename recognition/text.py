@@ -10,7 +10,8 @@ keyword index all pass through :func:`normalize_text`:
 - runs of white space collapse to one space, ends stripped.
 
 :func:`fold_accents` strips diacritics (``é`` → ``e``, ``œ`` → ``oe``) for the
-accent-blind error rate reported beside the plain one.
+accent-blind error rate reported beside the plain one; :func:`normalize_term` is the form
+words are indexed and searched by.
 """
 
 from __future__ import annotations
@@ -46,6 +47,12 @@ _LIGATURES = str.maketrans({"œ": "oe", "Œ": "OE", "æ": "ae", "Æ": "AE", "ß"
 def normalize_text(text: str) -> str:
     """NFC, typographic variants folded, white space collapsed."""
     return " ".join(unicodedata.normalize("NFC", text).translate(_TABLE).split())
+
+
+def normalize_term(text: str) -> str:
+    """The form words are indexed and searched by: lower case, accents folded (``Été`` finds
+    ``ete``, ``été`` and ``Ete``), letters and digits only."""
+    return "".join(ch for ch in fold_accents(text.lower()) if ch.isalnum())
 
 
 def fold_accents(text: str) -> str:

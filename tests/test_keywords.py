@@ -6,6 +6,7 @@ from __future__ import annotations
 import json
 import subprocess
 import sys
+from functools import partial
 from pathlib import Path
 
 import numpy as np
@@ -14,22 +15,24 @@ import pytest
 from recognition.charset import Charset
 from recognition.decoding import greedy_decode
 from recognition.keywords import (
+    DEFAULT_MIN_PROB,
     Alternative,
     LexiconMatcher,
     ctc_log_likelihoods,
     joined_alternatives,
     lexicon_queries,
     line_alternatives,
-    normalize_term,
     word_alternatives,
 )
+from recognition.text import normalize_term
 from tests.fixtures import seed_document
 from worker.db import Line, WordCandidate, make_engine, session_factory, upgrade
-from worker.db.queries import DEFAULT_MIN_PROB, keyword_search
+from worker.db.queries import keyword_search
 from worker.io.store import LocalStore
 
 ROOT = Path(__file__).resolve().parents[1]
 CS = Charset()
+search_index = partial(keyword_search, min_prob=DEFAULT_MIN_PROB)
 
 
 def frames(spec: list[dict[str, float]]) -> np.ndarray:
@@ -142,29 +145,29 @@ def test_search_by_probability_threshold_and_and_of_words(indexed):
     sessions, _store, doc = indexed
     with sessions() as s:
         assert s.query(WordCandidate).count() == 13  # every word, plus three other spellings
-        hits = keyword_search(s, "gaitskell")
+        hits = search_index(s, "gaitskell")
         assert [(h.document_id, h.page, h.line, h.probability) for h in hits] == [(doc, 1, 1, 0.35)]
         assert hits[0].words[0].text == "Gaitskell" and hits[0].words[0].index == 3 and len(hits[0].words[0].box) == 4
-        assert keyword_search(s, "gaitskell", min_prob=0.4) == []  # a threshold above it
-        assert [h.line for h in keyword_search(s, "MEETING")] == [2, 3]  # case-insensitive, ranked by probability
-        assert [h.line for h in keyword_search(s, "meeting tuesday")] == [3]  # all words in one line
-        assert keyword_search(s, "meeting tuesday")[0].probability == pytest.approx(0.4 * 0.6)
-        assert [h.line for h in keyword_search(s, '"the meeting"')] == [2, 3]  # a phrase: next to each other
-        assert keyword_search(s, '"meeting the"') == []
-        assert [h.line for h in keyword_search(s, "tuesdays", min_prob=0.1)] == [3]
+        assert search_index(s, "gaitskell", min_prob=0.4) == []  # a threshold above it
+        assert [h.line for h in search_index(s, "MEETING")] == [2, 3]  # case-insensitive, ranked by probability
+        assert [h.line for h in search_index(s, "meeting tuesday")] == [3]  # all words in one line
+        assert search_index(s, "meeting tuesday")[0].probability == pytest.approx(0.4 * 0.6)
+        assert [h.line for h in search_index(s, '"the meeting"')] == [2, 3]  # a phrase: next to each other
+        assert search_index(s, '"meeting the"') == []
+        assert [h.line for h in search_index(s, "tuesdays", min_prob=0.1)] == [3]
 
 
 def test_long_words_also_match_with_a_spelling_error_ranked_below(indexed):
     sessions, *_ = indexed
     with sessions() as s:
-        hits = keyword_search(s, "tuesdey")  # one letter off "Tuesday" (0.6): a fifth of its probability
+        hits = search_index(s, "tuesdey")  # one letter off "Tuesday" (0.6): a fifth of its probability
         assert [(h.line, h.probability, h.words[0].text) for h in hits] == [(3, 0.12, "Tuesday")]
-        assert [h.probability for h in keyword_search(s, "gaitskell")] == [0.35]  # the exact spelling, not the near one (0.1)
-        assert [h.line for h in keyword_search(s, "meetinq")] == [2, 3] and keyword_search(
+        assert [h.probability for h in search_index(s, "gaitskell")] == [0.35]  # the exact spelling, not the near one (0.1)
+        assert [h.line for h in search_index(s, "meetinq")] == [2, 3] and search_index(
             s, "meet"
         ) == []  # short words (under 6 letters): exact only
-        assert [h.probability for h in keyword_search(s, "tuesda")] == [0.12]  # 6 letters: one error
-        assert keyword_search(s, "tuesxxy") == []  # two errors in 7 letters: too far
+        assert [h.probability for h in search_index(s, "tuesda")] == [0.12]  # 6 letters: one error
+        assert search_index(s, "tuesxxy") == []  # two errors in 7 letters: too far
 
 
 def test_the_parts_of_a_joined_word_are_found_and_a_reviewed_one_too(tmp_path, db_url):
@@ -175,13 +178,13 @@ def test_the_parts_of_a_joined_word_are_found_and_a_reviewed_one_too(tmp_path, d
     sessions = session_factory(engine)
     doc = seed_document(sessions, LocalStore(tmp_path / "s"), tmp_path / "p.png", [[("MARIE-ASTRIDE", 0.8), ("Pay.-Rolls", 0.7)]])
     with sessions() as s:
-        assert [(h.document_id, h.probability, h.words[0].text) for h in keyword_search(s, "astride")] == [(doc, 0.8, "ASTRIDE")]
-        assert [h.probability for h in keyword_search(s, "marie-astride")] == [0.8]  # the whole, as written
-        assert [h.words[0].index for h in keyword_search(s, "rolls")] == [2]
+        assert [(h.document_id, h.probability, h.words[0].text) for h in search_index(s, "astride")] == [(doc, 0.8, "ASTRIDE")]
+        assert [h.probability for h in search_index(s, "marie-astride")] == [0.8]  # the whole, as written
+        assert [h.words[0].index for h in search_index(s, "rolls")] == [2]
         assert s.query(WordCandidate).count() == 6
         review_line(s, s.query(Line).one().id, "ana", "JEAN-LUC Payrolls")
         s.commit()
-        assert keyword_search(s, "astride") == [] and [h.probability for h in keyword_search(s, "luc")] == [1.0]
+        assert search_index(s, "astride") == [] and [h.probability for h in search_index(s, "luc")] == [1.0]
     engine.dispose()
 
 
@@ -189,8 +192,8 @@ def test_queries_of_every_shape_answer_without_a_traceback(indexed):
     sessions, *_ = indexed
     with sessions() as s:
         for q in ("", "   ", "!!!", '"', "'; DROP TABLE lines; --", 'meeting OR "x" NEAR(a b)', "tues*", "x" * 5000, "é ü ß"):
-            assert keyword_search(s, q) == [] or all(h.probability >= DEFAULT_MIN_PROB for h in keyword_search(s, q)), q
-        assert [h.line for h in keyword_search(s, "meeting!!")] == [2, 3]  # punctuation does not matter
+            assert search_index(s, q) == [] or all(h.probability >= DEFAULT_MIN_PROB for h in search_index(s, q)), q
+        assert [h.line for h in search_index(s, "meeting!!")] == [2, 3]  # punctuation does not matter
 
 
 def test_a_reviewed_line_replaces_its_alternatives(indexed):
@@ -201,11 +204,11 @@ def test_a_reviewed_line_replaces_its_alternatives(indexed):
         first = s.query(Line).order_by(Line.id).first()
         review_line(s, first.id, "ana", "Dear Mr Gaitskell")
         s.commit()
-        hits = keyword_search(s, "gaitskell")
+        hits = search_index(s, "gaitskell")
         assert [(h.line, h.probability) for h in hits] == [(1, 1.0)]
-        near = keyword_search(s, "gaitskel")  # the read spelling is gone; the corrected one is near it
+        near = search_index(s, "gaitskel")  # the read spelling is gone; the corrected one is near it
         assert [(h.probability, h.words[0].text) for h in near] == [(0.2, "Gaitskell")]
-        assert keyword_search(s, "gaitsked", min_prob=0.0) == []
+        assert search_index(s, "gaitsked", min_prob=0.0) == []
 
 
 @pytest.mark.slow
@@ -254,8 +257,6 @@ def test_htr_search_gives_probabilities_and_exact_search_stays(tmp_path):
 
 
 def test_search_terms_fold_case_and_accents():
-    from recognition.keywords import normalize_term
-
     assert normalize_term("Été") == normalize_term("ete") == "ete"
     assert normalize_term("l'Œuvre,") == "loeuvre"
 

@@ -16,6 +16,8 @@ from enum import StrEnum
 from sqlalchemy import JSON, Boolean, DateTime, Float, ForeignKey, Integer, String, Text, UniqueConstraint
 from sqlalchemy.orm import DeclarativeBase, Mapped, mapped_column, relationship
 
+from recognition.text import normalize_term  # the one definition of search forms (plain text, no model code)
+
 
 def utcnow() -> datetime:
     return datetime.now(UTC)
@@ -193,8 +195,6 @@ class WordCandidate(BoxColumns, Base):
         """The index entries of one word: each (text, probability) spelling under its search
         form, and the parts of a joined spelling (``MARIE-ASTRIDE``, ``Pay.-Rolls``) under
         theirs; one entry per search form, at its best probability. ``box``: x0, y0, x1, y1."""
-        from recognition.keywords import normalize_term
-
         best: dict[str, tuple[str, float]] = {}
         for text, probability in spellings:
             pieces = [text] + [p for p in re.split(r"[^\w]+", text) if p]

@@ -10,7 +10,7 @@ from typing import Any
 from sqlalchemy import select, text
 from sqlalchemy.orm import Session, selectinload
 
-from recognition.keywords import DEFAULT_MIN_PROB, normalize_term
+from recognition.text import normalize_term
 
 from .models import Document, Line, Page, Word, WordCandidate
 
@@ -130,9 +130,7 @@ def query_terms(query: str) -> tuple[list[str], bool]:
     return terms[:MAX_QUERY_TERMS], phrase
 
 
-def keyword_search(
-    session: Session, query: str, min_prob: float = DEFAULT_MIN_PROB, limit: int = 20, fuzzy: Fuzzy = FUZZY
-) -> list[Hit]:
+def keyword_search(session: Session, query: str, min_prob: float, limit: int = 20, fuzzy: Fuzzy = FUZZY) -> list[Hit]:
     """Lines that probably hold every word of ``query`` (a quoted phrase: in
     order, next to each other), from the keyword index of probable spellings;
     ranked by that probability (the product of each word's best), at least

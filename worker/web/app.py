@@ -37,10 +37,12 @@ from sqlalchemy import delete, func, select
 from starlette.exceptions import HTTPException as StarletteHTTPException
 from starlette.types import ASGIApp
 
+from recognition.keywords import DEFAULT_MIN_PROB
+
 from ..db import Document, Line, Page, Status, as_utc, make_engine, session_factory, upgrade
 from ..db.corrections import ReviewError, StaleLine, history, lines_left, review_line, review_queue
 from ..db.engine import largest_id
-from ..db.queries import DEFAULT_MIN_PROB, keyword_search, load_document, search
+from ..db.queries import keyword_search, load_document, search
 from ..db.users import (
     TOKEN_DAYS,
     Identity,
