@@ -1,8 +1,19 @@
 #!/usr/bin/env bash
 # Set up (if needed) and run the whole test suite.
+#   bash scripts/test.sh            everything (CI)
+#   bash scripts/test.sh --fast     the edit loop: checks, then the tests that need no services and train nothing
+#   bash scripts/test.sh tests/...  what it is given
 set -euo pipefail
 cd "$(dirname "$0")/.."
 bash scripts/setup.sh
+if [ "${1:-}" = "--fast" ]; then
+  export TF_CPP_MIN_LOG_LEVEL=2 KERAS_BACKEND=${KERAS_BACKEND:-tensorflow}
+  .venv/bin/ruff check --quiet .
+  .venv/bin/ruff format --check --quiet .
+  .venv/bin/mypy --no-error-summary
+  .venv/bin/lint-imports --no-cache >/dev/null || .venv/bin/lint-imports --no-cache
+  exec .venv/bin/python -m pytest -q -n 2 -m "not services and not slow" --durations=5
+fi
 bash scripts/install-fonts.sh  # the font tests render every installed font
 bash scripts/install-browser.sh  # the review app's browser tests
 bash scripts/services.sh

@@ -17,7 +17,7 @@ os.environ.setdefault("KERAS_BACKEND", "tensorflow")
 ADMIN = "postgresql+psycopg2://postgres@127.0.0.1:5432/postgres"
 
 
-@pytest.fixture(params=["sqlite", "postgresql"])
+@pytest.fixture(params=["sqlite", pytest.param("postgresql", marks=pytest.mark.services)])
 def db_url(request, tmp_path):
     """SQLite in a temp folder, or a fresh database on the local PostgreSQL
     (scripts/test.sh starts the server when it is down)."""

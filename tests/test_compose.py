@@ -48,11 +48,20 @@ def test_compose_uses_the_settings_names_and_they_are_consistent():
         assert c["services"][svc]["environment"] == env  # one settings block for all
 
 
-def test_dockerfile_installs_what_the_worker_needs():
+def test_dockerfile_builds_in_stages_and_runs_unprivileged():
     text = (ROOT / "Dockerfile").read_text()
-    assert "poppler-utils" in text and re.search(r"pip install .*-e", text)
-    for d in ("recognition", "segmentation", "worker", "migrations"):
-        assert f"COPY {d} {d}" in text
+    stages = re.split(r"(?m)^FROM ", text)[1:]
+    assert len(stages) == 2 and " AS build" in stages[0]
+    build, run = stages
+    # dependencies installed before the sources are copied (cached while only the code changes)
+    assert build.index("pip install -r requirements.txt") < build.index("COPY recognition recognition")
+    for d in ("recognition", "segmentation", "training", "worker", "migrations"):
+        assert f"COPY {d} {d}" in build
+    assert "pip install --no-deps ." in build
+    assert "COPY --from=build /opt/htr /opt/htr" in run and "poppler-utils" in run
+    user = re.search(r"(?m)^USER (\S+)", run)
+    assert user and user.group(1) not in ("root", "0")
+    assert re.search(r"(?m)^HEALTHCHECK .*CMD \[\"htr\", \"health\"\]", run)
 
 
 def test_compose_serves_the_review_app_beside_the_workers():

@@ -33,7 +33,8 @@ def _copy_as(src: Path, dest: Path, version: str, report: dict, damage: float = 
 def test_the_blend_keeps_the_largest_share_of_the_fine_tune_that_holds_the_standing_sets(tmp_path):
     from recognition.bundle import _rounded
     from recognition.predictor import Predictor
-    from training.finetune import FinetuneOptions, _choose_blend, _standing
+    from training.evaluate import standing as standing_of
+    from training.finetune import FinetuneOptions, _choose_blend
 
     bundle = load_bundle(BUNDLED)
     model = bundle.model
@@ -42,7 +43,7 @@ def test_the_blend_keeps_the_largest_share_of_the_fine_tune_that_holds_the_stand
     damaged = [w + rng.standard_normal(w.shape).astype(w.dtype) * (np.std(w) + 1e-3) for w in base]
     standing = unseen_hand(tmp_path / "standing", 12)
     opts = FinetuneOptions(standing=(str(standing),), standing_limit=12, blend=(1.0, 0.01))
-    before = _standing(Predictor.from_bundle(bundle), opts.standing, None, 12)  # the base's
+    before = standing_of(Predictor.from_bundle(bundle), opts.standing, None, 12)  # the base's
     assert before[str(standing)] < 0.2
     model.set_weights(damaged)  # "the fine-tune": the base with heavy noise
     share, after, tried = _choose_blend(bundle, base, before, opts, None)
@@ -148,7 +149,7 @@ def test_the_nightly_refresh_waits_for_enough_new_lines_then_goes_through_the_ga
     from training.finetune import FinetuneOptions
     from worker.db import Line, ModelVersion
     from worker.db.corrections import review_line
-    from worker.refresh import refresh_model
+    from worker.registry.refresh import refresh_model
     from worker.settings import Settings
 
     db, sessions, store = local.url, local.sessions, local.store

@@ -11,6 +11,27 @@ from recognition.text import fold_accents
 from .datasets import DatasetError, open_dataset
 from .metrics import rates, slice_rates
 
+STANDING = ("iam-ondb:val", "washington:cv1/valid", "fonts:val", "form-names:val")  # the gate's validation sets
+STANDING_LIMIT = 200  # ... their first crops measured (fewer: a few characters decide on name fields)
+
+
+def standing(pred: Predictor, specs: Sequence[str] = STANDING, data_root=None, limit: int = STANDING_LIMIT) -> dict:
+    """Greedy CER on each standing validation set this machine has (the gate's yardstick)."""
+    out = {}
+    for spec in specs:
+        try:
+            out[spec] = evaluate(pred, [spec], data_root, limit)[spec]["cer"]
+        except DatasetError:
+            continue  # that data set is not on this machine
+    return out
+
+
+def standing_cer(bundle_dir, specs: Sequence[str] = STANDING, data_root=None, limit: int = STANDING_LIMIT) -> dict:
+    """``standing`` of a model bundle."""
+    from recognition.bundle import load_bundle
+
+    return standing(Predictor.from_bundle(load_bundle(bundle_dir)), specs, data_root, limit)
+
 
 def evaluate(
     predictor: Predictor, specs: list[str], data_root=None, limit: int | None = None, batch: int = 256, slices: Sequence[str] = ()

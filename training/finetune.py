@@ -31,16 +31,14 @@ from recognition.predictor import Predictor
 
 from .datasets import Dataset, DatasetError, open_dataset
 from .datasets.folder import LabelsFolder
-from .evaluate import evaluate
+from .evaluate import STANDING, STANDING_LIMIT, standing
 from .metrics import rates
 from .sequence import TrainSequence
 from .train import FREEZE, TimeLimit, freeze_layers
 
-STANDING = ("iam-ondb:val", "washington:cv1/valid", "fonts:val", "form-names:val")  # the gate's validation sets
 # The weight type a fine-tune ships in, by its base's: weights moved by a few hundred small steps
 # would round back to the base in int8 (a step there is a 254th of a channel's range).
 FINETUNE_DTYPE = {"int8": "float16"}
-STANDING_LIMIT = 200  # ... their first crops measured (fewer: a few characters decide on name fields)
 REPLAY = (("iam-ondb:train", 0.5), ("washington:cv1/train", 0.2), ("fonts:train", 0.15), ("form-names:train", 0.15))
 
 
@@ -119,16 +117,6 @@ def _cer(pred: Predictor, ds: Dataset) -> float | None:
     return round(float(rates(list(texts), [r.text for r in pred.predict(list(images))])["cer"]), 4)
 
 
-def _standing(pred: Predictor, specs: tuple[str, ...], data_root, limit: int) -> dict:
-    out = {}
-    for spec in specs:
-        try:
-            out[spec] = evaluate(pred, [spec], data_root, limit)[spec]["cer"]
-        except DatasetError:
-            continue  # that data set is not on this machine
-    return out
-
-
 def _replay_sets(opts: FinetuneOptions, data_root) -> list[tuple[Dataset, float, str]]:
     sets = []
     for spec, weight in opts.replay:
@@ -151,7 +139,7 @@ def _choose_blend(bundle: Bundle, base_weights: list, before: dict, opts: Finetu
     for share in sorted(set(opts.blend), reverse=True):
         model.set_weights([(1.0 - share) * b + share * t for b, t in zip(base_weights, tuned)])
         bundle.round_weights(bundle.weights_dtype)
-        cer = _standing(Predictor.from_bundle(bundle), opts.standing, data_root, opts.standing_limit)
+        cer = standing(Predictor.from_bundle(bundle), opts.standing, data_root, opts.standing_limit)
         tried.append({"share": share, "standing_cer": cer})
         if all(cer[s] <= before[s] + opts.tolerance for s in cer if s in before):
             break
@@ -167,7 +155,7 @@ def finetune(
     train_ds, held_ds = split_new_lines(data, opts.holdout)
     pred = Predictor.from_bundle(bundle)
     held_before = _cer(pred, held_ds)
-    standing_before = _standing(pred, opts.standing, data_root, opts.standing_limit)
+    standing_before = standing(pred, opts.standing, data_root, opts.standing_limit)
 
     replay = _replay_sets(opts, data_root)
     total = sum(w for _, w, _ in replay)
@@ -239,8 +227,3 @@ def finetune(
     }
     candidate.save(output)
     return report
-
-
-def standing_cer(bundle_dir: str | Path, specs=STANDING, data_root=None, limit: int = STANDING_LIMIT) -> dict:
-    """Greedy CER of a bundle on the standing validation sets (the gate's yardstick)."""
-    return _standing(Predictor.from_bundle(load_bundle(bundle_dir)), tuple(specs), data_root, limit)

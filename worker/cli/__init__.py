@@ -8,7 +8,7 @@ import argparse
 import os
 import sys
 
-from . import documents, model, people, queue, registry
+from . import documents, health, model, people, queue, registry
 from .common import configure_logging, load_backend
 from .model import decoder as _decoder
 
@@ -38,6 +38,7 @@ def build_parser() -> argparse.ArgumentParser:
     queue.register(sub)
     people.register(sub)
     registry.register_commands(sub)
+    health.register(sub)
     return p
 
 

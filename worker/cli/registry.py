@@ -5,7 +5,6 @@ from __future__ import annotations
 import getpass
 import json
 import sys
-import tempfile
 from pathlib import Path
 
 from .common import sessions
@@ -32,40 +31,25 @@ def _base_dir(args, factory, store) -> Path:
 
 
 def cmd_finetune(args) -> int:
-    from training.finetune import FinetuneOptions, finetune
+    from training.finetune import FinetuneOptions
 
-    from ..export.training import export_confident, export_corrections
     from ..io.store import open_store
     from ..registry import register
+    from ..registry.candidates import TooFewLines, TrainingSource, finetune_candidate
 
     settings = args.settings
     factory = sessions(settings)
     store = open_store(settings.store_url)
-    data = [Path(d) for d in args.data or []]
-    tmp = None
-    if args.from_corrections:
-        tmp = tempfile.TemporaryDirectory(prefix="htr-corrections-")
-        with factory() as s:
-            manifest = export_corrections(s, store, tmp.name, args.document)
-        if manifest["line_count"] < args.min_lines:
-            print(
-                f"htr finetune: {manifest['line_count']} reviewed lines, fewer than --min-lines {args.min_lines}", file=sys.stderr
-            )
-            return 3
-        data.append(Path(tmp.name))
-    elif args.self_train:
-        tmp = tempfile.TemporaryDirectory(prefix="htr-self-train-")
-        with factory() as s:
-            manifest = export_confident(s, store, tmp.name, args.self_train, args.min_confidence)
-        if manifest["word_count"] < args.min_lines:
-            print(
-                f"htr finetune: {manifest['word_count']} words read at >= {args.min_confidence}, fewer than --min-lines {args.min_lines}",
-                file=sys.stderr,
-            )
-            return 3
-        data.append(Path(tmp.name))
-    if not data:
-        raise ValueError("give --from-corrections or --data DIR")
+    source = TrainingSource(
+        corrections=args.from_corrections,
+        document=args.document,
+        self_train=list(args.self_train or []) if not args.from_corrections else [],
+        min_confidence=args.min_confidence,
+        folders=[Path(d) for d in args.data or []],
+        min_lines=args.min_lines,
+    )
+    if not (source.corrections or source.self_train or source.folders):
+        raise ValueError("give --from-corrections, --self-train DOC or --data DIR")
     opts = FinetuneOptions(
         time_limit=args.time_limit,
         steps=args.steps,
@@ -74,14 +58,18 @@ def cmd_finetune(args) -> int:
         freeze=args.freeze,
         blend=tuple(float(x) for x in args.blend.split(",")),
     )
-    report = finetune(_base_dir(args, factory, store), data, args.output, opts, data_root(args))
+    try:
+        report = finetune_candidate(
+            factory, store, _base_dir(args, factory, store), Path(args.output), source, opts, data_root(args)
+        )
+    except TooFewLines as exc:
+        print(f"htr finetune: {exc.count} {exc.what}, fewer than --min-lines {exc.wanted}", file=sys.stderr)
+        return 3
     out = report.to_json()
     if args.register:
         with factory() as s:
             mv = register(s, store, args.output)
             out["registered"] = {"id": mv.id, "version": mv.version, "status": mv.status}
-    if tmp is not None:
-        tmp.cleanup()
     print(json.dumps(out, indent=2))
     return 0
 

@@ -231,9 +231,9 @@ def scan_task(self, url: str) -> int:
 
 @app.task(name="htr.refresh", bind=True, max_retries=None, acks_late=True)
 def refresh_task(self) -> dict:
-    """The nightly refresh (``worker.refresh``), on the ``train`` queue."""
-    from ..refresh import refresh_model
+    """The nightly refresh (``worker.registry.refresh``), on the ``train`` queue."""
     from ..registry import default_model
+    from ..registry.refresh import refresh_model
 
     rt = runtime()
     try:

@@ -8,16 +8,16 @@ candidate) was made; the fine-tune itself reads every reviewed line.
 from __future__ import annotations
 
 import logging
-import tempfile
 from pathlib import Path
 
 from sqlalchemy import func, select
 from sqlalchemy.orm import sessionmaker
 
-from .db import Line, ModelVersion
-from .export.training import export_corrections
-from .registry import CACHE, fetch, live, promote, register
-from .settings import Settings
+from ..db import Line, ModelVersion
+from ..settings import Settings
+from .candidates import TrainingSource, finetune_candidate
+from .promotion import promote
+from .versions import CACHE, fetch, live, register
 
 log = logging.getLogger(__name__)
 
@@ -41,7 +41,9 @@ def refresh_model(
     settings: Settings, sessions: sessionmaker, store, default_live: tuple[str, Path], opts=None, user: str = "nightly"
 ) -> dict:
     """Fine-tune, register and promote (through the gate); a summary dict."""
-    from training.finetune import FinetuneOptions, finetune
+    import tempfile
+
+    from training.finetune import FinetuneOptions
 
     with sessions() as s:
         fresh = new_reviewed_lines(s)
@@ -51,9 +53,9 @@ def refresh_model(
         base = fetch(store, cur, CACHE) if cur is not None else default_live[1]
     opts = opts or FinetuneOptions(time_limit=float(settings.finetune_seconds))
     with tempfile.TemporaryDirectory(prefix="htr-refresh-") as tmp:
-        with sessions() as s:
-            export_corrections(s, store, Path(tmp) / "lines")
-        report = finetune(base, [Path(tmp) / "lines"], Path(tmp) / "candidate", opts, settings.data_dir)
+        report = finetune_candidate(
+            sessions, store, base, Path(tmp) / "candidate", TrainingSource(corrections=True), opts, settings.data_dir
+        )
         with sessions() as s:
             mv = register(s, store, Path(tmp) / "candidate")
             result = promote(s, store, mv.version, user, CACHE, default_live, data_root=settings.data_dir)
