@@ -69,10 +69,10 @@ def main() -> None:
 
     from benchmarks.segmentation import build_pages, build_washington_pages
     from benchmarks.synth import match_lines
+    from recognition.keywords import DEFAULT_MIN_PROB
     from segmentation import Box
     from training.datasets import open_dataset
     from worker.db import Line, Page, WordCandidate, make_engine, session_factory, upgrade
-    from recognition.keywords import DEFAULT_MIN_PROB
     from worker.db.queries import FUZZY, Fuzzy, keyword_search, search
     from worker.io.store import LocalStore
     from worker.pipeline import process_document, register_document

@@ -71,13 +71,12 @@ def seed(folder: Path) -> tuple[str, dict]:
 
 
 def routes_of_app(url: str, store: str) -> set[tuple[str, str]]:
-    from fastapi.routing import APIRoute
 
     from worker.settings import Settings
-    from worker.web.app import create_app
+    from worker.web.app import api_routes, create_app
 
     app = create_app(Settings(database_url=url, store_url=store))
-    return {(m, r.path) for r in app.routes if isinstance(r, APIRoute) for m in r.methods or ()}
+    return {(m, r.path) for r in api_routes(app) for m in r.methods or ()}
 
 
 def client(base: str, address: str = "127.0.0.1"):

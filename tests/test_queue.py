@@ -346,6 +346,72 @@ def test_poison_document_fails_after_max_attempts_and_the_rest_complete(stack, w
     assert st["status"] == "failed" and st["worker_deaths"] == 3 and st["redeliveries"] >= 3
 
 
+def test_a_message_a_worker_was_killed_taking_is_queued_again(stack):
+    """kombu's Redis transport takes a message with BRPOP, which removes it from
+    its queue, and only then records it as unacknowledged: a worker killed in
+    between (the reply in its socket) takes the message along, and no visibility
+    timeout brings it back. Here a worker is frozen while its BRPOP waits, a
+    processing document's recognize message is handed to it, and it is killed.
+    The document completes: a worker finds the document quiet and no message
+    for its page in Redis, and queues the page again."""
+    import os
+    import signal
+
+    import redis as redis_py
+
+    from worker.queue.broker import message_step
+
+    env = {**stack["env"], "HTR_HEARTBEAT_SECONDS": "5"}  # quiet for 20 s before its messages are looked for
+    client = redis_py.Redis.from_url(stack["redis"].url)
+    stack["s3"].put_object(Bucket="inbox", Key="lost/page.png", Body=page_png(5000))
+    workers: list[WorkerProcess] = []
+
+    def start(name: str, *args: str) -> WorkerProcess:
+        workers.append(WorkerProcess(env, stack["work"] / f"lost-{name}.log", "--concurrency", "2", *args))
+        return workers[-1].start()
+
+    try:
+        cpu = start("cpu", "--queues", "cpu")  # no worker serves gpu yet: the recognize message waits there
+        [doc] = submit(stack, "s3://inbox/lost/")
+        step = (doc["id"], "recognize", 0)
+        deadline = time.time() + 120
+        while (raw := next((m for m in client.lrange("gpu", 0, -1) if message_step(m) == step), None)) is None:
+            assert time.time() < deadline, "the page was never segmented"
+            time.sleep(0.1)
+        cpu.stop()
+        assert client.lrem("gpu", 1, raw) == 1  # held here until a worker waits in BRPOP for it
+        tag = json.loads(raw)["properties"]["delivery_tag"]
+        victim = start("victim")
+        for _ in range(20):
+            os.killpg(victim.pid, signal.SIGSTOP)
+            if any(c.get("cmd") == "brpop" and "b" in c.get("flags", "") for c in client.client_list()):
+                client.lpush("gpu", raw)
+                if raw not in client.lrange("gpu", 0, -1):
+                    break  # handed to the frozen worker's BRPOP
+                client.lrem("gpu", 1, raw)  # that BRPOP had just timed out: take it back and try again
+            os.killpg(victim.pid, signal.SIGCONT)
+            time.sleep(0.3)
+        else:
+            raise AssertionError("the worker was never caught waiting in BRPOP")
+        victim.kill9()
+        assert not client.hexists("unacked", tag) and raw not in client.lrange("gpu", 0, -1)  # the message is gone
+        assert rows(stack, doc["id"])[0] == 0
+        survivor = start("survivor")
+        d = wait_for(stack, [doc["id"]])[doc["id"]]
+        assert d.status == Status.DONE and rows(stack, doc["id"])[0] == 1
+        assert b"no message for it in the broker" in survivor.log.read_bytes()
+        st = json.loads(htr(stack, "status", "--json", str(doc["id"])).stdout)
+        assert st["worker_deaths"] == 0  # the killed worker had none of its runs in hand
+    finally:
+        for w in workers:
+            if w.proc is not None and w.proc.poll() is None:
+                os.killpg(w.pid, signal.SIGCONT)
+            w.stop()
+        for w in workers:  # pytest shows this only when the test failed
+            print(f"--- {w.log.name} (last lines) ---\n" + "\n".join(w.log.read_text(errors="replace").splitlines()[-60:]))
+        client.close()
+
+
 def test_a_worker_killed_mid_sweep_holds_up_redelivery_for_seconds_not_minutes(stack):
     """Workers take turns sweeping unacknowledged messages back into the queue,
     under a lock in Redis; a worker killed while holding it leaves the lock to

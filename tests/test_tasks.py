@@ -373,7 +373,7 @@ def test_a_recognizing_worker_reads_each_page_with_the_model_live_at_that_moment
     from types import SimpleNamespace
 
     from recognition.bundle import load_bundle
-    from worker import registry
+    from worker.registry import source as registry_source
     from worker.db import ModelVersion
     from worker.queue import tasks
 
@@ -389,8 +389,8 @@ def test_a_recognizing_worker_reads_each_page_with_the_model_live_at_that_moment
     promoted = load_bundle()
     promoted.version = f"{first}+promoted"
     promoted.save(tmp_path / "promoted")
-    monkeypatch.setattr(registry, "live", lambda session: SimpleNamespace(id=999))
-    monkeypatch.setattr(registry, "fetch", lambda store, mv, cache: tmp_path / "promoted")
+    monkeypatch.setattr(registry_source, "live", lambda session: SimpleNamespace(id=999))
+    monkeypatch.setattr(registry_source, "fetch", lambda store, mv, cache: tmp_path / "promoted")
     tasks.recognize_task.apply((doc_id, 1))
     status, error, _pages, _runs = _state(rt, doc_id)
     with rt.sessions() as s:
@@ -444,3 +444,110 @@ def test_every_task_stage_can_be_queued_again(rt, monkeypatch):
     tasks.resend(5, "segment", 2)
     tasks.resend(5, "recognize", 3)
     assert sent == [("htr.start", 5), ("htr.segment", 5, 2), ("htr.recognize", 5, 3)]
+
+
+def _quiet(rt, doc_id, seconds):
+    """Move a document's history ``seconds`` into the past (registered, begun, its runs)."""
+    from datetime import timedelta
+
+    with rt.sessions() as s:
+        doc = s.get(Document, doc_id)
+        doc.created_at = doc.created_at - timedelta(seconds=seconds)
+        doc.started_at = doc.started_at and doc.started_at - timedelta(seconds=seconds)
+        for r in s.scalars(select(TaskRun).where(TaskRun.document_id == doc_id)):
+            r.started_at = r.started_at and r.started_at - timedelta(seconds=seconds)
+            r.heartbeat_at = r.heartbeat_at and r.heartbeat_at - timedelta(seconds=seconds)
+            r.finished_at = r.finished_at and r.finished_at - timedelta(seconds=seconds)
+        s.commit()
+
+
+def test_work_whose_message_the_broker_lost_is_queued_again_and_held_work_is_not(rt, monkeypatch):
+    """A worker killed after taking a message from Redis, before recording it,
+    takes the message along: the document's next steps that the broker holds
+    no message for are queued again, once nothing has touched it for a while."""
+    from worker.db import RunState, utcnow
+    from worker.queue import tasks
+    from worker.queue.delivery import recover, unfinished
+
+    monkeypatch.setattr(tasks.recognize_task, "apply_async", lambda args, **kw: rt.queued.append(("recognize", *args)))
+    quiet = rt.settings.dead_after
+    waiting = _register(rt, "examples/line.png")  # queued; its start message lost
+    letter = _register(rt, "examples/letter.pdf")  # two pages
+    tasks.start_task.apply((letter,))
+    tasks.segment_task.apply((letter, 0))  # page 0 segmented: its recognize message lost; page 1's segment waits
+    assert rt.queued == [(letter, 0), (letter, 1), ("recognize", letter, 0)]
+    assert unfinished(rt.sessions, quiet) == []  # just touched: nothing is looked at yet
+    for doc_id in (waiting, letter):
+        _quiet(rt, doc_id, quiet + 1)
+    expected = [(waiting, "start", -1), (letter, "recognize", 0), (letter, "segment", 1)]
+    assert unfinished(rt.sessions, quiet) == expected
+
+    sent = []
+    held = {(letter, "segment", 1)}  # still in a queue (or in a worker's hands): left alone
+    assert recover(rt.sessions, quiet, lambda: held, lambda *step: sent.append(step)) == expected[:2]
+    assert sent == expected[:2]
+
+    # A page in a worker's hands is the sweeper's; a document read by `htr process` (no runs) is not the queue's.
+    with rt.sessions() as s:
+        run = s.get(TaskRun, (letter, "segment", 0))
+        run.state, run.heartbeat_at = RunState.RUNNING, utcnow()
+        s.get(Document, waiting).status = Status.PROCESSING
+        s.commit()
+    _quiet(rt, letter, quiet + 1)
+    assert unfinished(rt.sessions, quiet) == []
+
+    # The steps queued again complete the document, each page once.
+    with rt.sessions() as s:
+        s.get(TaskRun, (letter, "segment", 0)).state = RunState.ENDED
+        s.commit()
+    tasks.recognize_task.apply((letter, 0))
+    tasks.segment_task.apply((letter, 1))
+    tasks.recognize_task.apply((letter, 1))
+    tasks.recognize_task.apply((letter, 0))  # the lost message after all: a duplicate does nothing
+    status, error, pages, runs = _state(rt, letter)
+    assert status == Status.DONE and error is None and pages == 2
+    assert all(state == "ended" and deaths == 0 for _stage, _page, state, deaths in runs)
+    assert unfinished(rt.sessions, 0) == []
+
+
+def test_a_start_delivered_again_fans_out_only_the_pages_not_stored(rt, monkeypatch):
+    """A document read in part before (its pages kept) is started again: only
+    the pages not stored are segmented."""
+    from worker.db import Page
+    from worker.pipeline.lifecycle import interrupt_document
+    from worker.queue import tasks
+
+    monkeypatch.setattr(tasks.recognize_task, "apply_async", lambda args, **kw: rt.queued.append(("recognize", *args)))
+    doc_id = _register(rt, "examples/letter.pdf")
+    tasks.start_task.apply((doc_id,))
+    tasks.segment_task.apply((doc_id, 0))
+    tasks.recognize_task.apply((doc_id, 0))
+    with rt.sessions() as s:  # as `htr process` leaves a document it was interrupted in (no runs of the queue)
+        interrupt_document(s, doc_id)
+        for r in s.scalars(select(TaskRun).where(TaskRun.document_id == doc_id)):
+            s.delete(r)
+        s.commit()
+    rt.queued.clear()
+    tasks.start_task.apply((doc_id,))
+    status, _error, pages, _runs = _state(rt, doc_id)
+    assert status == Status.PROCESSING and pages == 2
+    assert rt.queued == [(doc_id, 1)]  # page 0 is stored: not read again
+    with rt.sessions() as s:
+        assert s.scalars(select(Page.index).where(Page.document_id == doc_id)).all() == [0]
+
+
+def test_the_steps_of_messages_are_read_as_kombu_keeps_them_in_redis():
+    import base64
+    import json
+
+    from worker.queue.broker import message_step
+
+    def message(task, args):
+        body = base64.b64encode(json.dumps([list(args), {}, {}]).encode()).decode()
+        return {"body": body, "headers": {"task": task, "id": "x"}, "properties": {"body_encoding": "base64"}}
+
+    assert message_step(json.dumps(message("htr.start", (7,)))) == (7, "start", -1)
+    assert message_step(json.dumps(message("htr.segment", (7, 2))).encode()) == (7, "segment", 2)
+    assert message_step(json.dumps([message("htr.recognize", (7, 3)), "", "gpu"])) == (7, "recognize", 3)  # in `unacked`
+    assert message_step(json.dumps(message("htr.scan", ("s3://b/p",)))) is None
+    assert message_step(b"not json") is None

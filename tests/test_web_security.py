@@ -15,7 +15,6 @@ from datetime import timedelta
 from pathlib import Path
 
 import pytest
-from fastapi.routing import APIRoute
 from fastapi.testclient import TestClient
 from sqlalchemy import select, text
 
@@ -26,6 +25,7 @@ from worker.db.engine import largest_id
 from worker.db.users import add_token, add_user, login, password_problem
 from worker.io.store import LocalStore
 from worker.settings import Settings
+from worker.web.app import api_routes
 from worker.web.throttle import ADDRESS_FREE, ALERT_WAIT, NAME_ALERT, PAIR_FREE, LoginThrottle, address_key
 
 ROOT = Path(__file__).resolve().parents[1]
@@ -141,7 +141,7 @@ ROUTES = {
 
 
 def test_every_route_has_a_rule(site):
-    routes = {(m, r.path) for r in site.app.routes if isinstance(r, APIRoute) for m in r.methods}
+    routes = {(m, r.path) for r in api_routes(site.app) for m in r.methods}
     assert routes == set(ROUTES), "a route without a rule here (or a rule for a route that is gone)"
 
 
@@ -533,7 +533,7 @@ def test_ids_too_large_for_the_database_are_not_found(tmp_path, db_url):
 
 
 def test_errors_are_pages_for_people_and_json_for_the_api(site, monkeypatch):
-    from worker.web import app as app_module
+    from worker.web.routes import documents as documents_routes
 
     rita = site.client("reviewer")
     for path, status in (("/documents/999", 404), ("/documents/9223372036854775808", 404), ("/nowhere", 404), ("/people", 403)):
@@ -555,7 +555,7 @@ def test_errors_are_pages_for_people_and_json_for_the_api(site, monkeypatch):
     def broken(_session):
         raise RuntimeError("the database went away: SELECT secret FROM somewhere")
 
-    monkeypatch.setattr(app_module, "_documents", broken)
+    monkeypatch.setattr(documents_routes, "document_rows", broken)
     crashing = TestClient(site.app, follow_redirects=False, raise_server_exceptions=False, cookies=rita.cookies)
     r = crashing.get("/")
     assert r.status_code == 500 and r.headers["content-type"].startswith("text/html") and "went wrong" in r.text

@@ -10,7 +10,16 @@ done) and judge errors with :func:`classify`.
 
 from .errors import TRANSIENT, Action, Verdict, classify
 from .inprocess import process_document
-from .lifecycle import begin_document, fail_document, model_version, register_document, sha256_file, store_page
+from .lifecycle import (
+    begin_document,
+    fail_document,
+    finish_document,
+    model_version,
+    register_document,
+    sha256_file,
+    store_page,
+    stored_pages,
+)
 from .pages import PageWork, prepare_page, recognize_pages, save_page_image, segment
 
 __all__ = [
@@ -21,6 +30,7 @@ __all__ = [
     "begin_document",
     "classify",
     "fail_document",
+    "finish_document",
     "model_version",
     "prepare_page",
     "process_document",
@@ -30,4 +40,5 @@ __all__ = [
     "segment",
     "sha256_file",
     "store_page",
+    "stored_pages",
 ]

@@ -14,6 +14,13 @@ claims a lost (or silent) run counts the death, once per worker and
 document; after ``max_attempts`` deaths the document fails. Work of such a
 suspect document runs alone in its worker process (``suspect``), so a
 document that kills its worker each time takes no other document with it.
+
+A message can also vanish in the broker: a worker killed after taking it
+from Redis and before recording it as unacknowledged takes it along
+(``broker``). Such work has no run in anyone's hands, so ``sweep`` cannot
+see it; ``recover`` finds it instead: the next steps of queued and
+processing documents that nothing touched for ``dead_after`` seconds
+(``unfinished``), less the steps the broker still holds, are queued again.
 """
 
 from __future__ import annotations
@@ -21,6 +28,8 @@ from __future__ import annotations
 import logging
 import os
 import socket
+from collections import defaultdict
+from collections.abc import Callable, Iterable
 from dataclasses import dataclass
 from datetime import timedelta
 from enum import StrEnum
@@ -31,8 +40,9 @@ from sqlalchemy.dialects.sqlite import insert as sqlite_insert
 from sqlalchemy.exc import IntegrityError
 from sqlalchemy.orm import Session, sessionmaker
 
-from ..db import Document, RunState, Stage, Status, TaskRun, WorkerDeath, as_utc, utcnow
+from ..db import Document, Page, RunState, Stage, Status, TaskRun, WorkerDeath, as_utc, utcnow
 from ..pipeline import fail_document
+from .broker import Step
 
 log = logging.getLogger(__name__)
 
@@ -207,3 +217,98 @@ def sweep(sessions: sessionmaker, dead_after: float, limit: int = 100) -> list[t
                 )
         session.commit()
     return taken
+
+
+def unfinished(sessions: sessionmaker, quiet_after: float) -> list[Step]:
+    """The next steps of the queue's documents that nothing touched for
+    ``quiet_after`` seconds (no run started, beat or ended, nor the document
+    registered or begun): a queued document's start; for a processing one,
+    each page not stored: its recognize step once it is segmented, else its
+    segment step, or the start again while that has not fanned out. Each of
+    them should have a message in the broker. Documents with a run in a
+    worker's hands are ``sweep``'s, processing documents without runs the
+    in-process runner's (``htr process``), and a step that already ended
+    without its page stored is one no message can move on."""
+    active = (Status.QUEUED, Status.PROCESSING)
+    cutoff = utcnow() - timedelta(seconds=quiet_after)
+    touched = (
+        select(TaskRun.document_id)
+        .where(
+            TaskRun.document_id == Document.id,
+            (TaskRun.state == RunState.RUNNING)
+            | (TaskRun.started_at >= cutoff)
+            | (TaskRun.heartbeat_at >= cutoff)
+            | (TaskRun.finished_at >= cutoff),
+        )
+        .exists()
+    )
+    with sessions() as session:
+        docs = session.execute(
+            select(Document.id, Document.status, Document.page_count)
+            .where(
+                Document.status.in_(active),
+                Document.store_key.is_not(None),
+                Document.created_at < cutoff,
+                (Document.started_at.is_(None)) | (Document.started_at < cutoff),
+                ~touched,
+            )
+            .order_by(Document.id)
+        ).all()
+        runs: dict[int, dict[tuple[str, int], TaskRun]] = defaultdict(dict)
+        stored: dict[int, set[int]] = defaultdict(set)
+        ids = [d.id for d in docs]
+        for k in range(0, len(ids), 500):
+            chunk = ids[k : k + 500]
+            for run in session.scalars(select(TaskRun).where(TaskRun.document_id.in_(chunk))):
+                runs[run.document_id][(run.stage, run.page)] = run
+            for doc_id, index in session.execute(select(Page.document_id, Page.index).where(Page.document_id.in_(chunk))):
+                stored[doc_id].add(index)
+    steps: list[Step] = []
+    for doc in docs:
+        steps += _next_steps(doc.id, doc.status, doc.page_count, runs[doc.id], stored[doc.id])
+    return steps
+
+
+def _next_steps(
+    doc_id: int, status: str, page_count: int | None, runs: dict[tuple[str, int], TaskRun], stored: set[int]
+) -> list[Step]:
+    start = runs.get((Stage.START, -1))
+    if status == Status.QUEUED:
+        return [] if start is not None and start.state == RunState.ENDED else [(doc_id, Stage.START.value, -1)]
+    if not runs:
+        return []
+    if page_count is None or start is None or start.state != RunState.ENDED:
+        return [(doc_id, Stage.START.value, -1)]
+    steps: list[Step] = []
+    for i in range(page_count):
+        if i in stored:
+            continue
+        seg, rec = runs.get((Stage.SEGMENT, i)), runs.get((Stage.RECOGNIZE, i))
+        if rec is not None:
+            if rec.state != RunState.ENDED:
+                steps.append((doc_id, Stage.RECOGNIZE.value, i))
+        elif seg is not None and seg.state == RunState.ENDED:
+            steps.append((doc_id, Stage.RECOGNIZE.value, i))
+        else:
+            steps.append((doc_id, Stage.SEGMENT.value, i))
+    return steps
+
+
+def recover(
+    sessions: sessionmaker, quiet_after: float, held: Callable[[], Iterable[Step]], resend: Callable[[int, str, int], None]
+) -> list[Step]:
+    """Queue again the ``unfinished`` steps that have no message in the
+    broker (``held()``: the steps of the messages it has, queued or taken and
+    not acknowledged); those queued again. The broker is read only when some
+    document is quiet. A step queued twice is done once (``claim``)."""
+    steps = unfinished(sessions, quiet_after)
+    if not steps:
+        return []
+    there = set(held())
+    missing = [s for s in steps if s not in there]
+    for doc_id, stage, page in missing:
+        log.warning(
+            "document %s %s page %s: no message for it in the broker (lost with a worker), queued again", doc_id, stage, page
+        )
+        resend(doc_id, stage, page)
+    return missing

@@ -52,15 +52,20 @@ class Runtime:
     def predictor(self) -> Predictor | None:
         return self.models.predictor
 
-    def start_heartbeat(self, resend) -> None:
+    def start_heartbeat(self, resend, recover=None) -> None:
         """Beat for this process's runs and sweep for dead workers' runs, every
         ``heartbeat_seconds``, in a daemon thread (once per process);
-        ``resend(doc_id, stage, page)`` queues a lost run's work again."""
+        ``resend(doc_id, stage, page)`` queues a lost run's work again. With
+        ``recover``, a second daemon thread calls it every ``dead_after``
+        seconds to queue again the work whose message the broker lost (it
+        waits on the broker when that is away, so it never holds up a beat)."""
         with self._lock:
             if self._heartbeat is not None:
                 return
             self._heartbeat = threading.Thread(target=self._beat_forever, args=(resend,), name="htr-heartbeat", daemon=True)
             self._heartbeat.start()
+            if recover is not None:
+                threading.Thread(target=self._recover_forever, args=(recover,), name="htr-recovery", daemon=True).start()
 
     def _beat_forever(self, resend) -> None:
         from .delivery import beat, sweep
@@ -74,6 +79,14 @@ class Runtime:
                     resend(doc_id, stage, page)
             except Exception as exc:  # the database or broker is away: try again next beat
                 log.warning("heartbeat: %s: %s", type(exc).__name__, exc)
+
+    def _recover_forever(self, recover) -> None:
+        every = max(1.0, self.settings.dead_after)
+        while not self._stop.wait(every):
+            try:
+                recover()
+            except Exception as exc:  # the database or broker is away: try again later
+                log.warning("recovery: %s: %s", type(exc).__name__, exc)
 
     def model_version_id(self, session, bundle: Bundle) -> int:
         """A loaded model's row in model_versions (created once, then remembered)."""

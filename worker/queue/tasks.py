@@ -10,7 +10,11 @@ Delivery is at least once (late acks); effects are exactly once: a delivery
 claims its (document, stage, page) row first (``delivery.claim``) and acts
 on the named outcome; a page's rows and the end of its recognize run commit
 together. Every worker process beats for its runs and queues again the runs
-of workers that stopped beating (``delivery.beat``, ``delivery.sweep``). Errors are judged by the core's classifier: transient ones are
+of workers that stopped beating (``delivery.beat``, ``delivery.sweep``), and
+every ``dead_after`` seconds one worker in the deployment queues again the
+steps of quiet documents that the broker has no message for
+(``delivery.recover``: a message can vanish with a worker killed as it took
+it). Errors are judged by the core's classifier: transient ones are
 retried with exponential backoff, the rest fail the document at once.
 """
 
@@ -36,19 +40,25 @@ from ..pipeline import (
     begin_document,
     classify,
     fail_document,
+    finish_document,
     prepare_page,
     recognize_pages,
     store_page,
+    stored_pages,
 )
+from . import delivery
 from . import runtime as _rt
 from .app import app
+from .broker import held_steps
 from .delivery import Claim, claim, set_run, suspect, worker_name
 
 log = get_task_logger(__name__)
 
 QUEUE_TRANSIENT: tuple[type[BaseException], ...] = (*TRANSIENT, BrokerError)
 
-__all__ = ["enqueue", "recognize_task", "runtime", "scan_task", "segment_task", "send", "start_task", "worker_name"]
+__all__ = ["enqueue", "recognize_task", "recover", "runtime", "scan_task", "segment_task", "send", "start_task", "worker_name"]
+
+RECOVERY_LOCK = "htr.recovery"  # Redis key: the worker process that looks for lost messages this round
 
 
 def runtime() -> _rt.Runtime:
@@ -168,9 +178,12 @@ def start_task(self, doc_id: int) -> None:
             with rt.originals.get(rt.store, doc.store_key) as path:
                 n = PageSource(path, rt.settings.limits).count
             doc.page_count = n
+            kept = stored_pages(session, doc_id)  # an earlier run's pages stay, not read again
+            finish_document(session, doc)  # every page was stored before
             session.commit()
         for i in range(n):
-            send(segment_task, (doc_id, i))
+            if i not in kept:
+                send(segment_task, (doc_id, i))
 
 
 @app.task(name="htr.segment", bind=True, max_retries=None)
@@ -274,14 +287,29 @@ def resend(doc_id: int, stage: str, page: int) -> None:
         send(recognize_task, (doc_id, page))
 
 
+def recover() -> list[tuple[int, str, int]]:
+    """Queue again the work of quiet documents that the broker has no message
+    for (``delivery.recover``); the steps queued again. One worker process in
+    the deployment does it each ``dead_after`` seconds: the first to take the
+    lock in Redis, which expires by itself."""
+    rt = runtime()
+    s = rt.settings
+    with app.connection_for_write() as conn:
+        channel = conn.default_channel
+        if not channel.client.set(RECOVERY_LOCK, worker_name(), nx=True, ex=max(1, int(s.dead_after))):
+            return []
+        queues = set(s.routes.values()) | {app.conf.task_default_queue}
+        return delivery.recover(rt.sessions, s.dead_after, lambda: held_steps(channel, queues), resend)
+
+
 @worker_ready.connect
 def _beat_in_the_worker(**_kw) -> None:
-    """The worker's main process beats and sweeps (its thread pool runs the tasks)."""
-    runtime().start_heartbeat(resend)
+    """The worker's main process beats, sweeps and recovers (its thread pool runs the tasks)."""
+    runtime().start_heartbeat(resend, recover)
 
 
 @worker_process_init.connect
 def _beat_in_a_pool_process(**_kw) -> None:
     """... and so does every prefork pool process, for the tasks in its hands."""
     _rt.reset_runtime()  # built in this process, not inherited from the parent
-    runtime().start_heartbeat(resend)
+    runtime().start_heartbeat(resend, recover)

@@ -1,0 +1,135 @@
+"""Documents: the list (page and ``GET /api/documents``), a document's page, page
+images and line crops, exports (``GET /api/documents/ID?format=``) and deletion
+(admins only)."""
+
+from __future__ import annotations
+
+import contextlib
+
+import cv2
+import numpy as np
+from fastapi import APIRouter, HTTPException, Request
+from fastapi.responses import HTMLResponse, Response
+from sqlalchemy import delete, func, select
+from sqlalchemy.orm import Session
+
+from ...db import Document, Line, Page, Status
+from ...db.corrections import lines_left
+from ...db.queries import load_document
+from ...export import FORMATS, serialize
+from ..deps import Admin, Db, Me, Web, WebDep
+from .review import LOW_CONFIDENCE
+
+NO_STORE = {"Cache-Control": "private, no-store"}  # page images and line crops
+LINE_MARGIN = 6  # pixels of the page around a line's box in its crop
+
+router = APIRouter()
+
+
+def document_rows(s: Session) -> list[dict]:
+    """Every document with its status, pages done, lines and reviewed lines."""
+    reviewed = (
+        select(Page.document_id, func.count(Line.id).label("n"), func.count(Line.reviewed_at).label("r"))
+        .join(Line, Line.page_id == Page.id)
+        .group_by(Page.document_id)
+        .subquery()
+    )
+    rows = s.execute(
+        select(Document, reviewed.c.n, reviewed.c.r)
+        .outerjoin(reviewed, reviewed.c.document_id == Document.id)
+        .order_by(Document.id)
+    ).all()
+    done_pages = dict(s.execute(select(Page.document_id, func.count()).group_by(Page.document_id)).all())
+    return [
+        {
+            "id": d.id,
+            "source": d.source,
+            "status": str(d.status),
+            "pages": d.page_count or 0,
+            "pages_done": done_pages.get(d.id, 0),
+            "lines": n or 0,
+            "reviewed": r or 0,
+            "error": d.error,
+        }
+        for d, n, r in rows
+    ]
+
+
+@router.get("/", response_class=HTMLResponse)
+def documents_page(request: Request, ident: Me, web: WebDep, s: Db):
+    return web.page(request, "documents.html", ident, documents=document_rows(s))
+
+
+@router.get("/documents/{doc_id}", response_class=HTMLResponse)
+def document_page(request: Request, ident: Me, web: WebDep, s: Db, doc_id: int, page_no: int = 1):
+    doc = load_document(s, doc_id)
+    if doc is None:
+        raise HTTPException(404, f"no document {doc_id}")
+    pages = doc.pages
+    current = pages[min(max(page_no, 1), len(pages)) - 1] if pages else None
+    left = lines_left(s, doc_id)
+    return web.page(request, "document.html", ident, doc=doc, page=current, n_pages=len(pages), low=LOW_CONFIDENCE, left=left)
+
+
+def _page_bytes(web: Web, s: Session, page_id: int) -> bytes:
+    p = s.get(Page, page_id)
+    if p is None or not p.image_key:
+        raise HTTPException(404, "no image for this page")
+    return web.store.get_bytes(p.image_key)
+
+
+@router.get("/pages/{page_id}/image")
+def page_image(ident: Me, web: WebDep, s: Db, page_id: int):
+    return Response(_page_bytes(web, s, page_id), media_type="image/png", headers=NO_STORE)
+
+
+@router.get("/lines/{line_id}/image")
+def line_image(ident: Me, web: WebDep, s: Db, line_id: int):
+    line = s.get(Line, line_id)
+    if line is None:
+        raise HTTPException(404, f"no line {line_id}")
+    img = cv2.imdecode(np.frombuffer(_page_bytes(web, s, line.page_id), np.uint8), cv2.IMREAD_GRAYSCALE)
+    m = LINE_MARGIN
+    crop = img[max(0, line.y0 - m) : line.y1 + m, max(0, line.x0 - m) : line.x1 + m]
+    _ok, buf = cv2.imencode(".png", crop)
+    return Response(buf.tobytes(), media_type="image/png", headers=NO_STORE)
+
+
+@router.get("/api/documents")
+def api_documents(ident: Me, web: WebDep, s: Db):
+    return {"documents": document_rows(s)}
+
+
+@router.get("/api/documents/{doc_id}")
+def api_document(ident: Me, s: Db, doc_id: int, format: str = "json"):
+    if format not in FORMATS:
+        raise HTTPException(400, f"format: one of {', '.join(FORMATS)}")
+    doc = load_document(s, doc_id)
+    if doc is None:
+        raise HTTPException(404, f"no document {doc_id}")
+    files = serialize(doc, format)
+    if not files:
+        raise HTTPException(409, f"document {doc_id} has no pages")
+    if format == "json":
+        return Response(files[0][1], media_type="application/json")
+    if len(files) > 1:
+        return {"files": [{"name": n, "content": c} for n, c in files]}
+    media = "text/plain; charset=utf-8" if format == "txt" else "application/xml" if format != "hocr" else "text/html"
+    return Response(files[0][1], media_type=media, headers={"Content-Disposition": f'attachment; filename="{files[0][0]}"'})
+
+
+@router.delete("/api/documents/{doc_id}")
+def api_document_delete(ident: Admin, web: WebDep, s: Db, doc_id: int):
+    """A finished or failed document with its pages, lines, reviews and stored files."""
+    doc = s.get(Document, doc_id)
+    if doc is None:
+        raise HTTPException(404, f"no document {doc_id}")
+    if doc.status not in (Status.DONE, Status.FAILED):
+        raise HTTPException(409, f"document {doc_id} is {doc.status}: delete it once it is done or failed")
+    keys = [k for k in [doc.store_key, *s.scalars(select(Page.image_key).where(Page.document_id == doc_id))] if k]
+    s.execute(delete(Document).where(Document.id == doc_id))
+    s.commit()
+    for key in keys:
+        with contextlib.suppress(Exception):  # a file already gone, or a store that refuses: the rows are gone
+            web.store.delete(key)
+    return {"deleted": doc_id}

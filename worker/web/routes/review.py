@@ -1,0 +1,86 @@
+"""Review: the review page, the queue (``GET /api/review``), saving and accepting a
+line (optimistic locking on its version), and a line's history."""
+
+from __future__ import annotations
+
+from fastapi import APIRouter, HTTPException, Request
+from fastapi.responses import HTMLResponse, JSONResponse
+from pydantic import BaseModel
+from sqlalchemy.orm import Session
+
+from ...db import Line
+from ...db.corrections import ReviewError, StaleLine, history, lines_left, review_line, review_queue
+from ...db.users import Identity
+from ..deps import Db, Me, WebDep
+
+LOW_CONFIDENCE = 0.5  # words below this are marked for review
+
+router = APIRouter()
+
+
+class LineText(BaseModel):
+    text: str
+    version: int  # the line's version the text was edited from (optimistic locking)
+
+
+class LineAccept(BaseModel):
+    version: int | None = None  # when given, a line changed since is not accepted
+
+
+@router.get("/review", response_class=HTMLResponse)
+def review_page(request: Request, ident: Me, web: WebDep, document: int | None = None):
+    return web.page(request, "review.html", ident, document=document, low=LOW_CONFIDENCE)
+
+
+@router.get("/api/review")
+def api_review(ident: Me, s: Db, document: int | None = None, limit: int = 20):
+    if not 1 <= limit <= 200:
+        raise HTTPException(400, "limit: 1 to 200")
+    return {"left": lines_left(s, document), "lines": [i.to_json() for i in review_queue(s, document, limit)]}
+
+
+def _stale(exc: StaleLine) -> JSONResponse:
+    """409: someone saved the line since; theirs stays, and is shown."""
+    now = exc.line
+    line = {
+        "id": now.id,
+        "text": now.text,
+        "version": now.version,
+        "reviewed_by": now.reviewed_by,
+        "reviewed_at": now.reviewed_at.isoformat() if now.reviewed_at else None,
+    }
+    return JSONResponse({"detail": str(exc), "line": line}, status_code=409)
+
+
+def _save(s: Session, line_id: int, ident: Identity, text: str | None, version: int | None):
+    try:
+        line = review_line(s, line_id, ident.name, text, version)
+    except StaleLine as exc:
+        return _stale(exc)
+    except ReviewError as exc:
+        raise HTTPException(404 if "no line" in str(exc) else 400, str(exc)) from None
+    s.commit()
+    return {
+        "id": line.id,
+        "text": line.text,
+        "version": line.version,
+        "reviewed_by": line.reviewed_by,
+        "words": [{"text": w.best_text, "box": [w.x0, w.y0, w.x1, w.y1]} for w in line.words],
+    }
+
+
+@router.put("/api/lines/{line_id}")
+def api_save_line(ident: Me, s: Db, line_id: int, body: LineText):
+    return _save(s, line_id, ident, body.text, body.version)
+
+
+@router.post("/api/lines/{line_id}/accept")
+def api_accept_line(ident: Me, s: Db, line_id: int, body: LineAccept | None = None):
+    return _save(s, line_id, ident, None, body.version if body else None)
+
+
+@router.get("/api/lines/{line_id}/history")
+def api_line_history(ident: Me, s: Db, line_id: int):
+    if s.get(Line, line_id) is None:
+        raise HTTPException(404, f"no line {line_id}")
+    return {"history": history(s, line_id)}

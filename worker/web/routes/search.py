@@ -1,0 +1,36 @@
+"""Search: the page, and ``GET /api/search``."""
+
+from __future__ import annotations
+
+from fastapi import APIRouter, HTTPException, Request
+from fastapi.responses import HTMLResponse
+from sqlalchemy.orm import Session
+
+from recognition.keywords import DEFAULT_MIN_PROB
+
+from ...db.queries import keyword_search, search
+from ..deps import Db, Me, WebDep
+
+router = APIRouter()
+
+
+def run_search(s: Session, q: str, min_prob: float, exact: bool, limit: int):
+    """The keyword index (probable words), or full-text search over the best reading (``exact``)."""
+    if not 0.0 <= min_prob <= 1.0:
+        raise HTTPException(400, "min_prob: 0 to 1")
+    return search(s, q[:200], limit) if exact else keyword_search(s, q[:200], min_prob, limit)
+
+
+@router.get("/search", response_class=HTMLResponse)
+def search_page(
+    request: Request, ident: Me, web: WebDep, s: Db, q: str = "", min_prob: float = DEFAULT_MIN_PROB, exact: bool = False
+):
+    hits = run_search(s, q, min_prob, exact, 50) if q.strip() else []
+    return web.page(request, "search.html", ident, q=q, hits=hits, min_prob=min_prob, exact=exact)
+
+
+@router.get("/api/search")
+def api_search(ident: Me, s: Db, q: str, limit: int = 20, min_prob: float = DEFAULT_MIN_PROB, exact: bool = False):
+    if not 1 <= limit <= 1000:
+        raise HTTPException(400, "limit: 1 to 1000")
+    return {"hits": [h.to_json() for h in run_search(s, q, min_prob, exact, limit)]}
