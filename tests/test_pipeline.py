@@ -9,6 +9,7 @@ import numpy as np
 import pytest
 from PIL import Image
 from sqlalchemy import func, select
+from sqlalchemy.exc import OperationalError
 
 from benchmarks.synth import compose_page
 from recognition.bundle import load_bundle
@@ -384,7 +385,10 @@ def test_htr_process_stops_cleanly_on_ctrl_c(tmp_path):
         if db.exists():
             S = S or session_factory(make_engine(f"sqlite:///{db}"))
             with S() as s:
-                d = s.get(Document, 1)
+                try:
+                    d = s.get(Document, 1)
+                except OperationalError:  # the file is there, its tables not yet (migrations running)
+                    d = None
                 if d is not None and d.status == Status.PROCESSING:
                     break
         time.sleep(0.2)
