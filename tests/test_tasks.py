@@ -373,9 +373,9 @@ def test_a_recognizing_worker_reads_each_page_with_the_model_live_at_that_moment
     from types import SimpleNamespace
 
     from recognition.bundle import load_bundle
-    from worker.registry import source as registry_source
     from worker.db import ModelVersion
     from worker.queue import tasks
+    from worker.registry import source as registry_source
 
     monkeypatch.setattr(tasks.recognize_task, "apply_async", lambda args, **kw: rt.queued.append(("recognize", *args)))
     doc_id = _register(rt, "examples/letter.pdf")
