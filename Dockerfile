@@ -22,9 +22,10 @@ COPY worker worker
 COPY migrations migrations
 RUN pip install --no-deps .
 
-# Run stage: the environment, poppler for PDFs, an unprivileged user.
+# Run stage: the environment, poppler for PDFs, Tesseract for printed labels, an unprivileged user.
 FROM python:3.11-slim
-RUN apt-get update && apt-get install -y --no-install-recommends poppler-utils && rm -rf /var/lib/apt/lists/* \
+RUN apt-get update && apt-get install -y --no-install-recommends poppler-utils tesseract-ocr tesseract-ocr-fra tesseract-ocr-eng \
+ && rm -rf /var/lib/apt/lists/* \
  && useradd --create-home --uid 10001 htr
 COPY --from=build /opt/htr /opt/htr
 ENV PATH=/opt/htr/bin:$PATH TF_CPP_MIN_LOG_LEVEL=2 KERAS_BACKEND=tensorflow PYTHONUNBUFFERED=1

@@ -2,7 +2,8 @@
 
 ``Document → Page → Line → Word`` with boxes (page pixels: x0, y0, x1, y1, x1/y1
 exclusive), text, calibrated confidences, a word's probable spellings (the
-keyword index's alternatives) and provenance (the model that read it, whether
+keyword index's alternatives), a register page's fields (``Page.fields``: each
+cell's value under its column's key, with its row) and provenance (the model that read it, whether
 a person reviewed a line). The pipeline makes these; exports, the keyword
 index and the training export read them; the database maps to and from them.
 They serialize to JSON-ready dicts (``to_dict`` / ``from_dict``).
@@ -42,6 +43,20 @@ class Line:
 
 
 @dataclass
+class Field:
+    """A value read into a named field: a register's cell, keyed by its column's printed header,
+    in its row of the register (rows and columns from 0, top down and left to right)."""
+
+    key: str
+    value: str
+    box: BoxT
+    confidence: float
+    row: int | None = None
+    column: int | None = None
+    template: str | None = None  # the form template it comes from; None: a table read from the page itself
+
+
+@dataclass
 class Page:
     index: int  # 0-based
     width: int
@@ -50,6 +65,7 @@ class Page:
     dpi: int | None = None
     skew_degrees: float = 0.0
     image: str | None = None  # where the page image is kept (a store key or a file)
+    fields: list[Field] = field(default_factory=list)  # a register's cells
 
     @property
     def text(self) -> str:
@@ -97,6 +113,7 @@ class Document:
                         )
                         for ln in p.get("lines", [])
                     ],
+                    "fields": [Field(**{**f, "box": tuple(f["box"])}) for f in p.get("fields", [])],
                 }
             )
             for p in data.get("pages", [])

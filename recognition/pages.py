@@ -20,13 +20,41 @@ import numpy as np
 
 from segmentation import Box, crop_span_to_page, line_crops, segment_page
 from segmentation.crop import cut_line, cut_polygon, polygon_box  # the crops recognition reads, for training and evaluation
+from segmentation.printed_ocr import read_header
+from segmentation.table import Table
 
-from .document import Alternative, Line, Page, Word
+from .document import Alternative, Field, Line, Page, Word
+from .text import normalize_text
 
 if TYPE_CHECKING:
     from .predictor import Predictor, Recognition
 
-__all__ = ["assemble_page", "cut_line", "cut_polygon", "polygon_box", "read_page"]
+__all__ = ["assemble_page", "cut_line", "cut_polygon", "polygon_box", "read_page", "table_fields"]
+
+
+def table_fields(table: Table, page_boxes: Sequence[Box], readings: Sequence) -> list[Field]:
+    """A register's cells as fields: each cell's lines as read, top to bottom, joined by spaces,
+    under its column's key (``column N`` when none was read); its confidence the lines'
+    weighted by the length of their text; its box the lines' boxes on the page."""
+    fields = []
+    for cell in table.cells:
+        lines = [i for i in cell.lines if i < len(readings)]
+        if not lines:
+            continue
+        texts = [normalize_text(readings[i].text) for i in lines]
+        weights = [max(1, len(t)) for t in texts]
+        boxes = [page_boxes[i] for i in lines]
+        fields.append(
+            Field(
+                table.columns[cell.column].key or f"column {cell.column + 1}",
+                " ".join(t for t in texts if t),
+                (min(b.x0 for b in boxes), min(b.y0 for b in boxes), max(b.x1 for b in boxes), max(b.y1 for b in boxes)),
+                sum(w * float(readings[i].confidence) for w, i in zip(weights, lines)) / sum(weights),
+                cell.row,
+                cell.column,
+            )
+        )
+    return fields
 
 
 def assemble_page(
@@ -39,10 +67,11 @@ def assemble_page(
     readings: Sequence[Recognition],
     dpi: int | None = None,
     image: str | None = None,
+    table: Table | None = None,
 ) -> Page:
     """A page's document model from its line boxes (deskewed and on the page) and the readings
     of its line crops: each word's box is its span in the crop (from the CTC alignment) mapped
-    back onto the page."""
+    back onto the page; a register's ``table`` gives its fields (:func:`table_fields`)."""
     lines = []
     for box, pb, rec in zip(boxes, page_boxes, readings):
         words = []
@@ -57,7 +86,8 @@ def assemble_page(
                 )
             )
         lines.append(Line(rec.text, (pb.x0, pb.y0, pb.x1, pb.y1), float(rec.confidence), words))
-    return Page(index, width, height, lines, dpi, float(angle), image)
+    fields = table_fields(table, page_boxes, readings) if table is not None else []
+    return Page(index, width, height, lines, dpi, float(angle), image, fields)
 
 
 def _gray(image: np.ndarray | str | Path) -> np.ndarray:
@@ -73,7 +103,8 @@ def _gray(image: np.ndarray | str | Path) -> np.ndarray:
 
 def read_page(image: np.ndarray | str | Path, predictor: Predictor | None = None, index: int = 0) -> Page:
     """Read one page image (an array, or the path of a PNG/JPEG/TIFF) with ``predictor``
-    (default: the bundled model, greedy decoding) into a ``document.Page``."""
+    (default: the bundled model, greedy decoding) into a ``document.Page``; a register page's
+    cells are its ``fields``, keyed by their columns' printed headers (Tesseract)."""
     if predictor is None:
         from .predictor import Predictor
 
@@ -81,6 +112,8 @@ def read_page(image: np.ndarray | str | Path, predictor: Predictor | None = None
     layout = segment_page(_gray(image))
     crops = line_crops(layout)
     readings = predictor.predict(crops) if crops else []
+    if layout.table is not None and layout.deskewed is not None:
+        read_header(layout.deskewed, layout.table)  # a register: its columns' printed headers
     return assemble_page(
         index,
         layout.width,
@@ -89,4 +122,5 @@ def read_page(image: np.ndarray | str | Path, predictor: Predictor | None = None
         [ln.box for ln in layout.lines],
         [ln.page_box for ln in layout.lines],
         readings,
+        table=layout.table,
     )

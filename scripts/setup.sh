@@ -13,6 +13,16 @@ if ! command -v pdftoppm >/dev/null 2>&1; then
     echo "warning: poppler-utils (pdftoppm) is missing; install it to read PDFs" >&2
   fi
 fi
+# Tesseract reads printed labels (a register's column headers), in French and English.
+if ! command -v tesseract >/dev/null 2>&1 || ! tesseract --list-langs 2>/dev/null | grep -qx fra \
+   || ! tesseract --list-langs 2>/dev/null | grep -qx eng; then
+  if command -v apt-get >/dev/null 2>&1 && [ "$(id -u)" = 0 ]; then
+    echo "installing tesseract-ocr (fra, eng)" >&2
+    (apt-get update -qq && DEBIAN_FRONTEND=noninteractive apt-get install -y -qq tesseract-ocr tesseract-ocr-fra tesseract-ocr-eng) >/dev/null
+  else
+    echo "warning: tesseract-ocr with its fra and eng data is missing; install it to read registers' printed headers" >&2
+  fi
+fi
 if [ ! -x .venv/bin/python ]; then
   "$PY" -m venv .venv
 fi

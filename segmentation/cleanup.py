@@ -5,11 +5,13 @@ sheet's edge (scanner lid, a page smaller than the glass), edge shadows,
 punched holes, stains. Left in, each becomes a "line" read as a run of
 ``I``. Three steps:
 
-- :func:`outside_sheet` (on the gray page): regions far darker than the
-  paper that run along the image's edge, the scanner's background beyond
+- :func:`outside_sheet` (on the gray page): solid regions far darker than
+  the paper that run along the image's edge, the scanner's background beyond
   the sheet. A local threshold leaves only their ragged rim as ink, too thin
   for the blot test and too far in for the edge test, so they are found on
-  the gray image, where they are solid;
+  the gray image, where they are solid. Thin dark lines are no such region:
+  a register's rulings often run into the border, and they and the writing
+  beside them stay;
 
 - :func:`remove_blots` (before ruling removal): solid ink, thicker than any
   pen stroke. The inscribed radius (distance transform) of a pen's strokes
@@ -113,20 +115,24 @@ def edge_marks(
 
 def outside_sheet(gray: np.ndarray, side: int = 800, dark: float = 0.5, contact: float = 0.1) -> np.ndarray:
     """Mask of the scanner background beyond the sheet: on a copy at most
-    ``side`` px, pixels darker than ``dark`` x the paper level, in regions
-    touching an image edge along at least ``contact`` of its length, grown by
-    1% of the page so the rim goes with them."""
+    ``side`` px, pixels darker than ``dark`` x the paper level, in solid regions
+    (thicker than 0.6% of the page) touching an image edge along at least
+    ``contact`` of its length, grown by 1% of the page so the rim goes with them."""
     h, w = gray.shape
     scale = min(1.0, side / max(h, w))
     small = (
         cv2.resize(gray, (max(1, int(w * scale)), max(1, int(h * scale))), interpolation=cv2.INTER_AREA) if scale < 1 else gray
     )
+    sh, sw = small.shape
     paper = float(np.percentile(small, 90))
     m = (small < dark * paper).astype(np.uint8)
+    # Only solid regions: an opening takes the page's thin dark lines (a register's rulings,
+    # which often run into the border) off, so they and the writing beside them stay.
+    k0 = max(3, int(0.006 * max(sh, sw)) | 1)
+    m = cv2.morphologyEx(m, cv2.MORPH_OPEN, np.ones((k0, k0), np.uint8))
     n, labels, _stats, _ = components(m)
     if n <= 1:
         return np.zeros((h, w), bool)
-    sh, sw = small.shape
     keep = np.zeros(n, bool)
     for strip, length in ((labels[:, 0], sh), (labels[:, -1], sh), (labels[0, :], sw), (labels[-1, :], sw)):
         counts = np.bincount(strip, minlength=n)

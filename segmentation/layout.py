@@ -3,8 +3,12 @@
 from __future__ import annotations
 
 from dataclasses import dataclass, field
+from typing import TYPE_CHECKING
 
 import numpy as np
+
+if TYPE_CHECKING:
+    from .table import Table
 
 
 @dataclass(frozen=True)
@@ -54,12 +58,16 @@ class PageLayout:
     deskewed: np.ndarray | None = None  # the deskewed gray page, for cropping
     line_masks: list[np.ndarray] = field(default_factory=list)  # per-line ink mask within its box
     printed: list[Box] = field(default_factory=list)  # machine-printed lines left out (page coordinates)
+    table: Table | None = None  # a register's table (deskewed coordinates); its cells index ``lines``
 
     def to_json(self) -> dict:
-        return {
+        out = {
             "width": self.width,
             "height": self.height,
             "skew_degrees": round(self.angle, 3),
             "lines": [{"box": ln.page_box.to_list(), "words": [w.to_list() for w in ln.page_words]} for ln in self.lines],
             "printed_lines": [b.to_list() for b in self.printed],
         }
+        if self.table is not None:
+            out["table"] = self.table.to_json()
+        return out

@@ -1,6 +1,8 @@
-"""Page -> deskew -> binarize -> remove rulings and scan artefacts -> lines -> words, in reading order."""
+"""Page -> deskew -> binarize -> remove rulings and scan artefacts -> (a register's table) -> lines -> words, in reading order."""
 
 from __future__ import annotations
+
+from collections.abc import Sequence
 
 import cv2
 import numpy as np
@@ -10,9 +12,10 @@ from .cleanup import outside_sheet, remove_blots, remove_edge_marks
 from .crop import CROP_MARGIN, cut_line
 from .deskew import estimate_skew, rotate
 from .layout import Box, PageLayout, TextLine
-from .lines import segment_lines, segment_words
+from .lines import components, segment_lines, segment_words, text_height
 from .printed import form_template_lines
 from .rulings import remove_rulings, ruling_rows
+from .table import Table, assign_rows, column_masks, detect_table, make_cells, trim_line
 
 
 def to_gray_u8(image: np.ndarray) -> np.ndarray:
@@ -48,14 +51,23 @@ def _small(gray: np.ndarray, side: int = 1000) -> np.ndarray:
     return cv2.resize(gray, (max(1, int(w * scale)), max(1, int(h * scale))), interpolation=cv2.INTER_AREA)
 
 
-def segment_page(image: np.ndarray, method: str = DEFAULT_METHOD, deskew: bool = True, skip_printed: bool = True) -> PageLayout:
+def segment_page(
+    image: np.ndarray, method: str = DEFAULT_METHOD, deskew: bool = True, skip_printed: bool = True, tables: bool = True
+) -> PageLayout:
     """Lines and words of a page, in reading order.
 
     ``skip_printed``: on a page that mixes machine print with handwriting (a
     form: its template text beside what was written in), the printed lines
     are left out of ``lines`` and listed in ``printed`` (page coordinates). A
     page of print alone, or one that does not split cleanly, is read whole
-    (``printed.form_template_lines``)."""
+    (``printed.form_template_lines``).
+
+    ``tables``: a register's table (``table.detect_table``: columns, ruled or
+    told by the gaps in the writing, under a printed header) is looked for;
+    where there is one, lines are found in each of its columns on their own,
+    the printed header band is left out of ``lines``
+    (``printed_ocr.read_header`` reads it), and ``table`` says which lines
+    make each cell."""
     gray = to_gray_u8(image)
     h, w = gray.shape
     angle = estimate_skew(binarize(_small(gray), method)) if deskew else 0.0
@@ -66,9 +78,25 @@ def segment_page(image: np.ndarray, method: str = DEFAULT_METHOD, deskew: bool =
         beyond = rotate(beyond, angle)
     if beyond.any():
         mask = mask & ~beyond
-    mask = remove_blots(mask)
-    mask, rulings = remove_rulings(mask)
+    inked = remove_blots(mask)
+    mask, rulings = remove_rulings(inked)
     mask = remove_edge_marks(mask, rotate(np.ones((h, w), bool), angle) if angle else None)
+    table, page_ch = None, 0.0
+    if tables:
+        page_ch = text_height(components(mask)[2])
+        table = detect_table(inked, mask, page_ch) if page_ch > 0 else None
+    cells: list[tuple[Box, np.ndarray, int]] = []  # the table's lines with their columns
+    if table is not None:
+        t = table.box
+        for ci, (cbox, (cmask, crules)) in enumerate(column_masks(table, mask, rulings, ch=page_ch)):
+            # The page's writing sets what is too small to be a line: a column's own few components do not.
+            bs, ms, _ = segment_lines(cmask, min_area=max(4, int((page_ch / 6.0) ** 2)), barriers=ruling_rows(crules))
+            for b, m in zip(bs, ms):
+                trimmed = trim_line(Box(b.x0 + cbox.x0, b.y0 + cbox.y0, b.x1 + cbox.x0, b.y1 + cbox.y0), m, page_ch)
+                if trimmed is not None:
+                    cells.append((*trimmed, ci))
+        mask = mask.copy()
+        mask[t.y0 : t.y1, t.x0 : t.x1] = False  # the rest of the page is read as usual
     boxes, masks, ch = segment_lines(mask, barriers=ruling_rows(rulings))
     printed: list[Box] = []
     if skip_printed and boxes:
@@ -77,11 +105,35 @@ def segment_page(image: np.ndarray, method: str = DEFAULT_METHOD, deskew: bool =
             printed = [_unrotate(b, angle, w, h) for b, f in zip(boxes, flags) if f]
             boxes = [b for b, f in zip(boxes, flags) if not f]
             masks = [m for m, f in zip(masks, flags) if not f]
+    if table is not None:
+        boxes, masks = _with_table(table, boxes, masks, cells, page_ch)
+        ch = page_ch
     lines = []
     for box, mask in zip(boxes, masks):
         words = [Box(b.x0 + box.x0, b.y0 + box.y0, b.x1 + box.x0, b.y1 + box.y0) for b in segment_words(mask, ch)]
         lines.append(TextLine(box, _unrotate(box, angle, w, h), words, [_unrotate(b, angle, w, h) for b in words]))
-    return PageLayout(w, h, angle, lines, straight, masks, printed)
+    return PageLayout(w, h, angle, lines, straight, masks, printed, table)
+
+
+def _with_table(
+    table: Table, boxes: list[Box], masks: list[np.ndarray], cells: list[tuple[Box, np.ndarray, int]], ch: float
+) -> tuple[list[Box], list[np.ndarray]]:
+    """A register page's lines in reading order: the lines above the table, the table's row by
+    row (in a row, column by column, each cell top to bottom), then the rest; the table's rows
+    and cells are filled in (cells index the returned lines)."""
+    cell_boxes = [b for b, _m, _c in cells]
+    cols = [c for _b, _m, c in cells]
+    rows = assign_rows(table, cell_boxes, cols, ch)
+    order = sorted(range(len(cells)), key=lambda i: (rows[i], cols[i], cell_boxes[i].y0, cell_boxes[i].x0))
+    above = [i for i, b in enumerate(boxes) if (b.y0 + b.y1) / 2.0 < table.box.y0]
+    below = [i for i, b in enumerate(boxes) if (b.y0 + b.y1) / 2.0 >= table.box.y0]
+    out_boxes = [boxes[i] for i in above] + [cell_boxes[i] for i in order] + [boxes[i] for i in below]
+    out_masks = [masks[i] for i in above] + [cells[i][1] for i in order] + [masks[i] for i in below]
+    first = len(above)
+    make_cells(table, [cell_boxes[i] for i in order], [cols[i] for i in order], [rows[i] for i in order])
+    for cell in table.cells:
+        cell.lines = [first + k for k in cell.lines]
+    return out_boxes, out_masks
 
 
 def crop_span_to_page(
@@ -110,9 +162,38 @@ def line_crops(layout: PageLayout, margin: int = CROP_MARGIN) -> list[np.ndarray
     ]
 
 
+def _page_points(points: Sequence[tuple[float, float]], angle: float, w: int, h: int) -> np.ndarray:
+    """Points (x, y) in deskewed coordinates -> original page coordinates (int32, for drawing)."""
+    pts = np.asarray(points, np.float64).reshape(-1, 2)
+    if abs(angle) >= 1e-6:
+        m = cv2.getRotationMatrix2D((w / 2.0, h / 2.0), -angle, 1.0)
+        pts = np.hstack([pts, np.ones((len(pts), 1))]) @ m.T
+    return np.round(pts).astype(np.int32)
+
+
+def _draw_table(out: np.ndarray, layout: PageLayout) -> None:
+    """A register's table: header band and column boundaries (green), row tops (magenta)."""
+    t = layout.table
+    if t is None:
+        return
+    green, magenta = (0, 160, 0), (200, 0, 200)
+    a, w, h = layout.angle, layout.width, layout.height
+    hb = t.header
+    band = _page_points([(hb.x0, hb.y0), (hb.x1, hb.y0), (hb.x1, hb.y1), (hb.x0, hb.y1)], a, w, h)
+    cv2.polylines(out, [band], True, green, 2)
+    for col in t.columns:
+        for rule in (col.left, col.right):
+            y0 = max(rule.top, t.box.y0)
+            cv2.polylines(out, [_page_points([(rule.x(y0), y0), (rule.x(t.box.y1), t.box.y1)], a, w, h)], False, green, 2)
+    for r in t.rows:
+        cv2.polylines(out, [_page_points([(t.box.x0, r.y0), (t.box.x1, r.y0)], a, w, h)], False, magenta, 1)
+
+
 def draw_overlay(image: np.ndarray, layout: PageLayout) -> np.ndarray:
-    """The page with line boxes (blue), word boxes (orange) and skipped printed lines (gray), for a person to check."""
+    """The page with line boxes (blue), word boxes (orange), skipped printed lines (gray) and
+    a register's table (green: header band and columns; magenta: row tops), for a person to check."""
     out = cv2.cvtColor(to_gray_u8(image), cv2.COLOR_GRAY2BGR)
+    _draw_table(out, layout)
     for b in layout.printed:
         cv2.rectangle(out, (b.x0, b.y0), (b.x1 - 1, b.y1 - 1), (150, 150, 150), 2)
     for i, line in enumerate(layout.lines):

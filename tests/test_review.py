@@ -17,6 +17,7 @@ from tests.fixtures import seed_document
 from worker.db import Line, LineEdit, Word, make_engine, session_factory, upgrade
 from worker.db.corrections import realign
 from worker.db.users import add_token, add_user
+from worker.export import FORMATS
 from worker.io.store import LocalStore
 from worker.settings import Settings
 from worker.web.app import api_routes
@@ -113,6 +114,15 @@ def test_a_save_corrects_the_line_its_words_search_and_every_export(site):
     for fmt, needle in (("txt", "fox jumps"), ("alto", 'CONTENT="fox"'), ("hocr", ">fox<"), ("json", '"fox"')):
         assert needle in client.get(f"/api/documents/{doc_id}", params={"format": fmt}).text, fmt
     pagexml = client.get(f"/api/documents/{doc_id}", params={"format": "pagexml"}).text
+    media = {f: client.get(f"/api/documents/{doc_id}", params={"format": f}).headers["content-type"] for f in FORMATS}
+    assert media == {
+        "txt": "text/plain; charset=utf-8",
+        "json": "application/json",
+        "alto": "application/xml",
+        "pagexml": "application/xml",
+        "hocr": "text/html; charset=utf-8",
+        "csv": "text/csv; charset=utf-8",
+    }
     assert "<Unicode>fox</Unicode>" in pagexml and "<Unicode>fox jumps</Unicode>" in pagexml
     history = client.get(f"/api/lines/{fax}/history").json()["history"]
     assert [(h["user"], h["action"], h["old_text"], h["new_text"]) for h in history] == [

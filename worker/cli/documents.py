@@ -271,9 +271,14 @@ def cmd_segment(args) -> int:
                 print(json.dumps({"page": n, **layout.to_json()}), flush=True)
             else:
                 printed = f", {len(layout.printed)} printed lines skipped" if layout.printed else ""
+                t = layout.table
+                table = f", a register: {len(t.columns)} columns, {len(t.rows)} rows" if t is not None else ""
                 where = f"page {n}: " if source.count > 1 else ""
                 words = sum(len(l.words) for l in layout.lines)
-                print(f"{where}{len(layout.lines)} lines, {words} words, skew {layout.angle:.2f} degrees{printed}", flush=True)
+                print(
+                    f"{where}{len(layout.lines)} lines, {words} words, skew {layout.angle:.2f} degrees{printed}{table}",
+                    flush=True,
+                )
     except BadInput as exc:
         print(f"htr segment: {safe(args.image)}: {exc}", file=sys.stderr)
         return 2
@@ -348,9 +353,9 @@ def register(sub) -> None:
     se.add_argument("--json", action="store_true", help="one JSON object per hit, with the matching words' boxes")
     se.set_defaults(func=cmd_search)
 
-    ex = sub.add_parser("export", help="a document as txt, json, ALTO, PAGE XML or hOCR")
+    ex = sub.add_parser("export", help="a document as txt, json, ALTO, PAGE XML, hOCR, or CSV (a register's rows and fields)")
     ex.add_argument("doc", type=doc_id)
-    ex.add_argument("--format", choices=["txt", "json", "alto", "pagexml", "hocr"], default="txt")
+    ex.add_argument("--format", choices=["txt", "json", "alto", "pagexml", "hocr", "csv"], default="txt")
     ex.add_argument("--output", help="file, or folder (PAGE XML writes one file per page)")
     ex.set_defaults(func=cmd_export)
 

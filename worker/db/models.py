@@ -3,7 +3,8 @@
 The schema is created and changed only by the Alembic migrations in
 ``migrations/`` (``htr db upgrade``), never by ``create_all``.
 
-documents 1─* pages 1─* lines 1─* words; documents *─1 model_versions;
+documents 1─* pages 1─* lines 1─* words; pages 1─* fields (a register's cells);
+documents *─1 model_versions;
 task_runs and worker_deaths are the queue's delivery bookkeeping.
 """
 
@@ -128,9 +129,14 @@ class Page(Base):
     dpi: Mapped[int | None] = mapped_column(Integer)
     skew_degrees: Mapped[float | None] = mapped_column(Float)
     image_key: Mapped[str | None] = mapped_column(Text)  # page image in the store
+    # a register's table as found (deskewed pixels, the keys as read on the page)
+    table_layout: Mapped[dict | None] = mapped_column(JSON(none_as_null=True))
 
     document: Mapped[Document] = relationship(back_populates="pages")
     lines: Mapped[list[Line]] = relationship(back_populates="page", order_by="Line.index", cascade="all, delete-orphan")
+    fields: Mapped[list[Field]] = relationship(
+        back_populates="page", order_by=lambda: (Field.row_index, Field.column_index, Field.id), cascade="all, delete-orphan"
+    )
 
 
 class Line(BoxColumns, Base):
@@ -309,3 +315,29 @@ class Promotion(Base):
     user_name: Mapped[str] = mapped_column(String(100))
     forced: Mapped[bool] = mapped_column(Boolean, default=False)
     gate: Mapped[dict | None] = mapped_column(JSON)
+
+
+class Field(BoxColumns, Base):
+    """A value read into a named field: a register's cell, keyed by its column's printed header
+    (``field``: one key per column for the whole document, ``label``: the header as read on
+    this page), with the register row it belongs to. ``template`` names the form template a
+    field comes from; a register's table read from the page itself has none. ``normalized``
+    is the value's search form; ``reviewed_by`` the person who checked it."""
+
+    __tablename__ = "fields"
+
+    id: Mapped[int] = mapped_column(Integer, primary_key=True)
+    document_id: Mapped[int] = mapped_column(ForeignKey("documents.id", ondelete="CASCADE"), index=True)
+    page_id: Mapped[int] = mapped_column(ForeignKey("pages.id", ondelete="CASCADE"), index=True)
+    template: Mapped[str | None] = mapped_column(String(200))
+    row_index: Mapped[int | None] = mapped_column(Integer)  # the register row on its page (0-based, top down)
+    column_index: Mapped[int | None] = mapped_column(Integer)  # the table column on its page (0-based, left to right)
+    field: Mapped[str] = mapped_column(String(500), index=True)
+    label: Mapped[str] = mapped_column(Text, default="")
+    value: Mapped[str] = mapped_column(Text, default="")
+    normalized: Mapped[str] = mapped_column(Text, default="")
+    confidence: Mapped[float] = mapped_column(Float, default=0.0)
+    reviewed_by: Mapped[str | None] = mapped_column(String(100))
+    reviewed_at: Mapped[datetime | None] = mapped_column(DateTime(timezone=True))
+
+    page: Mapped[Page] = relationship(back_populates="fields")

@@ -43,7 +43,10 @@ def load_document(session: Session, doc_id: int) -> Document | None:
     return session.scalar(
         select(Document)
         .where(Document.id == doc_id)
-        .options(selectinload(Document.pages).selectinload(Page.lines).selectinload(Line.words))
+        .options(
+            selectinload(Document.pages).selectinload(Page.lines).selectinload(Line.words),
+            selectinload(Document.pages).selectinload(Page.fields),
+        )
     )
 
 

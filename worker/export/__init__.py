@@ -1,4 +1,4 @@
-"""Serializations of a stored document: txt, JSON, ALTO v4, PAGE XML (2019), hOCR."""
+"""Serializations of a stored document: txt, JSON, ALTO v4, PAGE XML (2019), hOCR, CSV (a register's fields)."""
 
 from .formats import ALTO_NS, FORMATS, PAGE_NS, serialize
 

@@ -1,4 +1,4 @@
-"""Serializations of a stored document: txt, json, ALTO v4, PAGE XML (2019), hOCR.
+"""Serializations of a stored document: txt, json, ALTO v4, PAGE XML (2019), hOCR, CSV.
 
 Each function takes a loaded :class:`worker.db.Document` (pages, lines and
 words) and returns text. PAGE XML has one file per page, so :func:`export`
@@ -6,11 +6,15 @@ returns a list of (file name, content). In txt, a form feed starts each page
 after the first. The XML formats are valid whatever is stored: characters
 XML 1.0 forbids (control characters, U+FFFE...) are left out, confidences are
 kept within 0..1 and PAGE points are not negative. PAGE XML names the file
-the document came in as (``imageFilename``).
+the document came in as (``imageFilename``). JSON carries each page's fields
+(a register's cells: key, row, value); CSV has one row per register row and
+one column per field.
 """
 
 from __future__ import annotations
 
+import csv
+import io
 import json
 import math
 import re
@@ -21,7 +25,7 @@ from xml.sax.saxutils import quoteattr as _quoteattr
 
 from ..db import Document
 
-FORMATS = ("txt", "json", "alto", "pagexml", "hocr")
+FORMATS = ("txt", "json", "alto", "pagexml", "hocr", "csv")
 PAGE_NS = "http://schema.primaresearch.org/PAGE/gts/pagecontent/2019-07-15"
 ALTO_NS = "http://www.loc.gov/standards/alto/ns-v4#"
 # Characters XML 1.0 cannot carry, even as references.
@@ -86,11 +90,53 @@ def to_json(doc: Document) -> str:
                     }
                     for ln in p.lines
                 ],
+                "fields": [
+                    {
+                        "row": f.row_index,
+                        "column": f.column_index,
+                        "field": f.field,
+                        "label": f.label,
+                        "value": f.value,
+                        "normalized": f.normalized,
+                        "confidence": round(f.confidence, 4),
+                        "box": [f.x0, f.y0, f.x1, f.y1],
+                        "template": f.template,
+                        "reviewed_by": f.reviewed_by,
+                    }
+                    for f in p.fields
+                ],
             }
             for p in doc.pages
         ],
     }
     return json.dumps(data, indent=2, ensure_ascii=False) + "\n"
+
+
+def field_names(doc: Document) -> list[str]:
+    """A document's field keys in table order: by the leftmost column each stands over."""
+    first: dict[str, tuple[int, int]] = {}
+    for p in doc.pages:
+        for f in p.fields:
+            place = (f.column_index if f.column_index is not None else 1 << 30, p.index)
+            first[f.field] = min(first.get(f.field, place), place)
+    return sorted(first, key=lambda k: first[k])
+
+
+def to_csv(doc: Document) -> str:
+    """One row per register row (``page`` and ``row`` from 1, in page order), one column per
+    field: ``document,page,row,<key>,<key>,...``. A document without fields has the header only."""
+    names = field_names(doc)
+    out = io.StringIO()
+    writer = csv.writer(out)
+    writer.writerow(["document", "page", "row", *names])
+    for p in doc.pages:
+        rows: dict[int, dict[str, str]] = {}
+        for f in p.fields:
+            cells = rows.setdefault(f.row_index if f.row_index is not None else -1, {})
+            cells[f.field] = f"{cells[f.field]} {f.value}" if f.field in cells else f.value
+        for r in sorted(rows):
+            writer.writerow([doc.id, p.index + 1, r + 1 if r >= 0 else "", *(rows[r].get(k, "") for k in names)])
+    return out.getvalue()
 
 
 def _lines_box(lines) -> tuple[int, int, int, int]:
@@ -211,4 +257,6 @@ def serialize(doc: Document, fmt: str) -> list[tuple[str, str]]:
         return [(f"{stem}.hocr", to_hocr(doc))]
     if fmt == "pagexml":
         return [(f"{stem}.page{p.index + 1:04d}.xml", to_pagexml(doc, p)) for p in doc.pages]
+    if fmt == "csv":
+        return [(f"{stem}.csv", to_csv(doc))]
     raise ValueError(f"unknown format {fmt!r}: {', '.join(FORMATS)}")

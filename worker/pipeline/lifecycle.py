@@ -2,9 +2,10 @@
 
     register_document   checked, stored once by content, recorded queued (or failed, unread)
     begin_document      queued/failed → processing (one more attempt)
-    store_page          one recognized page written (a page already stored is kept as it
-                        is, unless it is read again on purpose: ``htr reprocess``);
-                        the document is done when its last page is stored
+    store_page          one recognized page written, with a register's cells as fields (a
+                        page already stored is kept as it is, unless it is read again on
+                        purpose: ``htr reprocess``); the document is done when its last
+                        page is stored, and its fields get one key per column then
     fail_document       the reason recorded; a done document stays done
     interrupt_document  Ctrl-C: back to queued, the pages stored so far kept
 
@@ -26,6 +27,7 @@ from sqlalchemy.orm import Session
 from ..db import Document, Line, LineEdit, ModelVersion, Page, Status, Word, WordCandidate, utcnow
 from ..io import keys
 from ..io.documents import BadInput, Limits, page_count
+from .fields import store_fields, unify_keys
 from .pages import PageWork
 
 
@@ -202,9 +204,11 @@ def store_page(session: Session, doc_id: int, work: PageWork, recs, model_versio
             image_key=work.image_key,
         )
         page.lines.extend(_new_lines(work, recs))
+        store_fields(session, doc_id, page, work, recs)
         session.add(page)
     elif reread:
         _reread_page(session, stored, work, recs, model_version_id)
+        store_fields(session, doc_id, stored, work, recs, reread=True)
     else:
         return finish_document(session, doc)
     if model_version_id is not None:
@@ -219,13 +223,15 @@ def stored_pages(session: Session, doc_id: int) -> set[int]:
 
 
 def finish_document(session: Session, doc: Document) -> bool:
-    """Mark a processing document done when all its pages are stored. Returns whether it is done."""
+    """Mark a processing document done when all its pages are stored (a register's fields get
+    one key per column then: :func:`fields.unify_keys`). Returns whether it is done."""
     if doc.status == Status.DONE:
         return True
     stored = session.scalar(select(func.count()).select_from(Page).where(Page.document_id == doc.id)) or 0
     if doc.status == Status.PROCESSING and doc.page_count is not None and stored >= doc.page_count:
         doc.status = Status.DONE
         doc.finished_at = utcnow()
+        unify_keys(session, doc.id)
         return True
     return False
 

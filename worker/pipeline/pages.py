@@ -1,8 +1,10 @@
 """A page between segmentation and recognition, and the step that makes it.
 
 :class:`PageWork` is what :func:`segment` makes of a rendered page: line boxes
-and the crops recognition reads. It serializes (``to_bytes``) so a segmenting
-worker can hand it through the store to a recognizing worker elsewhere.
+and the crops recognition reads, and on a register page its table (columns
+keyed by their printed headers, read here with Tesseract; rows; the lines of
+each cell). It serializes (``to_bytes``) so a segmenting worker can hand it
+through the store to a recognizing worker elsewhere.
 """
 
 from __future__ import annotations
@@ -16,6 +18,7 @@ import cv2
 import numpy as np
 
 from segmentation import Box, crop_span_to_page, line_crops, segment_page
+from segmentation.printed_ocr import read_header
 
 from ..db.models import word_span
 from ..io import keys
@@ -37,6 +40,7 @@ class PageWork:
     page_boxes: list[Box]  # the same in original page coordinates
     crops: list[np.ndarray]
     image_key: str | None = None
+    table: dict | None = None  # a register's table (``segmentation.table.Table.to_json``): keys, rows, cells
 
     def word_box(self, line: int, x0: float, x1: float) -> Box:
         """A word's span in line ``line``'s crop → its box on the original page, at
@@ -56,6 +60,7 @@ class PageWork:
             "boxes": [b.to_list() for b in self.boxes],
             "page_boxes": [b.to_list() for b in self.page_boxes],
             "image_key": self.image_key,
+            "table": self.table,
         }
         arrays = {f"crop{i:05d}": np.frombuffer(cv2.imencode(".png", c)[1].tobytes(), np.uint8) for i, c in enumerate(self.crops)}
         buf = io.BytesIO()
@@ -78,12 +83,14 @@ class PageWork:
             [Box(*b) for b in meta["page_boxes"]],
             crops,
             meta["image_key"],
+            meta.get("table"),
         )
 
 
 def segment(page: PageImage, skip_printed: bool = True) -> PageWork:
     """Segment a rendered page into line boxes and the crops recognition reads
-    (machine-printed lines of a form left out when ``skip_printed``)."""
+    (machine-printed lines of a form left out when ``skip_printed``); a register's
+    table with its printed column headers read."""
     layout = segment_page(page.image, skip_printed=skip_printed)
     if layout.printed:
         log.info(
@@ -91,6 +98,13 @@ def segment(page: PageImage, skip_printed: bool = True) -> PageWork:
             page.index + 1,
             len(layout.printed),
         )
+    table = None
+    if layout.table is not None and layout.deskewed is not None:
+        names = read_header(layout.deskewed, layout.table)
+        log.info(
+            "page %d: a register: %d columns (%s), %d rows", page.index + 1, len(names), "; ".join(names), len(layout.table.rows)
+        )
+        table = layout.table.to_json()
     return PageWork(
         page.index,
         page.dpi,
@@ -100,6 +114,7 @@ def segment(page: PageImage, skip_printed: bool = True) -> PageWork:
         [ln.box for ln in layout.lines],
         [ln.page_box for ln in layout.lines],
         line_crops(layout),
+        table=table,
     )
 
 

@@ -55,6 +55,9 @@ def document_rows(s: Session) -> list[dict]:
     ]
 
 
+MEDIA_TYPES = {"txt": "text/plain; charset=utf-8", "csv": "text/csv; charset=utf-8", "hocr": "text/html"}  # others: XML
+
+
 @router.get("/", response_class=HTMLResponse)
 def documents_page(request: Request, ident: Me, web: WebDep, s: Db):
     return web.page(request, "documents.html", ident, documents=document_rows(s))
@@ -114,7 +117,7 @@ def api_document(ident: Me, s: Db, doc_id: int, format: str = "json"):
         return Response(files[0][1], media_type="application/json")
     if len(files) > 1:
         return {"files": [{"name": n, "content": c} for n, c in files]}
-    media = "text/plain; charset=utf-8" if format == "txt" else "application/xml" if format != "hocr" else "text/html"
+    media = MEDIA_TYPES.get(format, "application/xml")
     return Response(files[0][1], media_type=media, headers={"Content-Disposition": f'attachment; filename="{files[0][0]}"'})
 
 

@@ -1,0 +1,96 @@
+"""A register page's cells stored as fields, and one set of keys per document.
+
+:func:`page_fields`: each cell of a page's table (``PageWork.table``) becomes a
+:class:`~worker.db.Field` (``recognition.pages.table_fields``): its column's key
+(the printed header as read on the page), its row, the text of its lines as
+read (top to bottom, joined by spaces) and that text's search form, its
+confidence (the lines' confidences weighted by the length of their text) and
+the cell's box on the page.
+
+:func:`unify_keys`: a register's header is printed alike on every page, so
+once a document is complete the keys read page by page become one set
+(``segmentation.printed_ocr.consensus_keys``: per column, the reading closest
+to all the others), which outvotes a page's misreadings; ``label`` keeps what
+was read on each page. ``store_page`` and ``finish_document`` call them.
+"""
+
+from __future__ import annotations
+
+from collections.abc import Sequence
+
+from sqlalchemy import select, update
+from sqlalchemy.orm import Session
+
+from recognition.pages import table_fields
+from recognition.text import normalize_term
+from segmentation.printed_ocr import consensus_keys
+from segmentation.table import Table
+
+from ..db import Field, Page
+from .pages import PageWork
+
+
+def search_form(value: str) -> str:
+    """A value as fields are searched by: its words lower case, accents folded, letters and digits only."""
+    return " ".join(t for t in (normalize_term(w) for w in value.split()) if t)
+
+
+def page_fields(doc_id: int, work: PageWork, recs: Sequence) -> list[Field]:
+    """The fields of a recognized page (none unless it holds a register's table)."""
+    if not work.table:
+        return []
+    return [
+        Field(
+            document_id=doc_id,
+            template=f.template,
+            row_index=f.row,
+            column_index=f.column,
+            field=f.key,
+            label=f.key,
+            value=f.value,
+            normalized=search_form(f.value),
+            confidence=f.confidence,
+            x0=f.box[0],
+            y0=f.box[1],
+            x1=f.box[2],
+            y1=f.box[3],
+        )
+        for f in table_fields(Table.from_json(work.table), work.page_boxes, recs)
+    ]
+
+
+def store_fields(session: Session, doc_id: int, page: Page, work: PageWork, recs: Sequence, reread: bool = False) -> None:
+    """Write a page's fields and its table. A page read again (``reread``) has its unreviewed
+    fields replaced; a field a person reviewed stays, and the new reading of its cell (same
+    row and column) is not added."""
+    if work.table:
+        page.table_layout = work.table
+    kept = set()
+    if reread:
+        for f in list(page.fields):
+            if f.reviewed_by is None:
+                page.fields.remove(f)
+            else:
+                kept.add((f.row_index, f.column_index))
+    for f in page_fields(doc_id, work, recs):
+        if (f.row_index, f.column_index) not in kept:
+            page.fields.append(f)
+
+
+def unify_keys(session: Session, doc_id: int) -> None:
+    """Give a document's fields one key per table column (:func:`consensus_keys` over the keys
+    read on its pages, in page order); ``label`` keeps each page's reading."""
+    rows = session.execute(
+        select(Page.id, Page.table_layout).where(Page.document_id == doc_id, Page.table_layout.is_not(None)).order_by(Page.index)
+    ).all()
+    pages = [(page_id, layout) for page_id, layout in rows if layout and layout.get("columns")]
+    if not pages:
+        return
+    read = [[c.get("key", "") or f"column {j + 1}" for j, c in enumerate(layout["columns"])] for _id, layout in pages]
+    for (page_id, _layout), keys in zip(pages, consensus_keys(read)):
+        for j, key in enumerate(keys):
+            session.execute(
+                update(Field)
+                .where(Field.page_id == page_id, Field.column_index == j, Field.template.is_(None), Field.field != key)
+                .values(field=key)
+            )
