@@ -31,6 +31,8 @@ COPY --from=build /opt/htr /opt/htr
 ENV PATH=/opt/htr/bin:$PATH TF_CPP_MIN_LOG_LEVEL=2 KERAS_BACKEND=tensorflow PYTHONUNBUFFERED=1
 USER htr
 WORKDIR /home/htr
+# The bundled model's ONNX graphs (HTR_BACKEND onnx, the default, and onnx-int8), written once here.
+RUN python -m recognition.onnx_export && python -m recognition.onnx_export --int8
 # Healthy when the database, the store and the broker answer (htr health).
 HEALTHCHECK --interval=30s --timeout=20s --start-period=60s --retries=3 CMD ["htr", "health"]
 ENTRYPOINT ["htr"]

@@ -1,11 +1,11 @@
 """End-to-end pipeline throughput: pages/min, time share per stage, peak memory.
 
-    python benchmarks/pipeline.py [--pages 10 40] [--lines 20]
+    python benchmarks/pipeline.py [--pages 10 40] [--lines 20] [--backend onnx|tf|onnx-int8]
 
 For each page count a PDF of generated handwritten pages (IAM-OnDB test
 strokes, ``--lines`` lines a page at a notebook's line height, 300 dpi) is processed in a fresh subprocess on
 embedded defaults (SQLite and a folder store in a temp dir, the bundled
-model). Peak RSS per run shows whether memory stays flat as documents grow.
+model, its network run by ``--backend``: default ``onnx``, as documents are read). Peak RSS per run shows whether memory stays flat as documents grow.
 """
 
 from __future__ import annotations
@@ -37,7 +37,7 @@ def make_pdf(path: Path, n_pages: int, lines: int) -> float:
     return sum(len(base[i % len(base)].boxes) for i in range(n_pages)) / n_pages
 
 
-def run_one(pdf: str) -> dict:
+def run_one(pdf: str, backend: str) -> dict:
     """In this (fresh) process: process one PDF, report timings and peak RSS."""
     from recognition.bundle import load_bundle
     from recognition.predictor import Predictor
@@ -50,8 +50,8 @@ def run_one(pdf: str) -> dict:
     upgrade(url)
     sessions = session_factory(make_engine(url))
     store = LocalStore(tmp / "store")
-    bundle = load_bundle()
-    pred = Predictor.from_bundle(bundle)
+    bundle = load_bundle(build=backend == "tf")
+    pred = Predictor.from_bundle(bundle, backend=backend, keywords=True)
     with sessions() as s:
         doc, _ = register_document(s, store, pdf)
     t0 = time.perf_counter()
@@ -74,17 +74,23 @@ def main() -> None:
     ap = argparse.ArgumentParser()
     ap.add_argument("--pages", type=int, nargs="+", default=[10, 40])
     ap.add_argument("--lines", type=int, default=20, help="lines per page")
+    ap.add_argument("--backend", default="onnx", choices=("onnx", "tf", "onnx-int8"))
     ap.add_argument("--_run", help=argparse.SUPPRESS)
     args = ap.parse_args()
     if args._run:
-        print(json.dumps(run_one(args._run)))
+        print(json.dumps(run_one(args._run, args.backend)))
         return
-    out: dict = {"cores": os.cpu_count(), "runs": []}
+    out: dict = {"cores": os.cpu_count(), "backend": args.backend, "runs": []}
     with tempfile.TemporaryDirectory() as d:
         for n in args.pages:
             pdf = Path(d) / f"doc{n}.pdf"
             per_page = make_pdf(pdf, n, args.lines)
-            res = subprocess.run([sys.executable, __file__, "--_run", str(pdf)], capture_output=True, text=True, check=True)
+            res = subprocess.run(
+                [sys.executable, __file__, "--_run", str(pdf), "--backend", args.backend],
+                capture_output=True,
+                text=True,
+                check=True,
+            )
             out["runs"].append({**json.loads(res.stdout.strip().splitlines()[-1]), "lines_per_page": round(per_page, 1)})
     print(json.dumps(out, indent=2))
 

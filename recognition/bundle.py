@@ -207,7 +207,22 @@ class ModelLoadError(Exception):
     pass
 
 
-def load_bundle(path: str | Path | None = None) -> Bundle:
+def load_weights(bundle: Bundle) -> keras.Model:
+    """Build the bundle's Keras model and load its weights from ``bundle.path``."""
+    assert bundle.path is not None, "a bundle read from a folder"
+    model = bundle.build()
+    if bundle.weights_dtype == "int8":
+        _load_int8(model, bundle.path / "model.weights.h5")
+    else:
+        model.load_weights(bundle.path / "model.weights.h5")
+    return model
+
+
+def load_bundle(path: str | Path | None = None, build: bool = True, language: bool = True) -> Bundle:
+    """The bundle in ``path`` (default: the bundled model). ``build=False`` leaves ``model``
+    unset and Keras unimported: for ONNX Runtime, which reads the weights file itself
+    (``recognition/backends.py``). ``language=False`` leaves the n-gram model and the lexicon
+    unread (greedy decoding without the keyword index needs neither)."""
     path = Path(path) if path else default_model_path()
     meta_file = path / "model.json"
     if not meta_file.is_file():
@@ -227,13 +242,12 @@ def load_bundle(path: str | Path | None = None) -> Bundle:
         path=path,
         weights_dtype=meta.get("weights_dtype", "float32"),
     )
-    model = bundle.build()
-    if bundle.weights_dtype == "int8":
-        _load_int8(model, path / "model.weights.h5")
-    else:
-        model.load_weights(path / "model.weights.h5")
-    if (path / "lm.json.gz").is_file():
+    if not (path / "model.weights.h5").is_file():
+        raise ModelLoadError(f"no model at {path} (model.weights.h5 missing)")
+    if build:
+        load_weights(bundle)
+    if language and (path / "lm.json.gz").is_file():
         bundle.lm = CharNgramLM.load(path / "lm.json.gz")
-    if (path / "lexicon.txt").is_file():
+    if language and (path / "lexicon.txt").is_file():
         bundle.lexicon = Lexicon.load(path / "lexicon.txt")
     return bundle

@@ -25,8 +25,7 @@ class CharNgramLM:
         self.order = order
         self.counts = counts  # context -> {next char: count}
         self.vocab = sorted(set(vocab) | {EOS})
-        self._totals = {ctx: sum(c.values()) for ctx, c in counts.items()}
-        self._types = {ctx: len(c) for ctx, c in counts.items()}
+        self._stats: dict[str, tuple[int, int]] = {}  # context -> (count, distinct next chars), as contexts are met
         self._cache: dict[tuple[str, str], float] = {}
 
     @classmethod
@@ -42,15 +41,24 @@ class CharNgramLM:
                     counts[seq[i - n : i]][nxt] += 1
         return cls(order, {k: dict(v) for k, v in counts.items()}, vocab)
 
+    def _context(self, context: str) -> tuple[int, int]:
+        """(times seen, distinct characters seen after it) of a context."""
+        stats = self._stats.get(context)
+        if stats is None:
+            following = self.counts.get(context)
+            if not following:
+                return 0, 0
+            stats = self._stats[context] = (sum(following.values()), len(following))
+        return stats
+
     def _prob(self, context: str, ch: str) -> float:
         """Witten-Bell interpolated P(ch | context)."""
         key = (context, ch)
         hit = self._cache.get(key)
         if hit is not None:
             return hit
+        total, types = self._context(context)
         if context == "":
-            total = self._totals.get("", 0)
-            types = self._types.get("", 0)
             uniform = 1.0 / len(self.vocab)
             if total == 0:
                 p = uniform
@@ -59,11 +67,9 @@ class CharNgramLM:
                 p = lam * self.counts[""].get(ch, 0) / total + (1 - lam) * uniform
         else:
             lower = self._prob(context[1:], ch)
-            total = self._totals.get(context, 0)
             if total == 0:
                 p = lower
             else:
-                types = self._types[context]
                 lam = total / (total + types)
                 p = lam * self.counts[context].get(ch, 0) / total + (1 - lam) * lower
         if len(self._cache) < 2_000_000:

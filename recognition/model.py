@@ -2,15 +2,18 @@
 
 Input: (batch, height, width, 1) float ink images, width variable.
 Output: (batch, width // 4, num_classes) logits; class 0 is the CTC blank.
-The same code runs under the TensorFlow backend and the JAX backend.
+The same code runs under the TensorFlow backend and the JAX backend. Keras is
+imported when a model is built, not with this module: :class:`ModelConfig` is
+all that reading a bundle for ONNX Runtime needs (``recognition/onnx_export.py``).
 """
 
 from __future__ import annotations
 
 from dataclasses import asdict, dataclass, field
+from typing import TYPE_CHECKING
 
-import keras
-from keras import layers, ops
+if TYPE_CHECKING:
+    import keras
 
 
 @dataclass(frozen=True)
@@ -51,10 +54,17 @@ class ModelConfig:
 
 def output_length(width, stride: int):
     """Frames the model emits for an input of `width` columns."""
-    return (width + stride - 1) // stride if isinstance(width, int) else ops.floor_divide(width + stride - 1, stride)
+    if isinstance(width, int):
+        return (width + stride - 1) // stride
+    from keras import ops
+
+    return ops.floor_divide(width + stride - 1, stride)
 
 
 def build_crnn(config: ModelConfig) -> keras.Model:
+    import keras
+    from keras import layers
+
     if len(config.conv_filters) != len(config.pools):
         raise ValueError("conv_filters and pools must have the same length")
     image = keras.Input(shape=(config.height, None, 1), name="image")
@@ -91,6 +101,8 @@ def ctc_loss(y_true, y_pred):
     which never occurs in a label) and, in the last column, the number of
     valid output frames for that sample (its unpadded width / stride).
     """
+    from keras import ops
+
     y_true = ops.cast(y_true, "int32")
     labels = y_true[:, :-1]
     frames = y_true[:, -1]

@@ -3,7 +3,8 @@
 Crops are preprocessed, sorted by width and cut into batches under a pixel
 budget (so a batch of short words can be large and a batch of long lines
 small), padded only to the widest crop in their batch, run through the
-network, and decoded. Results come back in input order.
+network by a backend (``backends.py``: the Keras model, or ONNX Runtime), and
+decoded. Results come back in input order.
 """
 
 from __future__ import annotations
@@ -12,6 +13,7 @@ from dataclasses import dataclass, field
 
 import numpy as np
 
+from .backends import Backend, KerasBackend, open_backend
 from .bundle import Bundle, load_bundle
 from .calibration import Calibrator, raw_word_score
 from .charset import Charset
@@ -51,7 +53,7 @@ class DecoderOptions:
 class Predictor:
     def __init__(
         self,
-        model,
+        model,  # a Keras model, or a Backend (backends.py)
         charset: Charset,
         preprocess: PreprocessConfig,
         stride: int,
@@ -64,7 +66,8 @@ class Predictor:
         width_quantum: int = 32,  # batches padded to a multiple of this (fewer shapes to compile under JAX)
         keywords: bool = False,  # also give each word its probable spellings (the search index)
     ):
-        self.model = model
+        self.backend: Backend = model if isinstance(model, Backend) else KerasBackend(model)
+        self.model = self.backend.model if isinstance(self.backend, KerasBackend) else None  # the Keras model, if any
         self.charset = charset
         self.pre = preprocess
         self.stride = stride
@@ -80,10 +83,12 @@ class Predictor:
         self.keyword_lexicon = LexiconMatcher(lexicon.words, lm) if keywords and lexicon is not None else None
 
     @classmethod
-    def from_bundle(cls, bundle: Bundle, **kwargs) -> Predictor:
+    def from_bundle(cls, bundle: Bundle, backend: str | Backend = "tf", **kwargs) -> Predictor:
+        """A predictor on ``bundle``, its network run by ``backend``: a name from
+        ``backends.BACKENDS`` or a Backend."""
         decoder = kwargs.get("decoder") or DecoderOptions()
         return cls(
-            bundle.model,
+            backend if isinstance(backend, Backend) else open_backend(bundle, backend),
             bundle.charset,
             bundle.preprocess,
             bundle.model_config.width_stride,
@@ -94,8 +99,13 @@ class Predictor:
         )
 
     @classmethod
-    def load(cls, path=None, **kwargs) -> Predictor:
-        return cls.from_bundle(load_bundle(path), **kwargs)
+    def load(cls, path=None, backend: str = "tf", **kwargs) -> Predictor:
+        """The bundle in ``path`` (default: the bundled model), run by ``backend``; Keras is
+        imported only for ``tf``, the n-gram model and lexicon read only for beam search or
+        the keyword index."""
+        decoder = kwargs.get("decoder") or DecoderOptions()
+        language = decoder.name != "greedy" or bool(kwargs.get("keywords"))
+        return cls.from_bundle(load_bundle(path, build=backend == "tf", language=language), backend=backend, **kwargs)
 
     # ------------------------------------------------------------------
     def batches(self, widths: list[int]) -> list[list[int]]:
@@ -123,8 +133,7 @@ class Predictor:
             x = np.zeros((len(idx), self.pre.height, w, 1), np.float32)
             for j, i in enumerate(idx):
                 x[j, :, : widths[i], 0] = arrays[i]
-            logits = np.asarray(self.model.predict_on_batch(x))
-            probs = softmax(logits.astype(np.float32))
+            probs = softmax(self.backend.logits(x).astype(np.float32, copy=False))
             for j, i in enumerate(idx):
                 frames = (widths[i] + self.stride - 1) // self.stride
                 result[i] = probs[j, :frames]

@@ -27,6 +27,7 @@ DEFAULT_ROUTES = {
 }
 
 DECODERS = ("greedy", "beam")  # HTR_DECODER / --decoder values
+BACKENDS = ("tf", "onnx", "onnx-int8")  # HTR_BACKEND / --backend values (recognition/backends.py)
 PRINTED = ("skip", "read")  # HTR_PRINTED values
 
 
@@ -82,6 +83,7 @@ class Settings:
     broker_url: str = "redis://127.0.0.1:6379/0"  # HTR_BROKER_URL
     model: str | None = None  # HTR_MODEL: model folder (default: the bundled model)
     decoder: str = "greedy"  # HTR_DECODER: greedy, or beam (search with the bundle's character n-gram: more accurate, slower)
+    backend: str = "onnx"  # HTR_BACKEND: onnx (ONNX Runtime, no TensorFlow; reads as tf does), tf (the Keras model), onnx-int8
     max_attempts: int = 3  # HTR_MAX_ATTEMPTS: worker deaths on one document before it fails
     visibility_timeout: int = 3600  # HTR_VISIBILITY_TIMEOUT (s): the broker's own redelivery of a dead worker's message
     heartbeat_seconds: int = 15  # HTR_HEARTBEAT_SECONDS: running tasks beat this often; 4 missed beats = a dead worker
@@ -147,6 +149,7 @@ _VARIABLES: dict[str, tuple[str, Callable[[str, str], Any]]] = {
     "HTR_BROKER_URL": ("broker_url", _text),
     "HTR_MODEL": ("model", _text),
     "HTR_DECODER": ("decoder", _choice(DECODERS)),
+    "HTR_BACKEND": ("backend", _choice(BACKENDS)),
     "HTR_MAX_ATTEMPTS": ("max_attempts", _whole),
     "HTR_VISIBILITY_TIMEOUT": ("visibility_timeout", _whole),
     "HTR_TASK_RETRIES": ("task_retries", _whole),

@@ -74,7 +74,7 @@ def _run(args) -> int:
     except SettingsError as exc:
         print(f"htr {args.command}: error: {exc}", file=sys.stderr)
         return 2
-    if args.command in MODEL_COMMANDS:
+    if args.command in MODEL_COMMANDS and model.needs_keras(args):
         load_backend(args.log_level)
     try:
         return args.func(args)

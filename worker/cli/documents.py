@@ -10,7 +10,7 @@ import sys
 from pathlib import Path
 
 from .common import MAX_LIMIT, doc_id, limit, safe, sessions
-from .model import decoder, model_args, model_dir
+from .model import backend, backend_arg, decoder, model_args, model_dir
 
 
 def cmd_process(args) -> int:
@@ -27,7 +27,9 @@ def cmd_process(args) -> int:
     settings = args.settings
     factory = sessions(settings)
     store = open_store(settings.store_url)
-    models = ModelSource(factory, store, model_dir(args), decoder(args), CACHE)  # --model pins; else the promoted model
+    models = ModelSource(
+        factory, store, model_dir(args), decoder(args), CACHE, backend=backend(args)
+    )  # --model pins; else the promoted model
     models.current()
     failed = 0
     for path in args.paths:
@@ -98,7 +100,7 @@ def cmd_reprocess(args) -> int:
         else:
             with factory() as s:
                 pinned = str(fetch(store, find(s, args.model), CACHE))
-    models = ModelSource(factory, store, pinned or settings.model, decoder(args), CACHE)
+    models = ModelSource(factory, store, pinned or settings.model, decoder(args), CACHE, backend=backend(args))
     failed = 0
     for doc in args.docs:
         r = reprocess_document(doc, factory, store, models, limits=settings.limits, skip_printed=settings.skip_printed)
@@ -124,7 +126,7 @@ def cmd_reindex(args) -> int:
     settings = args.settings
     factory = sessions(settings)
     store = open_store(settings.store_url)
-    predictor, _bundle = ModelSource(factory, store, model_dir(args), "greedy", CACHE).current()
+    predictor, _bundle = ModelSource(factory, store, model_dir(args), "greedy", CACHE, backend=backend(args)).current()
     with factory() as s:
         docs = args.docs or list(s.scalars(select(Document.id).where(Document.store_key.is_not(None)).order_by(Document.id)))
     for doc in docs:
@@ -317,6 +319,7 @@ def register(sub) -> None:
     pr.add_argument("paths", nargs="+")
     pr.add_argument("--json", action="store_true", help="one JSON object per document per line")
     model_args(pr)
+    backend_arg(pr)
     pr.set_defaults(func=cmd_process)
 
     rp = sub.add_parser("reprocess", help="read documents again (promoted model, or --model) keeping people's corrections")
@@ -324,11 +327,13 @@ def register(sub) -> None:
     rp.add_argument("--model", help="a registered version (htr models list) or a bundle folder")
     rp.add_argument("--decoder", choices=["greedy", "beam"])
     rp.add_argument("--json", action="store_true")
+    backend_arg(rp)
     rp.set_defaults(func=cmd_reprocess)
 
     ri = sub.add_parser("reindex", help="rebuild the keyword index of documents (all by default) from their page images")
     ri.add_argument("docs", nargs="*", type=doc_id)
     ri.add_argument("--model", help="model folder (default: the promoted model, else $HTR_MODEL or the bundled one)")
+    backend_arg(ri)
     ri.set_defaults(func=cmd_reindex)
 
     sh = sub.add_parser("show", help="a document's transcript")

@@ -5,7 +5,7 @@ from __future__ import annotations
 import json
 import sys
 
-from ..settings import DECODERS, Settings
+from ..settings import BACKENDS, DECODERS, Settings
 
 
 def decoder(args, default: str | None = None) -> str:
@@ -20,6 +20,17 @@ def decoder(args, default: str | None = None) -> str:
     return settings.decoder
 
 
+def backend(args) -> str:
+    """--backend, else $HTR_BACKEND (default onnx: the same texts as tf, faster, no TensorFlow)."""
+    return getattr(args, "backend", None) or args.settings.backend
+
+
+def needs_keras(args) -> bool:
+    """Whether the command loads the Keras model (``htr recognize`` and ``htr evaluate`` with
+    an ONNX backend do not, and start without importing TensorFlow)."""
+    return not hasattr(args, "backend") or backend(args) == "tf"
+
+
 def model_dir(args) -> str | None:
     """--model, else $HTR_MODEL, else None (the bundled model)."""
     return args.model or args.settings.model
@@ -29,7 +40,7 @@ def predictor(args, default_decoder: str | None = None):
     from recognition.predictor import DecoderOptions, Predictor
 
     opts = DecoderOptions(name=decoder(args, default_decoder), use_lexicon=getattr(args, "lexicon", False))
-    return Predictor.load(model_dir(args), decoder=opts)
+    return Predictor.load(model_dir(args), backend=backend(args), decoder=opts)
 
 
 def data_root(args) -> str | None:
@@ -118,10 +129,20 @@ def model_args(sp, decoder_default: str = "greedy") -> None:
     sp.add_argument("--lexicon", action="store_true", help="beam search: keep words in the training lexicon")
 
 
+def backend_arg(sp) -> None:
+    sp.add_argument(
+        "--backend",
+        choices=BACKENDS,
+        help="what runs the network: onnx (ONNX Runtime: the same texts as tf, without TensorFlow), tf (the Keras "
+        "model) or onnx-int8 (int8 weights: faster, CER within 0.2 points) (default: $HTR_BACKEND or onnx)",
+    )
+
+
 def register(sub) -> None:
     r = sub.add_parser("recognize", help="read cropped words or lines; prints path<TAB>text<TAB>confidence")
     r.add_argument("files", nargs="+")
     model_args(r, decoder_default="beam")
+    backend_arg(r)
     r.set_defaults(func=cmd_recognize)
 
     e = sub.add_parser("evaluate", help="CER/WER/exact match as JSON per dataset")
@@ -139,6 +160,7 @@ def register(sub) -> None:
         help="also report the words that start with a capital (caps), ALL-CAPS words (allcaps), words with punctuation (punct)",
     )
     model_args(e)
+    backend_arg(e)
     e.set_defaults(func=cmd_evaluate)
 
     ep = sub.add_parser(

@@ -82,7 +82,8 @@ def cmd_worker(args) -> int:
         runtime().batcher()  # load the model before taking work
         bundle = runtime().bundle
         assert bundle is not None
-        print(f"htr worker: model {bundle.name} {bundle.version} on {_accelerator()}", file=sys.stderr, flush=True)
+        where = _accelerator(args.settings.backend)
+        print(f"htr worker: model {bundle.name} {bundle.version} on {where}", file=sys.stderr, flush=True)
     name = args.name or f"htr-{os.getpid()}@{socket.gethostname()}"
     argv = ["worker", "-Q", queues, "-P", pool, "-c", str(args.concurrency), "-n", name, "--loglevel", args.loglevel]
     argv += ["--without-mingle", "--without-gossip"]
@@ -92,8 +93,11 @@ def cmd_worker(args) -> int:
     return 0
 
 
-def _accelerator() -> str:
-    """What the Keras backend will run on: GPUs when it sees any, else the CPU."""
+def _accelerator(backend_name: str) -> str:
+    """What the network runs on: ONNX Runtime on the CPU; the Keras backend on its GPUs when
+    it sees any (a GPU worker sets HTR_BACKEND=tf), else the CPU."""
+    if backend_name != "tf":
+        return "onnxruntime: CPU"
     import keras
 
     backend = keras.backend.backend()

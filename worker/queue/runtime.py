@@ -35,7 +35,9 @@ class Runtime:
         self.store = open_store(self.settings.store_url)
         self._lock = threading.Lock()
         self._batcher: MicroBatcher | None = None
-        self.models = ModelSource(self.sessions, self.store, self.settings.model, self.settings.decoder, CACHE)
+        self.models = ModelSource(
+            self.sessions, self.store, self.settings.model, self.settings.decoder, CACHE, backend=self.settings.backend
+        )
         self._versions: dict[tuple[str, str], int] = {}
         self.originals = Originals()
         self.running: set[tuple[int, str, int]] = set()  # (document, stage, page) in this process's hands

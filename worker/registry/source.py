@@ -17,9 +17,19 @@ log = logging.getLogger(__name__)
 class ModelSource:
     """The model documents are read with: pinned (``--model``, ``HTR_MODEL``),
     or the promoted one, looked up between pages (at most every ``every``
-    seconds) and loaded when it changes, without a restart."""
+    seconds) and loaded when it changes, without a restart; its network run by
+    ``backend`` (``HTR_BACKEND``)."""
 
-    def __init__(self, sessions: sessionmaker, store, pinned: str | None, decoder: str, cache: Path, every: float = 2.0):
+    def __init__(
+        self,
+        sessions: sessionmaker,
+        store,
+        pinned: str | None,
+        decoder: str,
+        cache: Path,
+        every: float = 2.0,
+        backend: str = "tf",
+    ):
         self.sessions, self.store, self.pinned, self.decoder, self.cache, self.every = (
             sessions,
             store,
@@ -28,6 +38,7 @@ class ModelSource:
             cache,
             every,
         )
+        self.backend = backend  # what runs the network (recognition/backends.py): tf builds the Keras model
         self._lock = threading.Lock()
         self._checked = 0.0
         self._live_id: int | None = -1
@@ -38,8 +49,9 @@ class ModelSource:
         from recognition.bundle import load_bundle
         from recognition.predictor import DecoderOptions, Predictor
 
-        bundle = load_bundle(path)
-        return bundle, Predictor.from_bundle(bundle, decoder=DecoderOptions(name=self.decoder), keywords=True)
+        bundle = load_bundle(path, build=self.backend == "tf")
+        predictor = Predictor.from_bundle(bundle, backend=self.backend, decoder=DecoderOptions(name=self.decoder), keywords=True)
+        return bundle, predictor
 
     def current(self):
         """(predictor, bundle) to read the next page with."""
