@@ -27,10 +27,16 @@ class Alternative:
 
 @dataclass
 class Word:
-    text: str
+    text: str  # as read
     box: BoxT
     confidence: float
     alternatives: list[Alternative] = field(default_factory=list)
+    corrected_text: str | None = None  # a person's correction of it
+
+    @property
+    def best_text(self) -> str:
+        """The person's correction where there is one, else the reading."""
+        return self.corrected_text if self.corrected_text is not None else self.text
 
 
 @dataclass
@@ -54,6 +60,9 @@ class Field:
     row: int | None = None
     column: int | None = None
     template: str | None = None  # the form template it comes from; None: a table read from the page itself
+    label: str = ""  # the key as printed on this page (``key``: one per column for the whole document)
+    normalized: str = ""  # the value's search form
+    reviewed_by: str | None = None  # the person who checked it
 
 
 @dataclass
@@ -79,6 +88,7 @@ class Document:
     model: str | None = None  # "name version" of the model that read it
     id: int | None = None  # its database id, when it has one
     status: str = "done"
+    content_hash: str | None = None  # sha256 of the file
 
     @property
     def text(self) -> str:

@@ -55,6 +55,11 @@ def normalize_term(text: str) -> str:
     return "".join(ch for ch in fold_accents(text.lower()) if ch.isalnum())
 
 
+def search_form(value: str) -> str:
+    """A field's value as fields are searched by: its words as :func:`normalize_term` gives them."""
+    return " ".join(t for t in (normalize_term(w) for w in value.split()) if t)
+
+
 def fold_accents(text: str) -> str:
     """``Élève œuvre`` → ``Eleve oeuvre``: letters without their diacritics."""
     decomposed = unicodedata.normalize("NFKD", text.translate(_LIGATURES))

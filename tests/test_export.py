@@ -9,7 +9,14 @@ import pytest
 from lxml import etree
 
 from worker.db import Document, Line, Page, Status, Word
-from worker.export import ALTO_NS, PAGE_NS, serialize
+from worker.export import ALTO_NS, PAGE_NS
+from worker.export import serialize as serialize_model
+from worker.export.stored import document_model
+
+
+def serialize(doc, fmt):
+    """A stored document's export: mapped to the document model, then written."""
+    return serialize_model(document_model(doc), fmt)
 
 
 def page_xsd() -> Path:
@@ -123,3 +130,47 @@ def test_hocr_is_well_formed_and_complete(doc):
     words = tree.findall(".//h:span[@class='ocrx_word']", ns)
     assert len(words) == 14 and words[0].text == "Dear" and "x_wconf 90" in words[0].get("title")
     assert len(tree.findall(".//h:span[@class='ocr_line']", ns)) == 4
+
+
+def test_htr_process_no_db_writes_exports_and_stores_nothing(tmp_path):
+    """``htr process --no-db --export``: files read straight to exports, a bad file reported
+    while the others go on; the same texts as a stored document's export (``--export`` beside
+    the database)."""
+    import os
+    import subprocess
+    import sys
+
+    root = Path(__file__).resolve().parents[1]
+    bad = tmp_path / "notes.png"
+    bad.write_bytes(b"not an image")
+    env = {
+        **os.environ,
+        "HTR_DATABASE_URL": f"sqlite:///{tmp_path / 'h.sqlite'}",
+        "HTR_STORE_URL": f"file://{tmp_path / 'store'}",
+        "XDG_CACHE_HOME": str(tmp_path / "cache"),
+    }
+
+    def htr(*args):
+        return subprocess.run([sys.executable, "-m", "worker.cli", *args], cwd=root, capture_output=True, text=True, env=env)
+
+    out = tmp_path / "out"
+    res = htr(
+        "process", "--no-db", "--export", "alto", "--output", str(out), "examples/letter.pdf", str(bad), "examples/line.png"
+    )
+    assert res.returncode == 1, res.stderr  # one file failed
+    assert res.stdout.splitlines() == [
+        f"examples/letter.pdf: 2 pages -> {out / 'letter.alto.xml'}",
+        f"{bad}: failed: unsupported file type: not a PDF, PNG, JPEG or TIFF",
+        f"examples/line.png: 1 page -> {out / 'line.alto.xml'}",
+    ], res.stdout
+    assert not (tmp_path / "h.sqlite").exists() and not (tmp_path / "store").exists()  # nothing stored
+    alto = etree.parse(str(out / "line.alto.xml"))
+    assert [s.get("CONTENT") for s in alto.findall(".//a:String", {"a": ALTO_NS})] == "There are two basic points".split()
+    assert len(etree.parse(str(out / "letter.alto.xml")).findall(".//a:Page", {"a": ALTO_NS})) == 2
+    res = htr("process", "--no-db", "--export", "txt", "--output", str(out), "examples/letter.pdf")
+    assert res.returncode == 0, res.stderr
+    stored = tmp_path / "stored"
+    res = htr("process", "--export", "txt", "--output", str(stored), "examples/letter.pdf")
+    assert res.returncode == 0 and (tmp_path / "h.sqlite").exists(), res.stderr
+    assert (stored / "doc1.txt").read_text() == (out / "letter.txt").read_text()
+    assert htr("process", "--no-db", "examples/line.png").returncode == 2  # nothing would be written

@@ -389,7 +389,7 @@ def test_htr_process_stops_cleanly_on_ctrl_c(tmp_path):
                     d = s.get(Document, 1)
                 except OperationalError:  # the file is there, its tables not yet (migrations running)
                     d = None
-                if d is not None and d.status == Status.PROCESSING:
+                if d is not None and d.status == Status.PROCESSING and d.page_count:  # opened and counted
                     break
         time.sleep(0.2)
     proc.send_signal(signal.SIGINT)

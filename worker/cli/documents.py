@@ -9,11 +9,72 @@ import os
 import sys
 from pathlib import Path
 
+from ..export import FORMATS
 from .common import MAX_LIMIT, doc_id, limit, safe, sessions
 from .model import backend, backend_arg, decoder, model_args, model_dir
 
 
+def _process_without_db(args) -> int:
+    """``htr process --no-db --export FMT``: each file read and written to ``--output`` in FMT,
+    nothing stored; a file that cannot be read is reported and the others go on."""
+    from recognition.bundle import load_bundle
+    from recognition.predictor import DecoderOptions, Predictor
+
+    from ..export import serialize
+    from ..pipeline import classify, read_document
+
+    settings = args.settings
+    bundle = load_bundle(model_dir(args), build=backend(args) == "tf")
+    predictor = Predictor.from_bundle(bundle, backend=backend(args), decoder=DecoderOptions(name=decoder(args)))
+    model = f"{bundle.name} {bundle.version}"
+    failed = 0
+    for path in args.paths:
+        error: str | None = None
+        written: list[Path] = []
+        try:
+            doc = read_document(path, predictor, settings.limits, settings.skip_printed, model=model)
+        except Exception as exc:  # bad input (or a missing file): reported, the batch goes on
+            error = classify(exc).reason
+        if error is None:
+            try:
+                written = _write_export(Path(args.output), True, serialize(doc, args.export))
+            except OSError as exc:
+                where = f": {safe(exc.filename)}" if exc.filename else ""
+                print(f"htr process: cannot write{where}: {exc.strerror or exc}", file=sys.stderr)
+                return 1
+        failed += error is not None
+        if args.json:
+            print(
+                json.dumps(
+                    {"path": path, "status": "failed" if error else "done", "error": error, "files": [str(w) for w in written]}
+                )
+            )
+        elif error:
+            print(f"{safe(path)}: failed: {safe(error)}", flush=True)
+        else:
+            pages = f"{len(doc.pages)} page" + ("s" if len(doc.pages) != 1 else "")
+            print(f"{safe(path)}: {pages} -> {', '.join(safe(str(w)) for w in written)}", flush=True)
+    return 1 if failed else 0
+
+
+def _export_stored(args, doc_id: int) -> None:
+    """``htr process --export FMT``: a processed document written to ``--output`` too."""
+    from ..db.queries import load_document
+    from ..export import serialize
+    from ..export.stored import document_model
+
+    with sessions(args.settings)() as s:
+        doc = load_document(s, doc_id)
+        files = serialize(document_model(doc), args.export) if doc is not None and doc.pages else []
+    _write_export(Path(args.output), True, files)
+
+
 def cmd_process(args) -> int:
+    if args.no_db:
+        if not args.export:
+            print("htr process: --no-db stores nothing: give --export FORMAT (and --output DIR)", file=sys.stderr)
+            return 2
+        return _process_without_db(args)
     from tqdm import tqdm
 
     from ..db import Document, Status
@@ -80,6 +141,8 @@ def cmd_process(args) -> int:
             return 130
         failed += doc.status == Status.FAILED
         _report(args, path, doc)
+        if args.export and doc.status == Status.DONE:
+            _export_stored(args, doc.id)
     if not args.json and len(args.paths) > 1:
         print(f"{len(args.paths)} files: {len(args.paths) - failed} done, {failed} failed", file=sys.stderr)
     return 1 if failed else 0
@@ -190,11 +253,12 @@ def cmd_search(args) -> int:
 
 def cmd_export(args) -> int:
     from ..export import serialize
+    from ..export.stored import document_model
 
     doc = _document(args)
     if doc is None:
         return 2
-    files = serialize(doc, args.format)
+    files = serialize(document_model(doc), args.format)
     if not files:
         why = f" ({doc.status}: {safe(doc.error)})" if doc.error else f" ({doc.status})"
         print(f"htr export: document {doc.id} has no pages to write as {args.format}{why}", file=sys.stderr)
@@ -318,6 +382,16 @@ def register(sub) -> None:
     pr = sub.add_parser("process", help="render, segment, recognize and store documents (in-process)")
     pr.add_argument("paths", nargs="+")
     pr.add_argument("--json", action="store_true", help="one JSON object per document per line")
+    pr.add_argument(
+        "--export",
+        choices=FORMATS,
+        metavar="FORMAT",
+        help=f"also write each document as FORMAT ({', '.join(FORMATS)}) to --output",
+    )
+    pr.add_argument("--output", default=".", metavar="DIR", help="--export: the folder written to (default: here)")
+    pr.add_argument(
+        "--no-db", action="store_true", help="store nothing (no database, no store): with --export, read files to exports"
+    )
     model_args(pr)
     backend_arg(pr)
     pr.set_defaults(func=cmd_process)
@@ -360,7 +434,7 @@ def register(sub) -> None:
 
     ex = sub.add_parser("export", help="a document as txt, json, ALTO, PAGE XML, hOCR, or CSV (a register's rows and fields)")
     ex.add_argument("doc", type=doc_id)
-    ex.add_argument("--format", choices=["txt", "json", "alto", "pagexml", "hocr", "csv"], default="txt")
+    ex.add_argument("--format", choices=FORMATS, default="txt")
     ex.add_argument("--output", help="file, or folder (PAGE XML writes one file per page)")
     ex.set_defaults(func=cmd_export)
 

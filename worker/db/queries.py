@@ -46,6 +46,7 @@ def load_document(session: Session, doc_id: int) -> Document | None:
         .options(
             selectinload(Document.pages).selectinload(Page.lines).selectinload(Line.words),
             selectinload(Document.pages).selectinload(Page.fields),
+            selectinload(Document.model_version),
         )
     )
 

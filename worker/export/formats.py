@@ -1,7 +1,8 @@
 """Serializations of a stored document: txt, json, ALTO v4, PAGE XML (2019), hOCR, CSV.
 
-Each function takes a loaded :class:`worker.db.Document` (pages, lines and
-words) and returns text. PAGE XML has one file per page, so :func:`export`
+Each function takes a document in the document model (``recognition.document``: what
+``htr process --no-db`` reads, or a stored document through ``stored.document_model``) and
+returns text; a word is written as a person corrected it, where one did. PAGE XML has one file per page, so :func:`export`
 returns a list of (file name, content). In txt, a form feed starts each page
 after the first. The XML formats are valid whatever is stored: characters
 XML 1.0 forbids (control characters, U+FFFE...) are left out, confidences are
@@ -23,7 +24,7 @@ from pathlib import PurePosixPath
 from xml.sax.saxutils import escape as _escape
 from xml.sax.saxutils import quoteattr as _quoteattr
 
-from ..db import Document
+from recognition.document import Document
 
 FORMATS = ("txt", "json", "alto", "pagexml", "hocr", "csv")
 PAGE_NS = "http://schema.primaresearch.org/PAGE/gts/pagecontent/2019-07-15"
@@ -68,6 +69,7 @@ def to_json(doc: Document) -> str:
         "source": doc.source,
         "status": doc.status,
         "content_hash": doc.content_hash,
+        "model": doc.model,
         "pages": [
             {
                 "index": p.index,
@@ -75,12 +77,13 @@ def to_json(doc: Document) -> str:
                 "height": p.height,
                 "lines": [
                     {
-                        "box": [ln.x0, ln.y0, ln.x1, ln.y1],
+                        "box": list(ln.box),
                         "text": ln.text,
                         "confidence": round(ln.confidence, 4),
+                        "reviewed": ln.reviewed,
                         "words": [
                             {
-                                "box": [w.x0, w.y0, w.x1, w.y1],
+                                "box": list(w.box),
                                 "text": w.text,
                                 "confidence": round(w.confidence, 4),
                                 "corrected_text": w.corrected_text,
@@ -92,14 +95,14 @@ def to_json(doc: Document) -> str:
                 ],
                 "fields": [
                     {
-                        "row": f.row_index,
-                        "column": f.column_index,
-                        "field": f.field,
+                        "row": f.row,
+                        "column": f.column,
+                        "field": f.key,
                         "label": f.label,
                         "value": f.value,
                         "normalized": f.normalized,
                         "confidence": round(f.confidence, 4),
-                        "box": [f.x0, f.y0, f.x1, f.y1],
+                        "box": list(f.box),
                         "template": f.template,
                         "reviewed_by": f.reviewed_by,
                     }
@@ -117,8 +120,8 @@ def field_names(doc: Document) -> list[str]:
     first: dict[str, tuple[int, int]] = {}
     for p in doc.pages:
         for f in p.fields:
-            place = (f.column_index if f.column_index is not None else 1 << 30, p.index)
-            first[f.field] = min(first.get(f.field, place), place)
+            place = (f.column if f.column is not None else 1 << 30, p.index)
+            first[f.key] = min(first.get(f.key, place), place)
     return sorted(first, key=lambda k: first[k])
 
 
@@ -132,8 +135,8 @@ def to_csv(doc: Document) -> str:
     for p in doc.pages:
         rows: dict[int, dict[str, str]] = {}
         for f in p.fields:
-            cells = rows.setdefault(f.row_index if f.row_index is not None else -1, {})
-            cells[f.field] = f"{cells[f.field]} {f.value}" if f.field in cells else f.value
+            cells = rows.setdefault(f.row if f.row is not None else -1, {})
+            cells[f.key] = f"{cells[f.key]} {f.value}" if f.key in cells else f.value
         for r in sorted(rows):
             writer.writerow([doc.id, p.index + 1, r + 1 if r >= 0 else "", *(rows[r].get(k, "") for k in names)])
     return out.getvalue()
@@ -141,7 +144,8 @@ def to_csv(doc: Document) -> str:
 
 def _lines_box(lines) -> tuple[int, int, int, int]:
     """Union box of a page's lines (the text region)."""
-    return min(ln.x0 for ln in lines), min(ln.y0 for ln in lines), max(ln.x1 for ln in lines), max(ln.y1 for ln in lines)
+    boxes = [ln.box for ln in lines]
+    return min(b[0] for b in boxes), min(b[1] for b in boxes), max(b[2] for b in boxes), max(b[3] for b in boxes)
 
 
 def _points(x0, y0, x1, y1) -> str:
@@ -163,10 +167,10 @@ def to_pagexml(doc: Document, page) -> str:
         x0, y0, x1, y1 = _lines_box(page.lines)
         out.append(f'    <TextRegion id="r{page.index}" type="paragraph"><Coords points="{_points(x0, y0, x1, y1)}"/>')
         for li, ln in enumerate(page.lines):
-            out.append(f'      <TextLine id="r{page.index}_l{li}"><Coords points="{_points(ln.x0, ln.y0, ln.x1, ln.y1)}"/>')
+            out.append(f'      <TextLine id="r{page.index}_l{li}"><Coords points="{_points(*ln.box)}"/>')
             for wi, w in enumerate(ln.words):
                 out.append(
-                    f'        <Word id="r{page.index}_l{li}_w{wi}"><Coords points="{_points(w.x0, w.y0, w.x1, w.y1)}"/>'
+                    f'        <Word id="r{page.index}_l{li}_w{wi}"><Coords points="{_points(*w.box)}"/>'
                     f'<TextEquiv conf="{_conf(w.confidence):.4f}"><Unicode>{escape(w.best_text)}</Unicode></TextEquiv></Word>'
                 )
             out.append(f'        <TextEquiv conf="{_conf(ln.confidence):.4f}"><Unicode>{escape(ln.text)}</Unicode></TextEquiv>')
@@ -196,15 +200,17 @@ def to_alto(doc: Document) -> str:
             x0, y0, x1, y1 = _lines_box(p.lines)
             out.append(f'        <TextBlock ID="p{p.index}_b0" HPOS="{x0}" VPOS="{y0}" WIDTH="{x1 - x0}" HEIGHT="{y1 - y0}">')
             for li, ln in enumerate(p.lines):
+                lx0, ly0, lx1, ly1 = ln.box
                 out.append(
-                    f'          <TextLine ID="p{p.index}_l{li}" HPOS="{ln.x0}" VPOS="{ln.y0}" WIDTH="{ln.x1 - ln.x0}" HEIGHT="{ln.y1 - ln.y0}">'
+                    f'          <TextLine ID="p{p.index}_l{li}" HPOS="{lx0}" VPOS="{ly0}" WIDTH="{lx1 - lx0}" HEIGHT="{ly1 - ly0}">'
                 )
                 for wi, w in enumerate(ln.words):
                     if wi:
                         out.append("            <SP/>")
+                    wx0, wy0, wx1, wy1 = w.box
                     out.append(
                         f'            <String ID="p{p.index}_l{li}_w{wi}" CONTENT={quoteattr(w.best_text)} WC="{_conf(w.confidence):.4f}" '
-                        f'HPOS="{w.x0}" VPOS="{w.y0}" WIDTH="{w.x1 - w.x0}" HEIGHT="{w.y1 - w.y0}"/>'
+                        f'HPOS="{wx0}" VPOS="{wy0}" WIDTH="{wx1 - wx0}" HEIGHT="{wy1 - wy0}"/>'
                     )
                 out.append("          </TextLine>")
             out.append("        </TextBlock>")
@@ -227,16 +233,14 @@ def to_hocr(doc: Document) -> str:
         "<body>",
     ]
     for p in doc.pages:
-        title = quoteattr(f"image {p.image_key or doc.source}; bbox 0 0 {p.width} {p.height}; ppageno {p.index}")
+        title = quoteattr(f"image {p.image or doc.source}; bbox 0 0 {p.width} {p.height}; ppageno {p.index}")
         out.append(f'  <div class="ocr_page" id="page_{p.index + 1}" title={title}>')
         for li, ln in enumerate(p.lines):
-            out.append(
-                f'    <span class="ocr_line" id="line_{p.index + 1}_{li + 1}" title="bbox {ln.x0} {ln.y0} {ln.x1} {ln.y1}">'
-            )
+            out.append(f'    <span class="ocr_line" id="line_{p.index + 1}_{li + 1}" title="bbox {" ".join(map(str, ln.box))}">')
             for wi, w in enumerate(ln.words):
                 out.append(
                     f'      <span class="ocrx_word" id="word_{p.index + 1}_{li + 1}_{wi + 1}" '
-                    f'title="bbox {w.x0} {w.y0} {w.x1} {w.y1}; x_wconf {int(round(100 * _conf(w.confidence)))}">{escape(w.best_text)}</span>'
+                    f'title="bbox {" ".join(map(str, w.box))}; x_wconf {int(round(100 * _conf(w.confidence)))}">{escape(w.best_text)}</span>'
                 )
             out.append("    </span>")
         out.append("  </div>")
@@ -246,7 +250,7 @@ def to_hocr(doc: Document) -> str:
 
 def serialize(doc: Document, fmt: str) -> list[tuple[str, str]]:
     """(file name, content) pairs: one for every format but PAGE XML (one per page)."""
-    stem = f"doc{doc.id}"
+    stem = f"doc{doc.id}" if doc.id is not None else (PurePosixPath(original_name(doc)).stem or "document")
     if fmt == "txt":
         return [(f"{stem}.txt", to_txt(doc))]
     if fmt == "json":

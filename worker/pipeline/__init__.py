@@ -1,7 +1,7 @@
 """The orchestration core: plain functions that both runners call.
 
 ``htr process`` runs a document through :func:`process_document` in this
-process; the Celery tasks (``worker.queue.tasks``) run the same steps one
+process (:func:`read_document` without a database: ``htr process --no-db``); the Celery tasks (``worker.queue.tasks``) run the same steps one
 page per task. Both read pages through ``io.documents.PageSource``, prepare
 them with :func:`prepare_page`, recognize them with :func:`recognize_pages`,
 store them with :func:`store_page` (which alone decides that a document is
@@ -9,7 +9,7 @@ done) and judge errors with :func:`classify`.
 """
 
 from .errors import TRANSIENT, Action, Verdict, classify
-from .inprocess import process_document
+from .inprocess import process_document, read_document
 from .lifecycle import (
     begin_document,
     fail_document,
@@ -34,6 +34,7 @@ __all__ = [
     "model_version",
     "prepare_page",
     "process_document",
+    "read_document",
     "recognize_pages",
     "register_document",
     "save_page_image",

@@ -1,7 +1,8 @@
 """A register page's cells stored as fields, and one set of keys per document.
 
-:func:`page_fields`: each cell of a page's table (``PageWork.table``) becomes a
-:class:`~worker.db.Field` (``recognition.pages.table_fields``): its column's key
+:func:`page_fields`: each cell of a page's table (``PageWork.table``), read into the
+page's document model (``PageWork.page_model``, ``recognition.pages.table_fields``), becomes a
+:class:`~worker.db.Field`: its column's key
 (the printed header as read on the page), its row, the text of its lines as
 read (top to bottom, joined by spaces) and that text's search form, its
 confidence (the lines' confidences weighted by the length of their text) and
@@ -16,29 +17,18 @@ was read on each page. ``store_page`` and ``finish_document`` call them.
 
 from __future__ import annotations
 
-from collections.abc import Sequence
-
 from sqlalchemy import select, update
 from sqlalchemy.orm import Session
 
-from recognition.pages import table_fields
-from recognition.text import normalize_term
+from recognition import document
 from segmentation.printed_ocr import consensus_keys
-from segmentation.table import Table
 
 from ..db import Field, Page
 from .pages import PageWork
 
 
-def search_form(value: str) -> str:
-    """A value as fields are searched by: its words lower case, accents folded, letters and digits only."""
-    return " ".join(t for t in (normalize_term(w) for w in value.split()) if t)
-
-
-def page_fields(doc_id: int, work: PageWork, recs: Sequence) -> list[Field]:
-    """The fields of a recognized page (none unless it holds a register's table)."""
-    if not work.table:
-        return []
+def page_fields(doc_id: int, read: document.Page) -> list[Field]:
+    """The rows of a read page's fields (none unless it holds a register's table)."""
     return [
         Field(
             document_id=doc_id,
@@ -46,20 +36,20 @@ def page_fields(doc_id: int, work: PageWork, recs: Sequence) -> list[Field]:
             row_index=f.row,
             column_index=f.column,
             field=f.key,
-            label=f.key,
+            label=f.label or f.key,
             value=f.value,
-            normalized=search_form(f.value),
+            normalized=f.normalized,
             confidence=f.confidence,
             x0=f.box[0],
             y0=f.box[1],
             x1=f.box[2],
             y1=f.box[3],
         )
-        for f in table_fields(Table.from_json(work.table), work.page_boxes, recs)
+        for f in read.fields
     ]
 
 
-def store_fields(session: Session, doc_id: int, page: Page, work: PageWork, recs: Sequence, reread: bool = False) -> None:
+def store_fields(session: Session, doc_id: int, page: Page, work: PageWork, read: document.Page, reread: bool = False) -> None:
     """Write a page's fields and its table. A page read again (``reread``) has its unreviewed
     fields replaced; a field a person reviewed stays, and the new reading of its cell (same
     row and column) is not added."""
@@ -72,7 +62,7 @@ def store_fields(session: Session, doc_id: int, page: Page, work: PageWork, recs
                 page.fields.remove(f)
             else:
                 kept.add((f.row_index, f.column_index))
-    for f in page_fields(doc_id, work, recs):
+    for f in page_fields(doc_id, read):
         if (f.row_index, f.column_index) not in kept:
             page.fields.append(f)
 
@@ -94,3 +84,17 @@ def unify_keys(session: Session, doc_id: int) -> None:
                 .where(Field.page_id == page_id, Field.column_index == j, Field.template.is_(None), Field.field != key)
                 .values(field=key)
             )
+
+
+def unify_document_keys(doc: document.Document) -> None:
+    """:func:`unify_keys` for a document read without a database: its fields' keys become one
+    set per table column, voted over its pages; ``label`` keeps each page's reading."""
+    pages = [p for p in doc.pages if p.fields]
+    read = []
+    for p in pages:
+        by_column = {f.column: f.label or f.key for f in p.fields if f.column is not None}
+        read.append([by_column.get(j, f"column {j + 1}") for j in range(max(by_column, default=-1) + 1)])
+    for p, keys in zip(pages, consensus_keys(read)):
+        for f in p.fields:
+            if f.column is not None and f.template is None and f.column < len(keys):
+                f.key = keys[f.column]

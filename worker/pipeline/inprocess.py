@@ -5,6 +5,9 @@ ahead of recognition; their lines are buffered and recognized in batches that
 span pages (``LINE_BATCH``), then the pages are stored. Any error fails the
 document with the reason (the error classifier's words) and the batch goes on.
 
+:func:`read_document` runs the same steps without a database or a store (``htr process
+--no-db``): the document comes back in the document model.
+
 A document is resumed where it stopped: the pages already stored (by an
 interrupted or failed run) are kept and not read again, so what people
 reviewed on them stays. Ctrl-C (KeyboardInterrupt) keeps what was committed,
@@ -20,14 +23,27 @@ import threading
 import time
 from collections.abc import Callable, Generator, Iterable
 from dataclasses import dataclass, field
+from pathlib import Path
 
 from sqlalchemy.orm import sessionmaker
+
+from recognition import document
 
 from ..db import Document, Status
 from ..io.documents import Limits, PageSource
 from .errors import classify
-from .lifecycle import begin_document, fail_document, finish_document, interrupt_document, model_version, store_page, stored_pages
-from .pages import PageWork, prepare_page, recognize_pages
+from .fields import unify_document_keys
+from .lifecycle import (
+    begin_document,
+    fail_document,
+    finish_document,
+    interrupt_document,
+    model_version,
+    sha256_file,
+    store_page,
+    stored_pages,
+)
+from .pages import PageWork, prepare_page, recognize_pages, segment
 
 log = logging.getLogger(__name__)
 
@@ -213,3 +229,30 @@ def process_document(
         doc.timings = {k: round(v, 3) for k, v in timings.seconds.items()}
         session.commit()
         return doc
+
+
+def read_document(
+    path: str | Path, predictor, limits: Limits | None = None, skip_printed: bool = True, model: str | None = None
+) -> document.Document:
+    """Render, segment and recognize the file at ``path`` with ``predictor``, as
+    :func:`process_document` does, into the document model, storing nothing; ``model`` names
+    the model that read it. Bad input raises (``io.documents.BadInput``)."""
+    pages: list[document.Page] = []
+    pending: list[PageWork] = []
+
+    def flush() -> None:
+        for work, recs in zip(pending, recognize_pages(predictor.predict, pending)):
+            pages.append(work.page_model(recs))
+        pending.clear()
+
+    source = PageSource(path, limits)
+    works = _prepared_pages(source.pages(), lambda page: segment(page, skip_printed), Timings())
+    with contextlib.closing(works):
+        for work in works:
+            pending.append(work)
+            if sum(len(w.crops) for w in pending) >= LINE_BATCH:
+                flush()
+    flush()
+    doc = document.Document(str(path), pages, model=model, content_hash=sha256_file(path))
+    unify_document_keys(doc)
+    return doc

@@ -24,6 +24,8 @@ from pathlib import Path
 from sqlalchemy import func, select
 from sqlalchemy.orm import Session
 
+from recognition import document
+
 from ..db import Document, Line, LineEdit, ModelVersion, Page, Status, Word, WordCandidate, utcnow
 from ..io import keys
 from ..io.documents import BadInput, Limits, page_count
@@ -117,17 +119,17 @@ def begin_document(session: Session, doc_id: int) -> Document | None:
 MATCH_IOU = 0.3  # a reviewed line stands in for the new line it overlaps at least this much
 
 
-def _new_lines(work: PageWork, recs) -> list[Line]:
+def _new_lines(read: document.Page) -> list[Line]:
+    """The rows of a read page's lines, words and keyword index (its words' probable spellings)."""
     lines = []
-    for li, (pb, rec) in enumerate(zip(work.page_boxes, recs)):
-        row = Line(index=li, x0=pb.x0, y0=pb.y0, x1=pb.x1, y1=pb.y1, text=rec.text, confidence=float(rec.confidence))
-        for wi, w in enumerate(rec.words):
-            wb = work.word_box(li, w.x0, w.x1)  # the word's x-span from the CTC alignment
-            row.words.append(Word(index=wi, x0=wb.x0, y0=wb.y0, x1=wb.x1, y1=wb.y1, text=w.text, confidence=float(w.confidence)))
+    for li, ln in enumerate(read.lines):
+        x0, y0, x1, y1 = ln.box
+        row = Line(index=li, x0=x0, y0=y0, x1=x1, y1=y1, text=ln.text, confidence=ln.confidence)
+        for wi, w in enumerate(read.lines[li].words):
+            wx0, wy0, wx1, wy1 = w.box
+            row.words.append(Word(index=wi, x0=wx0, y0=wy0, x1=wx1, y1=wy1, text=w.text, confidence=w.confidence))
             # The keyword index, in the same transaction as the transcript.
-            row.candidates += WordCandidate.of_word(
-                wi, [(a.text, a.probability) for a in w.alternatives], (wb.x0, wb.y0, wb.x1, wb.y1)
-            )
+            row.candidates += WordCandidate.of_word(wi, [(a.text, a.probability) for a in w.alternatives], w.box)
         lines.append(row)
     return lines
 
@@ -140,7 +142,7 @@ def _iou(a: Line, b: Line) -> float:
     return inter / union if union > 0 else 0.0
 
 
-def _reread_page(session: Session, page: Page, work: PageWork, recs, model_version_id: int | None) -> None:
+def _reread_page(session: Session, page: Page, work: PageWork, read: document.Page, model_version_id: int | None) -> None:
     """A stored page read again: its unreviewed lines give way to the new reading; each
     reviewed line stays (its row, words and history) in place of the new line it overlaps
     most, with a ``reprocess`` history row; a reviewed line that no new line overlaps stays
@@ -153,7 +155,7 @@ def _reread_page(session: Session, page: Page, work: PageWork, recs, model_versi
     for k, ln in enumerate(reviewed):
         ln.index = -1 - k  # out of the way of the new numbering
     session.flush()
-    order: list[Line] = _new_lines(work, recs)
+    order: list[Line] = _new_lines(read)
     for ln in reviewed:
         free = [n for n in order if n.id is None]
         best = max(free, key=lambda n: _iou(ln, n), default=None)
@@ -193,6 +195,7 @@ def store_page(session: Session, doc_id: int, work: PageWork, recs, model_versio
     if doc is None:
         raise KeyError(f"no document {doc_id}")
     stored = session.scalar(select(Page).where(Page.document_id == doc_id, Page.index == work.index))
+    read = work.page_model(recs)  # the page in the document model: what is stored
     if stored is None:
         page = Page(
             document_id=doc_id,
@@ -203,12 +206,12 @@ def store_page(session: Session, doc_id: int, work: PageWork, recs, model_versio
             skew_degrees=work.angle,
             image_key=work.image_key,
         )
-        page.lines.extend(_new_lines(work, recs))
-        store_fields(session, doc_id, page, work, recs)
+        page.lines.extend(_new_lines(read))
+        store_fields(session, doc_id, page, work, read)
         session.add(page)
     elif reread:
-        _reread_page(session, stored, work, recs, model_version_id)
-        store_fields(session, doc_id, stored, work, recs, reread=True)
+        _reread_page(session, stored, work, read, model_version_id)
+        store_fields(session, doc_id, stored, work, read, reread=True)
     else:
         return finish_document(session, doc)
     if model_version_id is not None:

@@ -17,8 +17,12 @@ from dataclasses import dataclass
 import cv2
 import numpy as np
 
+from recognition import document
+from recognition.pages import table_fields
+from recognition.text import search_form
 from segmentation import Box, crop_span_to_page, line_crops, segment_page
 from segmentation.printed_ocr import read_header
+from segmentation.table import Table
 
 from ..db.models import word_span
 from ..io import keys
@@ -49,6 +53,24 @@ class PageWork:
         lb = self.page_boxes[line]
         a, z = word_span(b.x0, b.x1, min(lb.x0, b.x0), max(lb.x1, b.x1), lb.y1 - lb.y0)
         return Box(a, b.y0, z, b.y1)
+
+    def page_model(self, recs) -> document.Page:
+        """The page as read (``recs``: the readings of its crops, in order) in the document
+        model: lines and words on the original page, words with their probable spellings, a
+        register's cells as fields. The database rows, the exports and ``htr process --no-db``
+        are made from it."""
+        lines = []
+        for li, (pb, rec) in enumerate(zip(self.page_boxes, recs)):
+            words = []
+            for w in rec.words:
+                wb = self.word_box(li, w.x0, w.x1)  # the word's x-span from the CTC alignment
+                alternatives = [document.Alternative(a.text, float(a.probability)) for a in w.alternatives]
+                words.append(document.Word(w.text, (wb.x0, wb.y0, wb.x1, wb.y1), float(w.confidence), alternatives))
+            lines.append(document.Line(rec.text, (pb.x0, pb.y0, pb.x1, pb.y1), float(rec.confidence), words))
+        fields = table_fields(Table.from_json(self.table), self.page_boxes, recs) if self.table else []
+        for f in fields:
+            f.label, f.normalized = f.key, search_form(f.value)
+        return document.Page(self.index, self.width, self.height, lines, self.dpi, self.angle, self.image_key, fields)
 
     def to_bytes(self) -> bytes:
         meta = {

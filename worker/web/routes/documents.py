@@ -17,6 +17,7 @@ from ...db import Document, Line, Page, Status
 from ...db.corrections import lines_left
 from ...db.queries import load_document
 from ...export import FORMATS, serialize
+from ...export.stored import document_model
 from ..deps import Admin, Db, Me, Web, WebDep
 from .review import LOW_CONFIDENCE
 
@@ -110,7 +111,7 @@ def api_document(ident: Me, s: Db, doc_id: int, format: str = "json"):
     doc = load_document(s, doc_id)
     if doc is None:
         raise HTTPException(404, f"no document {doc_id}")
-    files = serialize(doc, format)
+    files = serialize(document_model(doc), format)
     if not files:
         raise HTTPException(409, f"document {doc_id} has no pages")
     if format == "json":
