@@ -194,3 +194,53 @@ def test_review_three_lines_with_the_keyboard(served, browser, tmp_path):
     browser.find_element(By.CSS_SELECTOR, ".logout button").click()
     wait.until(ec.url_contains("/login"))
     assert httpx.get(f"{url}/api/documents", cookies=cookies).status_code == 401
+
+
+@pytest.mark.slow
+@pytest.mark.services
+def test_keyboard_at_the_ends_of_the_queue_and_f2_after_typing(served, browser):
+    """Down on the last line and Up on the first throw nothing and keep the focus; F2 on a
+    line typed into saves what was typed (an edit), not the reading."""
+    from selenium.webdriver.common.by import By
+    from selenium.webdriver.common.keys import Keys
+    from selenium.webdriver.support import expected_conditions as ec
+    from selenium.webdriver.support.ui import WebDriverWait
+
+    url, _doc_id = served
+    wait = WebDriverWait(browser, 15)
+    browser.get(f"{url}/review")  # to the login, and back
+    browser.find_element(By.NAME, "name").send_keys("rita")
+    browser.find_element(By.NAME, "password").send_keys("correct horse", Keys.ENTER)
+    wait.until(ec.url_contains("/review"))
+    wait.until(lambda d: d.find_element(By.ID, "left").text == "4 lines left")
+    browser.execute_script("window.htrErrors = []; window.addEventListener('error', (e) => window.htrErrors.push(e.message));")
+    cookies = {c["name"]: c["value"] for c in browser.get_cookies()}
+
+    def focused() -> str:
+        return browser.switch_to.active_element.get_attribute("value")
+
+    assert focused() == "Dear Mr Gaitskel"
+    browser.switch_to.active_element.send_keys(Keys.ARROW_UP)  # the first line: nowhere to go
+    assert focused() == "Dear Mr Gaitskel"
+    for _ in range(3):
+        browser.switch_to.active_element.send_keys(Keys.ARROW_DOWN)
+    assert focused() == "yours sincerely"
+    browser.switch_to.active_element.send_keys(Keys.ARROW_DOWN, Keys.ARROW_DOWN)  # the last line
+    wait.until(lambda d: d.execute_script("return document.readyState") == "complete")
+    assert focused() == "yours sincerely"
+    assert browser.execute_script("return window.htrErrors") == []
+
+    # F2 after typing: the typed text is saved, as an edit.
+    last = browser.find_elements(By.CSS_SELECTOR, ".item")[-1]
+    browser.switch_to.active_element.send_keys(Keys.END, " truly", Keys.F2)
+    wait.until(lambda d: "saved" in last.get_attribute("class"))
+    history = httpx.get(f"{url}/api/lines/{last.get_attribute('data-id')}/history", cookies=cookies).json()["history"]
+    assert [(h["action"], h["new_text"]) for h in history] == [("edit", "yours sincerely truly")]
+    # F2 on an untouched line accepts it as read.
+    first = browser.find_elements(By.CSS_SELECTOR, ".item")[0]
+    first.find_element(By.CSS_SELECTOR, "input").click()
+    browser.switch_to.active_element.send_keys(Keys.F2)
+    wait.until(lambda d: "saved" in first.get_attribute("class"))
+    history = httpx.get(f"{url}/api/lines/{first.get_attribute('data-id')}/history", cookies=cookies).json()["history"]
+    assert [(h["action"], h["new_text"]) for h in history] == [("accept", "Dear Mr Gaitskel")]
+    assert browser.execute_script("return window.htrErrors") == []

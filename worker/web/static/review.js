@@ -1,5 +1,6 @@
 // The review queue: the least sure lines first, each as its image above its text.
-// Enter saves and opens the next line, Up/Down move, F2 accepts a line as read,
+// Enter saves and opens the next line, Up/Down move (Down on the last line fetches more),
+// F2 accepts a line as read (a line typed into is saved as typed),
 // Esc undoes the edit of the current line. Saves go through the JSON API and name
 // the version of the line they edited: a line someone saved meanwhile is not
 // overwritten; their text is shown, and ours stays in the box. A save that fails
@@ -106,7 +107,14 @@
   function move(li, step) {
     const next = step > 0 ? li.nextElementSibling : li.previousElementSibling;
     if (next) next.querySelector("input").focus();
-    if (step > 0 && !li.nextElementSibling.nextElementSibling) load(false);
+    if (step > 0 && !(next && next.nextElementSibling)) {
+      // Near the end of what is shown: fetch more; from the last line, go on to the first fetched.
+      load(false).then(() => {
+        if (!next && li.nextElementSibling && document.activeElement === li.querySelector("input")) {
+          li.nextElementSibling.querySelector("input").focus();
+        }
+      });
+    }
   }
 
   function save(li, input, accept) {
@@ -143,7 +151,11 @@
 
   function keys(e, li, input) {
     if (e.key === "Enter") { e.preventDefault(); save(li, input, false); }
-    else if (e.key === "F2") { e.preventDefault(); input.value = li.dataset.original; save(li, input, true); }
+    else if (e.key === "F2") {
+      // Accept the line as read; a line typed into is saved as typed, never thrown away.
+      e.preventDefault();
+      save(li, input, input.value === li.dataset.original);
+    }
     else if (e.key === "Escape") { e.preventDefault(); input.value = li.dataset.original; tell(li, ""); }
     else if (e.key === "ArrowDown") { e.preventDefault(); move(li, 1); }
     else if (e.key === "ArrowUp") { e.preventDefault(); move(li, -1); }
