@@ -48,7 +48,6 @@ import json
 import re
 import sys
 import time
-import unicodedata
 from collections import Counter
 from pathlib import Path
 
@@ -56,20 +55,9 @@ import numpy as np
 
 sys.path.insert(0, str(Path(__file__).resolve().parents[1]))
 
+from segmentation.printed_ocr import key_distance
+
 COLUMN_TAG = re.compile(r"^Col_(\d+)$")
-
-
-def norm(text: str) -> str:
-    """Lower case, accents and punctuation off, spaces collapsed (``N^os`` → ``nos``)."""
-    t = unicodedata.normalize("NFKD", text).encode("ascii", "ignore").decode().lower()
-    return " ".join(re.sub(r"[^a-z0-9]+", " ", t).split())
-
-
-def distance(a: str, b: str) -> float:
-    from rapidfuzz.distance import Levenshtein
-
-    a, b = norm(a), norm(b)
-    return Levenshtein.distance(a, b) / max(1, len(a), len(b))
 
 
 def _box(points) -> tuple[float, float, float, float]:
@@ -208,8 +196,6 @@ def register_keys(results: list[dict]) -> dict[int, str]:
     """The true key of each column of a register: one printed form, so one key per column on
     every page, the most typical (medoid) of the keys its pages give it. Header polygons are
     drawn by hand, and on a few pages they miss a super-header over a narrow column."""
-    from segmentation.printed_ocr import key_distance
-
     per: dict[int, list[str]] = {}
     for r in results:
         for c, k in r["_gt"]["keys"].items():
@@ -228,7 +214,7 @@ def judge(page: dict, keys: list[str], register: dict[int, str] | None = None) -
         if m is None or not keys or not true_keys[c]:  # no header text over the column in the ALTO: no truth to meet
             key_right.append(False)
             continue
-        ds = {cc: distance(keys[m[1]], k) for cc, k in true_keys.items()}
+        ds = {cc: key_distance(keys[m[1]], k) for cc, k in true_keys.items()}
         nearest = min(ds.values())
         key_right.append(ds[c] == nearest and sum(1 for d in ds.values() if d == nearest) == 1)
     pairs = _pair_rows([m[0] if m else None for m in matched], gt["entry"])
@@ -242,7 +228,7 @@ def judge(page: dict, keys: list[str], register: dict[int, str] | None = None) -
     for c, k in true_keys.items():
         landed = Counter(m[1] for m, (_b, cc, _f) in zip(matched, gt["lines"]) if m is not None and cc == c)
         if landed and keys:
-            key_cer.append(distance(keys[landed.most_common(1)[0][0]], k))
+            key_cer.append(key_distance(keys[landed.most_common(1)[0][0]], k))
     return {
         "key_right": sum(key_right),
         "row_right": sum(row_right),
