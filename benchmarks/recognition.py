@@ -51,14 +51,19 @@ def crops(spec: str, n: int):
     return out
 
 
-def timed(pred, images, repeat: int = 2) -> float:
-    pred.predict(images[: min(len(images), 64)])  # warm up / trace
+def best_rate(run, items, repeat: int) -> float:
+    """Items per second of ``run(items)``, best of ``repeat`` after a warm-up on 64 of them."""
+    run(items[: min(len(items), 64)])  # warm up / trace
     best = float("inf")
     for _ in range(repeat):
         t0 = time.perf_counter()
-        pred.predict(images)
+        run(items)
         best = min(best, time.perf_counter() - t0)
-    return len(images) / best
+    return len(items) / best
+
+
+def timed(pred, images, repeat: int = 2) -> float:
+    return best_rate(pred.predict, images, repeat)
 
 
 def index_overhead(with_index, without, images, repeat: int = 5) -> float:
@@ -94,14 +99,7 @@ def network_rate(pred, images, repeat: int = 3) -> float:
     batches them (best of ``repeat``)."""
     from recognition.preprocess import normalize
 
-    arrays = [normalize(im, pred.pre).image for im in images]
-    pred.probabilities(arrays[: min(len(arrays), 64)])
-    best = float("inf")
-    for _ in range(repeat):
-        t0 = time.perf_counter()
-        pred.probabilities(arrays)
-        best = min(best, time.perf_counter() - t0)
-    return len(arrays) / best
+    return best_rate(pred.probabilities, [normalize(im, pred.pre).image for im in images], repeat)
 
 
 def start_up(backend: str, decoder: str, model: str | None, repeat: int = 3) -> float:

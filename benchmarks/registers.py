@@ -55,7 +55,7 @@ import numpy as np
 
 sys.path.insert(0, str(Path(__file__).resolve().parents[1]))
 
-from segmentation.printed_ocr import key_distance
+from segmentation.printed_ocr import align_in_order, key_distance
 
 COLUMN_TAG = re.compile(r"^Col_(\d+)$")
 
@@ -122,21 +122,8 @@ def _pair_rows(found: list[int | None], entries: list[int]) -> dict[int, int]:
     shared = Counter((r, e) for r, e in zip(found, entries) if r is not None)
     rows = sorted({r for r, _e in shared})
     ents = sorted({e for _r, e in shared})
-    n, m = len(rows), len(ents)
-    best = np.zeros((n + 1, m + 1))
-    for i in range(1, n + 1):
-        for j in range(1, m + 1):
-            best[i, j] = max(best[i - 1, j], best[i, j - 1], best[i - 1, j - 1] + shared.get((rows[i - 1], ents[j - 1]), 0))
-    pairs, i, j = {}, n, m
-    while i > 0 and j > 0:
-        if best[i, j] == best[i - 1, j]:
-            i -= 1
-        elif best[i, j] == best[i, j - 1]:
-            j -= 1
-        else:
-            pairs[rows[i - 1]] = ents[j - 1]
-            i, j = i - 1, j - 1
-    return pairs
+    found_entry = align_in_order([[shared.get((r, e), 0) for e in ents] for r in rows])
+    return {rows[i]: ents[j] for i, j in enumerate(found_entry) if j is not None}
 
 
 def measure_page(xml: Path, show_misses: bool = False) -> dict:

@@ -289,11 +289,11 @@ def _supported(key: str, readings: list[str]) -> str:
     return " / ".join(levels) or key
 
 
-def _align(keys: Sequence[str], slots: Sequence[str]) -> list[int | None]:
-    """Columns matched to slots in order, one to one, by the most similarity (a page with
-    columns the others lack, or lacking some: cut by the page's edge)."""
-    n, m = len(keys), len(slots)
-    sim = [[1.0 - key_distance(k, s) for s in slots] for k in keys]
+def align_in_order(sim: Sequence[Sequence[float]]) -> list[int | None]:
+    """Items a (rows of ``sim``) matched one to one to items b (its columns), both kept in order,
+    by the most summed similarity (a monotone alignment: either side may have items the other
+    lacks); for each a, the index of its b, or None."""
+    n, m = len(sim), len(sim[0]) if sim else 0
     best = np.zeros((n + 1, m + 1))
     for i in range(1, n + 1):
         for j in range(1, m + 1):
@@ -309,6 +309,12 @@ def _align(keys: Sequence[str], slots: Sequence[str]) -> list[int | None]:
             out[i - 1] = j - 1
             i, j = i - 1, j - 1
     return out
+
+
+def _align(keys: Sequence[str], slots: Sequence[str]) -> list[int | None]:
+    """Columns matched to slots in order, one to one, by the most similarity (a page with
+    columns the others lack, or lacking some: cut by the page's edge)."""
+    return align_in_order([[1.0 - key_distance(k, s) for s in slots] for k in keys])
 
 
 def consensus_keys(pages: Sequence[Sequence[str]]) -> list[list[str]]:

@@ -125,7 +125,7 @@ def _new_lines(read: document.Page) -> list[Line]:
     for li, ln in enumerate(read.lines):
         x0, y0, x1, y1 = ln.box
         row = Line(index=li, x0=x0, y0=y0, x1=x1, y1=y1, text=ln.text, confidence=ln.confidence)
-        for wi, w in enumerate(read.lines[li].words):
+        for wi, w in enumerate(ln.words):
             wx0, wy0, wx1, wy1 = w.box
             row.words.append(Word(index=wi, x0=wx0, y0=wy0, x1=wx1, y1=wy1, text=w.text, confidence=w.confidence))
             # The keyword index, in the same transaction as the transcript.
