@@ -2,51 +2,80 @@
 # Train on a lent GPU machine (the `device` tool): KERAS_BACKEND=jax, no TensorFlow there.
 #
 #   bash scripts/device-train.sh pack
-#       Here, once: copies ../shared/data to .device/data and fetches the wheels the GPU image
-#       lacks (keras, namex, optree, editdistance for its Python 3.12) into .device/whl.
-#       .device/ is git-ignored; about 50 MB with the data, under the 64 MiB a call may carry.
+#       Here, once: packs ../shared/data and the training fonts into two parts, .device/a and
+#       .device/b (scripts/device_pack.py; about 50 MB each: a call carries 64 MiB with the
+#       working tree), and fetches the wheels the GPU image lacks (keras, namex, optree,
+#       editdistance for its Python 3.12) into .device/b/whl. .device/ is git-ignored.
 #
-#   bash scripts/device-train.sh run CONFIG SECONDS
-#       On the device, as the command of a `run` call that carries [".device"]:
-#         bash scripts/device-train.sh run training/configs/htr-large.yaml 500
-#       Trains with --resume until the last epoch that fits in SECONDS (runs/ stays on the
-#       machine between calls while it is warm, so the next call goes on), exports the bundle,
-#       and copies it, state.json and log.csv to $OUT. Back here, copy the files from the
-#       reply's files_at into the config's output folder and measure it (scripts/measure-model.sh).
+#   bash scripts/device-train.sh stash
+#       On the device, as the command of a first `run` call carrying [".device/a"]: moves part a
+#       out of the working tree (/root/htr-stash) and shows the GPU. Make the next call at once
+#       (the machine stays warm 30 s after a call).
 #
-# A call may run 10 minutes and a session has 30 minutes of device time: keep SECONDS near 500
-# (the export and start-up take the rest) and make the calls back to back.
+#   bash scripts/device-train.sh run CONFIG SECONDS [INIT_FROM [LR]]
+#       On the device, as the command of the second call carrying [".device/b"]:
+#         bash scripts/device-train.sh run training/configs/htr-base-device.yaml 480 recognition/models/htr-base
+#       Unpacks both parts, trains (--no-export) for SECONDS, and copies to $OUT the log, the
+#       state and the weights (model only) of the last epoch and of two earlier ones. Back here,
+#       measure each (`htr train --config ... --export-only --weights FILE`, then
+#       scripts/measure-model.sh) and ship one only if it is better.
 set -euo pipefail
 cd "$(dirname "$0")/.."
 
 case "${1:-}" in
 pack)
-    mkdir -p .device/whl
-    rsync -a --delete ../shared/data/ .device/data/
+    rm -rf .device
+    .venv/bin/python scripts/device_pack.py pack ../shared/data "${HTR_FONTS_DIR:-.fonts}" .device
     for pkg in "keras==$(.venv/bin/python -c 'import keras; print(keras.__version__)')" namex optree editdistance; do
         python3 -m pip download -q --no-deps --only-binary=:all: --python-version 3.12 --implementation cp \
             --platform manylinux_2_28_x86_64 --platform manylinux_2_17_x86_64 --platform manylinux2014_x86_64 \
-            -d .device/whl "$pkg"
+            -d .device/b/whl "$pkg"
     done
-    du -sh .device
+    du -sh .device/a .device/b
+    ;;
+stash)
+    rm -rf /root/htr-stash && mkdir -p /root/htr-stash && mv .device/a /root/htr-stash/a
+    du -sh /root/htr-stash/a
+    nvidia-smi --query-gpu=name,memory.used,memory.total --format=csv,noheader || true
     ;;
 run)
     config=${2:?config}
-    seconds=${3:-500}
-    python3 -m pip install -q --no-index --no-deps --no-compile --no-cache-dir --upgrade --target /tmp/site .device/whl/*.whl
-    export PYTHONPATH=/tmp/site:$PWD KERAS_BACKEND=jax PYTHONUNBUFFERED=1
+    seconds=${3:-480}
+    init=${4:-}
+    lr=${5:-}
+    python3 -m pip install -q --no-index --no-deps --no-compile --no-cache-dir --upgrade --target /tmp/site .device/b/whl/*.whl
+    export PYTHONPATH=/tmp/site:$PWD KERAS_BACKEND=jax PYTHONUNBUFFERED=1 HTR_FONTS_DIR=/root/htr-fonts
+    python3 scripts/device_pack.py unpack /root/htr-stash/a .device/b /root/htr-data "$HTR_FONTS_DIR"
     nvidia-smi --query-gpu=name,memory.used,memory.total --format=csv,noheader || true
     mkdir -p "$OUT"
-    python3 -m worker.cli train --config "$config" --resume --data-root .device/data --time-limit "$seconds" > "$OUT/train.log" 2>&1 \
-        || { tail -c 6000 "$OUT/train.log"; exit 1; }
-    grep -a "val: CER\|time limit\|resuming\|exported\|ReduceLR" "$OUT/train.log" | tail -n 40
-    out=$(python3 -c "import yaml,sys; c=yaml.safe_load(open(sys.argv[1])); print(c['output'], c['run_dir'])" "$config")
-    read -r bundle run <<<"$out"
-    cp "$bundle"/* "$run/state.json" "$run/log.csv" "$OUT/"
+    python3 - "$config" "$seconds" "$init" "$lr" > "$OUT/train.log" 2>&1 <<'EOF' || { tail -c 5000 "$OUT/train.log"; exit 1; }
+import sys
+from training.train import TrainConfig, train
+cfg = TrainConfig.load(sys.argv[1])
+cfg.data_root = "/root/htr-data"
+lr = float(sys.argv[4]) if sys.argv[4] else None
+print(train(cfg, resume=True, init_from=sys.argv[3] or None, time_limit=float(sys.argv[2]), lr=lr, export_bundle=False), flush=True)
+EOF
+    tr '\r' '\n' < "$OUT/train.log" | grep -a "Epoch [0-9]*/\|time limit\|resuming\|initialized\|Error\|error" | tail -n 12
+    python3 - "$config" "$OUT" <<'EOF'
+import sys
+from pathlib import Path
+from training.train import TrainConfig, setup
+from recognition.model import build_crnn
+cfg = TrainConfig.load(sys.argv[1])
+run, out = cfg.resolve(cfg.run_dir), Path(sys.argv[2])
+epochs = sorted(run.glob("epoch-*.weights.h5"))
+for f in sorted({epochs[len(epochs) // 2], epochs[(3 * len(epochs)) // 4], epochs[-1]}):
+    model = build_crnn(setup(cfg)[2])
+    model.load_weights(f)  # the file holds the optimizer's state too: keep the model's weights
+    model.save_weights(out / f.name)
+for name in ("state.json", "log.csv"):
+    (out / name).write_bytes((run / name).read_bytes())
+EOF
     ls -la "$OUT"
     ;;
 *)
-    sed -n 2,18p "$0"
+    sed -n 2,22p "$0"
     exit 2
     ;;
 esac

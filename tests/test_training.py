@@ -225,12 +225,16 @@ def test_shipped_configs_load_and_htr_base_describes_the_bundled_model():
         cfg = TrainConfig.load(path)
         _, pre, mcfg = setup(cfg)
         sizes[cfg.name] = build_crnn(mcfg).count_params()
-        if cfg.name == "htr-base":
+        if path.name == "htr-base.yaml":
             bundle = json.loads((root / cfg.output / "model.json").read_text())
             assert bundle["model"] == mcfg.to_json() and PreprocessConfig.from_json(bundle["preprocess"]) == pre
     # Twice htr-base's capacity, and int8 weights (a byte each) small enough for the repository's 60 MB.
     assert sizes["htr-large"] > 2 * sizes["htr-base"] and sizes["htr-large"] <= 6_000_000
     assert TrainConfig.load(root / "training" / "configs" / "htr-large.yaml").weights_dtype == "int8"
+    # The GPU run trains the shipped architecture on the shipped data (less what is not packed).
+    base, device = (TrainConfig.load(root / "training" / "configs" / n) for n in ("htr-base.yaml", "htr-base-device.yaml"))
+    assert device.model == base.model and device.preprocess == base.preprocess and device.chars == base.chars
+    assert {t["spec"] for t in device.train} <= {t["spec"] for t in base.train} and device.batchnorm == "frozen"
 
 
 def test_time_limit_stops_on_a_checkpoint_and_resume_goes_on(tmp_path):
@@ -299,3 +303,48 @@ def test_cosine_schedule_runs_from_lr_to_min_lr_over_the_epochs(tmp_path):
     bad = write_tiny_config(tmp_path / "bad", lr_schedule="step")
     with pytest.raises(ValueError, match="lr_schedule must be one of plateau, cosine"):
         TrainConfig.load(bad)
+
+
+def test_a_run_without_validation_keeps_each_epoch_and_trains_in_worker_processes(tmp_path):
+    """What a lent GPU runs (training/configs/htr-base-device.yaml): batches made in forked
+    workers, no validation there, a cosine over the time window, no export; the epochs'
+    weights come back and one is exported where validation and the word lists are."""
+    from training.train import setup
+    from worker.cli import main
+
+    cfg = write_tiny_config(
+        tmp_path, epochs=50, val=[], multiprocessing=True, workers=2, lr_schedule="cosine-time", lr=1e-3, min_lr=1e-4
+    )
+    assert main(["train", "--config", str(cfg), "--time-limit", "6", "--no-export"]) == 0
+    run = tmp_path / "run"
+    state = json.loads((run / "state.json").read_text())
+    n = state["epoch"]
+    assert 1 <= n < 50 and state["best_epoch"] == n and state["backend"] == keras.backend.backend()
+    assert sorted(p.name for p in run.glob("epoch-*.weights.h5")) == [f"epoch-{e:03d}.weights.h5" for e in range(1, n + 1)]
+    assert not (tmp_path / "model").exists()  # --no-export
+    rates = [float(r.split(",")[1]) for r in (run / "log.csv").read_text().splitlines()[1:]]
+    assert rates == sorted(rates, reverse=True) and rates[0] <= 1e-3
+    # Exported from a chosen epoch's weights with a config that validates (calibration).
+    with_val = write_tiny_config(tmp_path / "export", run_dir=str(run), output=str(tmp_path / "model"))
+    assert main(["train", "--config", str(with_val), "--export-only", "--weights", str(run / "epoch-001.weights.h5")]) == 0
+    bundle = load_bundle(tmp_path / "model")
+    assert bundle.metrics["epochs_trained"] == n and bundle.metrics["backend"] == keras.backend.backend()
+    _, _, mcfg = setup(TrainConfig.load(with_val))
+    first = build_crnn(mcfg)
+    first.load_weights(run / "epoch-001.weights.h5")
+    np.testing.assert_allclose(
+        bundle.model.get_layer("logits").get_weights()[1], first.get_layer("logits").get_weights()[1], atol=1e-2
+    )
+
+
+def test_cosine_by_time_runs_from_lr_to_min_lr_over_the_window():
+    import time
+
+    from training.train import cosine_by_time
+
+    now = time.time()
+    assert cosine_by_time(now, 100, 1e-3, 1e-5)(0, 0.0) == pytest.approx(1e-3, rel=1e-3)
+    assert cosine_by_time(now - 50, 100, 1e-3, 1e-5)(7, 0.0) == pytest.approx((1e-3 + 1e-5) / 2, rel=1e-2)
+    assert cosine_by_time(now - 500, 100, 1e-3, 1e-5)(9, 0.0) == pytest.approx(1e-5)  # past the window: the floor
+    with pytest.raises(ValueError, match="cosine-time needs --time-limit"):
+        train(TrainConfig(lr_schedule="cosine-time"))

@@ -40,13 +40,24 @@ from .sequence import TrainSequence
 
 log = logging.getLogger(__name__)
 ROOT = Path(__file__).resolve().parents[1]
-LR_SCHEDULES = ("plateau", "cosine")
+LR_SCHEDULES = ("plateau", "cosine", "cosine-time")
 
 
 def cosine_lr(epoch: int, epochs: int, lr: float, min_lr: float) -> float:
     """Learning rate of ``epoch`` (0-based) on a half cosine from ``lr`` to ``min_lr``."""
     t = min(epoch, max(epochs - 1, 1)) / max(epochs - 1, 1)
     return float(min_lr + 0.5 * (lr - min_lr) * (1 + np.cos(np.pi * t)))
+
+
+def cosine_by_time(started: float, seconds: float, lr: float, min_lr: float):
+    """A Keras schedule (epoch, lr) -> lr on a half cosine from ``lr`` to ``min_lr`` over
+    ``seconds`` from ``started`` (time.time()), by the time gone when an epoch starts."""
+    grain = 1000
+
+    def schedule(_epoch: int, _lr: float) -> float:
+        return cosine_lr(round(grain * min(1.0, (time.time() - started) / seconds)), grain + 1, lr, min_lr)
+
+    return schedule
 
 
 @dataclass
@@ -70,7 +81,9 @@ class TrainConfig:
     lr_patience: int = 3
     min_lr: float = 1e-5
     # "plateau": lr times lr_factor after lr_patience epochs without validation gain; "cosine": from
-    # lr down to min_lr over the run's epochs (a fixed budget, unmoved by noisy validation).
+    # lr down to min_lr over the run's epochs (a fixed budget, unmoved by noisy validation);
+    # "cosine-time": the same over the --time-limit window by the time gone at each epoch's start
+    # (a lent machine's minutes, when how many epochs fit is not known before).
     lr_schedule: str = "plateau"
     early_stop_patience: int = 8
     seed: int = 1234
@@ -79,6 +92,9 @@ class TrainConfig:
     width_quantum: int = 32  # batches padded to a multiple of this width (px) ...
     label_quantum: int = 16  # ... and label length: larger on a GPU (fewer shapes to compile)
     workers: int = 2
+    # Batches made in worker processes (forked) instead of threads: for a GPU that outruns one
+    # Python process's augmentation (the GIL); the model's backend never runs in the workers.
+    multiprocessing: bool = False
     lm_order: int = 6
     # Words of a language's common vocabulary added to the lexicon beside the training text's:
     # {language: how many of its most frequent words} (wordfreq), e.g. {fr: 20000}.
@@ -143,6 +159,8 @@ class ValidationCER(keras.callbacks.Callback):
 
     def on_epoch_end(self, epoch, logs=None):
         logs = logs if logs is not None else {}
+        if not self.valsets:
+            return
         res = self.evaluate()
         for spec, r in res.items():
             key = spec.replace(":", "_").replace("/", "_")
@@ -162,8 +180,13 @@ class Checkpointer(keras.callbacks.Callback):
     def on_epoch_end(self, epoch, logs=None):
         logs = logs or {}
         cer = float(logs.get("val_cer", np.inf))
-        if cer < self.state.get("best_cer", np.inf):
-            self.state["best_cer"] = cer
+        measured = "val_cer" in logs
+        if not measured:
+            # No validation sets (measured elsewhere): keep every epoch's weights, the last as best.
+            self.model.save_weights(self.run_dir / f"epoch-{epoch + 1:03d}.weights.h5")
+        if not measured or cer < self.state.get("best_cer", np.inf):
+            if measured:
+                self.state["best_cer"] = cer
             self.state["best_epoch"] = epoch + 1
             tmp = self.run_dir / "best.tmp.weights.h5"
             self.model.save_weights(tmp)
@@ -172,6 +195,7 @@ class Checkpointer(keras.callbacks.Callback):
         self.model.save(tmp)
         os.replace(tmp, self.run_dir / "last.keras")
         self.state["epoch"] = epoch + 1
+        self.state["backend"], self.state["machine"] = keras.backend.backend(), machine()
         self.state["lr"] = float(keras.ops.convert_to_numpy(self.model.optimizer.learning_rate))
         self.state["elapsed_s"] = self.state.get("elapsed_s", 0.0) + (time.time() - self.state.pop("_t0", time.time()))
         self.state["_t0"] = time.time()
@@ -214,6 +238,23 @@ def freeze_layers(model: keras.Model, what: str) -> None:
             what == "convs" and isinstance(layer, keras.layers.Conv2D)
         ):
             layer.trainable = False
+
+
+def machine() -> str:
+    """This machine in a few words: processor, cores and the accelerator training uses, if any."""
+    out = f"{platform.machine()} {os.cpu_count()} cores"
+    if keras.backend.backend() == "jax":
+        import jax
+
+        gpus = [d.device_kind for d in jax.devices() if d.platform != "cpu"]
+        out += f", {gpus[0]}" if gpus else ""
+    return out
+
+
+def jit_compile() -> bool:
+    """XLA-compile the training step under JAX (uncompiled, every op of every step would run
+    one by one); under TensorFlow the step runs as a graph without XLA (its CTC is not compiled)."""
+    return keras.backend.backend() == "jax"
 
 
 def _tensorboard_available() -> bool:
@@ -341,9 +382,12 @@ def train(
     init_from: str | Path | None = None,
     time_limit: float | None = None,
     lr: float | None = None,
+    export_bundle: bool = True,
 ) -> dict:
-    """Train (or resume) and export. ``lr`` sets the learning rate: of a fresh
+    """Train (or resume) and export (unless ``export_bundle`` is false). ``lr`` sets the learning rate: of a fresh
     run in place of the config's, of a resumed run in place of the checkpoint's."""
+    if cfg.lr_schedule == "cosine-time" and not time_limit:
+        raise ValueError("lr_schedule: cosine-time needs --time-limit")
     if lr is not None and not resume:
         cfg.lr = lr
     charset, pre, mcfg = setup(cfg)
@@ -382,10 +426,14 @@ def train(
             if not init_from:
                 raise ValueError("batchnorm: frozen needs --init-from (statistics to keep)")
             freeze_layers(model, "batchnorm")
-        model.compile(optimizer=keras.optimizers.Adam(cfg.lr, clipnorm=5.0), loss=ctc_loss, jit_compile=False)
+        model.compile(optimizer=keras.optimizers.Adam(cfg.lr, clipnorm=5.0), loss=ctc_loss, jit_compile=jit_compile())
         (run_dir / "config.json").write_text(json.dumps({"train": cfg.__dict__, "model": mcfg.to_json()}, indent=2, default=str))
     state["_t0"] = time.time()
 
+    if cfg.multiprocessing:
+        import cv2
+
+        cv2.setNumThreads(1)  # no OpenCV thread pool in a process that forks batch workers
     seq = TrainSequence(
         train_sets,
         charset,
@@ -399,14 +447,17 @@ def train(
         width_quantum=cfg.width_quantum,
         label_quantum=cfg.label_quantum,
         workers=cfg.workers,
-        use_multiprocessing=False,
-        max_queue_size=8,
+        use_multiprocessing=cfg.multiprocessing,
+        max_queue_size=max(8, 2 * cfg.workers),
     )
     seq.epoch = state["epoch"]
     total = epochs if epochs is not None else cfg.epochs
+    peak = lr if lr is not None else cfg.lr
     if cfg.lr_schedule == "cosine":
-        peak = lr if lr is not None else cfg.lr
         schedule = keras.callbacks.LearningRateScheduler(lambda e, _: cosine_lr(e, total, peak, cfg.min_lr), verbose=1)
+    elif cfg.lr_schedule == "cosine-time":
+        assert time_limit
+        schedule = keras.callbacks.LearningRateScheduler(cosine_by_time(time.time(), time_limit, peak, cfg.min_lr), verbose=1)
     else:
         schedule = keras.callbacks.ReduceLROnPlateau(
             monitor="val_cer", mode="min", factor=cfg.lr_factor, patience=cfg.lr_patience, min_lr=cfg.min_lr, verbose=1
@@ -415,7 +466,11 @@ def train(
         ValidationCER(valsets, charset, pre, mcfg.width_stride, cfg.width_quantum),
         Checkpointer(run_dir, state),
         schedule,
-        keras.callbacks.EarlyStopping(monitor="val_cer", mode="min", patience=cfg.early_stop_patience, verbose=1),
+        *(
+            [keras.callbacks.EarlyStopping(monitor="val_cer", mode="min", patience=cfg.early_stop_patience, verbose=1)]
+            if valsets
+            else []
+        ),
         keras.callbacks.CSVLogger(str(run_dir / "log.csv"), append=True),
     ]
     if time_limit:
@@ -424,6 +479,8 @@ def train(
         callbacks.append(keras.callbacks.TensorBoard(str(run_dir / "tensorboard"), write_graph=False))
     if state["epoch"] < total:
         model.fit(seq, epochs=total, initial_epoch=state["epoch"], callbacks=callbacks, verbose=1)
+    if not export_bundle:
+        return {k: v for k, v in state.items() if not k.startswith("_")}
     return export(cfg)
 
 
@@ -499,8 +556,9 @@ def export(cfg: TrainConfig, weights: Path | None = None) -> dict:
         "best_epoch": state.get("best_epoch"),
         "epochs_trained": state.get("epoch"),
         "training_time_s": round(state.get("elapsed_s", 0.0)),
-        "backend": keras.backend.backend(),
-        "machine": f"{platform.machine()} {os.cpu_count()} cores",
+        # Where it trained: the run's own record (a run on a lent GPU is exported elsewhere), else here.
+        "backend": state.get("backend", keras.backend.backend()),
+        "machine": state.get("machine", machine()),
         "reliability_held_out": reliability,
         "reliability_held_out_beam": reliability_beam,
     }

@@ -4,6 +4,7 @@ from __future__ import annotations
 
 import json
 import sys
+from pathlib import Path
 
 from ..settings import BACKENDS, DECODERS, Settings
 
@@ -113,9 +114,17 @@ def cmd_train(args) -> int:
     if args.output:
         cfg.output = args.output
     if args.export_only:
-        export(cfg)
+        export(cfg, Path(args.weights) if args.weights else None)
     else:
-        train(cfg, resume=args.resume, epochs=args.epochs, init_from=args.init_from, time_limit=args.time_limit, lr=args.lr)
+        train(
+            cfg,
+            resume=args.resume,
+            epochs=args.epochs,
+            init_from=args.init_from,
+            time_limit=args.time_limit,
+            lr=args.lr,
+            export_bundle=not args.no_export,
+        )
     return 0
 
 
@@ -202,5 +211,7 @@ def register(sub) -> None:
         help="stop after the last epoch that fits in this time (then export; --resume goes on)",
     )
     t.add_argument("--export-only", action="store_true", help="export the run's best weights as a model bundle")
+    t.add_argument("--weights", metavar="FILE", help="--export-only: these weights instead of the run's best")
+    t.add_argument("--no-export", action="store_true", help="train only (export later, e.g. where the lexicon's word lists are)")
     t.add_argument("--data-root", help="default $HTR_DATA_DIR, else the config's data_root")
     t.set_defaults(func=cmd_train)
