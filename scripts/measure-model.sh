@@ -7,6 +7,7 @@
 #
 #   scripts/measure-model.sh [MODEL_DIR]      # default recognition/models/htr-base
 #   NOTES="training history ..." scripts/measure-model.sh
+#   CONFIG=training/configs/htr-base-device.yaml TRAIN_COMMAND="..." scripts/measure-model.sh   # trained elsewhere
 set -euo pipefail
 cd "$(dirname "$0")/.."
 model=${1:-recognition/models/htr-base}
@@ -28,5 +29,6 @@ htr evaluate --model "$model" iam-ondb:test+neighbours iam-ondb-words:test+neigh
 "$py" benchmarks/recognition.py --model "$model" > "$out/bench.json"
 "$py" scripts/model_card.py "$model" --eval "$out/eval-greedy.json" \
     --decoders greedy="$out/eval-greedy150.json" beam="$out/eval-beam150.json" beam+lexicon="$out/eval-beamlex150.json" \
-    --robustness "$out/eval-neighbours.json" --pages "$out/eval-pages.json" --bench "$out/bench.json" --notes "${NOTES:-}"
+    --robustness "$out/eval-neighbours.json" --pages "$out/eval-pages.json" --bench "$out/bench.json" --notes "${NOTES:-}" \
+    --config "${CONFIG:-training/configs/htr-base.yaml}" --train-command "${TRAIN_COMMAND:-}"
 cat "$out/eval-greedy.json" "$out/eval-pages.json" "$out/eval-neighbours.json" "$out/bench.json"

@@ -96,6 +96,7 @@ def main() -> None:
     ap.add_argument("--pages", help="htr evaluate-pages JSON (whole pages through segmentation and reading)")
     ap.add_argument("--config", default="training/configs/htr-base.yaml")
     ap.add_argument("--notes", default="")
+    ap.add_argument("--train-command", default="", help="how the weights were trained (lines), instead of htr train --config")
     args = ap.parse_args()
 
     model = Path(args.model)
@@ -236,6 +237,8 @@ def main() -> None:
             (
                 f"on a half cosine down to {cfg.get('min_lr', 1e-5):g} over {cfg.get('epochs')} epochs."
                 if cfg.get("lr_schedule") == "cosine"
+                else f"on a half cosine down to {cfg.get('min_lr', 1e-5):g} over the run's time window (`--time-limit`)."
+                if cfg.get("lr_schedule") == "cosine-time"
                 else f"multiplied by {cfg.get('lr_factor', 0.5)} after {cfg.get('lr_patience', 3)} epochs without validation-CER gain, early stop after {cfg.get('early_stop_patience', 8)}."
             )
             + (
@@ -247,7 +250,8 @@ def main() -> None:
             "## Training",
             "",
             f"- Epochs: {m.get('epochs_trained')} (best validation CER {m.get('best_val_cer', 0):.4f} at epoch {m.get('best_epoch')}).",
-            f"- Time: {m.get('training_time_s', 0) / 3600:.2f} h on {m.get('machine')} (CPU only, no GPU was lent),",
+            f"- Time: {m.get('training_time_s', 0) / 3600:.2f} h on {m.get('machine')}"
+            + (" (CPU only, no GPU was lent)," if "," not in str(m.get("machine")) else ","),
             f"  Keras backend `{m.get('backend')}`.",
             "",
             "## Metrics (greedy decoding, `htr evaluate`)",
@@ -358,7 +362,10 @@ def main() -> None:
         "## Reproduce",
         "",
         "```sh",
-        f"htr train --config {args.config}            # add --resume after an interruption",
+        *(
+            args.train_command.splitlines()
+            or [f"htr train --config {args.config}            # add --resume after an interruption"]
+        ),
         "bash scripts/install-fonts.sh",
         "htr evaluate --slice caps,allcaps,punct iam-ondb:test iam-ondb-words:test washington:cv1/test \\",
         "    washington-words:cv1/test fonts:test fonts-words:test form-names:test punctuation:test \\",

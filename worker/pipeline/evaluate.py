@@ -56,18 +56,25 @@ def region_ious(
     return out
 
 
-def match_lines(ious: np.ndarray, threshold: float = IOU) -> int:
-    """Found lines matched one to one to true lines at ``threshold`` or more, best overlaps first."""
+def match_pairs(ious: np.ndarray, threshold: float = IOU) -> list[tuple[int, int]]:
+    """(found, true) line pairs matched one to one at ``threshold`` or more, best overlaps first."""
     used_f: set[int] = set()
     used_t: set[int] = set()
+    pairs = []
     for flat in np.argsort(-ious, axis=None):
-        i, j = np.unravel_index(flat, ious.shape)
+        i, j = (int(k) for k in np.unravel_index(flat, ious.shape))
         if ious[i, j] < threshold:
             break
         if i not in used_f and j not in used_t:
-            used_f.add(int(i))
-            used_t.add(int(j))
-    return len(used_f)
+            used_f.add(i)
+            used_t.add(j)
+            pairs.append((i, j))
+    return pairs
+
+
+def match_lines(ious: np.ndarray, threshold: float = IOU) -> int:
+    """How many found lines match true lines one to one (``match_pairs``)."""
+    return len(match_pairs(ious, threshold))
 
 
 class Tally:
