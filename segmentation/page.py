@@ -70,31 +70,15 @@ def segment_page(
     make each cell."""
     gray = to_gray_u8(image)
     h, w = gray.shape
-    angle = estimate_skew(binarize(_small(gray), method)) if deskew else 0.0
-    straight = rotate(gray, angle) if angle else gray
-    mask = binarize(straight, method)
-    beyond = outside_sheet(gray)  # on the scan as it is: the sheet's edge runs along the image's
-    if beyond.any() and angle:
-        beyond = rotate(beyond, angle)
-    if beyond.any():
-        mask = mask & ~beyond
-    inked = remove_blots(mask)
-    mask, rulings = remove_rulings(inked)
-    mask = remove_edge_marks(mask, rotate(np.ones((h, w), bool), angle) if angle else None)
+    angle, straight, inked, mask, rulings = _clean_page(gray, method, deskew)
     table, page_ch = None, 0.0
     if tables:
         page_ch = text_height(components(mask)[2])
         table = detect_table(inked, mask, page_ch) if page_ch > 0 else None
     cells: list[tuple[Box, np.ndarray, int]] = []  # the table's lines with their columns
     if table is not None:
+        cells = _table_cells(table, mask, rulings, page_ch)
         t = table.box
-        for ci, (cbox, (cmask, crules)) in enumerate(column_masks(table, mask, rulings, ch=page_ch)):
-            # The page's writing sets what is too small to be a line: a column's own few components do not.
-            bs, ms, _ = segment_lines(cmask, min_area=max(4, int((page_ch / 6.0) ** 2)), barriers=ruling_rows(crules))
-            for b, m in zip(bs, ms):
-                trimmed = trim_line(Box(b.x0 + cbox.x0, b.y0 + cbox.y0, b.x1 + cbox.x0, b.y1 + cbox.y0), m, page_ch)
-                if trimmed is not None:
-                    cells.append((*trimmed, ci))
         mask = mask.copy()
         mask[t.y0 : t.y1, t.x0 : t.x1] = False  # the rest of the page is read as usual
     boxes, masks, ch = segment_lines(mask, barriers=ruling_rows(rulings))
@@ -113,6 +97,37 @@ def segment_page(
         words = [Box(b.x0 + box.x0, b.y0 + box.y0, b.x1 + box.x0, b.y1 + box.y0) for b in segment_words(mask, ch)]
         lines.append(TextLine(box, _unrotate(box, angle, w, h), words, [_unrotate(b, angle, w, h) for b in words]))
     return PageLayout(w, h, angle, lines, straight, masks, printed, table)
+
+
+def _clean_page(gray: np.ndarray, method: str, deskew: bool):
+    """-> (skew angle, the page straightened, its ink before ruling removal, the clean ink
+    (rulings, blots, the sheet's surroundings and edge marks removed), the rulings)."""
+    h, w = gray.shape
+    angle = estimate_skew(binarize(_small(gray), method)) if deskew else 0.0
+    straight = rotate(gray, angle) if angle else gray
+    mask = binarize(straight, method)
+    beyond = outside_sheet(gray)  # on the scan as it is: the sheet's edge runs along the image's
+    if beyond.any() and angle:
+        beyond = rotate(beyond, angle)
+    if beyond.any():
+        mask = mask & ~beyond
+    inked = remove_blots(mask)
+    mask, rulings = remove_rulings(inked)
+    mask = remove_edge_marks(mask, rotate(np.ones((h, w), bool), angle) if angle else None)
+    return angle, straight, inked, mask, rulings
+
+
+def _table_cells(table: Table, mask: np.ndarray, rulings, page_ch: float) -> list[tuple[Box, np.ndarray, int]]:
+    """The lines found in each of a table's columns on their own: (box in the page, mask, column)."""
+    cells = []
+    for ci, (cbox, (cmask, crules)) in enumerate(column_masks(table, mask, rulings, ch=page_ch)):
+        # The page's writing sets what is too small to be a line: a column's own few components do not.
+        bs, ms, _ = segment_lines(cmask, min_area=max(4, int((page_ch / 6.0) ** 2)), barriers=ruling_rows(crules))
+        for b, m in zip(bs, ms):
+            trimmed = trim_line(Box(b.x0 + cbox.x0, b.y0 + cbox.y0, b.x1 + cbox.x0, b.y1 + cbox.y0), m, page_ch)
+            if trimmed is not None:
+                cells.append((*trimmed, ci))
+    return cells
 
 
 def _with_table(

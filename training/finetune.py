@@ -146,26 +146,14 @@ def _choose_blend(bundle: Bundle, base_weights: list, before: dict, opts: Finetu
     return tried[-1]["share"], tried[-1]["standing_cer"], tried
 
 
-def finetune(
-    base: str | Path | None, data: Sequence[str | Path], output: str | Path, opts: FinetuneOptions | None = None, data_root=None
-) -> FinetuneReport:
-    opts = opts or FinetuneOptions()
-    t0 = time.perf_counter()
-    bundle = load_bundle(base)
-    train_ds, held_ds = split_new_lines(data, opts.holdout)
-    pred = Predictor.from_bundle(bundle)
-    held_before = _cer(pred, held_ds)
-    standing_before = standing(pred, opts.standing, data_root, opts.standing_limit)
-
-    replay = _replay_sets(opts, data_root)
-    total = sum(w for _, w, _ in replay)
-    sets: list[tuple[Dataset, float]] = [(train_ds, opts.new_share if replay else 1.0)]
-    sets += [(ds, (1.0 - opts.new_share) * w / total) for ds, w, _ in replay]
+def _fit(bundle: Bundle, new: Dataset, replay: list[tuple[Dataset, float, str]], opts: FinetuneOptions) -> int:
+    """Train the bundle's model on batches of the new lines mixed with replayed standing sets,
+    within the options' time or steps; -> the steps taken."""
     model = bundle.model
     assert model is not None
-    base_weights = model.get_weights()
-    # A fine-tune's steps are smaller than an int8 step of the base's weights: it ships in float16.
-    bundle.weights_dtype = FINETUNE_DTYPE.get(bundle.weights_dtype, bundle.weights_dtype)
+    total = sum(w for _, w, _ in replay)
+    sets: list[tuple[Dataset, float]] = [(new, opts.new_share if replay else 1.0)]
+    sets += [(ds, (1.0 - opts.new_share) * w / total) for ds, w, _ in replay]
     freeze_layers(model, opts.freeze)
     model.compile(optimizer=keras.optimizers.Adam(opts.lr, clipnorm=5.0), loss=ctc_loss, jit_compile=False)
     steps_per_epoch = 10
@@ -184,7 +172,27 @@ def finetune(
     )
     epochs = max(1, (opts.steps or 10**6) // steps_per_epoch)
     history = model.fit(seq, epochs=epochs, callbacks=[TimeLimit(opts.time_limit)], verbose=0)
-    steps = len(history.history.get("loss", [])) * steps_per_epoch
+    return len(history.history.get("loss", [])) * steps_per_epoch
+
+
+def finetune(
+    base: str | Path | None, data: Sequence[str | Path], output: str | Path, opts: FinetuneOptions | None = None, data_root=None
+) -> FinetuneReport:
+    opts = opts or FinetuneOptions()
+    t0 = time.perf_counter()
+    bundle = load_bundle(base)
+    train_ds, held_ds = split_new_lines(data, opts.holdout)
+    pred = Predictor.from_bundle(bundle)
+    held_before = _cer(pred, held_ds)
+    standing_before = standing(pred, opts.standing, data_root, opts.standing_limit)
+
+    replay = _replay_sets(opts, data_root)
+    model = bundle.model
+    assert model is not None
+    base_weights = model.get_weights()
+    # A fine-tune's steps are smaller than an int8 step of the base's weights: it ships in float16.
+    bundle.weights_dtype = FINETUNE_DTYPE.get(bundle.weights_dtype, bundle.weights_dtype)
+    steps = _fit(bundle, train_ds, replay, opts)
     share, standing_after, blends = _choose_blend(bundle, base_weights, standing_before, opts, data_root)
 
     pred = Predictor.from_bundle(bundle)

@@ -393,52 +393,44 @@ def train(
     charset, pre, mcfg = setup(cfg)
     run_dir = cfg.resolve(cfg.run_dir)
     run_dir.mkdir(parents=True, exist_ok=True)
-    ensure_fonts(cfg)
-    train_sets = [(open_dataset(t["spec"], cfg.data_root), float(t.get("weight", 1.0))) for t in cfg.train]
-    for ds, _ in train_sets:
-        if hasattr(ds, "variety"):
-            ds.variety = cfg.pen_variety
-    valsets = [ValSet(spec, open_dataset(spec, cfg.data_root), cfg.val_limit, pre) for spec in cfg.val]
-
-    state: dict = {"best_cer": float("inf"), "epoch": 0}
-    last = run_dir / "last.keras"
-    if resume and last.is_file():
-        model = keras.models.load_model(last, custom_objects={"ctc_loss": ctc_loss})
-        state.update(json.loads((run_dir / "state.json").read_text()))
-        if lr is not None:
-            state["lr"] = lr
-        model.optimizer.learning_rate.assign(state["lr"])
-        print(
-            f"resuming {run_dir} at epoch {state['epoch']} (best CER {state['best_cer']:.4f}, lr {state['lr']:.2e})", flush=True
-        )
-    else:
-        if resume:
-            print(f"no checkpoint in {run_dir}: starting fresh", flush=True)
-        model = build_crnn(mcfg)
-        if init_from:
-            # Fine-tune, continue or grow from a shipped bundle (fresh optimizer).
-            copied, fresh = init_weights(model, init_from, charset)
-            print(
-                f"initialized from {init_from}: {len(copied)} layers copied" + (f", new: {', '.join(fresh)}" if fresh else ""),
-                flush=True,
-            )
-        if cfg.batchnorm == "frozen":
-            if not init_from:
-                raise ValueError("batchnorm: frozen needs --init-from (statistics to keep)")
-            freeze_layers(model, "batchnorm")
-        model.compile(optimizer=keras.optimizers.Adam(cfg.lr, clipnorm=5.0), loss=ctc_loss, jit_compile=jit_compile())
-        (run_dir / "config.json").write_text(json.dumps({"train": cfg.__dict__, "model": mcfg.to_json()}, indent=2, default=str))
+    train_sets, valsets = _datasets(cfg, pre)
+    model, state = _model_and_state(cfg, run_dir, resume, init_from, lr)
     state["_t0"] = time.time()
+    seq = _sequence(cfg, train_sets, charset, pre, mcfg.width_stride, state["epoch"])
+    total = epochs if epochs is not None else cfg.epochs
+    callbacks = [
+        ValidationCER(valsets, charset, pre, mcfg.width_stride, cfg.width_quantum),
+        Checkpointer(run_dir, state),
+        _schedule(cfg, total, lr if lr is not None else cfg.lr, time_limit),
+        *(
+            [keras.callbacks.EarlyStopping(monitor="val_cer", mode="min", patience=cfg.early_stop_patience, verbose=1)]
+            if valsets
+            else []
+        ),
+        keras.callbacks.CSVLogger(str(run_dir / "log.csv"), append=True),
+        *([TimeLimit(time_limit)] if time_limit else []),
+        *([keras.callbacks.TensorBoard(str(run_dir / "tensorboard"), write_graph=False)] if _tensorboard_available() else []),
+    ]
+    if state["epoch"] < total:
+        model.fit(seq, epochs=total, initial_epoch=state["epoch"], callbacks=callbacks, verbose=1)
+    if not export_bundle:
+        return {k: v for k, v in state.items() if not k.startswith("_")}
+    return export(cfg)
 
+
+def _sequence(
+    cfg: TrainConfig, sets: list[tuple[Dataset, float]], charset: Charset, pre: PreprocessConfig, stride: int, epoch: int
+) -> TrainSequence:
+    """The training batches, from ``epoch`` on."""
     if cfg.multiprocessing:
         import cv2
 
         cv2.setNumThreads(1)  # no OpenCV thread pool in a process that forks batch workers
     seq = TrainSequence(
-        train_sets,
+        sets,
         charset,
         pre,
-        mcfg.width_stride,
+        stride,
         cfg.batch_size,
         cfg.steps_per_epoch,
         seed=cfg.seed,
@@ -450,38 +442,67 @@ def train(
         use_multiprocessing=cfg.multiprocessing,
         max_queue_size=max(8, 2 * cfg.workers),
     )
-    seq.epoch = state["epoch"]
-    total = epochs if epochs is not None else cfg.epochs
-    peak = lr if lr is not None else cfg.lr
-    if cfg.lr_schedule == "cosine":
-        schedule = keras.callbacks.LearningRateScheduler(lambda e, _: cosine_lr(e, total, peak, cfg.min_lr), verbose=1)
-    elif cfg.lr_schedule == "cosine-time":
-        assert time_limit
-        schedule = keras.callbacks.LearningRateScheduler(cosine_by_time(time.time(), time_limit, peak, cfg.min_lr), verbose=1)
-    else:
-        schedule = keras.callbacks.ReduceLROnPlateau(
-            monitor="val_cer", mode="min", factor=cfg.lr_factor, patience=cfg.lr_patience, min_lr=cfg.min_lr, verbose=1
+    seq.epoch = epoch
+    return seq
+
+
+def _datasets(cfg: TrainConfig, pre: PreprocessConfig) -> tuple[list[tuple[Dataset, float]], list[ValSet]]:
+    """The weighted training sets (fonts installed first where asked for) and the validation sets."""
+    ensure_fonts(cfg)
+    train_sets = [(open_dataset(t["spec"], cfg.data_root), float(t.get("weight", 1.0))) for t in cfg.train]
+    for ds, _ in train_sets:
+        if hasattr(ds, "variety"):
+            ds.variety = cfg.pen_variety
+    return train_sets, [ValSet(spec, open_dataset(spec, cfg.data_root), cfg.val_limit, pre) for spec in cfg.val]
+
+
+def _model_and_state(
+    cfg: TrainConfig, run_dir: Path, resume: bool, init_from: str | Path | None, lr: float | None
+) -> tuple[keras.Model, dict]:
+    """The run's model and state: the checkpoint's when resuming (at ``lr`` if given), else a
+    new model (from ``init_from``'s weights if given), compiled."""
+    charset, _pre, mcfg = setup(cfg)
+    state: dict = {"best_cer": float("inf"), "epoch": 0}
+    last = run_dir / "last.keras"
+    if resume and last.is_file():
+        model = keras.models.load_model(last, custom_objects={"ctc_loss": ctc_loss})
+        state.update(json.loads((run_dir / "state.json").read_text()))
+        if lr is not None:
+            state["lr"] = lr
+        model.optimizer.learning_rate.assign(state["lr"])
+        print(
+            f"resuming {run_dir} at epoch {state['epoch']} (best CER {state['best_cer']:.4f}, lr {state['lr']:.2e})", flush=True
         )
-    callbacks = [
-        ValidationCER(valsets, charset, pre, mcfg.width_stride, cfg.width_quantum),
-        Checkpointer(run_dir, state),
-        schedule,
-        *(
-            [keras.callbacks.EarlyStopping(monitor="val_cer", mode="min", patience=cfg.early_stop_patience, verbose=1)]
-            if valsets
-            else []
-        ),
-        keras.callbacks.CSVLogger(str(run_dir / "log.csv"), append=True),
-    ]
-    if time_limit:
-        callbacks.append(TimeLimit(time_limit))
-    if _tensorboard_available():
-        callbacks.append(keras.callbacks.TensorBoard(str(run_dir / "tensorboard"), write_graph=False))
-    if state["epoch"] < total:
-        model.fit(seq, epochs=total, initial_epoch=state["epoch"], callbacks=callbacks, verbose=1)
-    if not export_bundle:
-        return {k: v for k, v in state.items() if not k.startswith("_")}
-    return export(cfg)
+        return model, state
+    if resume:
+        print(f"no checkpoint in {run_dir}: starting fresh", flush=True)
+    model = build_crnn(mcfg)
+    if init_from:
+        # Fine-tune, continue or grow from a shipped bundle (fresh optimizer).
+        copied, fresh = init_weights(model, init_from, charset)
+        print(
+            f"initialized from {init_from}: {len(copied)} layers copied" + (f", new: {', '.join(fresh)}" if fresh else ""),
+            flush=True,
+        )
+    if cfg.batchnorm == "frozen":
+        if not init_from:
+            raise ValueError("batchnorm: frozen needs --init-from (statistics to keep)")
+        freeze_layers(model, "batchnorm")
+    model.compile(optimizer=keras.optimizers.Adam(cfg.lr, clipnorm=5.0), loss=ctc_loss, jit_compile=jit_compile())
+    (run_dir / "config.json").write_text(json.dumps({"train": cfg.__dict__, "model": mcfg.to_json()}, indent=2, default=str))
+    return model, state
+
+
+def _schedule(cfg: TrainConfig, epochs: int, peak: float, time_limit: float | None) -> keras.callbacks.Callback:
+    """The learning-rate callback the config names (``lr_schedule``)."""
+    if cfg.lr_schedule == "cosine":
+        return keras.callbacks.LearningRateScheduler(lambda e, _: cosine_lr(e, epochs, peak, cfg.min_lr), verbose=1)
+    if cfg.lr_schedule == "cosine-time":
+        assert time_limit
+        return keras.callbacks.LearningRateScheduler(cosine_by_time(time.time(), time_limit, peak, cfg.min_lr), verbose=1)
+    return keras.callbacks.ReduceLROnPlateau(
+        monitor="val_cer", mode="min", factor=cfg.lr_factor, patience=cfg.lr_patience, min_lr=cfg.min_lr, verbose=1
+    )
 
 
 # ----------------------------------------------------------------------------

@@ -75,14 +75,8 @@ def cmd_process(args) -> int:
             print("htr process: --no-db stores nothing: give --export FORMAT (and --output DIR)", file=sys.stderr)
             return 2
         return _process_without_db(args)
-    from tqdm import tqdm
-
-    from ..db import Document, Status
-    from ..io.documents import BadInput, page_count
     from ..io.store import open_store
-    from ..pipeline import process_document, register_document
     from ..pipeline.inprocess import Interrupted
-    from ..pipeline.lifecycle import stored_pages
     from ..registry import CACHE, ModelSource
 
     settings = args.settings
@@ -93,59 +87,70 @@ def cmd_process(args) -> int:
     )  # --model pins; else the promoted model
     models.current()
     failed = 0
-    for path in args.paths:
-        if not os.path.lexists(path):
-            print(
-                json.dumps({"id": None, "path": path, "status": "failed", "pages": 0, "error": "no such file"})
-                if args.json
-                else f"{safe(path)}: failed: no such file",
-                flush=True,
-            )
-            failed += 1
-            continue
-        with factory() as s:
-            doc, _ = register_document(s, store, path, limits=settings.limits)
-            doc_id_, rejected = doc.id, doc.store_key is None
-            kept = len(stored_pages(s, doc.id)) if doc.status != Status.DONE else 0
-        if kept and not args.json:
-            print(f"{safe(path)}: document {doc_id_}: {kept} pages read before are kept; reading the rest", file=sys.stderr)
-        if rejected:  # refused before anything was stored: nothing to process
-            with factory() as s:
-                _report(args, path, s.get(Document, doc_id_))
-            failed += 1
-            continue
-        show = not args.json and sys.stderr.isatty()
-        total = None
-        if show:  # the bar's total only: the document is opened (and checked) by process_document
-            with contextlib.suppress(BadInput):
-                total = page_count(path, settings.limits)
-        try:
-            with tqdm(total=total, desc=Path(path).name, unit="page", disable=not show, file=sys.stderr) as bar:
-                doc = process_document(
-                    doc_id_,
-                    factory,
-                    store,
-                    models,
-                    on_page=lambda n, _t: bar.update(n - bar.n),
-                    limits=settings.limits,
-                    skip_printed=settings.skip_printed,
-                )
-        except Interrupted as stop:
-            of = "?" if stop.total is None else stop.total
-            print(
-                f"htr process: interrupted: {safe(path)}: document {stop.doc_id} keeps the {stop.kept} of {of} pages read; "
-                "run htr process again to continue from the first unread page",
-                file=sys.stderr,
-                flush=True,
-            )
-            return 130
-        failed += doc.status == Status.FAILED
-        _report(args, path, doc)
-        if args.export and doc.status == Status.DONE:
-            _export_stored(args, doc.id)
+    try:
+        for path in args.paths:
+            failed += not _process_path(args, path, factory, store, models)
+    except Interrupted as stop:
+        of = "?" if stop.total is None else stop.total
+        print(
+            f"htr process: interrupted: {safe(path)}: document {stop.doc_id} keeps the {stop.kept} of {of} pages read; "
+            "run htr process again to continue from the first unread page",
+            file=sys.stderr,
+            flush=True,
+        )
+        return 130
     if not args.json and len(args.paths) > 1:
         print(f"{len(args.paths)} files: {len(args.paths) - failed} done, {failed} failed", file=sys.stderr)
     return 1 if failed else 0
+
+
+def _process_path(args, path: str, factory, store, models) -> bool:
+    """Register, read and store one file (``htr process``), reporting it; -> whether it was read."""
+    from tqdm import tqdm
+
+    from ..db import Document, Status
+    from ..io.documents import BadInput, page_count
+    from ..pipeline import process_document, register_document
+    from ..pipeline.lifecycle import stored_pages
+
+    settings = args.settings
+    if not os.path.lexists(path):
+        print(
+            json.dumps({"id": None, "path": path, "status": "failed", "pages": 0, "error": "no such file"})
+            if args.json
+            else f"{safe(path)}: failed: no such file",
+            flush=True,
+        )
+        return False
+    with factory() as s:
+        doc, _ = register_document(s, store, path, limits=settings.limits)
+        doc_id_, rejected = doc.id, doc.store_key is None
+        kept = len(stored_pages(s, doc.id)) if doc.status != Status.DONE else 0
+    if kept and not args.json:
+        print(f"{safe(path)}: document {doc_id_}: {kept} pages read before are kept; reading the rest", file=sys.stderr)
+    if rejected:  # refused before anything was stored: nothing to process
+        with factory() as s:
+            _report(args, path, s.get(Document, doc_id_))
+        return False
+    show = not args.json and sys.stderr.isatty()
+    total = None
+    if show:  # the bar's total only: the document is opened (and checked) by process_document
+        with contextlib.suppress(BadInput):
+            total = page_count(path, settings.limits)
+    with tqdm(total=total, desc=Path(path).name, unit="page", disable=not show, file=sys.stderr) as bar:
+        doc = process_document(
+            doc_id_,
+            factory,
+            store,
+            models,
+            on_page=lambda n, _t: bar.update(n - bar.n),
+            limits=settings.limits,
+            skip_printed=settings.skip_printed,
+        )
+    _report(args, path, doc)
+    if args.export and doc.status == Status.DONE:
+        _export_stored(args, doc.id)
+    return doc.status != Status.FAILED
 
 
 def cmd_reprocess(args) -> int:

@@ -57,6 +57,7 @@ def cmd_finetune(args) -> int:
         lr=args.lr,
         freeze=args.freeze,
         blend=tuple(float(x) for x in args.blend.split(",")),
+        tolerance=args.tolerance,
     )
     try:
         report = finetune_candidate(
@@ -140,6 +141,12 @@ def register_commands(sub) -> None:
         default="1,0.7,0.5,0.3",
         metavar="SHARES",
         help="shares of the fine-tuned weights to try: the largest that keeps the standing sets where they were wins",
+    )
+    f.add_argument(
+        "--tolerance",
+        type=float,
+        default=0.0025,
+        help="a blend is kept when no standing set reads worse than the base by more than this CER (default 0.0025)",
     )
     f.add_argument(
         "--min-lines", type=int, default=1, help="do nothing (exit 3) below this many reviewed lines (--self-train: sure words)"

@@ -148,26 +148,7 @@ def keyword_search(session: Session, query: str, min_prob: float, limit: int = 2
         if len(t) >= fuzzy.min_length:
             for other, errors in _near_spellings(session, t, max(1, len(t) // fuzzy.letters_per_error)).items():
                 spelled_as.setdefault(other, {})[t] = errors
-    rows = session.execute(
-        select(
-            WordCandidate.line_id,
-            WordCandidate.norm,
-            WordCandidate.word_index,
-            WordCandidate.probability,
-            WordCandidate.text,
-            WordCandidate.x0,
-            WordCandidate.y0,
-            WordCandidate.x1,
-            WordCandidate.y1,
-        ).where(WordCandidate.norm.in_(set(spelled_as)))
-    ).all()
-    found: dict[int, dict[str, dict[int, Any]]] = {}  # line -> term -> word index -> best row
-    for r in rows:
-        for term, errors in spelled_as[r.norm].items():
-            row: Any = _Scaled(r, fuzzy.penalty**errors) if errors else r  # a near spelling: scored below
-            slot = found.setdefault(r.line_id, {}).setdefault(term, {})
-            if r.word_index not in slot or row.probability > slot[r.word_index].probability:
-                slot[r.word_index] = row
+    found = _candidates_by_line(session, spelled_as, fuzzy)
     scored: list[tuple[float, int, list]] = []
     for line_id, by_term in found.items():
         if not wanted <= set(by_term):
@@ -182,6 +163,38 @@ def keyword_search(session: Session, query: str, min_prob: float, limit: int = 2
     scored = scored[:limit]
     if not scored:
         return []
+    return _hits(session, scored)
+
+
+def _candidates_by_line(
+    session: Session, spelled_as: dict[str, dict[str, int]], fuzzy: Fuzzy
+) -> dict[int, dict[str, dict[int, Any]]]:
+    """line -> query term -> word index -> the best indexed spelling there (near spellings scored below)."""
+    rows = session.execute(
+        select(
+            WordCandidate.line_id,
+            WordCandidate.norm,
+            WordCandidate.word_index,
+            WordCandidate.probability,
+            WordCandidate.text,
+            WordCandidate.x0,
+            WordCandidate.y0,
+            WordCandidate.x1,
+            WordCandidate.y1,
+        ).where(WordCandidate.norm.in_(set(spelled_as)))
+    ).all()
+    found: dict[int, dict[str, dict[int, Any]]] = {}
+    for r in rows:
+        for term, errors in spelled_as[r.norm].items():
+            row: Any = _Scaled(r, fuzzy.penalty**errors) if errors else r
+            slot = found.setdefault(r.line_id, {}).setdefault(term, {})
+            if r.word_index not in slot or row.probability > slot[r.word_index].probability:
+                slot[r.word_index] = row
+    return found
+
+
+def _hits(session: Session, scored: list[tuple[float, int, list]]) -> list[Hit]:
+    """The ranked lines as hits, with their document, page and line numbers."""
     info: dict[int, Any] = {
         row.id: row
         for row in session.execute(
