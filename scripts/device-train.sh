@@ -7,6 +7,11 @@
 #       working tree), and fetches the wheels the GPU image lacks (keras, namex, optree,
 #       editdistance for its Python 3.12) into .device/b/whl. .device/ is git-ignored.
 #
+#   bash scripts/device-train.sh seed WEIGHTS
+#       Here: an earlier run's epoch weights (a returned epoch-NNN.weights.h5) as a bundle to
+#       start the next run from (.device/b/init-bundle: int8 weights, 2.3 MB, where the float32
+#       file would not fit in the call), for `run ... .device/b/init-bundle LR`.
+#
 #   bash scripts/device-train.sh stash
 #       On the device, as the command of a first `run` call carrying [".device/a"]: moves part a
 #       out of the working tree (/root/htr-stash) and shows the GPU. Make the next call at once
@@ -32,6 +37,21 @@ pack)
             -d .device/b/whl "$pkg"
     done
     du -sh .device/a .device/b
+    ;;
+seed)
+    weights=${2:?weights file}
+    .venv/bin/python - "$weights" <<'EOF'
+import sys
+from recognition.bundle import Bundle
+from recognition.model import build_crnn
+from training.train import TrainConfig, setup
+charset, pre, mcfg = setup(TrainConfig.load("training/configs/htr-base-device.yaml"))
+model = build_crnn(mcfg)
+model.load_weights(sys.argv[1])
+bundle = Bundle(name="htr-base", version="seed", charset=charset, preprocess=pre, model_config=mcfg, model=model)
+bundle.round_weights("int8")
+print(bundle.save(".device/b/init-bundle"))
+EOF
     ;;
 stash)
     rm -rf /root/htr-stash && mkdir -p /root/htr-stash && mv .device/a /root/htr-stash/a
@@ -75,7 +95,7 @@ EOF
     ls -la "$OUT"
     ;;
 *)
-    sed -n 2,22p "$0"
+    sed -n 2,26p "$0"
     exit 2
     ;;
 esac
