@@ -43,19 +43,22 @@ ROOT = Path(__file__).resolve().parents[1]
 LR_SCHEDULES = ("plateau", "cosine", "cosine-time")
 
 
+def half_cosine(t: float, lr: float, min_lr: float) -> float:
+    """The learning rate at ``t`` (0 to 1) of a half cosine from ``lr`` down to ``min_lr``."""
+    return float(min_lr + 0.5 * (lr - min_lr) * (1 + np.cos(np.pi * min(max(t, 0.0), 1.0))))
+
+
 def cosine_lr(epoch: int, epochs: int, lr: float, min_lr: float) -> float:
     """Learning rate of ``epoch`` (0-based) on a half cosine from ``lr`` to ``min_lr``."""
-    t = min(epoch, max(epochs - 1, 1)) / max(epochs - 1, 1)
-    return float(min_lr + 0.5 * (lr - min_lr) * (1 + np.cos(np.pi * t)))
+    return half_cosine(epoch / max(epochs - 1, 1), lr, min_lr)
 
 
 def cosine_by_time(started: float, seconds: float, lr: float, min_lr: float):
     """A Keras schedule (epoch, lr) -> lr on a half cosine from ``lr`` to ``min_lr`` over
     ``seconds`` from ``started`` (time.time()), by the time gone when an epoch starts."""
-    grain = 1000
 
     def schedule(_epoch: int, _lr: float) -> float:
-        return cosine_lr(round(grain * min(1.0, (time.time() - started) / seconds)), grain + 1, lr, min_lr)
+        return half_cosine((time.time() - started) / seconds, lr, min_lr)
 
     return schedule
 
@@ -394,7 +397,7 @@ def train(
     run_dir = cfg.resolve(cfg.run_dir)
     run_dir.mkdir(parents=True, exist_ok=True)
     train_sets, valsets = _datasets(cfg, pre)
-    model, state = _model_and_state(cfg, run_dir, resume, init_from, lr)
+    model, state = _model_and_state(cfg, charset, mcfg, run_dir, resume, init_from, lr)
     state["_t0"] = time.time()
     seq = _sequence(cfg, train_sets, charset, pre, mcfg.width_stride, state["epoch"])
     total = epochs if epochs is not None else cfg.epochs
@@ -457,11 +460,16 @@ def _datasets(cfg: TrainConfig, pre: PreprocessConfig) -> tuple[list[tuple[Datas
 
 
 def _model_and_state(
-    cfg: TrainConfig, run_dir: Path, resume: bool, init_from: str | Path | None, lr: float | None
+    cfg: TrainConfig,
+    charset: Charset,
+    mcfg: ModelConfig,
+    run_dir: Path,
+    resume: bool,
+    init_from: str | Path | None,
+    lr: float | None,
 ) -> tuple[keras.Model, dict]:
     """The run's model and state: the checkpoint's when resuming (at ``lr`` if given), else a
     new model (from ``init_from``'s weights if given), compiled."""
-    charset, _pre, mcfg = setup(cfg)
     state: dict = {"best_cer": float("inf"), "epoch": 0}
     last = run_dir / "last.keras"
     if resume and last.is_file():
