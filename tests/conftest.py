@@ -49,3 +49,29 @@ def local(tmp_path):
     engine = make_engine(url)
     yield SimpleNamespace(url=url, sessions=session_factory(engine), store=LocalStore(tmp_path / "store"))
     engine.dispose()
+
+
+@pytest.fixture
+def site(tmp_path, db_url):
+    """The review app on a database with one seeded page (REVIEW_LINES) and a reviewer, rita:
+    (app, sessions, store, document id, tmp_path)."""
+    from tests.fixtures import REVIEW_LINES, seed_document
+    from worker.db import make_engine, session_factory, upgrade
+    from worker.db.users import add_user
+    from worker.io.store import LocalStore
+    from worker.settings import Settings
+
+    upgrade(db_url)
+    engine = make_engine(db_url)
+    sessions = session_factory(engine)
+    store = LocalStore(tmp_path / "store")
+    doc_id = seed_document(sessions, store, tmp_path / "page.png", REVIEW_LINES)
+    with sessions() as s:
+        add_user(s, "rita", "correct horse", "reviewer")
+        s.commit()
+    settings = Settings(database_url=db_url, store_url=f"file://{tmp_path / 'store'}")
+    from worker.web.app import create_app
+
+    app = create_app(settings)
+    yield app, sessions, store, doc_id, tmp_path
+    engine.dispose()

@@ -3,6 +3,7 @@ in the layouts the readers expect. Nothing here comes from real data sets."""
 
 from __future__ import annotations
 
+import re
 from pathlib import Path
 
 import cv2
@@ -323,3 +324,20 @@ def write_page_set(root: Path, texts: list[str], fmt: str = "alto", version: str
         )
     (root / "xml" / f"{name}.xml").write_text(xml, encoding="utf-8")
     return root
+
+
+REVIEW_LINES = [  # the review tests' seeded page (tests/conftest.py: site)
+    [("the", 0.97), ("quick", 0.31), ("brown", 0.88)],
+    [("fax", 0.12), ("jumps", 0.93)],
+    [("over", 0.99), ("the", 0.99), ("dog", 0.64)],
+]
+
+
+def web_login(client, name: str = "rita", password: str = "correct horse") -> str:
+    form = client.get("/login").text
+    csrf = re.search(r'name="csrf_token" value="([^"]+)"', form).group(1)
+    r = client.post("/login", data={"name": name, "password": password, "csrf_token": csrf, "next": "/review"})
+    assert r.status_code == 303 and r.headers["location"] == "/review", r.text
+    cookie = r.headers["set-cookie"].lower()
+    assert "httponly" in cookie and "samesite=lax" in cookie
+    return re.search(r'name="htr-csrf" content="([^"]+)"', client.get("/review").text).group(1)

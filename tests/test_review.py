@@ -13,49 +13,14 @@ import pytest
 from fastapi.testclient import TestClient
 from sqlalchemy import func, select
 
-from tests.fixtures import seed_document
-from worker.db import Line, LineEdit, Word, make_engine, session_factory, upgrade
+from tests.fixtures import web_login as _login
+from worker.db import Line, LineEdit, Word
 from worker.db.corrections import realign
 from worker.db.users import add_token, add_user
 from worker.export import FORMATS
-from worker.io.store import LocalStore
-from worker.settings import Settings
 from worker.web.app import api_routes
 
 ROOT = Path(__file__).resolve().parents[1]
-LINES = [
-    [("the", 0.97), ("quick", 0.31), ("brown", 0.88)],
-    [("fax", 0.12), ("jumps", 0.93)],
-    [("over", 0.99), ("the", 0.99), ("dog", 0.64)],
-]
-
-
-@pytest.fixture
-def site(tmp_path, db_url):
-    upgrade(db_url)
-    engine = make_engine(db_url)
-    sessions = session_factory(engine)
-    store = LocalStore(tmp_path / "store")
-    doc_id = seed_document(sessions, store, tmp_path / "page.png", LINES)
-    with sessions() as s:
-        add_user(s, "rita", "correct horse", "reviewer")
-        s.commit()
-    settings = Settings(database_url=db_url, store_url=f"file://{tmp_path / 'store'}")
-    from worker.web.app import create_app
-
-    app = create_app(settings)
-    yield app, sessions, store, doc_id, tmp_path
-    engine.dispose()
-
-
-def _login(client: TestClient, name: str = "rita", password: str = "correct horse") -> str:
-    form = client.get("/login").text
-    csrf = re.search(r'name="csrf_token" value="([^"]+)"', form).group(1)
-    r = client.post("/login", data={"name": name, "password": password, "csrf_token": csrf, "next": "/review"})
-    assert r.status_code == 303 and r.headers["location"] == "/review", r.text
-    cookie = r.headers["set-cookie"].lower()
-    assert "httponly" in cookie and "samesite=lax" in cookie
-    return re.search(r'name="htr-csrf" content="([^"]+)"', client.get("/review").text).group(1)
 
 
 def test_nothing_is_served_without_a_login(site):

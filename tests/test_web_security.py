@@ -121,6 +121,13 @@ ROUTES = {
     ("PUT", "/api/lines/{line_id}"): (R, "/api/lines/{line}", {"text": "fox jumps", "version": 1}, None, 200),
     ("POST", "/api/lines/{line_id}/accept"): (R, "/api/lines/{line}/accept", None, None, 200),
     ("GET", "/api/lines/{line_id}/history"): (R, "/api/lines/{line}/history", None, None, 200),
+    ("GET", "/api/pages/{page_id}/lines"): (R, "/api/pages/1/lines", None, None, 200),
+    ("POST", "/api/lines/{line_id}/undo"): (R, "/api/lines/{line}/undo", {"version": 1}, None, 400),  # no save to undo
+    ("POST", "/api/lines/{line_id}/revert"): (R, "/api/lines/{line}/revert", {"version": 1}, None, 400),  # no earlier version
+    ("POST", "/api/lines/{line_id}/merge"): (R, "/api/lines/{line}/merge", {"version": 1, "next_version": 1}, None, 200),
+    ("POST", "/api/lines/{line_id}/split"): (R, "/api/lines/{line}/split", {"at": 3, "version": 1}, None, 200),
+    ("POST", "/api/lines/{line_id}/delete"): (R, "/api/lines/{line}/delete", {"version": 1}, None, 200),
+    ("GET", "/api/documents/{doc_id}/activity"): (R, "/api/documents/{doc}/activity", None, None, 200),
     ("GET", "/api/me"): (R, "/api/me", None, None, 200),
     ("GET", "/tokens"): (R, "/tokens", None, None, 200),
     ("POST", "/tokens"): (R, "/tokens", None, {"name": "new", "days": "30"}, 201),

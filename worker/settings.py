@@ -29,6 +29,8 @@ DEFAULT_ROUTES = {
 DECODERS = ("greedy", "beam")  # HTR_DECODER / --decoder values
 BACKENDS = ("tf", "onnx", "onnx-int8")  # HTR_BACKEND / --backend values (recognition/backends.py)
 PRINTED = ("skip", "read")  # HTR_PRINTED values
+# The review pages' special-character keys (HTR_REVIEW_CHARS): French and the marks old hands use.
+REVIEW_CHARS = tuple("é è ê ë à â ç î ï ô û ù ü ÿ œ æ É È Ê À Ç Œ « » ’ ° € £ § — … ⁊ ꝑ".split())
 
 
 class SettingsError(ValueError):
@@ -76,6 +78,13 @@ def _text(name: str, raw: str) -> str:
     return raw
 
 
+def _chars(name: str, raw: str) -> tuple[str, ...]:
+    keys = tuple(raw.split())
+    if any(len(k) > 4 for k in keys):
+        raise SettingsError(f"{name}: expected characters separated by spaces (a key inserts at most 4)")
+    return keys
+
+
 @dataclass(frozen=True)
 class Settings:
     database_url: str  # HTR_DATABASE_URL (default: SQLite in ./var/htr.sqlite)
@@ -100,6 +109,7 @@ class Settings:
     finetune_min_lines: int = 64  # HTR_FINETUNE_MIN_LINES: new reviewed lines before the nightly fine-tune runs
     finetune_schedule: str = "0 3 * * *"  # HTR_FINETUNE_SCHEDULE: cron, or "off"
     finetune_seconds: int = 600  # HTR_FINETUNE_SECONDS: training time of the nightly fine-tune
+    review_chars: tuple[str, ...] = REVIEW_CHARS  # HTR_REVIEW_CHARS: the review pages' special-character keys, space-separated
     given: frozenset[str] = frozenset()  # the variables that were set (a command's own default yields to them)
 
     @property
@@ -168,4 +178,5 @@ _VARIABLES: dict[str, tuple[str, Callable[[str, str], Any]]] = {
     "HTR_FINETUNE_MIN_LINES": ("finetune_min_lines", _whole),
     "HTR_FINETUNE_SCHEDULE": ("finetune_schedule", _text),
     "HTR_FINETUNE_SECONDS": ("finetune_seconds", _whole),
+    "HTR_REVIEW_CHARS": ("review_chars", _chars),
 }

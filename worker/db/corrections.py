@@ -16,12 +16,13 @@ from __future__ import annotations
 
 import unicodedata
 from dataclasses import dataclass
+from datetime import datetime
 from difflib import SequenceMatcher
 
 from sqlalchemy import func, select, update
 from sqlalchemy.orm import Session, selectinload
 
-from .models import Document, Line, LineEdit, Page, Word, WordCandidate, utcnow, word_span
+from .models import Document, Line, LineEdit, Page, PageEvent, Word, WordCandidate, as_utc, utcnow, word_span
 
 MAX_LINE_CHARS = 2000
 
@@ -106,14 +107,10 @@ def realign(line: Line, new_text: str) -> list[Word]:
     return out
 
 
-def review_line(session: Session, line_id: int, user: str, new_text: str | None = None, version: int | None = None) -> Line:
-    """Save a person's reading of a line (``new_text``; None accepts the line
-    as read). ``version``: the line's version the person edited; a line saved
-    since is not overwritten (:class:`StaleLine`). The caller commits."""
-    text = None if new_text is None else clean_text(new_text)
-    if text is not None and len(text) > MAX_LINE_CHARS:
-        raise ReviewError(f"a line holds at most {MAX_LINE_CHARS} characters")
-    # The version is checked and raised in one statement: of two saves of the same version, one wins.
+def claim_line(session: Session, line_id: int, version: int | None) -> Line:
+    """The line with its words and index, its version raised for the change the caller makes.
+    ``version``: the version the person saw; a line changed since raises :class:`StaleLine`.
+    The version is checked and raised in one statement: of two saves of the same version, one wins."""
     claim = update(Line).where(Line.id == line_id).values(version=Line.version + 1).execution_options(synchronize_session=False)
     if version is not None:
         claim = claim.where(Line.version == version)
@@ -131,32 +128,142 @@ def review_line(session: Session, line_id: int, user: str, new_text: str | None 
     )
     if line is None:
         raise ReviewError(f"no line {line_id}")
+    return line
+
+
+def snapshot(line: Line) -> dict:
+    """The line's reading as it stands (text, confidence, review, words with boxes), for an undo."""
+    return {
+        "text": line.text,
+        "confidence": line.confidence,
+        "reviewed_at": line.reviewed_at.isoformat() if line.reviewed_at else None,
+        "reviewed_by": line.reviewed_by,
+        "words": [[w.text, w.corrected_text, w.confidence, w.x0, w.y0, w.x1, w.y1] for w in line.words],
+    }
+
+
+def _set_words(session: Session, line: Line, words: list[Word], reviewed: bool) -> None:
+    """Replace the line's words, and its keyword index: a reviewed line's words at probability 1,
+    an unreviewed one's at their confidence (the model's other spellings are not kept)."""
+    line.words.clear()
+    line.candidates.clear()
+    session.flush()  # the old words go before the new ones take their indices
+    for i, w in enumerate(words):
+        w.index = i
+    line.words.extend(words)
+    if reviewed:
+        line.candidates.extend(certain_candidates(words))
+    else:
+        line.candidates.extend(
+            c for w in words for c in WordCandidate.of_word(w.index, [(w.best_text, w.confidence)], (w.x0, w.y0, w.x1, w.y1))
+        )
+
+
+def _restore(session: Session, line: Line, snap: dict) -> None:
+    words = [
+        Word(text=t, corrected_text=c, confidence=p, x0=x0, y0=y0, x1=x1, y1=y1) for t, c, p, x0, y0, x1, y1 in snap["words"]
+    ]
+    _set_words(session, line, words, snap["reviewed_at"] is not None)
+    line.text = snap["text"]
+    line.confidence = snap["confidence"]
+    line.reviewed_at = datetime.fromisoformat(snap["reviewed_at"]) if snap["reviewed_at"] else None
+    line.reviewed_by = snap["reviewed_by"]
+
+
+def _model_version(session: Session, line: Line) -> int | None:
+    return session.scalar(select(Document.model_version_id).join(Page).where(Page.id == line.page_id))
+
+
+def review_line(
+    session: Session,
+    line_id: int,
+    user: str,
+    new_text: str | None = None,
+    version: int | None = None,
+    action: str | None = None,
+) -> Line:
+    """Save a person's reading of a line (``new_text``; None accepts the line
+    as read). ``version``: the line's version the person edited; a line saved
+    since is not overwritten (:class:`StaleLine`). ``action`` names the edit in
+    the history (default ``edit``, or ``accept`` when the text is unchanged). The caller commits."""
+    text = None if new_text is None else clean_text(new_text)
+    if text is not None and len(text) > MAX_LINE_CHARS:
+        raise ReviewError(f"a line holds at most {MAX_LINE_CHARS} characters")
+    line = claim_line(session, line_id, version)
+    before = snapshot(line)
     old_text = line.text
     text = old_text if text is None else text
-    doc = session.scalar(select(Document).join(Page).where(Page.id == line.page_id))
-    words = realign(line, text)
-    line.words.clear()
-    line.candidates.clear()  # a person's reading replaces the probable ones
-    session.flush()  # the old words go before the new ones take their indices
-    line.words.extend(words)
-    line.candidates.extend(certain_candidates(words))
+    _set_words(session, line, realign(line, text), reviewed=True)
     line.text = text
     line.confidence = 1.0
     line.reviewed_at = utcnow()
     line.reviewed_by = user
+    default = "accept" if new_text is None or text == old_text else "edit"
     session.add(
         LineEdit(
             line_id=line.id,
             user_name=user,
             at=line.reviewed_at,
-            action="accept" if new_text is None or text == old_text else "edit",
+            action=action or default,
             old_text=old_text,
             new_text=text,
-            model_version_id=doc.model_version_id if doc is not None else None,
+            model_version_id=_model_version(session, line),
+            before=before,
         )
     )
     session.flush()
     return line
+
+
+def undo_last(session: Session, line_id: int, user: str, version: int | None = None) -> Line:
+    """Undo the line's last save that is not undone yet: its words, confidences and review
+    come back as they were (a line reviewed for the first time is unreviewed again, and
+    leaves the corrections export). Recorded as an ``undo`` edit; merges and splits are not undone here."""
+    line = claim_line(session, line_id, version)
+    last = session.scalar(
+        select(LineEdit)
+        .where(LineEdit.line_id == line_id, LineEdit.undone_at.is_(None), LineEdit.action != "undo")
+        .order_by(LineEdit.id.desc())
+        .limit(1)
+    )
+    if last is None:
+        raise ReviewError(f"line {line_id} has no save to undo")
+    if last.before is None:
+        raise ReviewError(f"the last change to line {line_id} was a {last.action}, which undo does not take back")
+    before = snapshot(line)
+    _restore(session, line, last.before)
+    now = utcnow()
+    last.undone_at = now
+    session.add(
+        LineEdit(
+            line_id=line.id,
+            user_name=user,
+            at=now,
+            action="undo",
+            old_text=before["text"],
+            new_text=line.text,
+            model_version_id=_model_version(session, line),
+        )
+    )
+    session.flush()
+    return line
+
+
+def revert_line(session: Session, line_id: int, user: str, edit_id: int | None, version: int | None = None) -> Line:
+    """Save an earlier version of the line's text again: the text an edit (``edit_id``) saved,
+    or with None the model's reading (the text before the first edit). A save like any other
+    (action ``revert``), so it can itself be undone."""
+    edits = list(session.scalars(select(LineEdit).where(LineEdit.line_id == line_id).order_by(LineEdit.id)))
+    if edit_id is None:
+        if not edits:
+            raise ReviewError(f"line {line_id} has no earlier version")
+        text = edits[0].old_text
+    else:
+        chosen = next((e for e in edits if e.id == edit_id), None)
+        if chosen is None:
+            raise ReviewError(f"line {line_id} has no version {edit_id}")
+        text = chosen.new_text
+    return review_line(session, line_id, user, text, version, action="revert")
 
 
 def certain_candidates(words) -> list[WordCandidate]:
@@ -218,9 +325,13 @@ def review_queue(
 
 
 def history(session: Session, line_id: int) -> list[dict]:
-    rows = session.scalars(select(LineEdit).where(LineEdit.line_id == line_id).order_by(LineEdit.at, LineEdit.id))
+    """The line's edits, oldest first: each with its id (what :func:`revert_line` names) and
+    whether it was undone; ``old_text`` of the first is the model's reading."""
+    rows = session.scalars(select(LineEdit).where(LineEdit.line_id == line_id).order_by(LineEdit.id))
     return [
         {
+            "id": r.id,
+            "undone": r.undone_at is not None,
             "user": r.user_name,
             "at": r.at.isoformat() if r.at else None,
             "action": r.action,
@@ -230,3 +341,55 @@ def history(session: Session, line_id: int) -> list[dict]:
         }
         for r in rows
     ]
+
+
+def _when(at: datetime | None) -> str:
+    aware = as_utc(at)
+    return aware.isoformat() if aware else ""
+
+
+def activity(session: Session, document_id: int, limit: int = 100) -> list[dict]:
+    """What people did to a document, newest first: saves, undos and reverts of lines (with the
+    page and line they touched) and the page events of merges, splits and deletions."""
+    edits = session.execute(
+        select(LineEdit, Page.index, Line.index)
+        .join(Line, Line.id == LineEdit.line_id)
+        .join(Page, Page.id == Line.page_id)
+        .where(Page.document_id == document_id, LineEdit.action.not_in(("merge", "split")))
+        .order_by(LineEdit.id.desc())
+        .limit(limit)
+    ).all()
+    out = [
+        {
+            "at": _when(e.at),
+            "user": e.user_name,
+            "action": e.action,
+            "page": page + 1,
+            "line": line + 1,
+            "line_id": e.line_id,
+            "text": e.new_text,
+            "was": e.old_text,
+            "undone": e.undone_at is not None,
+        }
+        for e, page, line in edits
+    ]
+    events = session.scalars(
+        select(PageEvent).where(PageEvent.document_id == document_id).order_by(PageEvent.id.desc()).limit(limit)
+    )
+    for ev in events:
+        detail = ev.detail or {}
+        out.append(
+            {
+                "at": _when(ev.at),
+                "user": ev.user_name,
+                "action": ev.action,
+                "page": ev.page_index + 1,
+                "line": detail.get("index", 0) + 1,
+                "line_id": detail.get("line"),
+                "text": detail.get("result", ""),
+                "was": detail.get("text", ""),
+                "undone": False,
+            }
+        )
+    out.sort(key=lambda r: str(r["at"]), reverse=True)
+    return out[:limit]

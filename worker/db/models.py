@@ -297,10 +297,27 @@ class LineEdit(Base):
     line_id: Mapped[int] = mapped_column(ForeignKey("lines.id", ondelete="CASCADE"), index=True)
     user_name: Mapped[str] = mapped_column(String(100))
     at: Mapped[datetime] = mapped_column(DateTime(timezone=True), default=utcnow)
-    action: Mapped[str] = mapped_column(String(20))  # edit | accept
+    action: Mapped[str] = mapped_column(String(20))  # edit | accept | revert | undo | merge | split
     old_text: Mapped[str] = mapped_column(Text)
     new_text: Mapped[str] = mapped_column(Text)
     model_version_id: Mapped[int | None] = mapped_column(ForeignKey("model_versions.id"))
+    before: Mapped[dict | None] = mapped_column(JSON)  # the line before this edit (corrections.snapshot); None: not undoable
+    undone_at: Mapped[datetime | None] = mapped_column(DateTime(timezone=True))
+
+
+class PageEvent(Base):
+    """A change to a page's lines themselves (``merge``, ``split``, ``delete``): who, when, and
+    what the lines held (``detail``); the document's activity list reads these beside the line edits."""
+
+    __tablename__ = "page_events"
+
+    id: Mapped[int] = mapped_column(Integer, primary_key=True)
+    document_id: Mapped[int] = mapped_column(ForeignKey("documents.id", ondelete="CASCADE"), index=True)
+    page_index: Mapped[int] = mapped_column(Integer)
+    user_name: Mapped[str] = mapped_column(String(100))
+    at: Mapped[datetime] = mapped_column(DateTime(timezone=True), default=utcnow)
+    action: Mapped[str] = mapped_column(String(20))
+    detail: Mapped[dict | None] = mapped_column(JSON)
 
 
 class Promotion(Base):

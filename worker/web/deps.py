@@ -38,9 +38,11 @@ class Web:
     max_id: int  # the largest id the database's id columns hold
     throttle: LoginThrottle
     hashing: anyio.CapacityLimiter  # password checks at once
+    review_chars: tuple[str, ...] = ()  # the special-character keys of the review pages
 
     def page(self, request: Request, name: str, ident: Identity | None, status: int = 200, **ctx) -> HTMLResponse:
         """A template rendered (CPU work: call it from a plain ``def`` route or a worker thread)."""
+        ctx.setdefault("review_chars", self.review_chars)
         return self.templates.TemplateResponse(request, name, {"me": ident, **ctx}, status_code=status)
 
 

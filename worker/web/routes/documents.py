@@ -5,6 +5,7 @@ images and line crops, exports (``GET /api/documents/ID?format=``) and deletion
 from __future__ import annotations
 
 import contextlib
+import re
 
 import cv2
 import numpy as np
@@ -14,7 +15,7 @@ from sqlalchemy import delete, func, select
 from sqlalchemy.orm import Session
 
 from ...db import Document, Line, Page, Status
-from ...db.corrections import lines_left
+from ...db.corrections import activity, lines_left
 from ...db.queries import load_document
 from ...export import FORMATS, serialize
 from ...export.stored import document_model
@@ -64,15 +65,35 @@ def documents_page(request: Request, ident: Me, web: WebDep, s: Db):
     return web.page(request, "documents.html", ident, documents=document_rows(s))
 
 
+PREVIEW_WIDTH = 1800  # px: the page editor's page image (zoomed past it, the browser scales it up)
+
+
 @router.get("/documents/{doc_id}", response_class=HTMLResponse)
-def document_page(request: Request, ident: Me, web: WebDep, s: Db, doc_id: int, page_no: int = 1):
+def document_page(
+    request: Request, ident: Me, web: WebDep, s: Db, doc_id: int, page_no: int = 1, line: int | None = None, box: str = ""
+):
+    """The page editor: the page image with its lines and words beside their editable text.
+    ``line`` opens with that line in focus; ``box`` (x0,y0,x1,y1) marks a place on the page (a search hit)."""
     doc = load_document(s, doc_id)
     if doc is None:
         raise HTTPException(404, f"no document {doc_id}")
     pages = doc.pages
     current = pages[min(max(page_no, 1), len(pages)) - 1] if pages else None
-    left = lines_left(s, doc_id)
-    return web.page(request, "document.html", ident, doc=doc, page=current, n_pages=len(pages), low=LOW_CONFIDENCE, left=left)
+    mark = [int(v) for v in box.split(",")] if re.fullmatch(r"\d+,\d+,\d+,\d+", box) else None
+    return web.page(
+        request,
+        "document.html",
+        ident,
+        doc=doc,
+        page=current,
+        n_pages=len(pages),
+        low=LOW_CONFIDENCE,
+        left=lines_left(s, doc_id),
+        focus_line=line,
+        mark=mark,
+        preview=min(PREVIEW_WIDTH, current.width) if current else 0,
+        activity=activity(s, doc_id, 50),
+    )
 
 
 def _page_bytes(web: Web, s: Session, page_id: int) -> bytes:
@@ -83,8 +104,19 @@ def _page_bytes(web: Web, s: Session, page_id: int) -> bytes:
 
 
 @router.get("/pages/{page_id}/image")
-def page_image(ident: Me, web: WebDep, s: Db, page_id: int):
-    return Response(_page_bytes(web, s, page_id), media_type="image/png", headers=NO_STORE)
+def page_image(ident: Me, web: WebDep, s: Db, page_id: int, width: int | None = None):
+    """The stored page image; with ``width``, a preview scaled down to that width (JPEG), which
+    is what the page editor loads: a 300 dpi scan is 20 to 30 MB of pixels, its preview under 1 MB."""
+    data = _page_bytes(web, s, page_id)
+    if width is None:
+        return Response(data, media_type="image/png", headers=NO_STORE)
+    if not 64 <= width <= 8192:
+        raise HTTPException(400, "width: 64 to 8192")
+    img = cv2.imdecode(np.frombuffer(data, np.uint8), cv2.IMREAD_UNCHANGED)
+    if img.shape[1] > width:
+        img = cv2.resize(img, (width, max(1, round(img.shape[0] * width / img.shape[1]))), interpolation=cv2.INTER_AREA)
+    _ok, buf = cv2.imencode(".jpg", img, [cv2.IMWRITE_JPEG_QUALITY, 85])
+    return Response(buf.tobytes(), media_type="image/jpeg", headers=NO_STORE)
 
 
 @router.get("/lines/{line_id}/image")

@@ -39,7 +39,22 @@ def api_review(ident: Me, s: Db, document: int | None = None, limit: int = 20):
     return {"left": lines_left(s, document), "lines": [i.to_json() for i in review_queue(s, document, limit)]}
 
 
-def _stale(exc: StaleLine) -> JSONResponse:
+def line_json(line: Line) -> dict:
+    """A line as the review pages show it: text, version, who reviewed it, box, words with confidences and boxes."""
+    return {
+        "id": line.id,
+        "index": line.index,
+        "text": line.text,
+        "version": line.version,
+        "reviewed_by": line.reviewed_by if line.reviewed_at else None,
+        "box": [line.x0, line.y0, line.x1, line.y1],
+        "words": [
+            {"text": w.best_text, "confidence": round(w.confidence, 4), "box": [w.x0, w.y0, w.x1, w.y1]} for w in line.words
+        ],
+    }
+
+
+def stale_response(exc: StaleLine) -> JSONResponse:
     """409: someone saved the line since; theirs stays, and is shown."""
     now = exc.line
     line = {
@@ -56,17 +71,11 @@ def _save(s: Session, line_id: int, ident: Identity, text: str | None, version: 
     try:
         line = review_line(s, line_id, ident.name, text, version)
     except StaleLine as exc:
-        return _stale(exc)
+        return stale_response(exc)
     except ReviewError as exc:
         raise HTTPException(404 if "no line" in str(exc) else 400, str(exc)) from None
     s.commit()
-    return {
-        "id": line.id,
-        "text": line.text,
-        "version": line.version,
-        "reviewed_by": line.reviewed_by,
-        "words": [{"text": w.best_text, "box": [w.x0, w.y0, w.x1, w.y1]} for w in line.words],
-    }
+    return line_json(line)
 
 
 @router.put("/api/lines/{line_id}")

@@ -1,7 +1,7 @@
 // The review queue: the least sure lines first, each as its image above its text.
 // Enter saves and opens the next line, Up/Down move (Down on the last line fetches more),
 // F2 accepts a line as read (a line typed into is saved as typed),
-// Esc undoes the edit of the current line. Saves go through the JSON API and name
+// Esc undoes the edit of the current line, Alt+K opens the special-character keys. Saves go through the JSON API and name
 // the version of the line they edited: a line someone saved meanwhile is not
 // overwritten; their text is shown, and ours stays in the box. A save that fails
 // says so under its line, and the typed text stays.
@@ -15,22 +15,7 @@
   const seen = new Set();
   let remaining = 0;
 
-  function api(method, url, body) {
-    const opts = { method, headers: { "X-CSRF-Token": window.HTR_CSRF, Accept: "application/json" } };
-    if (body !== undefined) {
-      opts.headers["Content-Type"] = "application/json";
-      opts.body = JSON.stringify(body);
-    }
-    return fetch(url, opts).then((r) => {
-      if (r.ok) return r.json();
-      return r.json().catch(() => ({})).then((data) => {
-        const err = new Error(typeof data.detail === "string" ? data.detail : r.status + " " + r.statusText);
-        err.status = r.status;
-        err.data = data;
-        throw err;
-      });
-    });
-  }
+  const api = window.HTR_API;
 
   function tell(li, text) {
     const note = li.querySelector(".note");
@@ -159,6 +144,7 @@
     else if (e.key === "Escape") { e.preventDefault(); input.value = li.dataset.original; tell(li, ""); }
     else if (e.key === "ArrowDown") { e.preventDefault(); move(li, 1); }
     else if (e.key === "ArrowUp") { e.preventDefault(); move(li, -1); }
+    else if (e.altKey && (e.key === "k" || e.key === "K")) { e.preventDefault(); window.HTR_CHARS.open(); }
   }
 
   load(true);

@@ -1,0 +1,289 @@
+// The page editor: the page image with its line and word boxes beside the lines' text.
+// The line in focus is outlined on the image and scrolled into view there; a click on a line
+// of the image opens its text. Enter saves and opens the next line, Up/Down move, F2 accepts,
+// Esc drops the edit, Ctrl+Z (with no edit in progress) undoes the line's last save, Alt+H
+// opens its history (Enter on a version brings it back), Alt+K the special characters,
+// Alt+M merges the line with the next, Alt+S splits it at the caret, Alt+Delete deletes it.
+// Alt+plus / Alt+minus / Alt+0 zoom the image, Ctrl+wheel too. Every change names the version
+// of the line it was made from: a line someone saved meanwhile is not overwritten.
+(function () {
+  "use strict";
+  const editor = document.getElementById("editor");
+  if (!editor) return;
+  const api = window.HTR_API;
+  const doc = editor.dataset.document;
+  const pageNo = editor.dataset.page;
+  const low = parseFloat(editor.dataset.low);
+  const list = document.getElementById("lines");
+  const view = document.getElementById("view");
+  const svg = document.getElementById("page-svg");
+  const versions = document.getElementById("versions");
+  const historyOf = document.getElementById("history-of");
+  const left = document.getElementById("left");
+  const NS = "http://www.w3.org/2000/svg";
+  let current = null; // the <li> of the line in focus
+  let zoom = 1;
+
+  const items = () => Array.from(list.children);
+  const inputOf = (li) => li.querySelector("input");
+  const band = (c) => (c < low ? "low" : c < 0.8 ? "mid" : "high");
+
+  function tell(li, text) {
+    const note = li.querySelector(".note");
+    note.textContent = text;
+    note.hidden = !text;
+  }
+
+  function failure(err) {
+    if (err.status === 409 && err.data && err.data.line) {
+      const now = err.data.line;
+      return "Not saved: " + (now.reviewed_by || "someone") + " changed this line meanwhile; it now reads \u201c" + now.text +
+        "\u201d. Your text is still in the box: Enter saves it over theirs, Esc takes theirs.";
+    }
+    if (err.status === 401) return "Not saved: your login has ended; log in again in another tab, then try again.";
+    if (err.status === undefined) return "Not saved: the server cannot be reached. Your text is still in the box: try again.";
+    return "Not done: " + err.message + ".";
+  }
+
+  function showOnImage(li) {
+    svg.querySelectorAll(".line-shape.current").forEach((g) => g.classList.remove("current"));
+    const g = svg.querySelector('.line-shape[data-line="' + li.dataset.id + '"]');
+    if (!g) return;
+    g.classList.add("current");
+    const r = g.querySelector(".line-box").getBoundingClientRect();
+    const v = view.getBoundingClientRect();
+    if (r.top < v.top || r.bottom > v.bottom) view.scrollTop += r.top - v.top - v.height / 3;
+    if (r.left < v.left || r.right > v.right) view.scrollLeft += r.left - v.left - 20;
+  }
+
+  function focusLine(li) {
+    if (!li) return;
+    const input = inputOf(li);
+    if (document.activeElement !== input) input.focus();
+  }
+
+  function onFocus(li) {
+    if (current === li) return;
+    if (current) current.classList.remove("current");
+    current = li;
+    li.classList.add("current");
+    showOnImage(li);
+    loadHistory(li);
+  }
+
+  // What the server says the line is now: its text, version, review, words (text and image).
+  function applyLine(li, line) {
+    const input = inputOf(li);
+    const wasReviewed = li.classList.contains("reviewed");
+    input.value = line.text;
+    input.dataset.original = line.text;
+    li.dataset.version = line.version;
+    li.classList.toggle("reviewed", !!line.reviewed_by);
+    li.classList.remove("failed", "stale");
+    if (left && wasReviewed !== !!line.reviewed_by) {
+      left.textContent = Math.max(0, parseInt(left.textContent, 10) + (line.reviewed_by ? -1 : 1));
+    }
+    const marks = li.querySelector(".marks");
+    marks.textContent = "";
+    line.words.forEach((w) => {
+      const s = document.createElement("span");
+      s.textContent = w.text;
+      if (band(w.confidence) !== "high") s.className = band(w.confidence);
+      s.title = w.confidence.toFixed(2);
+      marks.append(s, " ");
+    });
+    const g = svg.querySelector('.line-shape[data-line="' + line.id + '"]');
+    if (g) {
+      g.querySelectorAll(".word-box").forEach((r) => r.remove());
+      line.words.forEach((w) => {
+        const r = document.createElementNS(NS, "rect");
+        r.setAttribute("class", "word-box " + band(w.confidence));
+        const [x0, y0, x1, y1] = w.box;
+        r.setAttribute("x", x0); r.setAttribute("y", y0);
+        r.setAttribute("width", x1 - x0); r.setAttribute("height", y1 - y0);
+        const t = document.createElementNS(NS, "title");
+        t.textContent = w.text + " (" + w.confidence.toFixed(2) + ")";
+        r.appendChild(t);
+        g.appendChild(r);
+      });
+    }
+    tell(li, "");
+  }
+
+  function refused(li, err) {
+    li.classList.add("failed");
+    if (err.status === 409 && err.data && err.data.line) {
+      li.classList.add("stale");
+      inputOf(li).dataset.original = err.data.line.text;
+      li.dataset.version = err.data.line.version;
+    }
+    tell(li, failure(err));
+    focusLine(li);
+  }
+
+  function save(li, accept) {
+    const input = inputOf(li);
+    const version = parseInt(li.dataset.version, 10);
+    const req = accept
+      ? api("POST", "/api/lines/" + li.dataset.id + "/accept", { version })
+      : api("PUT", "/api/lines/" + li.dataset.id, { text: input.value, version });
+    li.classList.add("saving");
+    return req.then((line) => {
+      li.classList.remove("saving");
+      applyLine(li, line);
+      li.classList.add("saved");
+      loadHistory(li, true);
+      focusLine(li.nextElementSibling || li);
+    }).catch((err) => { li.classList.remove("saving"); refused(li, err); });
+  }
+
+  function change(li, path, body) {
+    return api("POST", "/api/lines/" + li.dataset.id + path, body);
+  }
+
+  function undo(li) {
+    change(li, "/undo", { version: parseInt(li.dataset.version, 10) })
+      .then((line) => { applyLine(li, line); loadHistory(li, true); focusLine(li); })
+      .catch((err) => refused(li, err));
+  }
+
+  function revert(li, editId) {
+    change(li, "/revert", { edit_id: editId, version: parseInt(li.dataset.version, 10) })
+      .then((line) => { applyLine(li, line); loadHistory(li, true); focusLine(li); })
+      .catch((err) => refused(li, err));
+  }
+
+  // Merges, splits and deletions change the page's lines: the page is drawn again from the server.
+  function reopen(lineId) {
+    location.assign("/documents/" + doc + "?page_no=" + pageNo + (lineId ? "&line=" + lineId : ""));
+  }
+
+  function merge(li) {
+    const next = li.nextElementSibling;
+    if (!next) { tell(li, "This is the last line of the page: there is no next line to merge it with."); return; }
+    change(li, "/merge", { version: parseInt(li.dataset.version, 10), next_version: parseInt(next.dataset.version, 10) })
+      .then((line) => reopen(line.id))
+      .catch((err) => refused(li, err));
+  }
+
+  function split(li) {
+    const input = inputOf(li);
+    change(li, "/split", { at: input.selectionStart, version: parseInt(li.dataset.version, 10) })
+      .then((parts) => reopen(parts[1].id))
+      .catch((err) => refused(li, err));
+  }
+
+  function remove(li) {
+    if (!window.confirm("Delete line \u201c" + inputOf(li).value + "\u201d? It leaves the transcript (the activity list keeps it).")) return;
+    const next = li.nextElementSibling || li.previousElementSibling;
+    change(li, "/delete", { version: parseInt(li.dataset.version, 10) })
+      .then(() => reopen(next ? next.dataset.id : null))
+      .catch((err) => refused(li, err));
+  }
+
+  function loadHistory(li, force) {
+    if (!force && versions.dataset.line === li.dataset.id) return;
+    versions.dataset.line = li.dataset.id;
+    historyOf.textContent = "of line " + (items().indexOf(li) + 1);
+    api("GET", "/api/lines/" + li.dataset.id + "/history").then((data) => {
+      if (versions.dataset.line !== li.dataset.id) return;
+      versions.textContent = "";
+      const rows = data.history;
+      const entry = (label, text, editId, undone) => {
+        const item = document.createElement("li");
+        if (undone) item.className = "undone";
+        const what = document.createElement("span");
+        what.textContent = label + ": \u201c" + text + "\u201d";
+        const b = document.createElement("button");
+        b.type = "button";
+        b.textContent = "Restore";
+        b.setAttribute("aria-label", "restore \u201c" + text + "\u201d");
+        b.addEventListener("click", () => revert(li, editId));
+        b.addEventListener("keydown", (e) => { if (e.key === "Escape") { e.preventDefault(); focusLine(li); } });
+        item.append(what, " ", b);
+        versions.appendChild(item);
+      };
+      if (!rows.length) {
+        const item = document.createElement("li");
+        item.textContent = "As read by the model; nobody has saved it yet.";
+        versions.appendChild(item);
+        return;
+      }
+      const first = rows[0].action === "split" || rows[0].action === "merge" ? "before the " + rows[0].action : "as read";
+      entry(first, rows[0].old_text, null, false);
+      rows.forEach((h) => {
+        const when = (h.at || "").slice(0, 16).replace("T", " ");
+        entry(h.action + " by " + h.user + ", " + when + (h.undone ? " (undone)" : ""), h.new_text, h.id, h.undone);
+      });
+    }).catch(() => { versions.textContent = ""; });
+  }
+
+  function setZoom(z) {
+    zoom = Math.min(8, Math.max(0.25, z));
+    svg.style.width = Math.round(zoom * 100) + "%";
+    document.getElementById("zoom-level").textContent = Math.round(zoom * 100) + "%";
+    if (current) showOnImage(current);
+  }
+
+  function keys(e, li) {
+    const input = inputOf(li);
+    const key = e.key.length === 1 ? e.key.toLowerCase() : e.key;
+    if (e.altKey && !e.ctrlKey) {
+      const acts = {
+        k: () => window.HTR_CHARS.open(),
+        h: () => { const b = versions.querySelector("button"); if (b) b.focus(); },
+        m: () => merge(li),
+        s: () => split(li),
+        Delete: () => remove(li),
+        "=": () => setZoom(zoom * 1.25),
+        "+": () => setZoom(zoom * 1.25),
+        "-": () => setZoom(zoom / 1.25),
+        0: () => setZoom(1),
+      };
+      if (acts[key]) { e.preventDefault(); acts[key](); }
+      return;
+    }
+    if (e.key === "Enter") { e.preventDefault(); save(li, false); }
+    else if (e.key === "F2") { e.preventDefault(); save(li, input.value === input.dataset.original); }
+    else if (e.key === "Escape") { e.preventDefault(); input.value = input.dataset.original; tell(li, ""); }
+    else if (e.key === "ArrowDown") { e.preventDefault(); focusLine(li.nextElementSibling); }
+    else if (e.key === "ArrowUp") { e.preventDefault(); focusLine(li.previousElementSibling); }
+    else if (e.ctrlKey && key === "z" && input.value === input.dataset.original) { e.preventDefault(); undo(li); }
+  }
+
+  items().forEach((li) => {
+    const input = inputOf(li);
+    input.addEventListener("focus", () => onFocus(li));
+    input.addEventListener("keydown", (e) => keys(e, li));
+  });
+  svg.addEventListener("click", (e) => {
+    const g = e.target.closest(".line-shape");
+    if (g) focusLine(document.getElementById("line-" + g.dataset.line));
+  });
+  view.addEventListener("wheel", (e) => {
+    if (!e.ctrlKey) return;
+    e.preventDefault();
+    setZoom(e.deltaY < 0 ? zoom * 1.1 : zoom / 1.1);
+  }, { passive: false });
+  document.querySelector(".zoom").addEventListener("click", (e) => {
+    const b = e.target.closest("button");
+    if (!b) return;
+    setZoom(b.dataset.zoom === "in" ? zoom * 1.25 : b.dataset.zoom === "out" ? zoom / 1.25 : 1);
+  });
+  const tools = document.querySelector(".line-tools");
+  tools.addEventListener("mousedown", (e) => e.preventDefault()); // the line keeps its focus and caret
+  tools.addEventListener("click", (e) => {
+    const b = e.target.closest("button");
+    if (!b || !current) return;
+    ({ undo, merge, split, delete: remove })[b.dataset.act](current);
+  });
+
+  const wanted = editor.dataset.focus && document.getElementById("line-" + editor.dataset.focus);
+  focusLine(wanted || items().find((li) => !li.classList.contains("reviewed")) || items()[0]);
+  const mark = document.getElementById("mark");
+  if (mark) {
+    const r = mark.getBoundingClientRect();
+    const v = view.getBoundingClientRect();
+    view.scrollTop += r.top - v.top - v.height / 3;
+  }
+})();
