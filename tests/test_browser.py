@@ -400,7 +400,20 @@ def test_a_reviewers_day_by_keyboard_only(served_day, browser, tmp_path):
 
     url, doc_id = served_day
     wait = WebDriverWait(browser, 15)
-    _login_to(browser, url, f"/documents/{doc_id}")
+    engine = make_engine(f"sqlite:///{tmp_path / 'htr.sqlite'}")
+    with session_factory(engine)() as s:  # ana, an admin, gives rita the page; ana has it open
+        add_user(s, "ana", "battery staple horse", "admin")
+        token = add_token(s, "ana", "script")
+        s.commit()
+    engine.dispose()
+    ana = {"Authorization": f"Bearer {token}"}
+    assert httpx.post(f"{url}/api/assignments", json={"document_id": doc_id, "user": "rita", "page": 1}, headers=ana).is_success
+    assert httpx.post(f"{url}/api/pages/1/presence", headers=ana).json() == {"others": []}
+    _login_to(browser, url, "/my-work")
+    assert "0 / 24" in browser.find_element(By.CSS_SELECTOR, "main table").text
+    browser.find_element(By.LINK_TEXT, "open page 1").click()
+    wait.until(lambda d: d.find_element(By.ID, "presence").is_displayed())
+    assert browser.find_element(By.ID, "presence").text.startswith("Also on this page: ana (since ")
     cookies = {c["name"]: c["value"] for c in browser.get_cookies()}
 
     def focused_value() -> str | None:
@@ -457,3 +470,5 @@ def test_a_reviewers_day_by_keyboard_only(served_day, browser, tmp_path):
     engine.dispose()
     corrected = [t for i, t in enumerate(final[:20]) if i != 4]
     assert manifest["line_count"] == 19 and sorted(LabelsFolder(tmp_path / "corrections").texts()) == sorted(corrected)
+    mine = httpx.get(f"{url}/api/my-work", cookies=cookies).json()
+    assert (mine["assignments"][0]["lines"], mine["assignments"][0]["reviewed"], mine["left"]) == (22, 19, 3)

@@ -4,6 +4,7 @@ and reading transcripts back (``queries``)."""
 from .engine import database_url, make_engine, session_factory, upgrade
 from .models import (
     ApiToken,
+    Assignment,
     Base,
     Document,
     Field,
@@ -12,6 +13,7 @@ from .models import (
     ModelVersion,
     Page,
     PageEvent,
+    PagePresence,
     Promotion,
     RunState,
     Stage,
@@ -28,6 +30,7 @@ from .models import (
 
 __all__ = [
     "ApiToken",
+    "Assignment",
     "Base",
     "Document",
     "Field",
@@ -36,6 +39,7 @@ __all__ = [
     "ModelVersion",
     "Page",
     "PageEvent",
+    "PagePresence",
     "Promotion",
     "RunState",
     "Stage",

@@ -23,6 +23,7 @@ from sqlalchemy import func, select, update
 from sqlalchemy.orm import Session, selectinload
 
 from .models import Document, Line, LineEdit, Page, PageEvent, Word, WordCandidate, as_utc, utcnow, word_span
+from .work import assigned_to
 
 MAX_LINE_CHARS = 2000
 
@@ -271,25 +272,29 @@ def certain_candidates(words) -> list[WordCandidate]:
     return [c for w in words for c in WordCandidate.of_word(w.index, [(w.best_text, 1.0)], (w.x0, w.y0, w.x1, w.y1))]
 
 
-def _scope(document_id: int | None):
+def _scope(document_id: int | None, mine: str | None = None):
     q = (
         select(Line.id)
         .join(Page, Page.id == Line.page_id)
         .join(Document, Document.id == Page.document_id)
         .where(Line.reviewed_at.is_(None))
     )
+    if mine is not None:
+        q = q.where(assigned_to(mine))
     return q.where(Document.id == document_id) if document_id is not None else q
 
 
-def lines_left(session: Session, document_id: int | None = None) -> int:
-    return session.scalar(select(func.count()).select_from(_scope(document_id).subquery())) or 0
+def lines_left(session: Session, document_id: int | None = None, mine: str | None = None) -> int:
+    """Lines not reviewed yet: everywhere, in one document, or in the work assigned to ``mine``."""
+    return session.scalar(select(func.count()).select_from(_scope(document_id, mine).subquery())) or 0
 
 
 def review_queue(
-    session: Session, document_id: int | None = None, limit: int = 20, after: list[int] | None = None
+    session: Session, document_id: int | None = None, limit: int = 20, after: list[int] | None = None, mine: str | None = None
 ) -> list[QueueItem]:
     """Unreviewed lines, the least sure first (lowest word confidence; a line
-    without words by its own confidence), across documents or in one."""
+    without words by its own confidence), across documents, in one, or in the
+    documents and pages assigned to ``mine``."""
     lowest = func.coalesce(func.min(Word.confidence), Line.confidence).label("lowest")
     q = (
         select(Line, Page.index, Document.id, Document.source, lowest)
@@ -306,6 +311,8 @@ def review_queue(
         q = q.where(Document.id == document_id)
     if after:
         q = q.where(Line.id.not_in(after))
+    if mine is not None:
+        q = q.where(assigned_to(mine))
     items = []
     for line, page_index, doc_id, source, low in session.execute(q).all():
         items.append(

@@ -358,3 +358,28 @@ class Field(BoxColumns, Base):
     reviewed_at: Mapped[datetime | None] = mapped_column(DateTime(timezone=True))
 
     page: Mapped[Page] = relationship(back_populates="fields")
+
+
+class Assignment(Base):
+    """A document (``page_index`` None) or one of its pages given to a reviewer: their "my work"."""
+
+    __tablename__ = "assignments"
+    __table_args__ = (UniqueConstraint("document_id", "page_index", name="uq_assignments_document_page"),)
+
+    id: Mapped[int] = mapped_column(Integer, primary_key=True)
+    document_id: Mapped[int] = mapped_column(ForeignKey("documents.id", ondelete="CASCADE"), index=True)
+    page_index: Mapped[int | None] = mapped_column(Integer)  # 0-based; None: the whole document
+    user_name: Mapped[str] = mapped_column(String(100), index=True)
+    assigned_by: Mapped[str] = mapped_column(String(100))
+    assigned_at: Mapped[datetime] = mapped_column(DateTime(timezone=True), default=utcnow)
+
+
+class PagePresence(Base):
+    """Who has a page open in the page editor (its heartbeat), so two people see each other there."""
+
+    __tablename__ = "page_presence"
+
+    page_id: Mapped[int] = mapped_column(ForeignKey("pages.id", ondelete="CASCADE"), primary_key=True)
+    user_name: Mapped[str] = mapped_column(String(100), primary_key=True)
+    since: Mapped[datetime] = mapped_column(DateTime(timezone=True), default=utcnow)
+    seen_at: Mapped[datetime] = mapped_column(DateTime(timezone=True), default=utcnow)

@@ -17,6 +17,8 @@ from sqlalchemy.orm import Session
 from ...db import Document, Line, Page, Status
 from ...db.corrections import activity, lines_left
 from ...db.queries import load_document
+from ...db.users import list_users
+from ...db.work import assignments, reviewer_progress
 from ...export import FORMATS, serialize
 from ...export.stored import document_model
 from ..deps import Admin, Db, Me, Web, WebDep
@@ -62,7 +64,20 @@ MEDIA_TYPES = {"txt": "text/plain; charset=utf-8", "csv": "text/csv; charset=utf
 
 @router.get("/", response_class=HTMLResponse)
 def documents_page(request: Request, ident: Me, web: WebDep, s: Db):
-    return web.page(request, "documents.html", ident, documents=document_rows(s))
+    """Every document with its progress and who it is assigned to (admins assign here), and each reviewer's progress."""
+    assigned: dict[int, list[dict]] = {}
+    for a in assignments(s):
+        assigned.setdefault(a["document_id"], []).append(a)
+    people = [u.name for u in list_users(s)] if ident.is_admin else []
+    return web.page(
+        request,
+        "documents.html",
+        ident,
+        documents=document_rows(s),
+        assigned=assigned,
+        people=people,
+        reviewers=reviewer_progress(s),
+    )
 
 
 PREVIEW_WIDTH = 1800  # px: the page editor's page image (zoomed past it, the browser scales it up)

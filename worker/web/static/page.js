@@ -4,7 +4,8 @@
 // Esc drops the edit, Ctrl+Z (with no edit in progress) undoes the line's last save, Alt+H
 // opens its history (Enter on a version brings it back), Alt+K the special characters,
 // Alt+M merges the line with the next, Alt+S splits it at the caret, Alt+Delete deletes it.
-// Alt+plus / Alt+minus / Alt+0 zoom the image, Ctrl+wheel too. Every change names the version
+// Alt+plus / Alt+minus / Alt+0 zoom the image, Ctrl+wheel too. Who else has the page open is
+// said above it. Every change names the version
 // of the line it was made from: a line someone saved meanwhile is not overwritten.
 (function () {
   "use strict";
@@ -276,6 +277,22 @@
     const b = e.target.closest("button");
     if (!b || !current) return;
     ({ undo, merge, split, delete: remove })[b.dataset.act](current);
+  });
+
+  // Presence: who else has this page open, said above it; told again every 20 s.
+  const presence = document.getElementById("presence");
+  const presenceUrl = "/api/pages/" + editor.dataset.pageId + "/presence";
+  function beat() {
+    api("POST", presenceUrl).then((data) => {
+      const names = data.others.map((o) => o.user + " (since " + o.since.slice(11, 16) + ")");
+      presence.textContent = names.length ? "Also on this page: " + names.join(", ") + ". Their saves and yours are checked line by line." : "";
+      presence.hidden = !names.length;
+    }).catch(() => {});
+  }
+  beat();
+  setInterval(beat, 20000);
+  window.addEventListener("pagehide", () => {
+    fetch(presenceUrl + "?leaving=true", { method: "POST", keepalive: true, headers: { "X-CSRF-Token": window.HTR_CSRF } });
   });
 
   const wanted = editor.dataset.focus && document.getElementById("line-" + editor.dataset.focus);
