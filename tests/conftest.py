@@ -69,7 +69,8 @@ def site(tmp_path, db_url):
     with sessions() as s:
         add_user(s, "rita", "correct horse", "reviewer")
         s.commit()
-    settings = Settings(database_url=db_url, store_url=f"file://{tmp_path / 'store'}")
+    # Lines changed on the page keep their text (HTR_REVIEW_REREAD=off); test_page_edits reads them with the model.
+    settings = Settings(database_url=db_url, store_url=f"file://{tmp_path / 'store'}", review_reread="off")
     from worker.web.app import create_app
 
     app = create_app(settings)

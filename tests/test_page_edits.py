@@ -92,7 +92,7 @@ def test_merge_split_and_delete_keep_words_order_and_exports(site):
     # Split it again after "brown" (the caret inside "brown" goes to the nearest boundary).
     split = client.post(f"/api/lines/{m['id']}/split", json={"at": 14, "version": m["version"]}, headers=csrf)
     assert split.status_code == 200, split.text
-    left, right = split.json()
+    left, right = split.json()["lines"]
     assert (left["text"], right["text"]) == ("the quick brown", "fax jumps")
     # The two parts' words sit on two rows: one box above the other, each holding its words.
     assert left["box"][3] == right["box"][1] and left["words"][0]["box"][3] <= left["box"][3] <= right["words"][0]["box"][1]
@@ -103,7 +103,7 @@ def test_merge_split_and_delete_keep_words_order_and_exports(site):
     assert edge.status_code == 400 and "both sides" in edge.json()["detail"]
     # Words on one row: side by side, cut between the two words.
     over = _lines(client)[2]
-    side = client.post(f"/api/lines/{over['id']}/split", json={"at": 5, "version": over["version"]}, headers=csrf).json()
+    side = client.post(f"/api/lines/{over['id']}/split", json={"at": 5, "version": over["version"]}, headers=csrf).json()["lines"]
     assert [p["text"] for p in side] == ["over", "the dog"]
     assert (
         side[0]["box"][2] == side[1]["box"][0]
@@ -151,3 +151,55 @@ def test_a_fix_names_versions_and_the_page_lines_need_a_login(site):
     assert [ln["text"] for ln in _lines(client)] == ["the quick brown", "fox jumps", "over the dog"]  # nothing changed
     assert client.post(f"/api/lines/{first['id']}/delete", json={"version": first["version"]}).status_code == 403  # no CSRF
     assert client.post("/api/lines/999999/delete", json={"version": 1}, headers=csrf).status_code == 404
+
+
+def test_a_drawn_line_is_placed_in_reading_order_and_read_by_the_model(site, tmp_path):
+    """With HTR_REVIEW_REREAD on, the web app reads a drawn line, and a merge of two unread
+    lines, with the bundled model from the stored page image, as ``htr`` would read that crop;
+    a line a person typed, and a merge with a line a person read, keep the person's text."""
+    import cv2
+
+    from recognition.predictor import Predictor
+    from worker.pipeline.relines import MARGIN
+    from worker.settings import Settings
+    from worker.web.app import create_app
+
+    _app, sessions, _store, _doc, _ = site
+    db_url = str(sessions.kw["bind"].url.render_as_string(hide_password=False))
+    app = create_app(Settings(database_url=db_url, store_url=f"file://{tmp_path / 'store'}", review_reread="on"))
+    client = TestClient(app, follow_redirects=False)
+    csrf = {"X-CSRF-Token": _login(client)}
+    first, second, third = _lines(client)
+    # Drawn over the second line's ink, between the first and the second in reading order.
+    box = [second["box"][0], second["box"][1] - 4, second["box"][2], second["box"][3] - 4]
+    drawn = client.post("/api/pages/1/lines", json={"box": box}, headers=csrf)
+    assert drawn.status_code == 201, drawn.text
+    line = drawn.json()
+    assert line["reread"] is True and line["reviewed_by"] is None and line["index"] == 1
+    page = cv2.imread(str(tmp_path / "page.png"), cv2.IMREAD_GRAYSCALE)
+    predictor = Predictor.load(backend="onnx")
+
+    def read(b: list[int]):
+        return predictor.predict([page[b[1] - MARGIN : b[3] + MARGIN, b[0] - MARGIN : b[2] + MARGIN]])[0]
+
+    expected = read(box)
+    assert line["text"] == expected.text and len(line["words"]) == len(expected.words)
+    assert [ln["id"] for ln in _lines(client)] == [first["id"], line["id"], second["id"], third["id"]]
+    assert client.get("/api/documents/1/activity").json()["activity"][0]["action"] == "add"
+    # Typed: a person's reading, kept; on the page's last place.
+    typed = client.post("/api/pages/1/lines", json={"box": [40, 372, 900, 430], "text": "p.s. see over"}, headers=csrf).json()
+    assert (typed["text"], typed["reviewed_by"], typed["reread"], typed["index"]) == ("p.s. see over", "rita", False, 4)
+    # Merging the two unread lines reads the merged box as one line; a merge with a read line keeps its text.
+    now = _lines(client)
+    merged = client.post(
+        f"/api/lines/{now[0]['id']}/merge", json={"version": now[0]["version"], "next_version": now[1]["version"]}, headers=csrf
+    ).json()
+    assert merged["reread"] is True and merged["text"] == read(merged["box"]).text and merged["reviewed_by"] is None
+    now = _lines(client)
+    kept = client.post(
+        f"/api/lines/{now[2]['id']}/merge", json={"version": now[2]["version"], "next_version": now[3]["version"]}, headers=csrf
+    ).json()
+    assert kept["reread"] is False and kept["text"] == f"{now[2]['text']} p.s. see over"
+    small = client.post("/api/pages/1/lines", json={"box": [10, 10, 12, 300]}, headers=csrf)
+    assert small.status_code == 400 and "at least 8 pixels" in small.json()["detail"]
+    assert client.post("/api/pages/99/lines", json={"box": [10, 10, 300, 300]}, headers=csrf).status_code == 404

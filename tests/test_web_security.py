@@ -67,7 +67,8 @@ class Site:
         self.sessions = session_factory(self.engine)
         from worker.web.app import create_app
 
-        self.app = create_app(Settings(database_url=self.url, store_url=f"file://{root / 'store'}"))
+        # Lines are not read again by the model here (HTR_REVIEW_REREAD=off): these tests are about who may do what.
+        self.app = create_app(Settings(database_url=self.url, store_url=f"file://{root / 'store'}", review_reread="off"))
 
     def freeze_clock(self) -> None:
         """The login throttle's clock stands still: its waits do not run out during a test."""
@@ -127,6 +128,7 @@ ROUTES = {
     ("POST", "/api/lines/{line_id}/merge"): (R, "/api/lines/{line}/merge", {"version": 1, "next_version": 1}, None, 200),
     ("POST", "/api/lines/{line_id}/split"): (R, "/api/lines/{line}/split", {"at": 3, "version": 1}, None, 200),
     ("POST", "/api/lines/{line_id}/delete"): (R, "/api/lines/{line}/delete", {"version": 1}, None, 200),
+    ("POST", "/api/pages/{page_id}/lines"): (R, "/api/pages/1/lines", {"box": [40, 5, 600, 60], "text": "a"}, None, 201),
     ("GET", "/api/documents/{doc_id}/activity"): (R, "/api/documents/{doc}/activity", None, None, 200),
     ("GET", "/my-work"): (R, "/my-work", None, None, 200),
     ("GET", "/api/my-work"): (R, "/api/my-work", None, None, 200),

@@ -110,6 +110,7 @@ class Settings:
     finetune_schedule: str = "0 3 * * *"  # HTR_FINETUNE_SCHEDULE: cron, or "off"
     finetune_seconds: int = 600  # HTR_FINETUNE_SECONDS: training time of the nightly fine-tune
     review_chars: tuple[str, ...] = REVIEW_CHARS  # HTR_REVIEW_CHARS: the review pages' special-character keys, space-separated
+    review_reread: str = "on"  # HTR_REVIEW_REREAD: on (the web app reads merged, split and drawn lines with the model) or off
     given: frozenset[str] = frozenset()  # the variables that were set (a command's own default yields to them)
 
     @property
@@ -179,4 +180,5 @@ _VARIABLES: dict[str, tuple[str, Callable[[str, str], Any]]] = {
     "HTR_FINETUNE_SCHEDULE": ("finetune_schedule", _text),
     "HTR_FINETUNE_SECONDS": ("finetune_seconds", _whole),
     "HTR_REVIEW_CHARS": ("review_chars", _chars),
+    "HTR_REVIEW_REREAD": ("review_reread", _choice(("on", "off"))),
 }

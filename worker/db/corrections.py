@@ -230,7 +230,7 @@ def undo_last(session: Session, line_id: int, user: str, version: int | None = N
     if last is None:
         raise ReviewError(f"line {line_id} has no save to undo")
     if last.before is None:
-        raise ReviewError(f"the last change to line {line_id} was a {last.action}, which undo does not take back")
+        raise ReviewError(f"the last change to line {line_id} ({last.action}) is not one undo takes back")
     before = snapshot(line)
     _restore(session, line, last.before)
     now = utcnow()
@@ -357,12 +357,12 @@ def _when(at: datetime | None) -> str:
 
 def activity(session: Session, document_id: int, limit: int = 100) -> list[dict]:
     """What people did to a document, newest first: saves, undos and reverts of lines (with the
-    page and line they touched) and the page events of merges, splits and deletions."""
+    page and line they touched) and the page events of merges, splits, deletions and drawn lines."""
     edits = session.execute(
         select(LineEdit, Page.index, Line.index)
         .join(Line, Line.id == LineEdit.line_id)
         .join(Page, Page.id == Line.page_id)
-        .where(Page.document_id == document_id, LineEdit.action.not_in(("merge", "split")))
+        .where(Page.document_id == document_id, LineEdit.action.not_in(("merge", "split", "add")))
         .order_by(LineEdit.id.desc())
         .limit(limit)
     ).all()

@@ -1,6 +1,6 @@
 """Fixes to what segmentation got wrong, made by a person on a page: merge a line with the
 next, split a line in two at a word boundary, delete a false line (a border or a ruled line
-read as text). Each names the versions of the lines it changes (a line saved since is not
+read as text), add a line it missed (a drawn box). Each names the versions of the lines it changes (a line saved since is not
 touched: :class:`~.corrections.StaleLine`), keeps the words with their boxes and confidences,
 and is recorded as a :class:`PageEvent` (and as a ``merge`` / ``split`` edit in the history
 of a line that stays). A line that comes out of a fix counts as reviewed only where every
@@ -10,10 +10,10 @@ The caller commits.
 
 from __future__ import annotations
 
-from sqlalchemy import select, update
+from sqlalchemy import func, select, update
 from sqlalchemy.orm import Session
 
-from .corrections import ReviewError, claim_line
+from .corrections import ReviewError, certain_candidates, claim_line, clean_text, realign
 from .models import Document, Line, LineEdit, Page, PageEvent, Word, WordCandidate, utcnow
 
 
@@ -59,10 +59,11 @@ def _box(line: Line) -> list[int]:
     return [line.x0, line.y0, line.x1, line.y1]
 
 
-def merge_next(session: Session, line_id: int, user: str, version: int | None, next_version: int | None) -> Line:
+def merge_next(session: Session, line_id: int, user: str, version: int | None, next_version: int | None) -> tuple[int, bool]:
     """Join the line and the one after it in reading order into one line: the box that holds
     both, the words of the first then the second, their texts joined by a space; the history
-    of both lines."""
+    of both lines. Returns the line's id, and whether neither line had been read by a person
+    (then the merged line may be read again as a whole)."""
     line = claim_line(session, line_id, version)
     nxt_id = session.scalar(select(Line.id).where(Line.page_id == line.page_id, Line.index == line.index + 1))
     if nxt_id is None:
@@ -95,6 +96,7 @@ def merge_next(session: Session, line_id: int, user: str, version: int | None, n
         for c in nxt.candidates
     ]
     both_reviewed = line.reviewed_at is not None and nxt.reviewed_at is not None
+    unread = line.reviewed_at is None and nxt.reviewed_at is None
     line.x0, line.y0 = min(line.x0, nxt.x0), min(line.y0, nxt.y0)
     line.x1, line.y1 = max(line.x1, nxt.x1), max(line.y1, nxt.y1)
     line.text = " ".join(t for t in (line.text, nxt.text) if t)
@@ -115,7 +117,7 @@ def merge_next(session: Session, line_id: int, user: str, version: int | None, n
     _edit(session, line, user, "merge", old_text)
     _event(session, line, user, "merge", {**detail, "result": line.text})
     _shift(session, line.page_id, removed_index, -1)
-    return _reload(session, line.id)
+    return line.id, unread
 
 
 def _split_point(line: Line, at: int) -> int:
@@ -231,4 +233,37 @@ def _reload(session: Session, line_id: int) -> Line:
     line = session.get(Line, line_id, populate_existing=True)
     if line is None:
         raise ReviewError(f"no line {line_id}")
+    return line
+
+
+def add_line(session: Session, page_id: int, user: str, box: tuple[int, int, int, int], text: str = "") -> Line:
+    """A line segmentation missed, drawn by a person: placed in reading order by its height on
+    the page (its middle below the middle of the lines before it). With ``text`` it is a
+    person's reading (reviewed, words spread over the box); without, it waits to be read."""
+    page = session.get(Page, page_id)
+    if page is None:
+        raise ReviewError(f"no page {page_id}")
+    x0, y0, x1, y1 = (int(v) for v in box)
+    x0, x1 = max(0, min(x0, x1)), min(page.width, max(x0, x1))
+    y0, y1 = max(0, min(y0, y1)), min(page.height, max(y0, y1))
+    if x1 - x0 < 8 or y1 - y0 < 8:
+        raise ReviewError("a line's box must be at least 8 pixels wide and high, on the page")
+    middle = (y0 + y1) / 2
+    before = session.scalar(select(func.count()).where(Line.page_id == page_id, (Line.y0 + Line.y1) / 2.0 < middle)) or 0
+    _shift(session, page_id, before - 1, +1)
+    text = clean_text(text)
+    line = Line(page_id=page_id, index=before, x0=x0, y0=y0, x1=x1, y1=y1, text="", confidence=0.0)
+    session.add(line)
+    session.flush()
+    if text:
+        words = realign(line, text)
+        line.words.extend(words)
+        line.candidates.extend(certain_candidates(words))
+        line.text, line.confidence = text, 1.0
+        line.reviewed_at, line.reviewed_by = utcnow(), user
+    _edit(session, line, user, "add", "")
+    _event(
+        session, line, user, "add", {"line": line.id, "index": line.index, "text": "", "result": text, "box": [x0, y0, x1, y1]}
+    )
+    session.flush()
     return line

@@ -5,9 +5,10 @@ and per reviewer. The caller commits."""
 
 from __future__ import annotations
 
-from datetime import timedelta
+from datetime import datetime, timedelta
 
 from sqlalchemy import ColumnElement, and_, delete, exists, func, or_, select
+from sqlalchemy.exc import IntegrityError
 from sqlalchemy.orm import Session
 
 from .models import Assignment, Document, Line, LineEdit, Page, PagePresence, User, as_utc, utcnow
@@ -118,14 +119,14 @@ def here(session: Session, page_id: int, user: str) -> list[dict]:
     if session.get(Page, page_id) is None:
         raise WorkError(f"no page {page_id}")
     now = utcnow()
-    row = session.get(PagePresence, (page_id, user))
-    if row is None or as_utc(row.seen_at) < now - timedelta(seconds=PRESENCE_SECONDS):  # type: ignore[operator]
-        if row is None:
-            row = PagePresence(page_id=page_id, user_name=user)
-            session.add(row)
-        row.since = now
-    row.seen_at = now
-    session.flush()
+    for attempt in range(2):  # two beats of one person at once (a page left and opened again): one inserts
+        try:
+            with session.begin_nested():
+                _mark(session, page_id, user, now)
+            break
+        except IntegrityError:
+            if attempt:
+                raise
     others = session.scalars(
         select(PagePresence)
         .where(
@@ -136,6 +137,17 @@ def here(session: Session, page_id: int, user: str) -> list[dict]:
         .order_by(PagePresence.since)
     )
     return [{"user": p.user_name, "since": as_utc(p.since).isoformat()} for p in others]  # type: ignore[union-attr]
+
+
+def _mark(session: Session, page_id: int, user: str, now: datetime) -> None:
+    row = session.get(PagePresence, (page_id, user), populate_existing=True)
+    if row is None or as_utc(row.seen_at) < now - timedelta(seconds=PRESENCE_SECONDS):  # type: ignore[operator]
+        if row is None:
+            row = PagePresence(page_id=page_id, user_name=user)
+            session.add(row)
+        row.since = now
+    row.seen_at = now
+    session.flush()
 
 
 def leave(session: Session, page_id: int, user: str) -> None:

@@ -32,6 +32,7 @@ from starlette.types import ASGIApp
 from ..db import make_engine, session_factory, upgrade
 from ..db.engine import largest_id
 from ..io.store import open_store
+from ..registry import CACHE, ModelSource
 from ..settings import Settings
 from . import errors
 from .deps import NeedLogin, Web
@@ -62,14 +63,18 @@ def create_app(settings: Settings | None = None) -> FastAPI:
     engine = make_engine(settings.database_url)
     app = ReviewApp(title="htr review", docs_url=None, redoc_url=None, openapi_url=None)
     app.mount("/static", StaticFiles(directory=str(HERE / "static")), name="static")
+    sessions, store = session_factory(engine), open_store(settings.store_url)
     app.state.web = Web(
-        sessions=session_factory(engine),
-        store=open_store(settings.store_url),
+        sessions=sessions,
+        store=store,
         templates=Jinja2Templates(directory=str(HERE / "templates")),
         max_id=largest_id(engine.dialect.name),
         throttle=LoginThrottle(),
         hashing=anyio.CapacityLimiter(LOGIN_HASHES),
         review_chars=settings.review_chars,
+        models=ModelSource(sessions, store, settings.model, "greedy", CACHE, backend=settings.backend)
+        if settings.review_reread == "on"
+        else None,
     )
     app.state.login_throttle = app.state.web.throttle
     app.state.login_limiter = app.state.web.hashing

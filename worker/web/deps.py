@@ -22,6 +22,7 @@ from starlette.concurrency import run_in_threadpool
 
 from ..db.users import Identity, session_identity, token_identity
 from ..io.store import LocalStore, S3Store
+from ..registry import ModelSource
 from .throttle import LoginThrottle
 
 SESSION_COOKIE = "htr_session"
@@ -39,6 +40,14 @@ class Web:
     throttle: LoginThrottle
     hashing: anyio.CapacityLimiter  # password checks at once
     review_chars: tuple[str, ...] = ()  # the special-character keys of the review pages
+    models: ModelSource | None = None  # the model the page editor reads changed lines with (loaded on first use)
+
+    def read_lines(self, crops: list) -> list:
+        """Line crops read by the live model (or ``HTR_MODEL``); the page editor's merges, splits and drawn lines."""
+        if self.models is None:
+            raise RuntimeError("no model to read lines with")
+        predictor, _bundle = self.models.current()
+        return predictor.predict(crops)
 
     def page(self, request: Request, name: str, ident: Identity | None, status: int = 200, **ctx) -> HTMLResponse:
         """A template rendered (CPU work: call it from a plain ``def`` route or a worker thread)."""

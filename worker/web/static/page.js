@@ -3,7 +3,9 @@
 // of the image opens its text. Enter saves and opens the next line, Up/Down move, F2 accepts,
 // Esc drops the edit, Ctrl+Z (with no edit in progress) undoes the line's last save, Alt+H
 // opens its history (Enter on a version brings it back), Alt+K the special characters,
-// Alt+M merges the line with the next, Alt+S splits it at the caret, Alt+Delete deletes it.
+// Alt+M merges the line with the next, Alt+S splits it at the caret, Alt+Delete deletes it,
+// Alt+N draws a missing line (drag a box on the image). Lines no person has read yet are read
+// again by the model after a merge, a split or a drawing.
 // Alt+plus / Alt+minus / Alt+0 zoom the image, Ctrl+wheel too. Who else has the page open is
 // said above it. Every change names the version
 // of the line it was made from: a line someone saved meanwhile is not overwritten.
@@ -170,7 +172,7 @@
   function split(li) {
     const input = inputOf(li);
     change(li, "/split", { at: input.selectionStart, version: parseInt(li.dataset.version, 10) })
-      .then((parts) => reopen(parts[1].id))
+      .then((data) => reopen(data.lines[1].id))
       .catch((err) => refused(li, err));
   }
 
@@ -181,6 +183,52 @@
       .then(() => reopen(next ? next.dataset.id : null))
       .catch((err) => refused(li, err));
   }
+
+  // Drawing a missing line: Alt+N (or the button), then drag a box on the image; Esc stops.
+  let drawing = null; // {start: [x, y], rect} while the mouse is down; {} while waiting for it
+  function pagePoint(e) {
+    const pt = svg.createSVGPoint();
+    pt.x = e.clientX;
+    pt.y = e.clientY;
+    const p = pt.matrixTransform(svg.getScreenCTM().inverse());
+    return [Math.round(p.x), Math.round(p.y)];
+  }
+  function draw(on) {
+    drawing = on ? {} : null;
+    view.classList.toggle("drawing", on);
+    const b = document.querySelector('.line-tools [data-act="draw"]');
+    b.setAttribute("aria-pressed", on ? "true" : "false");
+    if (on && current) tell(current, "Drag a box around the missing line on the page image (Esc: stop).");
+    else if (current) tell(current, "");
+  }
+  function boxOf(a, b) {
+    return [Math.min(a[0], b[0]), Math.min(a[1], b[1]), Math.max(a[0], b[0]), Math.max(a[1], b[1])];
+  }
+  svg.addEventListener("mousedown", (e) => {
+    if (!drawing) return;
+    e.preventDefault();
+    const start = pagePoint(e);
+    const rect = document.createElementNS(NS, "rect");
+    rect.setAttribute("class", "drawn");
+    svg.appendChild(rect);
+    drawing = { start, rect };
+  });
+  svg.addEventListener("mousemove", (e) => {
+    if (!drawing || !drawing.rect) return;
+    const [x0, y0, x1, y1] = boxOf(drawing.start, pagePoint(e));
+    drawing.rect.setAttribute("x", x0); drawing.rect.setAttribute("y", y0);
+    drawing.rect.setAttribute("width", x1 - x0); drawing.rect.setAttribute("height", y1 - y0);
+  });
+  svg.addEventListener("mouseup", (e) => {
+    if (!drawing || !drawing.rect) return;
+    const box = boxOf(drawing.start, pagePoint(e));
+    drawing.rect.remove();
+    draw(false);
+    api("POST", "/api/pages/" + editor.dataset.pageId + "/lines", { box })
+      .then((line) => reopen(line.id))
+      .catch((err) => { if (current) refused(current, err); });
+  });
+  document.addEventListener("keydown", (e) => { if (drawing && e.key === "Escape") { e.preventDefault(); draw(false); } });
 
   function loadHistory(li, force) {
     if (!force && versions.dataset.line === li.dataset.id) return;
@@ -234,6 +282,7 @@
         k: () => window.HTR_CHARS.open(),
         h: () => { const b = versions.querySelector("button"); if (b) b.focus(); },
         m: () => merge(li),
+        n: () => draw(!drawing),
         s: () => split(li),
         Delete: () => remove(li),
         "=": () => setZoom(zoom * 1.25),
@@ -258,6 +307,7 @@
     input.addEventListener("keydown", (e) => keys(e, li));
   });
   svg.addEventListener("click", (e) => {
+    if (drawing || view.classList.contains("drawing")) return;
     const g = e.target.closest(".line-shape");
     if (g) focusLine(document.getElementById("line-" + g.dataset.line));
   });
@@ -275,7 +325,8 @@
   tools.addEventListener("mousedown", (e) => e.preventDefault()); // the line keeps its focus and caret
   tools.addEventListener("click", (e) => {
     const b = e.target.closest("button");
-    if (!b || !current) return;
+    if (!b || (!current && b.dataset.act !== "draw")) return;
+    if (b.dataset.act === "draw") { draw(!drawing); return; }
     ({ undo, merge, split, delete: remove })[b.dataset.act](current);
   });
 
