@@ -121,17 +121,41 @@ def _page_bytes(web: Web, s: Session, page_id: int) -> bytes:
 @router.get("/pages/{page_id}/image")
 def page_image(ident: Me, web: WebDep, s: Db, page_id: int, width: int | None = None):
     """The stored page image; with ``width``, a preview scaled down to that width (JPEG), which
-    is what the page editor loads: a 300 dpi scan is 20 to 30 MB of pixels, its preview under 1 MB."""
-    data = _page_bytes(web, s, page_id)
+    is what the page editor loads: a 300 dpi scan is 20 to 30 MB of pixels, its preview under 1 MB.
+    Previews are kept in memory (the first :data:`PREVIEWS` made, then the newest)."""
     if width is None:
-        return Response(data, media_type="image/png", headers=NO_STORE)
+        return Response(_page_bytes(web, s, page_id), media_type="image/png", headers=NO_STORE)
     if not 64 <= width <= 8192:
         raise HTTPException(400, "width: 64 to 8192")
+    p = s.get(Page, page_id)
+    if p is None or not p.image_key:
+        raise HTTPException(404, "no image for this page")
+    return Response(_preview(web, p.image_key, width), media_type="image/jpeg", headers=NO_STORE)
+
+
+PREVIEWS = 64  # page previews kept in memory (about 0.3 to 1 MB each)
+
+
+def _scaled(data: bytes, width: int) -> bytes:
     img = cv2.imdecode(np.frombuffer(data, np.uint8), cv2.IMREAD_UNCHANGED)
     if img.shape[1] > width:
         img = cv2.resize(img, (width, max(1, round(img.shape[0] * width / img.shape[1]))), interpolation=cv2.INTER_AREA)
     _ok, buf = cv2.imencode(".jpg", img, [cv2.IMWRITE_JPEG_QUALITY, 85])
-    return Response(buf.tobytes(), media_type="image/jpeg", headers=NO_STORE)
+    return buf.tobytes()
+
+
+_preview_cache: dict[tuple[str, int], bytes] = {}
+
+
+def _preview(web: Web, key: str, width: int) -> bytes:
+    """The preview of the stored image ``key`` (a stored page image never changes under its key)."""
+    hit = _preview_cache.get((key, width))
+    if hit is None:
+        hit = _scaled(web.store.get_bytes(key), width)
+        if len(_preview_cache) >= PREVIEWS:
+            _preview_cache.pop(next(iter(_preview_cache)))
+        _preview_cache[(key, width)] = hit
+    return hit
 
 
 @router.get("/lines/{line_id}/image")
