@@ -7,8 +7,7 @@ from __future__ import annotations
 
 from datetime import datetime, timedelta
 
-from sqlalchemy import ColumnElement, and_, delete, exists, func, or_, select
-from sqlalchemy.exc import IntegrityError
+from sqlalchemy import ColumnElement, and_, case, delete, exists, func, insert, or_, select, update
 from sqlalchemy.orm import Session
 
 from .models import Assignment, Document, Line, LineEdit, Page, PagePresence, User, as_utc, utcnow
@@ -115,18 +114,12 @@ def reviewer_progress(session: Session) -> list[dict]:
 
 def here(session: Session, page_id: int, user: str) -> list[dict]:
     """Note that ``user`` has the page open now; the others who have it open (seen in the last
-    :data:`PRESENCE_SECONDS`), with since when."""
+    :data:`PRESENCE_SECONDS`), with since when. Two beats of one person at once (a page left and
+    opened again) may both insert: one raises IntegrityError, and the caller tries again."""
     if session.get(Page, page_id) is None:
         raise WorkError(f"no page {page_id}")
     now = utcnow()
-    for attempt in range(2):  # two beats of one person at once (a page left and opened again): one inserts
-        try:
-            with session.begin_nested():
-                _mark(session, page_id, user, now)
-            break
-        except IntegrityError:
-            if attempt:
-                raise
+    _mark(session, page_id, user, now)
     others = session.scalars(
         select(PagePresence)
         .where(
@@ -140,14 +133,16 @@ def here(session: Session, page_id: int, user: str) -> list[dict]:
 
 
 def _mark(session: Session, page_id: int, user: str, now: datetime) -> None:
-    row = session.get(PagePresence, (page_id, user), populate_existing=True)
-    if row is None or as_utc(row.seen_at) < now - timedelta(seconds=PRESENCE_SECONDS):  # type: ignore[operator]
-        if row is None:
-            row = PagePresence(page_id=page_id, user_name=user)
-            session.add(row)
-        row.since = now
-    row.seen_at = now
-    session.flush()
+    """One statement where the row is there (no read before the write: nothing to go stale)."""
+    cutoff = now - timedelta(seconds=PRESENCE_SECONDS)
+    seen = (
+        update(PagePresence)
+        .where(PagePresence.page_id == page_id, PagePresence.user_name == user)
+        .values(seen_at=now, since=case((PagePresence.seen_at < cutoff, now), else_=PagePresence.since))
+        .execution_options(synchronize_session=False)
+    )
+    if session.execute(seen).rowcount == 0:  # type: ignore[attr-defined]
+        session.execute(insert(PagePresence).values(page_id=page_id, user_name=user, since=now, seen_at=now))
 
 
 def leave(session: Session, page_id: int, user: str) -> None:

@@ -9,6 +9,7 @@ from typing import Annotated
 from fastapi import APIRouter, Form, HTTPException, Request
 from fastapi.responses import HTMLResponse, RedirectResponse
 from pydantic import BaseModel
+from sqlalchemy.exc import IntegrityError
 from sqlalchemy.orm import Session
 
 from ...db.corrections import lines_left
@@ -84,13 +85,19 @@ def api_progress(ident: Me, s: Db):
 @router.post("/api/pages/{page_id}/presence")
 def api_presence(ident: Me, s: Db, page_id: int, leaving: bool = False):
     """The page editor's heartbeat: who else has this page open. ``leaving``: this person closed it."""
-    try:
-        if leaving:
-            leave(s, page_id, ident.name)
-            others = []
-        else:
-            others = here(s, page_id, ident.name)
-    except WorkError as exc:
-        raise HTTPException(404, str(exc)) from None
-    s.commit()
-    return {"others": others}
+    for attempt in range(3):
+        try:
+            if leaving:
+                leave(s, page_id, ident.name)
+                others = []
+            else:
+                others = here(s, page_id, ident.name)
+            s.commit()
+            return {"others": others}
+        except WorkError as exc:
+            raise HTTPException(404, str(exc)) from None
+        except IntegrityError:  # the same person's other beat inserted first: this one updates
+            s.rollback()
+            if attempt == 2:
+                raise
+    raise AssertionError("unreachable")

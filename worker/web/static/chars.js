@@ -10,8 +10,8 @@
   document.addEventListener("focusin", (e) => {
     if (e.target instanceof HTMLInputElement && e.target.type === "text" && !e.target.closest(".chars")) target = e.target;
   });
-  document.addEventListener("selectionchange", () => {
-    if (target && document.activeElement === target) caret = [target.selectionStart, target.selectionEnd];
+  document.addEventListener("focusout", (e) => {
+    if (e.target === target) caret = [target.selectionStart, target.selectionEnd]; // where a key inserts
   });
 
   function insert(ch) {
