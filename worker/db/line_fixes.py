@@ -55,6 +55,31 @@ def _edit(session: Session, line: Line, user: str, action: str, old_text: str) -
     )
 
 
+def _copy_word(w: Word, index: int) -> Word:
+    return Word(
+        index=index, text=w.text, corrected_text=w.corrected_text, confidence=w.confidence, x0=w.x0, y0=w.y0, x1=w.x1, y1=w.y1
+    )
+
+
+def _copy_candidate(c: WordCandidate, shift: int) -> WordCandidate:
+    """A keyword index entry of a word that moved by ``shift`` places."""
+    return WordCandidate(
+        word_index=c.word_index + shift, text=c.text, norm=c.norm, probability=c.probability, x0=c.x0, y0=c.y0, x1=c.x1, y1=c.y1
+    )
+
+
+def _move_tail(line: Line, new: Line, tail: list[Word]) -> None:
+    """The words ``tail`` (the end of ``line``) and their index entries go to ``new``."""
+    first = min((w.index for w in tail), default=0)
+    new.words.extend(_copy_word(w, i) for i, w in enumerate(sorted(tail, key=lambda w: w.index)))
+    new.candidates.extend(_copy_candidate(c, -first) for c in line.candidates if c.word_index >= first)
+    ids = {w.id for w in tail}
+    for w in [w for w in line.words if w.id in ids]:
+        line.words.remove(w)
+    for c in [c for c in line.candidates if c.word_index >= first]:
+        line.candidates.remove(c)
+
+
 def _box(line: Line) -> list[int]:
     return [line.x0, line.y0, line.x1, line.y1]
 
@@ -78,23 +103,8 @@ def merge_next(session: Session, line_id: int, user: str, version: int | None, n
     }
     old_text = line.text
     offset = len(line.words)
-    moved = [
-        Word(text=w.text, corrected_text=w.corrected_text, confidence=w.confidence, x0=w.x0, y0=w.y0, x1=w.x1, y1=w.y1)
-        for w in nxt.words
-    ]
-    cands = [
-        WordCandidate(
-            word_index=c.word_index + offset,
-            text=c.text,
-            norm=c.norm,
-            probability=c.probability,
-            x0=c.x0,
-            y0=c.y0,
-            x1=c.x1,
-            y1=c.y1,
-        )
-        for c in nxt.candidates
-    ]
+    moved = [_copy_word(w, offset + i) for i, w in enumerate(nxt.words)]
+    cands = [_copy_candidate(c, offset) for c in nxt.candidates]
     both_reviewed = line.reviewed_at is not None and nxt.reviewed_at is not None
     unread = line.reviewed_at is None and nxt.reviewed_at is None
     line.x0, line.y0 = min(line.x0, nxt.x0), min(line.y0, nxt.y0)
@@ -110,8 +120,6 @@ def merge_next(session: Session, line_id: int, user: str, version: int | None, n
     )
     session.delete(nxt)
     session.flush()
-    for i, w in enumerate(moved):
-        w.index = offset + i
     line.words.extend(moved)
     line.candidates.extend(cands)
     _edit(session, line, user, "merge", old_text)
@@ -182,31 +190,7 @@ def split_line(session: Session, line_id: int, user: str, at: int, version: int 
         reviewed_at=line.reviewed_at,
         reviewed_by=line.reviewed_by,
     )
-    right_ids = {w.id for w in right_words}
-    moved = [
-        Word(index=i, text=w.text, corrected_text=w.corrected_text, confidence=w.confidence, x0=w.x0, y0=w.y0, x1=w.x1, y1=w.y1)
-        for i, w in enumerate(sorted(right_words, key=lambda w: w.index))
-    ]
-    first_right = min((w.index for w in right_words), default=0)
-    new.words.extend(moved)
-    new.candidates.extend(
-        WordCandidate(
-            word_index=c.word_index - first_right,
-            text=c.text,
-            norm=c.norm,
-            probability=c.probability,
-            x0=c.x0,
-            y0=c.y0,
-            x1=c.x1,
-            y1=c.y1,
-        )
-        for c in line.candidates
-        if c.word_index >= first_right
-    )
-    for w in [w for w in line.words if w.id in right_ids]:
-        line.words.remove(w)
-    for c in [c for c in line.candidates if c.word_index >= first_right]:
-        line.candidates.remove(c)
+    _move_tail(line, new, right_words)
     line.x0, line.y0, line.x1, line.y1 = left_box
     line.text = " ".join(tokens[:k])
     line.confidence = min((w.confidence for w in left_words), default=line.confidence)

@@ -21,6 +21,7 @@ from sqlalchemy import select
 from sqlalchemy.orm import Session
 
 from ..db import Document, Line, ModelVersion, Page, Word, utcnow
+from ..io.store import stored_gray
 
 CROP_MARGIN = 4  # px of page around the line box, as segmentation cuts line crops
 
@@ -105,7 +106,7 @@ def _write(session: Session, store, out: Path, crops: list[Crop], kind: str, ext
     images: dict[int, np.ndarray | None] = {}
     for c in crops:
         if c.page.id not in images:
-            images = {c.page.id: _page_image(store, c.page)}  # crops come page by page: keep one page in memory
+            images = {c.page.id: stored_gray(store, c.page.image_key)}  # crops come page by page: keep one page in memory
         img = images[c.page.id]
         if img is None:
             continue
@@ -132,13 +133,3 @@ def _write(session: Session, store, out: Path, crops: list[Crop], kind: str, ext
     }
     (out / "manifest.json").write_text(json.dumps(manifest, indent=2), encoding="utf-8")
     return manifest
-
-
-def _page_image(store, page: Page) -> np.ndarray | None:
-    if not page.image_key:
-        return None
-    try:
-        data = store.get_bytes(page.image_key)
-    except FileNotFoundError:
-        return None
-    return cv2.imdecode(np.frombuffer(data, np.uint8), cv2.IMREAD_GRAYSCALE)

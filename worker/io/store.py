@@ -157,3 +157,17 @@ def open_store(url: str):
     if u.scheme == "":
         return LocalStore(url)
     raise ValueError(f"unsupported store URL {url!r}: use file:///path or s3://bucket/prefix")
+
+
+def stored_gray(store, key: str | None):
+    """The image stored under ``key`` in gray (a numpy array), or None where there is none."""
+    if not key:
+        return None
+    try:
+        data = store.get_bytes(key)
+    except FileNotFoundError:
+        return None
+    import cv2
+    import numpy as np
+
+    return cv2.imdecode(np.frombuffer(data, np.uint8), cv2.IMREAD_GRAYSCALE)

@@ -4,13 +4,12 @@ transcripts untouched). A reviewed line's index is its corrected words."""
 
 from __future__ import annotations
 
-import cv2
-import numpy as np
 from sqlalchemy import select
 from sqlalchemy.orm import selectinload, sessionmaker
 
 from ..db import Document, Line, Page, WordCandidate
 from ..db.corrections import certain_candidates
+from ..io.store import stored_gray
 
 MARGIN = 4  # px of page around a line box, as line crops are cut
 
@@ -38,13 +37,7 @@ def reindex_document(doc_id: int, sessions: sessionmaker, store, predictor) -> i
         for page in pages:
             if not page.lines:
                 continue
-            image = None
-            if page.image_key:
-                try:
-                    data = store.get_bytes(page.image_key)
-                    image = cv2.imdecode(np.frombuffer(data, np.uint8), cv2.IMREAD_GRAYSCALE)
-                except FileNotFoundError:
-                    image = None
+            image = stored_gray(store, page.image_key)
             todo, crops, offsets = [], [], []
             for line in page.lines:
                 if line.reviewed_at is not None:

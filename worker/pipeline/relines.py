@@ -6,26 +6,13 @@ are not read again. The caller commits."""
 
 from __future__ import annotations
 
-import cv2
-import numpy as np
 from sqlalchemy.orm import Session
 
 from ..db import Line, Page, Word, WordCandidate
 from ..db.models import word_span
+from ..io.store import stored_gray
 
 MARGIN = 4  # px of page around a line box, as line crops are cut
-
-
-def page_gray(session: Session, store, page_id: int) -> np.ndarray | None:
-    """The stored page image in gray, or None where there is none."""
-    page = session.get(Page, page_id)
-    if page is None or not page.image_key:
-        return None
-    try:
-        data = store.get_bytes(page.image_key)
-    except FileNotFoundError:
-        return None
-    return cv2.imdecode(np.frombuffer(data, np.uint8), cv2.IMREAD_GRAYSCALE)
 
 
 def reread_lines(session: Session, store, predict, lines: list[Line]) -> int:
@@ -34,7 +21,8 @@ def reread_lines(session: Session, store, predict, lines: list[Line]) -> int:
     todo = [ln for ln in lines if ln.reviewed_at is None and all(w.corrected_text is None for w in ln.words)]
     if not todo:
         return 0
-    image = page_gray(session, store, todo[0].page_id)
+    page = session.get(Page, todo[0].page_id)
+    image = stored_gray(store, page.image_key if page else None)
     if image is None:
         return 0
     crops, offsets = [], []
