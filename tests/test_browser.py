@@ -245,6 +245,13 @@ def test_keyboard_at_the_ends_of_the_queue_and_f2_after_typing(served, browser):
     wait.until(lambda d: "saved" in last.get_attribute("class"))
     history = httpx.get(f"{url}/api/lines/{last.get_attribute('data-id')}/history", cookies=cookies).json()["history"]
     assert [(h["action"], h["new_text"]) for h in history] == [("edit", "yours sincerely truly")]
+    # The special-character keys in the queue too: Alt+K, Enter inserts the first (é) at the caret.
+    second = browser.find_elements(By.CSS_SELECTOR, ".item")[1]
+    second.find_element(By.CSS_SELECTOR, "input").click()
+    browser.switch_to.active_element.send_keys(Keys.END, Keys.ALT, "k")
+    browser.switch_to.active_element.send_keys(Keys.ENTER)
+    assert focused() == "on Tuesday nexté"
+    browser.switch_to.active_element.send_keys(Keys.ESCAPE)
     # F2 on an untouched line accepts it as read.
     first = browser.find_elements(By.CSS_SELECTOR, ".item")[0]
     first.find_element(By.CSS_SELECTOR, "input").click()
