@@ -384,6 +384,12 @@ def _page_number(text: str) -> int:
 
 
 def register(sub) -> None:
+    _register_processing(sub)
+    _register_reading(sub)
+
+
+def _register_processing(sub) -> None:
+    """process, reprocess, reindex."""
     pr = sub.add_parser("process", help="render, segment, recognize and store documents (in-process)")
     pr.add_argument("paths", nargs="+")
     pr.add_argument("--json", action="store_true", help="one JSON object per document per line")
@@ -415,6 +421,9 @@ def register(sub) -> None:
     backend_arg(ri)
     ri.set_defaults(func=cmd_reindex)
 
+
+def _register_reading(sub) -> None:
+    """show, search, export, db, segment."""
     sh = sub.add_parser("show", help="a document's transcript")
     sh.add_argument("doc", type=doc_id)
     sh.set_defaults(func=cmd_show)

@@ -148,12 +148,21 @@ def backend_arg(sp) -> None:
 
 
 def register(sub) -> None:
+    _register_recognize(sub)
+    _register_evaluate(sub)
+    _register_evaluate_pages(sub)
+    _register_train(sub)
+
+
+def _register_recognize(sub) -> None:
     r = sub.add_parser("recognize", help="read cropped words or lines; prints path<TAB>text<TAB>confidence")
     r.add_argument("files", nargs="+")
     model_args(r, decoder_default="beam")
     backend_arg(r)
     r.set_defaults(func=cmd_recognize)
 
+
+def _register_evaluate(sub) -> None:
     e = sub.add_parser("evaluate", help="CER/WER/exact match as JSON per dataset")
     e.add_argument(
         "datasets",
@@ -172,6 +181,8 @@ def register(sub) -> None:
     backend_arg(e)
     e.set_defaults(func=cmd_evaluate)
 
+
+def _register_evaluate_pages(sub) -> None:
     ep = sub.add_parser(
         "evaluate-pages",
         help="whole pages through segmentation and reading against ALTO / PAGE XML ground truth: line detection, page and line CER",
@@ -187,6 +198,8 @@ def register(sub) -> None:
     model_args(ep)
     ep.set_defaults(func=cmd_evaluate_pages)
 
+
+def _register_train(sub) -> None:
     t = sub.add_parser("train", help="train a model from a YAML config")
     t.add_argument("--config", required=True)
     t.add_argument("--resume", action="store_true", help="continue from the run's last checkpoint")

@@ -166,6 +166,19 @@ class _PageBatch:
         return self._versions[key]
 
 
+def _read_pages(batch: _PageBatch, source: PageSource, kept: set[int], prepare, timings: Timings, on_page) -> None:
+    """The pages not ``kept`` from an earlier run, prepared in a thread and stored in batches."""
+    if kept:
+        batch.stored = len(kept)
+        if on_page:
+            on_page(batch.stored, batch.total)
+    pages = _prepared_pages(source.pages(skip=kept), prepare, timings)
+    with contextlib.closing(pages):  # on Ctrl-C too, the page thread stops at once
+        for work in pages:
+            batch.add(work)
+    batch.flush()
+
+
 def process_document(
     doc_id: int,
     sessions: sessionmaker,
@@ -205,15 +218,7 @@ def process_document(
                 kept = set() if reread else stored_pages(session, doc_id)
                 finish_document(session, doc)  # every page was stored before
                 session.commit()
-                if kept:
-                    batch.stored = len(kept)
-                    if on_page:
-                        on_page(batch.stored, batch.total)
-                pages = _prepared_pages(source.pages(skip=kept), prepare, timings)
-                with contextlib.closing(pages):  # on Ctrl-C too, the page thread stops at once
-                    for work in pages:
-                        batch.add(work)
-                batch.flush()
+                _read_pages(batch, source, kept, prepare, timings, on_page)
         except KeyboardInterrupt:
             kept_pages, total = interrupt_document(session, doc_id)
             raise Interrupted(doc_id, kept_pages, total) from None
