@@ -108,6 +108,58 @@ def _logadd(a: float, b: float) -> float:
     return m + math.log1p(math.exp(-abs(a - b)))
 
 
+def _frame(
+    beams: dict[tuple[int, ...], _Beam],
+    t: int,
+    row: list[float],
+    prow: np.ndarray,
+    candidates: list[int],
+    charset: Charset,
+    lm: CharNgramLM | None,
+    lm_weight: float,
+    insertion_bonus: float,
+    lexicon: Lexicon | None,
+) -> dict[tuple[int, ...], _Beam]:
+    """One frame of the prefix beam search: every beam extended by every plausible class of
+    frame ``t`` (``row``: its log-probabilities, ``prow`` its probabilities)."""
+    chars = charset.chars
+    new: dict[tuple[int, ...], _Beam] = {}
+    get = functools.partial(_entry, new)
+    for prefix, beam in beams.items():
+        last = prefix[-1] if prefix else None
+        # The prefix's text, for the LM and lexicon: once per prefix, not per candidate.
+        text = charset.decode(prefix) if lm is not None or lexicon is not None else ""
+        for k in candidates:
+            pk = row[k]
+            if k == BLANK:
+                b = get(prefix, beam)
+                b.p_blank = _logadd(b.p_blank, beam.total + pk)
+                continue
+            if k == last:
+                # Repeat without a blank in between continues the char...
+                b = get(prefix, beam)
+                b.p_char = _logadd(b.p_char, beam.p_char + pk)
+                if b.char_frames:
+                    f0, _ = b.char_frames[-1]
+                    b.char_frames = b.char_frames[:-1] + ((f0, t),)
+                    b.char_probs = b.char_probs[:-1] + (max(b.char_probs[-1], float(prow[k])),)
+                # ...while after a blank it is a new character.
+                if beam.p_blank == NEG_INF:
+                    continue
+                base = beam.p_blank
+            else:
+                base = beam.total
+            if lexicon is not None and not lexicon.allows(text, chars[k - 1]):
+                continue
+            extra = 0.0
+            if lm is not None:
+                extra = lm_weight * lm.log_prob(text, chars[k - 1]) + insertion_bonus
+            new_prefix = prefix + (k,)
+            b = get(new_prefix, beam, extra, beam.char_probs + (float(prow[k]),), beam.char_frames + ((t, t),))
+            b.p_char = _logadd(b.p_char, base + pk)
+    return new
+
+
 def beam_decode(
     probs: np.ndarray,
     charset: Charset,
@@ -129,7 +181,6 @@ def beam_decode(
     if T == 0:
         return Decoded("", [], [], 0.0)
     logp = np.log(np.maximum(probs, 1e-30))
-    chars = charset.chars
     beams: dict[tuple[int, ...], _Beam] = {(): _Beam(0.0, NEG_INF, 0.0, (), (), ())}
     for t in range(T):
         row = logp[t].tolist()  # Python floats: scalar arithmetic below is faster than numpy's
@@ -143,40 +194,7 @@ def beam_decode(
             for beam in beams.values():
                 beam.p_blank, beam.p_char = beam.total + row[BLANK], NEG_INF
             continue
-        new: dict[tuple[int, ...], _Beam] = {}
-        get = functools.partial(_entry, new)
-        for prefix, beam in beams.items():
-            last = prefix[-1] if prefix else None
-            # The prefix's text, for the LM and lexicon: once per prefix, not per candidate.
-            text = charset.decode(prefix) if lm is not None or lexicon is not None else ""
-            for k in candidates:
-                pk = row[k]
-                if k == BLANK:
-                    b = get(prefix, beam)
-                    b.p_blank = _logadd(b.p_blank, beam.total + pk)
-                    continue
-                if k == last:
-                    # Repeat without a blank in between continues the char...
-                    b = get(prefix, beam)
-                    b.p_char = _logadd(b.p_char, beam.p_char + pk)
-                    if b.char_frames:
-                        f0, _ = b.char_frames[-1]
-                        b.char_frames = b.char_frames[:-1] + ((f0, t),)
-                        b.char_probs = b.char_probs[:-1] + (max(b.char_probs[-1], float(prow[k])),)
-                    # ...while after a blank it is a new character.
-                    if beam.p_blank == NEG_INF:
-                        continue
-                    base = beam.p_blank
-                else:
-                    base = beam.total
-                if lexicon is not None and not lexicon.allows(text, chars[k - 1]):
-                    continue
-                extra = 0.0
-                if lm is not None:
-                    extra = lm_weight * lm.log_prob(text, chars[k - 1]) + insertion_bonus
-                new_prefix = prefix + (k,)
-                b = get(new_prefix, beam, extra, beam.char_probs + (float(prow[k]),), beam.char_frames + ((t, t),))
-                b.p_char = _logadd(b.p_char, base + pk)
+        new = _frame(beams, t, row, prow, candidates, charset, lm, lm_weight, insertion_bonus, lexicon)
         beams = dict(sorted(new.items(), key=lambda kv: kv[1].total + kv[1].lm, reverse=True)[:beam_width])
         if not beams:
             break
