@@ -136,113 +136,143 @@ def _lstm_gates(w: np.ndarray, units: int) -> np.ndarray:
     return np.concatenate([i, o, f, c], axis=-1)
 
 
-def build_graph(config: ModelConfig, arrays: list[np.ndarray], int8_conv: bool = False) -> onnx.ModelProto:
-    from onnx import TensorProto, helper, numpy_helper
+class _Graph:
+    """The nodes and initializers of the graph being written, and the weight arrays it takes in order."""
 
-    if len(config.conv_filters) != len(config.pools):
-        raise OnnxExportError("conv_filters and pools must have the same length")
-    weights = iter(arrays)
-    inits: list = []
-    nodes: list = []
+    def __init__(self, config: ModelConfig, arrays: list[np.ndarray]):
+        self.config = config
+        self.weights = iter(arrays)
+        self.inits: list = []
+        self.nodes: list = []
 
-    def const(name: str, value) -> str:
-        inits.append(numpy_helper.from_array(np.asarray(value), name))
+    def const(self, name: str, value) -> str:
+        from onnx import numpy_helper
+
+        self.inits.append(numpy_helper.from_array(np.asarray(value), name))
         return name
 
-    def node(op: str, inputs: list[str], name: str, **attrs) -> str:
-        nodes.append(helper.make_node(op, inputs, [name], name=name, **attrs))
+    def node(self, op: str, inputs: list[str], name: str, **attrs) -> str:
+        from onnx import helper
+
+        self.nodes.append(helper.make_node(op, inputs, [name], name=name, **attrs))
         return name
 
-    def dense(x: str, name: str, relu: bool = False) -> str:
-        kernel, bias = next(weights), next(weights)
-        y = node("MatMul", [x, const(f"{name}/kernel", kernel)], f"{name}/matmul")
-        y = node("Add", [y, const(f"{name}/bias", bias)], f"{name}/out")
-        return node("Relu", [y], f"{name}/relu") if relu else y
+    def dense(self, x: str, name: str, relu: bool = False) -> str:
+        kernel, bias = next(self.weights), next(self.weights)
+        y = self.node("MatMul", [x, self.const(f"{name}/kernel", kernel)], f"{name}/matmul")
+        y = self.node("Add", [y, self.const(f"{name}/bias", bias)], f"{name}/out")
+        return self.node("Relu", [y], f"{name}/relu") if relu else y
 
-    def bilstm(x: str, name: str) -> str:
-        units = config.rnn_units
+    def bilstm(self, x: str, name: str) -> str:
+        from onnx import helper
+
+        units = self.config.rnn_units
         w, r, b = [], [], []
         for _side in range(2):  # forward, then backward, as Keras stores them
-            kernel, recurrent, bias = next(weights), next(weights), next(weights)
+            kernel, recurrent, bias = next(self.weights), next(self.weights), next(self.weights)
             w.append(_lstm_gates(kernel, units).T)
             r.append(_lstm_gates(recurrent, units).T)
             b.append(np.concatenate([_lstm_gates(bias, units), np.zeros(4 * units, np.float32)]))
         y = f"{name}/y"
-        nodes.append(
-            helper.make_node(
-                "LSTM",
-                [x, const(f"{name}/W", np.stack(w)), const(f"{name}/R", np.stack(r)), const(f"{name}/B", np.stack(b))],
-                [y],
-                name=name,
-                direction="bidirectional",
-                hidden_size=units,
-            )
-        )
+        weights = [
+            self.const(f"{name}/W", np.stack(w)),
+            self.const(f"{name}/R", np.stack(r)),
+            self.const(f"{name}/B", np.stack(b)),
+        ]
+        self.nodes.append(helper.make_node("LSTM", [x, *weights], [y], name=name, direction="bidirectional", hidden_size=units))
         # (time, 2, batch, units) -> (time, batch, 2 · units): forward features, then backward.
-        y = node("Transpose", [y], f"{name}/directions_last", perm=[0, 2, 1, 3])
-        return node("Reshape", [y, const(f"{name}/shape", np.array([0, 0, 2 * units], np.int64))], f"{name}/out")
+        y = self.node("Transpose", [y], f"{name}/directions_last", perm=[0, 2, 1, 3])
+        return self.node("Reshape", [y, self.const(f"{name}/shape", np.array([0, 0, 2 * units], np.int64))], f"{name}/out")
 
-    x = node("Transpose", ["image"], "to_nchw", perm=[0, 3, 1, 2])
-    h = config.height
-    x_scale, x_q = 1 / 255, "image"  # the uint8 activations into the next int8 convolution: scale, name
-    if int8_conv:  # the ink image is in [0, 1]
-        x = node("QuantizeLinear", [x, const("image/scale", np.float32(x_scale)), const("image/zero", np.uint8(0))], "image/q")
-    for i, (filters, (ph, pw)) in enumerate(zip(config.conv_filters, config.pools)):
-        kernel = next(weights).astype(np.float64)  # (3, 3, in, out)
-        gamma, beta, mean, var = (next(weights).astype(np.float64) for _ in range(4))
+    def folded_conv(self) -> tuple[np.ndarray, np.ndarray, np.ndarray, np.ndarray]:
+        """The next convolution's kernel with its batch normalization folded in: (w, b, beta, gamma)."""
+        kernel = next(self.weights).astype(np.float64)  # (3, 3, in, out)
+        gamma, beta, mean, var = (next(self.weights).astype(np.float64) for _ in range(4))
         bn_scale = gamma / np.sqrt(var + BN_EPSILON)
         w = (kernel * bn_scale).transpose(3, 2, 0, 1)  # (out, in, 3, 3)
-        b = beta - mean * bn_scale
-        if int8_conv:
-            # Batch normalization sets each channel's output to mean beta, spread |gamma|: the ReLU'd
-            # output's range is taken as the largest beta + SIGMAS·|gamma|, in uint8 from 0 (the ReLU).
-            y_scale = max(float(np.max(beta + CONV_RANGE_SIGMAS * np.abs(gamma))), 1e-3) / 255
-            w_max = np.abs(w).reshape(filters, -1).max(axis=1)
-            w_scale = np.where(w_max > 0, w_max / INT8_WEIGHT_MAX, 1.0)
-            w_q = np.clip(np.round(w / w_scale[:, None, None, None]), -INT8_WEIGHT_MAX, INT8_WEIGHT_MAX).astype(np.int8)
-            inputs = [
-                x,
-                f"{x_q}/scale",
-                f"{x_q}/zero",
-                const(f"conv{i}/kernel", w_q),
-                const(f"conv{i}/kernel_scale", w_scale.astype(np.float32)),
-                const(f"conv{i}/kernel_zero", np.zeros(filters, np.int8)),
-                const(f"conv{i}/scale", np.float32(y_scale)),
-                const(f"conv{i}/zero", np.uint8(0)),
-                const(f"conv{i}/bias", np.round(b / (x_scale * w_scale)).astype(np.int32)),
-            ]
-            x = node("QLinearConv", inputs, f"conv{i}", kernel_shape=[3, 3], pads=[1, 1, 1, 1])
-            x_scale, x_q = y_scale, f"conv{i}"
-        else:
-            inputs = [x, const(f"conv{i}/kernel", w.astype(np.float32)), const(f"conv{i}/bias", b.astype(np.float32))]
-            x = node("Conv", inputs, f"conv{i}", kernel_shape=[3, 3], pads=[1, 1, 1, 1])
-            x = node("Relu", [x], f"relu{i}")
-        if ph > 1 or pw > 1:
-            x = node("MaxPool", [x], f"pool{i}", kernel_shape=[ph, pw], strides=[ph, pw], auto_pad="SAME_UPPER")
-            h = (h + ph - 1) // ph
-    if int8_conv:
-        last = len(config.conv_filters) - 1
-        x = node("DequantizeLinear", [x, f"conv{last}/scale", f"conv{last}/zero"], f"conv{last}/float")
+        return w, beta - mean * bn_scale, beta, gamma
+
+    def float_conv(self, i: int, x: str, filters: int) -> str:
+        w, b, _beta, _gamma = self.folded_conv()
+        inputs = [x, self.const(f"conv{i}/kernel", w.astype(np.float32)), self.const(f"conv{i}/bias", b.astype(np.float32))]
+        x = self.node("Conv", inputs, f"conv{i}", kernel_shape=[3, 3], pads=[1, 1, 1, 1])
+        return self.node("Relu", [x], f"relu{i}")
+
+    def int8_conv(self, i: int, x: str, filters: int, x_scale: float, x_q: str) -> tuple[str, float]:
+        """A QLinearConv on uint8 activations (scale ``x_scale``, quantized by node ``x_q``): (output, its scale)."""
+        w, b, beta, gamma = self.folded_conv()
+        # Batch normalization sets each channel's output to mean beta, spread |gamma|: the ReLU'd
+        # output's range is taken as the largest beta + SIGMAS·|gamma|, in uint8 from 0 (the ReLU).
+        y_scale = max(float(np.max(beta + CONV_RANGE_SIGMAS * np.abs(gamma))), 1e-3) / 255
+        w_max = np.abs(w).reshape(filters, -1).max(axis=1)
+        w_scale = np.where(w_max > 0, w_max / INT8_WEIGHT_MAX, 1.0)
+        w_q = np.clip(np.round(w / w_scale[:, None, None, None]), -INT8_WEIGHT_MAX, INT8_WEIGHT_MAX).astype(np.int8)
+        inputs = [
+            x,
+            f"{x_q}/scale",
+            f"{x_q}/zero",
+            self.const(f"conv{i}/kernel", w_q),
+            self.const(f"conv{i}/kernel_scale", w_scale.astype(np.float32)),
+            self.const(f"conv{i}/kernel_zero", np.zeros(filters, np.int8)),
+            self.const(f"conv{i}/scale", np.float32(y_scale)),
+            self.const(f"conv{i}/zero", np.uint8(0)),
+            self.const(f"conv{i}/bias", np.round(b / (x_scale * w_scale)).astype(np.int32)),
+        ]
+        return self.node("QLinearConv", inputs, f"conv{i}", kernel_shape=[3, 3], pads=[1, 1, 1, 1]), y_scale
+
+    def convs(self, int8: bool) -> tuple[str, int]:
+        """The convolution stack on the input image: its output node and the height left."""
+        config = self.config
+        x = self.node("Transpose", ["image"], "to_nchw", perm=[0, 3, 1, 2])
+        h = config.height
+        x_scale, x_q = 1 / 255, "image"  # the uint8 activations into the next int8 convolution: scale, name
+        if int8:  # the ink image is in [0, 1]
+            scale, zero = self.const("image/scale", np.float32(x_scale)), self.const("image/zero", np.uint8(0))
+            x = self.node("QuantizeLinear", [x, scale, zero], "image/q")
+        for i, (filters, (ph, pw)) in enumerate(zip(config.conv_filters, config.pools)):
+            if int8:
+                x, x_scale = self.int8_conv(i, x, filters, x_scale, x_q)
+                x_q = f"conv{i}"
+            else:
+                x = self.float_conv(i, x, filters)
+            if ph > 1 or pw > 1:
+                x = self.node("MaxPool", [x], f"pool{i}", kernel_shape=[ph, pw], strides=[ph, pw], auto_pad="SAME_UPPER")
+                h = (h + ph - 1) // ph
+        if int8:
+            last = len(config.conv_filters) - 1
+            x = self.node("DequantizeLinear", [x, f"conv{last}/scale", f"conv{last}/zero"], f"conv{last}/float")
+        return x, h
+
+
+def build_graph(config: ModelConfig, arrays: list[np.ndarray], int8_conv: bool = False) -> onnx.ModelProto:
+    from onnx import TensorProto, helper
+
+    if len(config.conv_filters) != len(config.pools):
+        raise OnnxExportError("conv_filters and pools must have the same length")
+    g = _Graph(config, arrays)
+    x, h = g.convs(int8_conv)
     # (batch, C, h, W') -> (W', batch, h, C) -> (W', batch, h · C): Keras's column features, time-major.
-    x = node("Transpose", [x], "to_sequence", perm=[3, 0, 2, 1])
-    x = node("Reshape", [x, const("columns_shape", np.array([0, 0, h * config.conv_filters[-1]], np.int64))], "flatten_columns")
-    x = dense(x, "project", relu=True)
+    x = g.node("Transpose", [x], "to_sequence", perm=[3, 0, 2, 1])
+    x = g.node(
+        "Reshape", [x, g.const("columns_shape", np.array([0, 0, h * config.conv_filters[-1]], np.int64))], "flatten_columns"
+    )
+    x = g.dense(x, "project", relu=True)
     for i in range(config.rnn_layers):
-        x = bilstm(x, f"bilstm{i}")
+        x = g.bilstm(x, f"bilstm{i}")
     for i in range(config.rnn_layers, config.rnn_layers + config.rnn_residual):
-        y = bilstm(x, f"bilstm{i}")
-        x = node("Add", [x, dense(y, f"residual{i}")], f"add{i}")
-    x = dense(x, "logits_dense")
-    node("Transpose", [x], "logits", perm=[1, 0, 2])
-    if next(weights, None) is not None:
+        y = g.bilstm(x, f"bilstm{i}")
+        x = g.node("Add", [x, g.dense(y, f"residual{i}")], f"add{i}")
+    x = g.dense(x, "logits_dense")
+    g.node("Transpose", [x], "logits", perm=[1, 0, 2])
+    if next(g.weights, None) is not None:
         raise OnnxExportError("more weight arrays than the architecture in model.json uses")
 
     graph = helper.make_graph(
-        nodes,
+        g.nodes,
         "crnn_ctc",
         [helper.make_tensor_value_info("image", TensorProto.FLOAT, ["batch", config.height, "width", 1])],
         [helper.make_tensor_value_info("logits", TensorProto.FLOAT, ["batch", "frames", config.num_classes])],
-        inits,
+        g.inits,
     )
     model = helper.make_model(graph, opset_imports=[helper.make_opsetid("", OPSET)], producer_name=EXPORTER)
     model.ir_version = 8  # what opset 17 needs; read by every ONNX Runtime since 1.13
