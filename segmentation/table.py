@@ -345,14 +345,11 @@ def _gap_rules(clean: np.ndarray, ch: float, x0: int, x1: int, header: tuple[int
     return rules
 
 
-def detect_table(mask: np.ndarray, clean: np.ndarray, ch: float) -> Table | None:
-    """The table of a page, or None. ``mask``: the binary page with its rulings; ``clean``:
-    the same without them (the writing); ``ch``: the writing's height. Rows and cells are
-    left empty (:func:`assign_rows` fills them once the columns' lines are found)."""
+def _table_band(mask: np.ndarray, clean: np.ndarray, ch: float, rules: list[Rule]) -> tuple[Box, int, int, list[int]] | None:
+    """Where the table is: its span, the top of its header, its bottom, and the rows of the
+    horizontal rulings across it. With vertical rulings, from them; without, a rule under a
+    printed header and the writing's extent."""
     h, w = mask.shape
-    if ch <= 0 or not mask.any():
-        return None
-    rules = vertical_rules(mask, ch)
     if len(rules) >= 2:
         long = [r for r in rules if r.bottom - r.top >= 0.6 * max(q.bottom - q.top for q in rules)]
         top = int(np.median([r.top for r in long]))
@@ -361,20 +358,64 @@ def detect_table(mask: np.ndarray, clean: np.ndarray, ch: float) -> Table | None
         span = Box(max(0, int(min(xs))), max(0, top - int(ch)), min(w, int(max(xs)) + 1), bottom)
         hrows = _rule_rows(mask, ch, span, HEADER_RULE_COVER)
         header_top = next((y for y in hrows if top - 2 * ch <= y <= top + ch), top)
-    else:  # no vertical rulings: a rule under a printed header, columns from the gaps in the ink
-        ink_rows = np.nonzero(clean.any(axis=1))[0]
-        ink_cols = np.nonzero(clean.any(axis=0))[0]
-        if not ink_rows.size:
-            return None
-        span = Box(int(ink_cols[0]), 0, int(ink_cols[-1]) + 1, h)
-        hrows = _rule_rows(mask, ch, span, HEADER_RULE_COVER)
-        first_ink = int(ink_rows[0])
-        above = [y for y in hrows if y <= first_ink + ch]
-        header_top = above[-1] if above else max(0, first_ink - 2)
-        top, bottom = header_top, min(h, int(ink_rows[-1]) + int(ch))
-        hrows = [y for y in hrows if y > header_top]
-        if not hrows:
-            return None
+        return span, header_top, bottom, hrows
+    ink_rows = np.nonzero(clean.any(axis=1))[0]
+    ink_cols = np.nonzero(clean.any(axis=0))[0]
+    if not ink_rows.size:
+        return None
+    span = Box(int(ink_cols[0]), 0, int(ink_cols[-1]) + 1, h)
+    hrows = _rule_rows(mask, ch, span, HEADER_RULE_COVER)
+    first_ink = int(ink_rows[0])
+    above = [y for y in hrows if y <= first_ink + ch]
+    header_top = above[-1] if above else max(0, first_ink - 2)
+    hrows = [y for y in hrows if y > header_top]
+    return (span, header_top, min(h, int(ink_rows[-1]) + int(ch)), hrows) if hrows else None
+
+
+def _headed_columns(
+    mask: np.ndarray, clean: np.ndarray, ch: float, columns: list[Column], band: tuple[int, int], bottom: int, ruled: bool
+) -> list[Column]:
+    """The columns with a printed header (``band``: the header's top and bottom; ``ruled``: the
+    band is closed by a rule): the outer ones without are margins beyond the table's frame; a
+    header beyond the outermost rulings adds a column cut by the page's edge."""
+    header_top, header_bottom = band
+    w = mask.shape[1]
+    letters = 2.0 * (ch / 3.0) ** 2  # ink of a couple of printed letters
+    pad = max(3, int(0.3 * ch))  # what ruling removal leaves beside a rule
+
+    def headed(xa: float, xb: float) -> bool:
+        """A header over ``xa..xb``: printed ink in the band, and (where the header is ruled) its rules across."""
+        ink = clean[header_top + 3 : header_bottom - 2, max(0, int(xa) + pad) : max(0, int(xb) - pad)].sum() >= letters
+        return bool(ink) and (not ruled or _rule_continues(mask, ch, band, int(xa) + pad, int(xb) - pad))
+
+    while columns and not headed(*columns[0].span(header_bottom)):
+        columns.pop(0)
+    while columns and not headed(*columns[-1].span(header_bottom)):
+        columns.pop()
+    if not columns:
+        return columns
+    first, last = columns[0].left, columns[-1].right
+    xa, xb = first.x(header_bottom), last.x(header_bottom)
+    reach = 4 * ch
+    if xa >= ch and headed(max(0.0, xa - reach), xa):
+        columns.insert(0, Column(Rule(0.0, 0.0, header_top, bottom), first))
+    if w - xb >= ch and headed(xb, min(float(w), xb + reach)):
+        columns.append(Column(last, Rule(float(w), 0.0, header_top, bottom)))
+    return columns
+
+
+def detect_table(mask: np.ndarray, clean: np.ndarray, ch: float) -> Table | None:
+    """The table of a page, or None. ``mask``: the binary page with its rulings; ``clean``:
+    the same without them (the writing); ``ch``: the writing's height. Rows and cells are
+    left empty (:func:`assign_rows` fills them once the columns' lines are found)."""
+    w = mask.shape[1]
+    if ch <= 0 or not mask.any():
+        return None
+    rules = vertical_rules(mask, ch)
+    found = _table_band(mask, clean, ch, rules)
+    if found is None:
+        return None
+    span, header_top, bottom, hrows = found
     limit = header_top + 0.4 * (bottom - header_top)
     header_bottom = next((y for y in hrows if header_top + 1.5 * ch <= y <= limit), None)
     if header_bottom is None and len(rules) >= 2:
@@ -391,30 +432,8 @@ def detect_table(mask: np.ndarray, clean: np.ndarray, ch: float) -> Table | None
             Rule(r.x0, r.slope, min(r.top, _rule_top(mask, r, header_bottom, header_top)), r.bottom, r.half_width) for r in rules
         ]
     columns = [Column(a, b) for a, b in zip(rules[:-1], rules[1:]) if b.x(header_bottom) - a.x(header_bottom) >= 0.8 * ch]
-    letters = 2.0 * (ch / 3.0) ** 2  # ink of a couple of printed letters
-    pad = max(3, int(0.3 * ch))  # what ruling removal leaves beside a rule
     ruled = header_bottom in hrows  # the header band is closed by a rule (else found by the ink)
-
-    def headed(xa: float, xb: float) -> bool:
-        """A header over ``xa..xb``: printed ink in the band, and (where the header is ruled) its rules across."""
-        ink = clean[header_top + 3 : header_bottom - 2, max(0, int(xa) + pad) : max(0, int(xb) - pad)].sum() >= letters
-        return bool(ink) and (not ruled or _rule_continues(mask, ch, (header_top, header_bottom), int(xa) + pad, int(xb) - pad))
-
-    # Outer columns without a header are margins beyond the table's frame (a sheet's edge or fold seen as a rule).
-    while columns and not headed(*columns[0].span(header_bottom)):
-        columns.pop(0)
-    while columns and not headed(*columns[-1].span(header_bottom)):
-        columns.pop()
-    if not columns:
-        return None
-    # Spans beyond the outermost rulings: columns cut by the page's edge (or whose frame the scan lost).
-    first, last = columns[0].left, columns[-1].right
-    xa, xb = first.x(header_bottom), last.x(header_bottom)
-    reach = 4 * ch
-    if xa >= ch and headed(max(0.0, xa - reach), xa):
-        columns.insert(0, Column(Rule(0.0, 0.0, header_top, bottom), first))
-    if w - xb >= ch and headed(xb, min(float(w), xb + reach)):
-        columns.append(Column(last, Rule(float(w), 0.0, header_top, bottom)))
+    columns = _headed_columns(mask, clean, ch, columns, (header_top, header_bottom), bottom, ruled)
     if len(columns) < MIN_COLUMNS:
         return None
     x0 = int(max(0, min(c.left.x(y) for c in columns[:1] for y in (header_top, bottom))))
