@@ -230,11 +230,16 @@ def vertical_rules(mask: np.ndarray, ch: float) -> list[Rule]:
     if longest < max(RULE_REACH * h, 8 * ch):
         return []
     rules = sorted((r for c, r in found if c >= RULE_SHARE * longest), key=lambda r: r.x(h / 2.0))
+    return _merge_double_rules(rules, ch, h / 2.0)
+
+
+def _merge_double_rules(rules: list[Rule], ch: float, mid: float) -> list[Rule]:
+    """Rules (left to right) closer than a writing height at height ``mid`` as one boundary (double rules)."""
     merged: list[Rule] = []
-    for r in rules:  # rules closer than a writing height are one boundary (double rules)
-        if merged and r.x(h / 2.0) - merged[-1].x(h / 2.0) < ch:
+    for r in rules:
+        if merged and r.x(mid) - merged[-1].x(mid) < ch:
             p = merged[-1]
-            gap = (r.x(h / 2.0) - p.x(h / 2.0)) / 2.0
+            gap = (r.x(mid) - p.x(mid)) / 2.0
             merged[-1] = Rule(
                 (p.x0 + r.x0) / 2.0,
                 (p.slope + r.slope) / 2.0,
