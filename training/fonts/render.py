@@ -73,6 +73,52 @@ def _place(canvas_items, ink_h: int, ink_w: int) -> np.ndarray:
     return ink
 
 
+@dataclass(frozen=True)
+class _Jitter:
+    """A writer's spacing and wobble for one line (in pixels, degrees and shares of the size)."""
+
+    tracking: float
+    word_gap: float
+    size: float
+    baseline: float
+    rotation: float
+    space: float
+    wave_amp: float
+    wave_len: float
+    wave_phase: float
+
+
+def _lay_out(
+    text: str, path: str, base_size: float, j: _Jitter, rng: np.random.Generator
+) -> tuple[list[tuple[np.ndarray, int, int]], list[tuple[int, float]]]:
+    """Each glyph of ``text`` drawn and placed along the line: (glyph, x, y) items, and each
+    word's x-span."""
+    items = []
+    x = 0.0
+    word_start: int | None = None
+    spans_f: list[tuple[int, float]] = []
+    for ch in text:
+        if ch == " ":
+            if word_start is not None:
+                spans_f.append((word_start, x))
+                word_start = None
+            x += float(truetype(path, int(round(base_size))).getlength(" ")) + j.word_gap + rng.normal(0, j.space)
+            continue
+        size = max(6, int(round(base_size * np.exp(rng.normal(0.0, j.size)))))
+        arr, left, top, adv = _glyph(path, ch, size)
+        arr = _rotate(arr, rng.normal(0.0, j.rotation))
+        dy = rng.normal(0.0, j.baseline) + j.wave_amp * np.sin(2 * np.pi * x / j.wave_len + j.wave_phase)
+        gx, gy = int(round(x + left)), int(round(top + dy))
+        if arr.size:
+            items.append((arr, gx, gy))
+            if word_start is None:
+                word_start = gx
+        x += adv + j.tracking + rng.normal(0.0, j.space * 0.5)
+    if word_start is not None:
+        spans_f.append((word_start, x))
+    return items, spans_f
+
+
 def render_text(
     text: str, face: Face, rng: np.random.Generator, cap_px: float | None = None, field_label: str | None = None
 ) -> RenderedText:
@@ -93,29 +139,8 @@ def render_text(
     margin = int(rng.integers(3, 14))
     style = ScanStyle.draw(rng)
 
-    items = []
-    x = 0.0
-    word_start: int | None = None
-    spans_f: list[tuple[int, float]] = []
-    for ch in text:
-        if ch == " ":
-            if word_start is not None:
-                spans_f.append((word_start, x))
-                word_start = None
-            x += float(truetype(path, int(round(base_size))).getlength(" ")) + word_gap + rng.normal(0, space_jit)
-            continue
-        size = max(6, int(round(base_size * np.exp(rng.normal(0.0, size_jit)))))
-        arr, left, top, adv = _glyph(path, ch, size)
-        arr = _rotate(arr, rng.normal(0.0, rot_jit))
-        dy = rng.normal(0.0, base_jit) + wave_amp * np.sin(2 * np.pi * x / wave_len + wave_phase)
-        gx, gy = int(round(x + left)), int(round(top + dy))
-        if arr.size:
-            items.append((arr, gx, gy))
-            if word_start is None:
-                word_start = gx
-        x += adv + tracking + rng.normal(0.0, space_jit * 0.5)
-    if word_start is not None:
-        spans_f.append((word_start, x))
+    jitter = _Jitter(tracking, word_gap, size_jit, base_jit, rot_jit, space_jit, wave_amp, wave_len, wave_phase)
+    items, spans_f = _lay_out(text, path, base_size, jitter, rng)
     if not items:
         raise ValueError(f"nothing drawn for {text!r}")
     # Canvas: y of the baseline is -min(top).
