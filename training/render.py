@@ -58,6 +58,25 @@ def _paper(h: int, w: int, rng: np.random.Generator, ruled: bool = True) -> np.n
     return paper
 
 
+def _draw_ink(
+    groups: list[np.ndarray], shape: tuple[int, int], thickness: int, pressure_rng: np.random.Generator, pen_style
+) -> tuple[np.ndarray, list[tuple[float, float]]]:
+    """The strokes (page pixels) drawn as ink in [0, 1] with a pressure each; each stroke's x-span."""
+    ink = np.zeros(shape, np.float32)
+    spans = []
+    for g in groups:
+        pressure = float(np.clip(pressure_rng.normal(0.9, 0.1), 0.5, 1.0))
+        poly = np.round(g * 4).astype(np.int32).reshape(-1, 1, 2)
+        if pen_style is not None and len(g) > 1 and np.ptp(g, axis=0).max() >= 1.0:
+            pen_style.draw_stroke(ink, g, thickness, pressure)
+        elif len(g) == 1 or np.ptp(g, axis=0).max() < 1.0:
+            cv2.circle(ink, tuple(int(v) for v in np.round(g[0])), max(1, thickness // 2), pressure, -1, cv2.LINE_AA)
+        else:
+            cv2.polylines(ink, [poly], False, pressure, thickness, cv2.LINE_AA, shift=2)
+        spans.append((float(g[:, 0].min()), float(g[:, 0].max())))
+    return ink, spans
+
+
 def render_strokes(
     strokes: list[np.ndarray],
     rng: np.random.Generator,
@@ -102,21 +121,8 @@ def render_strokes(
     w = int(np.ceil(pts[:, 0].max())) + margin
     h = int(np.ceil(pts[:, 1].max())) + margin
     # Pen: width relative to the writing size, per-stroke pressure.
-    ink = np.zeros((h, w), np.float32)
     thickness = max(1, int(round(height_px * pen)))
-    splits = np.cumsum(sizes)[:-1]
-    groups = np.split(pts, splits)
-    spans = []
-    for g in groups:
-        pressure = float(np.clip(pressure_rng.normal(0.9, 0.1), 0.5, 1.0))
-        poly = np.round(g * 4).astype(np.int32).reshape(-1, 1, 2)
-        if pen_style is not None and len(g) > 1 and np.ptp(g, axis=0).max() >= 1.0:
-            pen_style.draw_stroke(ink, g, thickness, pressure)
-        elif len(g) == 1 or np.ptp(g, axis=0).max() < 1.0:
-            cv2.circle(ink, tuple(int(v) for v in np.round(g[0])), max(1, thickness // 2), pressure, -1, cv2.LINE_AA)
-        else:
-            cv2.polylines(ink, [poly], False, pressure, thickness, cv2.LINE_AA, shift=2)
-        spans.append((float(g[:, 0].min()), float(g[:, 0].max())))
+    ink, spans = _draw_ink(np.split(pts, np.cumsum(sizes)[:-1]), (h, w), thickness, pressure_rng, pen_style)
     if pen_style is not None:
         ink = pen_style.texture(ink)
         darkness *= pen_style.darkness
