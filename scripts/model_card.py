@@ -86,7 +86,7 @@ def real_page_lines(cfg: dict) -> list[str]:
     return out
 
 
-def main() -> None:
+def _args() -> argparse.Namespace:
     ap = argparse.ArgumentParser()
     ap.add_argument("model")
     ap.add_argument("--eval", required=True)
@@ -99,6 +99,11 @@ def main() -> None:
     ap.add_argument("--train-command", default="", help="how the weights were trained (lines), instead of htr train --config")
     args = ap.parse_args()
 
+    return args
+
+
+def _inputs(args: argparse.Namespace) -> dict:
+    """Everything the card says, read from the bundle, the config and the measured files."""
     model = Path(args.model)
     meta = json.loads((model / "model.json").read_text())
     m = meta["metrics"]
@@ -128,17 +133,6 @@ def main() -> None:
         for ds, v in json.loads(Path(path).read_text()).items():
             dec_rows.append([name, f"`{ds}`", v["samples"], pct(v["cer"]), pct(v["wer"]), f"{v['seconds']:.1f} s"])
 
-    def rel_rows(key: str) -> list[list]:
-        return [
-            [
-                r["bin"],
-                r["words"],
-                r["mean_confidence"] if r["mean_confidence"] is not None else "–",
-                pct(r["share_exact"]) if r["share_exact"] is not None else "–",
-            ]
-            for r in m.get(key, [])
-        ]
-
     bench = json.loads(Path(args.bench).read_text()) if args.bench else None
     cfg = yaml.safe_load(Path(args.config).read_text()) or {}
     rob_rows = []
@@ -162,27 +156,52 @@ def main() -> None:
             )
         )
 
-    lines = (
+    return {k: v for k, v in locals().items() if k != "args"}
+
+
+def rel_rows(m: dict, key: str) -> list[list]:
+    return [
         [
-            f"# Model card: {meta['name']} (version {meta['version']})",
-            "",
-            "A CRNN-CTC handwriting recognizer for single words and whole text lines (space is a character),",
-            (
-                f"English and French, {len(meta['charset']['chars'])} characters (Western European letters with accents)."
-                if len(meta["charset"]["chars"]) > 90
-                else "English, IAM character set."
-            )
-            + " Bundle format `"
-            + meta["format"]
-            + "`: `model.json` (charset,",
-            "preprocessing, architecture, calibration, metrics), `model.weights.h5` ("
-            + (
-                "int8 per output channel with float32 scales, vectors float16, read by `recognition.bundle`;"
-                if meta.get("weights_dtype") == "int8"
-                else f"{meta.get('weights_dtype', 'float32')} Keras 3 weights;"
-            ),
-            "loads under the TensorFlow and JAX backends), `lm.json.gz` (character 6-gram), `lexicon.txt` (training words).",
-            "",
+            r["bin"],
+            r["words"],
+            r["mean_confidence"] if r["mean_confidence"] is not None else "–",
+            pct(r["share_exact"]) if r["share_exact"] is not None else "–",
+        ]
+        for r in m.get(key, [])
+    ]
+
+
+def _title(meta: dict) -> list[str]:
+    """The model's name, what it reads and the bundle's files."""
+    return [
+        f"# Model card: {meta['name']} (version {meta['version']})",
+        "",
+        "A CRNN-CTC handwriting recognizer for single words and whole text lines (space is a character),",
+        (
+            f"English and French, {len(meta['charset']['chars'])} characters (Western European letters with accents)."
+            if len(meta["charset"]["chars"]) > 90
+            else "English, IAM character set."
+        )
+        + " Bundle format `"
+        + meta["format"]
+        + "`: `model.json` (charset,",
+        "preprocessing, architecture, calibration, metrics), `model.weights.h5` ("
+        + (
+            "int8 per output channel with float32 scales, vectors float16, read by `recognition.bundle`;"
+            if meta.get("weights_dtype") == "int8"
+            else f"{meta.get('weights_dtype', 'float32')} Keras 3 weights;"
+        ),
+        "loads under the TensorFlow and JAX backends), `lm.json.gz` (character 6-gram), `lexicon.txt` (training words).",
+        "",
+    ]
+
+
+def _data(args: argparse.Namespace, c: dict) -> list[str]:
+    """The title, the bundle's files and the data it was trained and measured on."""
+    meta, cfg, train, punct_trained, mix = (c["meta"], c["cfg"], c["train"], c["punct_trained"], c["mix"])
+    return (
+        _title(meta)
+        + [
             "## Data",
             "",
             "- **IAM On-Line Handwriting Database** (line level, ~200 writers; texts `a01`, `a02` withheld): pen",
@@ -219,47 +238,110 @@ def main() -> None:
                 if cfg.get("neighbours")
                 else ")."
             ),
-            "",
-            "## Configuration",
-            "",
-            f"`{args.config}`. Input height {pre['height']} px after shared preprocessing (ink normalization,",
-            "crop to ink, x-height scaled to a third of the height, words and lines alike)." + fit,
-            f"Conv filters {arch['conv_filters']} with pools {arch['pools']} (width stride {stride}),",
-            f"dense {2 * arch['rnn_units']}, {arch['rnn_layers']} × BiLSTM({arch['rnn_units']}),"
-            + (
-                f" then {arch['rnn_residual']} × residual BiLSTM({arch['rnn_units']}) (x + W·BiLSTM(x), W a dense"
-                " layer started at zero),"
-                if arch.get("rnn_residual")
-                else ""
-            ),
-            f"{len(meta['charset']['chars']) + 1} outputs (charset + CTC blank), dropout {arch['dropout']}.",
-            f"Adam {cfg.get('lr', 1e-3):g}, gradient clip 5, batch {cfg.get('batch_size', 16)}, {cfg.get('steps_per_epoch', 400)} steps per epoch; learning rate",
-            (
-                f"on a half cosine down to {cfg.get('min_lr', 1e-5):g} over {cfg.get('epochs')} epochs."
-                if cfg.get("lr_schedule") == "cosine"
-                else f"on a half cosine down to {cfg.get('min_lr', 1e-5):g} over the run's time window (`--time-limit`)."
-                if cfg.get("lr_schedule") == "cosine-time"
-                else f"multiplied by {cfg.get('lr_factor', 0.5)} after {cfg.get('lr_patience', 3)} epochs without validation-CER gain, early stop after {cfg.get('early_stop_patience', 8)}."
-            )
-            + (
-                " Batch normalization frozen at the starting bundle's running statistics."
-                if cfg.get("batchnorm") == "frozen"
-                else ""
-            ),
-            "",
-            "## Training",
-            "",
-            f"- Epochs: {m.get('epochs_trained')} (best validation CER {m.get('best_val_cer', 0):.4f} at epoch {m.get('best_epoch')}).",
-            f"- Time: {m.get('training_time_s', 0) / 3600:.2f} h on {m.get('machine')}"
-            + (" (CPU only, no GPU was lent)," if "," not in str(m.get("machine")) else ","),
-            f"  Keras backend `{m.get('backend')}`.",
-            "",
-            "## Metrics (greedy decoding, `htr evaluate`)",
-            "",
-            table(eval_rows, ["dataset", "samples", "CER", "CER (case-insensitive)", "WER", "exact match"]),
-            "",
         ]
     )
+
+
+def _configuration(args: argparse.Namespace, c: dict) -> list[str]:
+    """The configuration, the training run and the greedy metrics."""
+    meta, m, arch, stride, pre, eval_rows, cfg, fit = (
+        c["meta"],
+        c["m"],
+        c["arch"],
+        c["stride"],
+        c["pre"],
+        c["eval_rows"],
+        c["cfg"],
+        c["fit"],
+    )
+    return [
+        "",
+        "## Configuration",
+        "",
+        f"`{args.config}`. Input height {pre['height']} px after shared preprocessing (ink normalization,",
+        "crop to ink, x-height scaled to a third of the height, words and lines alike)." + fit,
+        f"Conv filters {arch['conv_filters']} with pools {arch['pools']} (width stride {stride}),",
+        f"dense {2 * arch['rnn_units']}, {arch['rnn_layers']} × BiLSTM({arch['rnn_units']}),"
+        + (
+            f" then {arch['rnn_residual']} × residual BiLSTM({arch['rnn_units']}) (x + W·BiLSTM(x), W a dense"
+            " layer started at zero),"
+            if arch.get("rnn_residual")
+            else ""
+        ),
+        f"{len(meta['charset']['chars']) + 1} outputs (charset + CTC blank), dropout {arch['dropout']}.",
+        f"Adam {cfg.get('lr', 1e-3):g}, gradient clip 5, batch {cfg.get('batch_size', 16)}, {cfg.get('steps_per_epoch', 400)} steps per epoch; learning rate",
+        (
+            f"on a half cosine down to {cfg.get('min_lr', 1e-5):g} over {cfg.get('epochs')} epochs."
+            if cfg.get("lr_schedule") == "cosine"
+            else f"on a half cosine down to {cfg.get('min_lr', 1e-5):g} over the run's time window (`--time-limit`)."
+            if cfg.get("lr_schedule") == "cosine-time"
+            else f"multiplied by {cfg.get('lr_factor', 0.5)} after {cfg.get('lr_patience', 3)} epochs without validation-CER gain, early stop after {cfg.get('early_stop_patience', 8)}."
+        )
+        + (
+            " Batch normalization frozen at the starting bundle's running statistics." if cfg.get("batchnorm") == "frozen" else ""
+        ),
+        "",
+        "## Training",
+        "",
+        f"- Epochs: {m.get('epochs_trained')} (best validation CER {m.get('best_val_cer', 0):.4f} at epoch {m.get('best_epoch')}).",
+        f"- Time: {m.get('training_time_s', 0) / 3600:.2f} h on {m.get('machine')}"
+        + (" (CPU only, no GPU was lent)," if "," not in str(m.get("machine")) else ","),
+        f"  Keras backend `{m.get('backend')}`.",
+        "",
+        "## Metrics (greedy decoding, `htr evaluate`)",
+        "",
+        table(eval_rows, ["dataset", "samples", "CER", "CER (case-insensitive)", "WER", "exact match"]),
+        "",
+    ]
+
+
+def _whole_pages(path: Path) -> list[str]:
+    """The whole-page figures of `htr evaluate-pages`, per set and per kind of page."""
+    page_rows = []
+    for k, v in json.loads(path.read_text()).items():
+        for kind, r in [("all", v)] + sorted((v.get("by_kind") or {}).items()):
+            page_rows.append(
+                [
+                    f"`{k}`" + ("" if kind == "all" else f" ({kind})"),
+                    r["pages"],
+                    r["lines_true"],
+                    pct(r["detection_precision"]),
+                    pct(r["detection_recall"]),
+                    pct(r["page_cer"]),
+                    pct(r["page_cer_accents_folded"]),
+                    pct(r["line_cer"]),
+                    pct(r["line_cer_accents_folded"]),
+                ]
+            )
+    return [
+        "## Whole pages (greedy, `htr evaluate-pages`)",
+        "",
+        "Each page through segmentation and reading as `htr process` does. Detection: found lines matched",
+        "one to one to the ground truth's at region IoU ≥ 0.5; page CER over the whole transcript in reading",
+        "order; line CER over the ground-truth lines cut from their polygons and read alone:",
+        "",
+        table(
+            page_rows,
+            [
+                "set",
+                "pages",
+                "lines",
+                "detection P",
+                "detection R",
+                "page CER",
+                "(accents folded)",
+                "line CER",
+                "(accents folded)",
+            ],
+        ),
+        "",
+    ]
+
+
+def _measured(args: argparse.Namespace, c: dict) -> list[str]:
+    """Slices, notes, whole pages, neighbouring ink and the decoders compared, where measured."""
+    slice_rows, dec_rows, rob_rows = (c["slice_rows"], c["dec_rows"], c["rob_rows"])
+    lines: list[str] = []
     if slice_rows:
         lines += [
             "Slices (`htr evaluate --slice caps,allcaps,punct`): CER over the reference words that start with a",
@@ -271,45 +353,7 @@ def main() -> None:
     if args.notes:
         lines += [args.notes, ""]
     if args.pages:
-        page_rows = []
-        for k, v in json.loads(Path(args.pages).read_text()).items():
-            for kind, r in [("all", v)] + sorted((v.get("by_kind") or {}).items()):
-                page_rows.append(
-                    [
-                        f"`{k}`" + ("" if kind == "all" else f" ({kind})"),
-                        r["pages"],
-                        r["lines_true"],
-                        pct(r["detection_precision"]),
-                        pct(r["detection_recall"]),
-                        pct(r["page_cer"]),
-                        pct(r["page_cer_accents_folded"]),
-                        pct(r["line_cer"]),
-                        pct(r["line_cer_accents_folded"]),
-                    ]
-                )
-        lines += [
-            "## Whole pages (greedy, `htr evaluate-pages`)",
-            "",
-            "Each page through segmentation and reading as `htr process` does. Detection: found lines matched",
-            "one to one to the ground truth's at region IoU ≥ 0.5; page CER over the whole transcript in reading",
-            "order; line CER over the ground-truth lines cut from their polygons and read alone:",
-            "",
-            table(
-                page_rows,
-                [
-                    "set",
-                    "pages",
-                    "lines",
-                    "detection P",
-                    "detection R",
-                    "page CER",
-                    "(accents folded)",
-                    "line CER",
-                    "(accents folded)",
-                ],
-            ),
-            "",
-        ]
+        lines += _whole_pages(Path(args.pages))
     if rob_rows:
         lines += [
             "## Ink of neighbouring lines (greedy, `htr evaluate SPEC+neighbours`)",
@@ -330,6 +374,12 @@ def main() -> None:
             "insertion bonus 0.6); `--lexicon` also keeps letters of each word on a prefix of a training word.",
             "",
         ]
+    return lines
+
+
+def _calibration_and_speed(args: argparse.Namespace, c: dict) -> list[str]:
+    m, bench = (c["m"], c["bench"])
+    lines: list[str] = []
     lines += [
         "## Confidence calibration",
         "",
@@ -337,7 +387,7 @@ def main() -> None:
         "probabilities, lowered by the weakest) fitted on validation words. Reliability on the held-out",
         "half of the validation words (map fitted on the other half), greedy decoding:",
         "",
-        table(rel_rows("reliability_held_out"), ["confidence", "words", "mean confidence", "share read exactly"]),
+        table(rel_rows(m, "reliability_held_out"), ["confidence", "words", "mean confidence", "share read exactly"]),
         "",
     ]
     if m.get("reliability_held_out_beam"):
@@ -345,7 +395,7 @@ def main() -> None:
             "Beam search has its own map (`calibration_beam`: the n-gram mends words whose characters",
             "scored low, so the same raw score means a likelier word), checked the same way:",
             "",
-            table(rel_rows("reliability_held_out_beam"), ["confidence", "words", "mean confidence", "share read exactly"]),
+            table(rel_rows(m, "reliability_held_out_beam"), ["confidence", "words", "mean confidence", "share read exactly"]),
             "",
         ]
     if bench:
@@ -358,7 +408,11 @@ def main() -> None:
             f"peak RSS {bench['peak_rss_mb']} MB. Includes preprocessing and decoding.",
             "",
         ]
-    lines += [
+    return lines
+
+
+def _reproduce(args: argparse.Namespace) -> list[str]:
+    return [
         "## Reproduce",
         "",
         "```sh",
@@ -381,8 +435,14 @@ def main() -> None:
         f"Card written {date.today().isoformat()}.",
         "",
     ]
-    (model / "MODEL_CARD.md").write_text("\n".join(lines))
-    print(model / "MODEL_CARD.md")
+
+
+def main() -> None:
+    args = _args()
+    c = _inputs(args)
+    lines = _data(args, c) + _configuration(args, c) + _measured(args, c) + _calibration_and_speed(args, c) + _reproduce(args)
+    (c["model"] / "MODEL_CARD.md").write_text("\n".join(lines))
+    print(c["model"] / "MODEL_CARD.md")
 
 
 if __name__ == "__main__":
