@@ -215,16 +215,13 @@ def stale_saves(base: str, line_id: int) -> None:
     vic.close()
 
 
-def route_matrix(base: str, seeded: dict, app_routes: set[tuple[str, str]]) -> None:
+def _rules(seeded: dict) -> dict[tuple[str, str], tuple[str, str, object, dict | None]]:
+    """(method, route) -> (who may, the path, JSON body, form); ids made per role when a route uses them up.
+    Changes to lines name a version no line has (999): an allowed caller gets 409, not 401/403."""
     doc, other_doc = seeded["docs"]
     line = seeded["lines"][0]
-    ana = session(base, "ana", "192.0.2.21")
-
-    def fresh_token(owner: str) -> int:
-        return ana.post("/api/tokens", json={"name": "to revoke", "user": owner}).json()["id"]
-
-    # (method, route) -> (who may, the path, JSON body, form); ids made per role when a route uses them up
-    rules = {
+    stale = {"version": 999}
+    return {
         ("GET", "/login"): ("public", "/login", None, None),
         ("POST", "/login"): ("public", "/login", None, None),
         ("POST", "/logout"): ("reviewer", "/logout", None, None),
@@ -232,15 +229,27 @@ def route_matrix(base: str, seeded: dict, app_routes: set[tuple[str, str]]) -> N
         ("GET", "/documents/{doc_id}"): ("reviewer", f"/documents/{doc}", None, None),
         ("GET", "/search"): ("reviewer", "/search?q=jumps", None, None),
         ("GET", "/review"): ("reviewer", "/review", None, None),
+        ("GET", "/my-work"): ("reviewer", "/my-work", None, None),
         ("GET", "/pages/{page_id}/image"): ("reviewer", "/pages/1/image", None, None),
         ("GET", "/lines/{line_id}/image"): ("reviewer", f"/lines/{line}/image", None, None),
         ("GET", "/api/documents"): ("reviewer", "/api/documents", None, None),
         ("GET", "/api/documents/{doc_id}"): ("reviewer", f"/api/documents/{doc}?format=txt", None, None),
+        ("GET", "/api/documents/{doc_id}/activity"): ("reviewer", f"/api/documents/{doc}/activity", None, None),
         ("GET", "/api/search"): ("reviewer", "/api/search?q=jumps", None, None),
         ("GET", "/api/review"): ("reviewer", "/api/review", None, None),
+        ("GET", "/api/my-work"): ("reviewer", "/api/my-work", None, None),
+        ("GET", "/api/progress"): ("reviewer", "/api/progress", None, None),
         ("PUT", "/api/lines/{line_id}"): ("reviewer", "/api/lines/{own_line}", "save", None),
         ("POST", "/api/lines/{line_id}/accept"): ("reviewer", f"/api/lines/{line}/accept", None, None),
         ("GET", "/api/lines/{line_id}/history"): ("reviewer", f"/api/lines/{line}/history", None, None),
+        ("POST", "/api/lines/{line_id}/undo"): ("reviewer", f"/api/lines/{line}/undo", stale, None),
+        ("POST", "/api/lines/{line_id}/revert"): ("reviewer", f"/api/lines/{line}/revert", stale, None),
+        ("POST", "/api/lines/{line_id}/merge"): ("reviewer", f"/api/lines/{line}/merge", {**stale, "next_version": 999}, None),
+        ("POST", "/api/lines/{line_id}/split"): ("reviewer", f"/api/lines/{line}/split", {**stale, "at": 3}, None),
+        ("POST", "/api/lines/{line_id}/delete"): ("reviewer", f"/api/lines/{line}/delete", stale, None),
+        ("GET", "/api/pages/{page_id}/lines"): ("reviewer", "/api/pages/1/lines", None, None),
+        ("POST", "/api/pages/{page_id}/lines"): ("reviewer", "/api/pages/1/lines", {"box": [1, 1, 4, 4]}, None),
+        ("POST", "/api/pages/{page_id}/presence"): ("reviewer", "/api/pages/1/presence", None, None),
         ("GET", "/api/me"): ("reviewer", "/api/me", None, None),
         ("GET", "/tokens"): ("reviewer", "/tokens", None, None),
         ("POST", "/tokens"): ("reviewer", "/tokens", None, {"name": "web", "days": "30"}),
@@ -256,8 +265,38 @@ def route_matrix(base: str, seeded: dict, app_routes: set[tuple[str, str]]) -> N
         ("POST", "/api/users"): ("admin", "/api/users", {"name": "uma", "password": "another long secret"}, None),
         ("PUT", "/api/users/{name}"): ("admin", "/api/users/vic", {"role": "reviewer"}, None),
         ("DELETE", "/api/users/{name}"): ("admin", "/api/users/uma", None, None),
+        ("GET", "/api/assignments"): ("admin", "/api/assignments", None, None),
+        ("POST", "/api/assignments"): ("admin", "/api/assignments", {"document_id": doc, "user": "rita"}, None),
+        ("DELETE", "/api/assignments/{assignment_id}"): ("admin", "/api/assignments/999", None, None),
+        ("POST", "/documents/{doc_id}/assign"): ("admin", f"/documents/{doc}/assign", None, {"user": "rita"}),
         ("DELETE", "/api/documents/{doc_id}"): ("admin", f"/api/documents/{other_doc}", None, None),
     }
+
+
+def _refused(r) -> bool:
+    return r.status_code in (401, 403) or (r.status_code == 303 and "/login" in r.headers.get("location", ""))
+
+
+def _as_ruled(who: str, role: str, r) -> bool:
+    """Whether an answer keeps the rules: public routes answer everyone, the others refuse the anonymous
+    (401, or the login page), admins' routes refuse reviewers (403), and the allowed are let through
+    (an answer about the data, 404 or 409, is still through; logging out sends to the login page)."""
+    if who == "public":
+        return r.status_code < 500
+    if role == "anonymous":
+        return r.status_code == 401 or (r.status_code == 303 and r.headers["location"].startswith("/login"))
+    if who == "admin" and role == "reviewer":
+        return r.status_code == 403
+    return r.status_code not in (401, 403) and r.status_code < 500
+
+
+def route_matrix(base: str, seeded: dict, app_routes: set[tuple[str, str]]) -> None:
+    ana = session(base, "ana", "192.0.2.21")
+
+    def fresh_token(owner: str) -> int:
+        return ana.post("/api/tokens", json={"name": "to revoke", "user": owner}).json()["id"]
+
+    rules = _rules(seeded)
     missing = app_routes - set(rules)
     if missing:
         print(f"  ROUTES WITHOUT A RULE HERE: {sorted(missing)}")
@@ -279,23 +318,10 @@ def route_matrix(base: str, seeded: dict, app_routes: set[tuple[str, str]]) -> N
             b = {"text": f"read by {role}", "version": 1} if body == "save" else body
             r = c.request(method, p, json=b, data=form)
             headers_missing += any(h not in r.headers for h in HEADERS)
-            if who == "public":
-                good = r.status_code < 500
-            elif role == "anonymous":
-                good = r.status_code == 401 or (r.status_code == 303 and r.headers["location"].startswith("/login"))
-            elif who == "admin" and role == "reviewer":
-                good = r.status_code == 403
-            else:
-                good = r.status_code < 400
-            counts[
-                "refused"
-                if r.status_code in (401, 403) or (r.status_code == 303 and "/login" in r.headers.get("location", ""))
-                else "through"
-            ] += 1
-            if not good:
+            counts["refused" if _refused(r) else "through"] += 1
+            if not _as_ruled(who, role, r):
                 wrong.append((method, route, role, r.status_code))
             row.append(str(r.status_code))
-            c = clients[role]
         print(f"  {method + ' ' + route:44} {row[0]:>10} {row[1]:>9} {row[2]:>6}")
     print(
         f"  {sum(len(clients) for _ in rules)} requests: {counts['refused']} refused (401/403/login), {counts['through']} served; "
