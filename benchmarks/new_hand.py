@@ -127,6 +127,38 @@ def test_cer(model: str | Path, samples) -> float:
     return round(float(rates([t for _, t in samples], hyps)["cer"]), 4)
 
 
+def one_run(work: Path, kind: str, n: int, lines: list[dict], common: list[str], order: str, samples, before: float) -> dict:
+    """One candidate on a copy of the processed database: from ``n`` corrected lines, or (``kind``
+    self-train) from the surely read words; its CER on the hand's test lines, and its recipe."""
+    store = work / "store"
+    db = work / f"{kind}-{n}.sqlite"
+    shutil.copyfile(work / "processed.sqlite", db)
+    use_database(db, store)
+    cand = work / f"candidate-{kind}-{n}"
+    shutil.rmtree(cand, ignore_errors=True)
+    t1 = time.perf_counter()
+    if kind == "corrections":
+        correct(choose(lines, n, order))
+        report = json.loads(htr("finetune", "--from-corrections", "--output", str(cand), *common))
+    else:
+        docs = sorted({str(ln["document"]) for ln in lines})
+        report = json.loads(htr("finetune", "--self-train", *docs, "--output", str(cand), *common))
+    seconds = round(time.perf_counter() - t1, 1)
+    after = test_cer(cand, samples)
+    return {
+        "source": kind,
+        "lines": n,
+        "train_lines": report["train_lines"],
+        "heldout_lines": report["heldout_lines"],
+        "cer_after": after,
+        "relative_drop": round((before - after) / before, 3) if before else None,
+        "seconds": seconds,
+        "steps": report["steps"],
+        "recipe": report["recipe"],
+        "standing": report["standing"],
+    }
+
+
 def main() -> None:
     ap = argparse.ArgumentParser()
     ap.add_argument("--lines", type=int, nargs="+", default=[16, 64, 256])
@@ -179,33 +211,7 @@ def main() -> None:
     summary["finetune_args"] = args.finetune_args
     runs = [("corrections", n) for n in args.lines] + ([("self-train", 0)] if args.self_train else [])
     for kind, n in runs:
-        db = work / f"{kind}-{n}.sqlite"
-        shutil.copyfile(work / "processed.sqlite", db)
-        use_database(db, store)
-        cand = work / f"candidate-{kind}-{n}"
-        shutil.rmtree(cand, ignore_errors=True)
-        t1 = time.perf_counter()
-        if kind == "corrections":
-            correct(choose(lines, n, args.order))
-            report = json.loads(htr("finetune", "--from-corrections", "--output", str(cand), *common))
-        else:
-            docs = sorted({str(ln["document"]) for ln in lines})
-            report = json.loads(htr("finetune", "--self-train", *docs, "--output", str(cand), *common))
-        seconds = round(time.perf_counter() - t1, 1)
-        after = test_cer(cand, samples)
-        before = summary["cer_before"]
-        run = {
-            "source": kind,
-            "lines": n,
-            "train_lines": report["train_lines"],
-            "heldout_lines": report["heldout_lines"],
-            "cer_after": after,
-            "relative_drop": round((before - after) / before, 3) if before else None,
-            "seconds": seconds,
-            "steps": report["steps"],
-            "recipe": report["recipe"],
-            "standing": report["standing"],
-        }
+        run = one_run(work, kind, n, lines, common, args.order, samples, summary["cer_before"])
         summary["runs"].append(run)
         print(json.dumps(run), flush=True)
     print(json.dumps(summary, indent=2))
