@@ -70,6 +70,35 @@ def recipe(args):
     )
 
 
+def self_train(args: argparse.Namespace, base: Path, pool: list, evaluation: list, tmp: Path) -> dict:
+    """A candidate from the hand's own words read at confidence 0.95 or more, no person involved."""
+    from recognition.predictor import Predictor
+    from training.finetune import finetune
+
+    pred = Predictor.load(base)
+    unlabeled = pool[: max(args.lines)]
+    recs = pred.predict([im for im, _ in unlabeled])
+    sure = [
+        (im[:, max(0, int(w.x0) - 4) : int(w.x1) + 4], w.text)
+        for (im, _), r in zip(unlabeled, recs)
+        for w in r.words
+        if w.confidence >= 0.95
+    ]  # as htr finetune --self-train exports them: the word crops read surely
+    truth = [t.split() for _, t in unlabeled]
+    entry: dict = {"lines_read": len(unlabeled), "words_read": sum(len(r.words) for r in recs), "words_kept": len(sure)}
+    entry["words_kept_right"] = sum(w.text in words for r, words in zip(recs, truth) for w in r.words if w.confidence >= 0.95)
+    if sure:
+        data = write_folder(tmp / "self", sure)
+        report = finetune(base, [data], tmp / "cand-self", recipe(args), args.data_root)
+        entry.update(
+            cer_after=cer_on(tmp / "cand-self", evaluation),
+            standing=report.standing,
+            steps=report.steps,
+            recipe=report.recipe,
+        )
+    return entry
+
+
 def main() -> None:
     ap = argparse.ArgumentParser()
     ap.add_argument("--lines", type=int, nargs="+", default=[16, 64, 256])
@@ -88,7 +117,6 @@ def main() -> None:
         raise SystemExit(f"{FONT} missing: apt-get install fonts-dkg-handwriting")
 
     from recognition.bundle import default_model_path
-    from recognition.predictor import Predictor
     from training.datasets import open_dataset
     from training.finetune import finetune
 
@@ -121,29 +149,7 @@ def main() -> None:
         print(json.dumps(runs[-1]), flush=True)
     out["runs"] = runs
     if args.self_train:
-        pred = Predictor.load(base)
-        unlabeled = pool[: max(args.lines)]
-        recs = pred.predict([im for im, _ in unlabeled])
-        sure = [
-            (im[:, max(0, int(w.x0) - 4) : int(w.x1) + 4], w.text)
-            for (im, _), r in zip(unlabeled, recs)
-            for w in r.words
-            if w.confidence >= 0.95
-        ]  # as htr finetune --self-train exports them: the word crops read surely
-        truth = [t.split() for _, t in unlabeled]
-        entry: dict = {"lines_read": len(unlabeled), "words_read": sum(len(r.words) for r in recs), "words_kept": len(sure)}
-        entry["words_kept_right"] = sum(w.text in words for r, words in zip(recs, truth) for w in r.words if w.confidence >= 0.95)
-        if sure:
-            data = write_folder(tmp / "self", sure)
-            opts = recipe(args)
-            report = finetune(base, [data], tmp / "cand-self", opts, args.data_root)
-            entry.update(
-                cer_after=cer_on(tmp / "cand-self", evaluation),
-                standing=report.standing,
-                steps=report.steps,
-                recipe=report.recipe,
-            )
-        out["self_train"] = entry
+        out["self_train"] = self_train(args, base, pool, evaluation, tmp)
     print(json.dumps(out, indent=2))
 
 
