@@ -58,14 +58,8 @@ def compose_page(
         bb = _ink_box(img)
         if bb is None:
             continue
-        x0, y0, x1, y1 = bb
-        crop = img[y0:y1, x0:x1].astype(np.float32)
-        crop = np.clip(crop * (255.0 / max(1.0, float(np.percentile(crop, 90)))), 0, 255)  # white paper
+        crop = _paper_crop(img, bb, W - 2 * margin_x)
         ch, cw = crop.shape
-        if cw > W - 2 * margin_x:
-            s = (W - 2 * margin_x) / cw
-            crop = cv2.resize(crop, (int(cw * s), max(1, int(ch * s))), interpolation=cv2.INTER_AREA)
-            ch, cw = crop.shape
         if y + ch > H - int(0.05 * H):
             break
         x = margin_x + int(rng.integers(0, max(1, int(0.04 * W))))
@@ -85,6 +79,27 @@ def compose_page(
         gap = int(ch * rng.uniform(0.35, 0.9)) + (int(rng.integers(20, 40)) if boxed or "boxes" in artefacts else 0)
         y += ch + gap
     _add_artefacts(page, artefacts, rng, margin_x)
+    out, gt = _scanned(page, boxes, skew_deg, noise, rng)
+    return SynthPage(out, gt, kept)
+
+
+def _paper_crop(img: np.ndarray, bb: tuple[int, int, int, int], max_width: int) -> np.ndarray:
+    """A line's ink box on white paper (float), scaled down to ``max_width`` where wider."""
+    x0, y0, x1, y1 = bb
+    crop = img[y0:y1, x0:x1].astype(np.float32)
+    crop = np.clip(crop * (255.0 / max(1.0, float(np.percentile(crop, 90)))), 0, 255)  # white paper
+    ch, cw = crop.shape
+    if cw > max_width:
+        s = max_width / cw
+        crop = cv2.resize(crop, (int(cw * s), max(1, int(ch * s))), interpolation=cv2.INTER_AREA)
+    return crop
+
+
+def _scanned(
+    page: np.ndarray, boxes: list, skew_deg: float, noise: float, rng: np.random.Generator
+) -> tuple[np.ndarray, list[Box]]:
+    """The page turned by ``skew_deg`` with scanner noise (uint8), and its line boxes turned with it."""
+    H, W = page.shape
     out = page
     m = cv2.getRotationMatrix2D((W / 2.0, H / 2.0), skew_deg, 1.0)
     if skew_deg:
@@ -97,7 +112,7 @@ def compose_page(
         gx0, gy0 = pts.min(axis=0)
         gx1, gy1 = pts.max(axis=0)
         gt.append(Box(int(gx0), int(gy0), int(np.ceil(gx1)), int(np.ceil(gy1))))
-    return SynthPage(out, gt, kept)
+    return out, gt
 
 
 ARTEFACTS = ("border", "shadow", "holes", "stain", "boxes")
