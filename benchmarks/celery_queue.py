@@ -56,11 +56,28 @@ def peak_rss_mb(pid: int) -> float:
     return 0.0
 
 
+def wait_until_done(sessions) -> int:
+    """Wait until no document is queued or processing; how many failed."""
+    from sqlalchemy import func, select
+
+    from worker.db import Document, Status
+
+    while True:
+        with sessions() as s:
+            left = s.scalar(
+                select(func.count()).select_from(Document).where(Document.status.in_([Status.QUEUED, Status.PROCESSING]))
+            )
+            failed = s.scalar(select(func.count()).select_from(Document).where(Document.status == Status.FAILED))
+        if left == 0:
+            return failed or 0
+        time.sleep(0.25)
+
+
 def run(n_workers: int, files: list[Path], pages: int, work: Path) -> dict:
-    from sqlalchemy import create_engine, func, select, text
+    from sqlalchemy import create_engine, text
 
     from tests.services import RedisServer, WorkerProcess
-    from worker.db import Document, Status, make_engine, session_factory, upgrade
+    from worker.db import make_engine, session_factory, upgrade
 
     name = f"htr_bench_{uuid.uuid4().hex[:8]}"
     admin = create_engine(ADMIN, isolation_level="AUTOCOMMIT")
@@ -88,15 +105,7 @@ def run(n_workers: int, files: list[Path], pages: int, work: Path) -> dict:
             capture_output=True,
         )
         submitted = time.perf_counter() - t0
-        while True:
-            with sessions() as s:
-                left = s.scalar(
-                    select(func.count()).select_from(Document).where(Document.status.in_([Status.QUEUED, Status.PROCESSING]))
-                )
-                failed = s.scalar(select(func.count()).select_from(Document).where(Document.status == Status.FAILED))
-            if left == 0:
-                break
-            time.sleep(0.25)
+        failed = wait_until_done(sessions)
         wall = time.perf_counter() - t0
         rss = [peak_rss_mb(w.pid) for w in workers]
     finally:
