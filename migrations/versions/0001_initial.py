@@ -81,6 +81,11 @@ def upgrade() -> None:
         sa.Column("corrected_at", TZ),
         sa.UniqueConstraint("line_id", "index", name="uq_words_line_index"),
     )
+    _full_text_search()
+
+
+def _full_text_search() -> None:
+    """An index over line text: FTS5 kept in step by triggers on SQLite, a generated tsvector on PostgreSQL."""
     dialect = op.get_bind().dialect.name
     if dialect == "sqlite":
         # FTS5 index over line text, kept in step by triggers.
