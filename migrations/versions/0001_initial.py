@@ -69,6 +69,11 @@ def upgrade() -> None:
         sa.Column("confidence", sa.Float, nullable=False),
         sa.UniqueConstraint("page_id", "index", name="uq_lines_page_index"),
     )
+    _words_table()
+    _full_text_search()
+
+
+def _words_table() -> None:
     op.create_table(
         "words",
         sa.Column("id", sa.Integer, primary_key=True),
@@ -81,7 +86,6 @@ def upgrade() -> None:
         sa.Column("corrected_at", TZ),
         sa.UniqueConstraint("line_id", "index", name="uq_words_line_index"),
     )
-    _full_text_search()
 
 
 def _full_text_search() -> None:
