@@ -384,10 +384,16 @@ def test_page_editor_image_history_characters_and_line_fixes(served, browser, tm
     wait.until(lambda d: focused_value() == values()[3])
     assert values()[3].strip() and "reviewed" not in drawn.get_attribute("class")  # the model's reading, to review
     assert browser.find_elements(By.CSS_SELECTOR, f'.line-shape[data-line="{drawn.get_attribute("data-id")}"] .word-box')
+    # By keyboard: Alt+B adds a line in the gap under the drawn one (blank paper there).
+    under = [int(v) for v in browser.find_element(By.ID, f"box-{drawn.get_attribute('data-id')}").get_attribute("y").split()]
+    focused().send_keys(Keys.ALT, "b")
+    wait.until(lambda d: len(values()) == 5)
+    added = browser.find_elements(By.CSS_SELECTOR, ".line-box")[4]
+    assert int(added.get_attribute("y")) == under[0] + 68 and int(added.get_attribute("height")) == 68
     activity = [r.text for r in browser.find_elements(By.CSS_SELECTOR, "#activity tbody tr")]
-    assert [a.split()[3] for a in activity] == ["add", "delete", "split", "merge", "revert", "undo", "edit"], activity
+    assert [a.split()[3] for a in activity] == ["add", "add", "delete", "split", "merge", "revert", "undo", "edit"], activity
     txt = httpx.get(f"{url}/api/documents/{doc_id}", params={"format": "txt"}, cookies=cookies).text
-    assert txt.split("\n")[:4] == values()
+    assert txt.split("\n")[:4] == values()[:4]
     assert [e for e in browser.get_log("browser") if "favicon" not in e["message"]] == []  # no script error on any page
 
     shot = tmp_path / "page.png"

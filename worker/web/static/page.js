@@ -4,7 +4,8 @@
 // Esc drops the edit, Ctrl+Z (with no edit in progress) undoes the line's last save, Alt+H
 // opens its history (Enter on a version brings it back), Alt+K the special characters,
 // Alt+M merges the line with the next, Alt+S splits it at the caret, Alt+Delete deletes it,
-// Alt+N draws a missing line (drag a box on the image). Lines no person has read yet are read
+// Alt+N draws a missing line (drag a box on the image), Alt+B adds one in the gap under the
+// current line (by keyboard). Lines no person has read yet are read
 // again by the model after a merge, a split or a drawing.
 // Alt+plus / Alt+minus / Alt+0 zoom the image, Ctrl+wheel too. Who else has the page open is
 // said above it. Every change names the version
@@ -230,6 +231,19 @@
   });
   document.addEventListener("keydown", (e) => { if (drawing && e.key === "Escape") { e.preventDefault(); draw(false); } });
 
+  // By keyboard (Alt+B): a missing line in the gap under the current one, as tall as it, read by the model.
+  function addBelow(li) {
+    const box = (el) => svg.querySelector("#box-" + el.dataset.id);
+    const r = box(li);
+    const [x0, y0, w, h] = ["x", "y", "width", "height"].map((k) => parseInt(r.getAttribute(k), 10));
+    const next = li.nextElementSibling;
+    const limit = next ? parseInt(box(next).getAttribute("y"), 10) : y0 + 2 * h;
+    const bottom = Math.min(limit, y0 + 2 * h);
+    api("POST", "/api/pages/" + editor.dataset.pageId + "/lines", { box: [x0, y0 + h, x0 + w, bottom] })
+      .then((line) => reopen(line.id))
+      .catch((err) => refused(li, err));
+  }
+
   function loadHistory(li, force) {
     if (!force && versions.dataset.line === li.dataset.id) return;
     versions.dataset.line = li.dataset.id;
@@ -283,6 +297,7 @@
         h: () => { const b = versions.querySelector("button"); if (b) b.focus(); },
         m: () => merge(li),
         n: () => draw(!drawing),
+        b: () => addBelow(li),
         s: () => split(li),
         Delete: () => remove(li),
         "=": () => setZoom(zoom * 1.25),
@@ -327,7 +342,7 @@
     const b = e.target.closest("button");
     if (!b || (!current && b.dataset.act !== "draw")) return;
     if (b.dataset.act === "draw") { draw(!drawing); return; }
-    ({ undo, merge, split, delete: remove })[b.dataset.act](current);
+    ({ undo, merge, split, delete: remove, below: addBelow })[b.dataset.act](current);
   });
 
   // Presence: who else has this page open, said above it; told again every 20 s.
