@@ -96,3 +96,25 @@ def test_two_people_on_one_page_see_each_other(site):
     assert rita.post("/api/pages/1/presence", params={"leaving": True}, headers=ana).json() == {"others": []}
     assert rita.post("/api/pages/1/presence", headers=csrf).json() == {"others": []}
     assert rita.post("/api/pages/999/presence", headers=csrf).status_code == 404
+
+
+def test_special_character_keys_by_language_or_spelled_out(site):
+    import dataclasses
+
+    import pytest
+
+    from worker.settings import REVIEW_CHARS, Settings, SettingsError
+
+    assert Settings.from_env({}).review_chars == REVIEW_CHARS and REVIEW_CHARS[:2] == ("é", "è")
+    keys = Settings.from_env({"HTR_REVIEW_CHARS": "DE old ŉ ß"}).review_chars
+    assert keys[:4] == ("ä", "ö", "ü", "ß") and "ſ" in keys and keys[-1] == "ŉ" and keys.count("ß") == 1
+    with pytest.raises(SettingsError, match="'german' is neither a set"):
+        Settings.from_env({"HTR_REVIEW_CHARS": "german"})
+    # The pages show the keys they are given.
+    app = site[0]
+    app.state.web = dataclasses.replace(app.state.web, review_chars=("ſ", "ꝑ"))
+    client = TestClient(app, follow_redirects=False)
+    web_login(client)
+    page = client.get("/documents/1").text
+    assert 'data-char="ſ"' in page and 'data-char="ꝑ"' in page and 'data-char="é"' not in page
+    assert 'data-char="ſ"' in client.get("/review").text

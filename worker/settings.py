@@ -29,8 +29,17 @@ DEFAULT_ROUTES = {
 DECODERS = ("greedy", "beam")  # HTR_DECODER / --decoder values
 BACKENDS = ("tf", "onnx", "onnx-int8")  # HTR_BACKEND / --backend values (recognition/backends.py)
 PRINTED = ("skip", "read")  # HTR_PRINTED values
-# The review pages' special-character keys (HTR_REVIEW_CHARS): French and the marks old hands use.
-REVIEW_CHARS = tuple("é è ê ë à â ç î ï ô û ù ü ÿ œ æ É È Ê À Ç Œ « » ’ ° € £ § — … ⁊ ꝑ".split())
+# The review pages' special-character keys (HTR_REVIEW_CHARS): sets by language, named or spelled out.
+CHAR_SETS = {
+    "fr": "é è ê ë à â ç î ï ô û ù ü ÿ œ æ É È Ê À Ç Œ « » ’ ° € £ §",
+    "de": "ä ö ü ß Ä Ö Ü „ “ ‚ ‘ € §",
+    "es": "á é í ó ú ñ ü ¿ ¡ Á É Í Ó Ú Ñ « » €",
+    "it": "à è é ì ò ù À È É Ì Ò Ù « » €",
+    "nl": "ë ï é è ĳ Ĳ ‘ ’ „ ” €",
+    "en": "£ ’ “ ” — … ½ ¼ ¾ ° §",
+    "old": "ſ ꝑ ꝓ ⁊ ꝰ ꝯ ꝗ ꝙ ā ē ī ō ū ȳ ñ æ œ ¶ ℔ ℥",  # abbreviation marks and long s of old hands
+}
+REVIEW_CHARS = tuple(dict.fromkeys((CHAR_SETS["fr"] + " — … ⁊ ꝑ").split()))
 
 
 class SettingsError(ValueError):
@@ -79,10 +88,16 @@ def _text(name: str, raw: str) -> str:
 
 
 def _chars(name: str, raw: str) -> tuple[str, ...]:
-    keys = tuple(raw.split())
-    if any(len(k) > 4 for k in keys):
-        raise SettingsError(f"{name}: expected characters separated by spaces (a key inserts at most 4)")
-    return keys
+    """Keys separated by spaces, each a few characters or the name of a set (``fr de old``)."""
+    keys: list[str] = []
+    for token in raw.split():
+        if token.lower() in CHAR_SETS:
+            keys += CHAR_SETS[token.lower()].split()
+        elif len(token) > 4:
+            raise SettingsError(f"{name}: {token!r} is neither a set ({', '.join(CHAR_SETS)}) nor a key (at most 4 characters)")
+        else:
+            keys.append(token)
+    return tuple(dict.fromkeys(keys))
 
 
 @dataclass(frozen=True)
