@@ -288,8 +288,10 @@ def test_page_editor_image_history_characters_and_line_fixes(served, browser, tm
 
     url, doc_id = served
     wait = WebDriverWait(browser, 15)
+    browser.set_window_size(1280, 800)  # a laptop's screen; a tablet's at the end
     _login_to(browser, url, f"/documents/{doc_id}")
     cookies = {c["name"]: c["value"] for c in browser.get_cookies()}
+    assert browser.execute_script("return document.documentElement.scrollWidth <= window.innerWidth")
 
     def focused():
         return browser.switch_to.active_element
@@ -385,11 +387,12 @@ def test_page_editor_image_history_characters_and_line_fixes(served, browser, tm
     assert values()[3].strip() and "reviewed" not in drawn.get_attribute("class")  # the model's reading, to review
     assert browser.find_elements(By.CSS_SELECTOR, f'.line-shape[data-line="{drawn.get_attribute("data-id")}"] .word-box')
     # By keyboard: Alt+B adds a line in the gap under the drawn one (blank paper there).
-    under = [int(v) for v in browser.find_element(By.ID, f"box-{drawn.get_attribute('data-id')}").get_attribute("y").split()]
+    rect = browser.find_element(By.ID, f"box-{drawn.get_attribute('data-id')}")
+    y, h = int(rect.get_attribute("y")), int(rect.get_attribute("height"))
     focused().send_keys(Keys.ALT, "b")
     wait.until(lambda d: len(values()) == 5)
     added = browser.find_elements(By.CSS_SELECTOR, ".line-box")[4]
-    assert int(added.get_attribute("y")) == under[0] + 68 and int(added.get_attribute("height")) == 68
+    assert (int(added.get_attribute("y")), int(added.get_attribute("height"))) == (y + h, h)
     activity = [r.text for r in browser.find_elements(By.CSS_SELECTOR, "#activity tbody tr")]
     assert [a.split()[3] for a in activity] == ["add", "add", "delete", "split", "merge", "revert", "undo", "edit"], activity
     txt = httpx.get(f"{url}/api/documents/{doc_id}", params={"format": "txt"}, cookies=cookies).text
