@@ -33,6 +33,9 @@ def main(argv=None) -> int:
     ap.add_argument("--decoder", choices=["greedy", "beam"], default="greedy")
     ap.add_argument("--data-root", default=os.environ.get("HTR_DATA_DIR", "../shared/data"))
     args = ap.parse_args(argv)
+    from worker.cli.common import configure_training
+
+    configure_training()  # HTR_DATA_DIR, HTR_FONTS_DIR
 
     from recognition.predictor import DecoderOptions, Predictor
     from training.datasets import open_dataset

@@ -113,6 +113,9 @@ def main() -> None:
     ap.add_argument("--self-train", action="store_true", help="also fine-tune on the hand's own confident readings")
     ap.add_argument("--data-root")
     args = ap.parse_args()
+    from worker.cli.common import configure_training
+
+    configure_training()  # HTR_DATA_DIR, HTR_FONTS_DIR
     if not FONT.is_file():
         raise SystemExit(f"{FONT} missing: apt-get install fonts-dkg-handwriting")
 

@@ -218,6 +218,9 @@ def _false_hits(t: _Truth, s) -> dict:
 
 def main() -> None:
     args = _args()
+    from worker.cli.common import configure_training
+
+    configure_training()  # HTR_DATA_DIR, HTR_FONTS_DIR
     from recognition.keywords import DEFAULT_MIN_PROB
     from worker.db import Line, WordCandidate, make_engine, session_factory, upgrade
     from worker.db.queries import FUZZY, Fuzzy, keyword_search, search

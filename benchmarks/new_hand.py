@@ -173,6 +173,9 @@ def main() -> None:
         "--workdir", help="keep the databases and candidates here (default: a temporary folder); given again, its pages are kept"
     )
     args = ap.parse_args()
+    from worker.cli.common import configure_training
+
+    configure_training()  # HTR_DATA_DIR, HTR_FONTS_DIR
 
     from recognition.bundle import default_model_path
     from training.datasets import RealPages, open_dataset

@@ -225,6 +225,9 @@ def main() -> None:
     ap.add_argument("--cer", type=int, default=0, metavar="N", help="--compare: also CER on the first N crops of iam-ondb:test")
     ap.add_argument("--serve", action="store_true", help=argparse.SUPPRESS)  # a --compare worker
     args = ap.parse_args()
+    from worker.cli.common import configure_training
+
+    configure_training()  # HTR_DATA_DIR, HTR_FONTS_DIR
     if args.compare:
         compare(args)
         return

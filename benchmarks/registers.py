@@ -247,6 +247,9 @@ def totals(results: list[dict]) -> dict:
 def main(argv: list[str] | None = None) -> int:
     from segmentation.printed_ocr import consensus_keys
     from training.datasets import default_data_root
+    from worker.cli.common import configure_training
+
+    configure_training()  # HTR_DATA_DIR, HTR_FONTS_DIR
     from training.datasets.layout_xml import page_files
 
     ap = argparse.ArgumentParser(description=__doc__.split("\n\n")[0])

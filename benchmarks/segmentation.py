@@ -252,6 +252,9 @@ def main() -> None:
     ap.add_argument("--methods", default="sauvola,wolf,gaussian,otsu")
     ap.add_argument("--model")
     args = ap.parse_args()
+    from worker.cli.common import configure_training
+
+    configure_training()  # HTR_DATA_DIR, HTR_FONTS_DIR
 
     from recognition.predictor import Predictor
 

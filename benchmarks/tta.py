@@ -47,6 +47,9 @@ def main() -> None:
     ap.add_argument("--groups", type=int, default=8)
     ap.add_argument("--sets", default="iam-ondb:val,washington:cv1/valid,form-names:val,fonts:val")
     args = ap.parse_args()
+    from worker.cli.common import configure_training
+
+    configure_training()  # HTR_DATA_DIR, HTR_FONTS_DIR
 
     from recognition.adapt import adapt_batchnorm, batchnorm_state, restore_batchnorm
     from recognition.predictor import Predictor

@@ -33,6 +33,9 @@ def main() -> None:
     ap.add_argument("--sets", default=",".join(VAL))
     ap.add_argument("--write", nargs=2, metavar=("ALPHA", "OUT"))
     args = ap.parse_args()
+    from worker.cli.common import configure_training
+
+    configure_training()  # HTR_DATA_DIR, HTR_FONTS_DIR
 
     from recognition.bundle import load_bundle
     from recognition.predictor import Predictor

@@ -18,7 +18,6 @@ from __future__ import annotations
 import gzip
 import io
 import lzma
-import os
 import shutil
 import sys
 from pathlib import Path
@@ -59,11 +58,10 @@ def pack(src: Path, fonts: Path, dest: Path) -> None:
             assert ok, img
             (out / "images" / (img.stem + ".jpg")).write_bytes(enc.tobytes())
     sys.path.insert(0, str(Path(__file__).resolve().parents[1]))
-    os.environ["HTR_FONTS_DIR"] = str(fonts)
     from training.fonts.faces import FontError, find_faces
 
     try:
-        faces, _ = find_faces()
+        faces, _ = find_faces(root=fonts)
     except FontError:
         faces = []  # no fonts installed: the fonts sets cannot be trained on there either
     for face in faces:

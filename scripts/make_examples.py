@@ -23,6 +23,9 @@ def main() -> None:
     ap.add_argument("--line", default="60", help="index into iam-ondb:test")
     ap.add_argument("--word", default="62", help="index into iam-ondb-words:test")
     args = ap.parse_args()
+    from worker.cli.common import configure_training
+
+    configure_training()  # HTR_DATA_DIR, HTR_FONTS_DIR
     out = ROOT / "examples"
     out.mkdir(exist_ok=True)
     rows = []

@@ -13,6 +13,10 @@ from tests.services import port_open
 os.environ.setdefault("TF_CPP_MIN_LOG_LEVEL", "2")
 os.environ.setdefault("KERAS_BACKEND", "tensorflow")
 
+from worker.cli.common import configure_training  # after the environment above
+
+configure_training()  # as htr does: HTR_DATA_DIR, HTR_FONTS_DIR
+
 
 ADMIN = "postgresql+psycopg2://postgres@127.0.0.1:5432/postgres"
 

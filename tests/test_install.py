@@ -1,14 +1,18 @@
 """A non-editable install (``pip install .``) carries the bundled model and the
-migrations, and processes the sample from any folder."""
+migrations, processes the sample from any folder, and evaluates on the data root its
+settings name (training code reads no environment and needs no source checkout)."""
 
 from __future__ import annotations
 
+import json
 import os
 import subprocess
 import sys
 from pathlib import Path
 
 import pytest
+
+from tests.fixtures import write_data_root
 
 ROOT = Path(__file__).resolve().parents[1]
 
@@ -53,3 +57,14 @@ def test_a_plain_install_processes_the_sample_from_elsewhere(tmp_path):
     )
     assert "There are two basic points" in shown.stdout
     assert (work / "var" / "htr.sqlite").is_file()  # the embedded database, migrated where the command ran
+    data = write_data_root(tmp_path / "data")
+    evaluated = subprocess.run(
+        [sys.executable, "-m", "worker.cli", "evaluate", "--limit", "1", "iam-ondb:test"],
+        cwd=work,
+        env={**env, "HTR_DATA_DIR": str(data)},
+        capture_output=True,
+        text=True,
+        timeout=300,
+    )
+    assert evaluated.returncode == 0, evaluated.stderr
+    assert json.loads(evaluated.stdout)["iam-ondb:test"]["samples"] == 1

@@ -34,12 +34,12 @@ from recognition.model import ModelConfig, build_crnn, ctc_loss
 from recognition.predictor import DecoderOptions, Predictor
 from recognition.preprocess import PreprocessConfig, preprocess
 
+from . import paths
 from .datasets import Dataset, DatasetError, open_dataset
 from .metrics import rates
 from .sequence import TrainSequence
 
 log = logging.getLogger(__name__)
-ROOT = Path(__file__).resolve().parents[1]
 LR_SCHEDULES = ("plateau", "cosine", "cosine-time")
 
 
@@ -122,7 +122,7 @@ class TrainConfig:
 
     def resolve(self, p: str) -> Path:
         q = Path(p)
-        return q if q.is_absolute() else ROOT / q
+        return q if q.is_absolute() else paths.project_root() / q
 
 
 # ----------------------------------------------------------------------------
@@ -372,7 +372,12 @@ def ensure_fonts(cfg: TrainConfig) -> None:
             return
     except FontError:
         pass
-    subprocess.run(["bash", str(ROOT / "scripts" / "install-fonts.sh")], check=True)
+    script = paths.project_root() / "scripts" / "install-fonts.sh"
+    if not script.is_file():
+        raise FontError(
+            f"no handwriting fonts in {paths.fonts_dir()}: install them (scripts/install-fonts.sh) and set HTR_FONTS_DIR"
+        )
+    subprocess.run(["bash", str(script)], check=True, env={**os.environ, "HTR_FONTS_DIR": str(paths.fonts_dir())})
     from .fonts import faces
 
     faces._scan.cache_clear()

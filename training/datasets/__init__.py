@@ -1,6 +1,6 @@
 """Dataset readers and the spec strings that name them.
 
-Specs (``DATA`` is the data root, default ``$HTR_DATA_DIR`` or ``../shared/data``):
+Specs (``DATA`` is the data root: ``htr``'s ``HTR_DATA_DIR``, or ``../shared/data``; training/paths.py):
 
 - ``iam-ondb:SPLIT`` / ``iam-ondb-words:SPLIT``    rendered IAM On-Line lines / words
 - ``washington:cv1/test`` / ``washington-words:cv1/test``
@@ -17,9 +17,9 @@ Specs (``DATA`` is the data root, default ``$HTR_DATA_DIR`` or ``../shared/data`
 
 from __future__ import annotations
 
-import os
 from pathlib import Path
 
+from .. import paths
 from .base import Dataset, DatasetError, Item
 from .context import WithNeighbours
 from .folder import LabelsFolder
@@ -51,11 +51,8 @@ __all__ = [
 
 
 def default_data_root() -> Path:
-    env = os.environ.get("HTR_DATA_DIR")
-    if env:
-        return Path(env)
-    here = Path(__file__).resolve().parents[2]
-    return here.parent / "shared" / "data"
+    """The data root ``htr`` configured (``HTR_DATA_DIR``), else ``../shared/data`` (training/paths.py)."""
+    return paths.data_root()
 
 
 def open_dataset(spec: str, data_root: str | Path | None = None) -> Dataset:

@@ -18,7 +18,6 @@ honest:
 
 from __future__ import annotations
 
-import os
 import re
 from dataclasses import dataclass
 from functools import lru_cache
@@ -30,9 +29,9 @@ from PIL import ImageFont
 
 from recognition.charset import IAM_CHARS
 
+from .. import paths
 from .catalogue import CATALOGUE, FontEntry
 
-ROOT = Path(__file__).resolve().parents[2]
 _DISTINCT = "abdeghnqrt"  # lowercase letters whose capital has another shape
 _NOTDEF_PROBE = "\ue000"  # a private-use code point: no handwriting font has it
 
@@ -42,8 +41,8 @@ class FontError(Exception):
 
 
 def fonts_dir() -> Path:
-    env = os.environ.get("HTR_FONTS_DIR")
-    return Path(env) if env else ROOT / ".fonts"
+    """The fonts folder ``htr`` configured (``HTR_FONTS_DIR``), else ``.fonts/`` (training/paths.py)."""
+    return paths.fonts_dir()
 
 
 @dataclass(frozen=True)

@@ -9,7 +9,7 @@ import os
 import sys
 
 from . import documents, health, model, people, queue, registry
-from .common import configure_logging, load_backend
+from .common import configure_logging, configure_training, load_backend
 from .model import decoder as _decoder
 
 MODEL_COMMANDS = {
@@ -74,6 +74,7 @@ def _run(args) -> int:
     except SettingsError as exc:
         print(f"htr {args.command}: error: {exc}", file=sys.stderr)
         return 2
+    configure_training(args.settings)
     if args.command in MODEL_COMMANDS and model.needs_keras(args):
         load_backend(args.log_level)
     try:

@@ -15,6 +15,15 @@ MAX_ID = 2**63 - 1  # the databases' 64-bit integer keys
 MAX_LIMIT = 10_000
 
 
+def configure_training(settings: Settings | None = None) -> None:
+    """Tell the training package where its data and fonts are (``HTR_DATA_DIR``, ``HTR_FONTS_DIR``):
+    every program that runs training code calls this once (htr, the benchmarks, the tests)."""
+    from training import paths
+
+    settings = settings or Settings.from_env()
+    paths.configure(settings.data_dir, settings.fonts_dir)
+
+
 def configure_logging(level: str = "warning") -> None:
     """Logging for the command, configured once; the backend's native start-up
     lines (oneDNN notices, CUDA probes, ``cuInit`` errors on CPU machines) are
