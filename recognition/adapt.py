@@ -14,11 +14,13 @@ Measured by ``benchmarks/tta.py``; not used by the predictor by default.
 
 from __future__ import annotations
 
+from typing import Any
+
 import keras
 import numpy as np
 
 
-def _bn_layers(model: keras.Model) -> list:
+def _bn_layers(model: keras.Model) -> list[Any]:
     return [layer for layer in model.layers if isinstance(layer, keras.layers.BatchNormalization)]
 
 

@@ -18,11 +18,13 @@ same for every backend.
 from __future__ import annotations
 
 from pathlib import Path
-from typing import TYPE_CHECKING, Protocol, runtime_checkable
+from typing import TYPE_CHECKING, Protocol, cast, runtime_checkable
 
 import numpy as np
 
 if TYPE_CHECKING:
+    import keras
+
     from .bundle import Bundle
 
 BACKENDS = ("tf", "onnx", "onnx-int8")  # HTR_BACKEND / --backend values
@@ -42,7 +44,7 @@ class Backend(Protocol):
 class KerasBackend:
     name = "tf"
 
-    def __init__(self, model):
+    def __init__(self, model: keras.Model) -> None:
         self.model = model
 
     def logits(self, images: np.ndarray) -> np.ndarray:
@@ -67,7 +69,7 @@ class OnnxBackend:
         self.name = name
 
     def logits(self, images: np.ndarray) -> np.ndarray:
-        return self.session.run(["logits"], {"image": np.ascontiguousarray(images, np.float32)})[0]
+        return cast(np.ndarray, self.session.run(["logits"], {"image": np.ascontiguousarray(images, np.float32)})[0])
 
     @classmethod
     def for_bundle(cls, bundle: Bundle, quantized: bool = False, threads: int | None = None) -> OnnxBackend:

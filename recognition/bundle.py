@@ -17,7 +17,7 @@ import json
 import shutil
 from dataclasses import dataclass, field
 from pathlib import Path
-from typing import TYPE_CHECKING
+from typing import TYPE_CHECKING, Any, cast
 
 from .calibration import Calibrator
 from .charset import Charset
@@ -26,13 +26,15 @@ from .model import ModelConfig, build_crnn
 from .preprocess import PreprocessConfig
 
 if TYPE_CHECKING:
+    import h5py
     import keras
+    import numpy as np
 
 FORMAT = "htr-crnn-ctc/1"
 WEIGHT_DTYPES = ("float32", "float16", "int8")
 
 
-def quantize_int8(w):
+def quantize_int8(w: np.ndarray) -> tuple[np.ndarray, np.ndarray] | None:
     """(int8 values, float32 scale per last-axis channel) of a matrix or kernel; None for a
     vector (stored in float16). ``dequantize`` gives back what loads."""
     import numpy as np
@@ -52,13 +54,13 @@ def quantize_int8(w):
     return np.clip(np.round(w / scale), -127, 127).astype(np.int8), scale
 
 
-def dequantize(q, scale):
+def dequantize(q: np.ndarray, scale: np.ndarray) -> np.ndarray:
     import numpy as np
 
-    return q.astype(np.float32) * scale
+    return cast(np.ndarray, q.astype(np.float32) * scale)
 
 
-def _rounded(w, dtype: str):
+def _rounded(w: np.ndarray, dtype: str) -> np.ndarray:
     """What a ``dtype`` weights file gives back for the array ``w``."""
     import numpy as np
 
@@ -86,7 +88,7 @@ class Bundle:
     model_config: ModelConfig
     calibration: Calibrator = field(default_factory=Calibrator.identity)  # greedy decoding
     calibration_beam: Calibrator | None = None  # beam search + n-gram (the LM mends low-scored words); None: as greedy
-    metrics: dict = field(default_factory=dict)
+    metrics: dict[str, Any] = field(default_factory=dict)
     path: Path | None = None
     model: keras.Model | None = None
     lm: CharNgramLM | None = None
@@ -151,7 +153,7 @@ def _store_weights_as(file: Path, dtype: str) -> None:
 
     tmp = file.with_name(file.name + ".tmp")
 
-    def copy(src, dst):
+    def copy(src: h5py.Group, dst: h5py.Group) -> None:
         dst.attrs.update(src.attrs)
         for key, item in src.items():
             if isinstance(item, h5py.Group):
@@ -167,7 +169,7 @@ def _store_weights_as(file: Path, dtype: str) -> None:
     shutil.move(tmp, file)
 
 
-def _save_int8(model, file: Path) -> None:
+def _save_int8(model: keras.Model, file: Path) -> None:
     """The model's arrays in ``get_weights`` order: ``w000``... int8 with a ``scale``
     attribute per output channel (matrices, kernels) or float16 (vectors). Weights already
     rounded (``round_weights("int8")``) quantize to the same values again: a maximum is
@@ -186,7 +188,7 @@ def _save_int8(model, file: Path) -> None:
     shutil.move(tmp, file)
 
 
-def _load_int8(model, file: Path) -> None:
+def _load_int8(model: keras.Model, file: Path) -> None:
     import h5py
     import numpy as np
 

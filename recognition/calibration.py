@@ -11,12 +11,17 @@ says whether "0.9" means 90%.
 from __future__ import annotations
 
 import math
+from collections.abc import Sequence
 from dataclasses import dataclass
+from typing import TYPE_CHECKING, Any
 
 import numpy as np
 
+if TYPE_CHECKING:
+    from numpy.typing import ArrayLike
 
-def raw_word_score(char_probs) -> float:
+
+def raw_word_score(char_probs: Sequence[float] | np.ndarray) -> float:
     if len(char_probs) == 0:
         return 0.0
     p = np.clip(np.asarray(char_probs, np.float64), 1e-9, 1.0)
@@ -66,20 +71,22 @@ class Calibrator:
         ky = np.concatenate([[0.0 if ky[0] > 0 else ky[0]], ky, [ky[-1]]])
         return cls([float(v) for v in kx], [float(v) for v in ky])
 
-    def __call__(self, raw):
+    def __call__(self, raw: float | np.ndarray) -> np.ndarray | np.float64:
         return np.interp(raw, self.knots_x, self.knots_y)
 
-    def to_json(self) -> dict:
+    def to_json(self) -> dict[str, Any]:
         return {"method": "isotonic", "knots_x": self.knots_x, "knots_y": self.knots_y}
 
     @classmethod
-    def from_json(cls, data: dict | None) -> Calibrator:
+    def from_json(cls, data: dict[str, Any] | None) -> Calibrator:
         if not data:
             return cls.identity()
         return cls(list(data["knots_x"]), list(data["knots_y"]))
 
 
-def reliability_table(confidence, correct, bins=(0.0, 0.5, 0.7, 0.8, 0.9, 0.95, 1.0001)) -> list[dict]:
+def reliability_table(
+    confidence: ArrayLike, correct: ArrayLike, bins: Sequence[float] = (0.0, 0.5, 0.7, 0.8, 0.9, 0.95, 1.0001)
+) -> list[dict[str, Any]]:
     conf = np.asarray(confidence, np.float64)
     ok = np.asarray(correct, np.float64)
     rows = []

@@ -6,6 +6,8 @@ Index 0 is the CTC blank; characters are 1..N in the order given.
 from __future__ import annotations
 
 import unicodedata
+from collections.abc import Iterable
+from typing import Any
 
 from .text import normalize_text
 
@@ -57,13 +59,13 @@ class Charset:
     def encode(self, text: str) -> list[int]:
         return [self._index[c] for c in self.normalize(text)]
 
-    def decode(self, indices) -> str:
+    def decode(self, indices: Iterable[int]) -> str:
         n = len(self.chars)
         return "".join(self.chars[i - 1] for i in indices if 0 < i <= n)
 
-    def to_json(self) -> dict:
+    def to_json(self) -> dict[str, Any]:
         return {"chars": self.chars, "blank": 0}
 
     @classmethod
-    def from_json(cls, data: dict) -> Charset:
+    def from_json(cls, data: dict[str, Any]) -> Charset:
         return cls(data["chars"])

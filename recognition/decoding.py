@@ -14,6 +14,7 @@ from __future__ import annotations
 import functools
 import math
 from dataclasses import dataclass
+from typing import cast
 
 import numpy as np
 
@@ -34,7 +35,7 @@ class Decoded:
 def softmax(logits: np.ndarray, axis: int = -1) -> np.ndarray:
     z = logits - logits.max(axis=axis, keepdims=True)
     e = np.exp(z)
-    return e / e.sum(axis=axis, keepdims=True)
+    return cast(np.ndarray, e / e.sum(axis=axis, keepdims=True))
 
 
 def greedy_decode(probs: np.ndarray, charset: Charset) -> Decoded:
@@ -83,7 +84,14 @@ class _Beam:
 NEG_INF = -float("inf")
 
 
-def _entry(new: dict, prefix: tuple[int, ...], src: _Beam, extra_lm: float = 0.0, cp=None, cf=None) -> _Beam:
+def _entry(
+    new: dict[tuple[int, ...], _Beam],
+    prefix: tuple[int, ...],
+    src: _Beam,
+    extra_lm: float = 0.0,
+    cp: tuple[float, ...] | None = None,
+    cf: tuple[tuple[int, int], ...] | None = None,
+) -> _Beam:
     """The beam for `prefix` in this frame's table, created from `src` if absent."""
     b = new.get(prefix)
     if b is None:

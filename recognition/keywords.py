@@ -24,6 +24,7 @@ from __future__ import annotations
 import itertools
 from collections.abc import Iterable
 from dataclasses import dataclass
+from typing import cast
 
 import numpy as np
 
@@ -228,7 +229,7 @@ def ctc_log_likelihoods(probs: np.ndarray, labels: list[list[int]]) -> np.ndarra
     rows = np.arange(n)
     final = alpha[rows, ends] + np.where(ends > 2, alpha[rows, ends - 1], 0.0)
     with np.errstate(divide="ignore"):
-        return np.log(final) + log_scale
+        return cast(np.ndarray, np.log(final) + log_scale)
 
 
 def _cased(word: str, like: str) -> str:

@@ -30,7 +30,7 @@ class CharNgramLM:
 
     @classmethod
     def train(cls, texts: Iterable[str], order: int = 6) -> CharNgramLM:
-        counts: dict[str, Counter] = defaultdict(Counter)
+        counts: dict[str, Counter[str]] = defaultdict(Counter)
         vocab: set[str] = set()
         for text in texts:
             seq = BOS * (order - 1) + text + EOS

@@ -10,7 +10,7 @@ all that reading a bundle for ONNX Runtime needs (``recognition/onnx_export.py``
 from __future__ import annotations
 
 from dataclasses import asdict, dataclass, field
-from typing import TYPE_CHECKING
+from typing import TYPE_CHECKING, Any
 
 if TYPE_CHECKING:
     import keras
@@ -29,7 +29,7 @@ class ModelConfig:
     rnn_residual: int = 0
     dropout: float = 0.2
     num_classes: int = 80
-    extra: dict = field(default_factory=dict)
+    extra: dict[str, Any] = field(default_factory=dict)
 
     @property
     def width_stride(self) -> int:
@@ -38,21 +38,21 @@ class ModelConfig:
             s *= pw
         return s
 
-    def to_json(self) -> dict:
+    def to_json(self) -> dict[str, Any]:
         d = asdict(self)
         d["conv_filters"] = list(self.conv_filters)
         d["pools"] = [list(p) for p in self.pools]
         return d
 
     @classmethod
-    def from_json(cls, data: dict) -> ModelConfig:
+    def from_json(cls, data: dict[str, Any]) -> ModelConfig:
         data = dict(data)
         data["conv_filters"] = tuple(data["conv_filters"])
         data["pools"] = tuple(tuple(p) for p in data["pools"])
         return cls(**{k: v for k, v in data.items() if k in cls.__dataclass_fields__})
 
 
-def output_length(width, stride: int):
+def output_length(width: Any, stride: int) -> Any:
     """Frames the model emits for an input of `width` columns."""
     if isinstance(width, int):
         return (width + stride - 1) // stride
@@ -94,7 +94,7 @@ def build_crnn(config: ModelConfig) -> keras.Model:
     return keras.Model(image, logits, name="crnn_ctc")
 
 
-def ctc_loss(y_true, y_pred):
+def ctc_loss(y_true: Any, y_pred: Any) -> Any:
     """CTC loss for ``model.fit``.
 
     ``y_true`` is (batch, max_label + 1) int: labels padded with 0 (the blank,

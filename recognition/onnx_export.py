@@ -39,7 +39,7 @@ import logging
 import os
 import tempfile
 from pathlib import Path
-from typing import TYPE_CHECKING
+from typing import TYPE_CHECKING, Any
 
 import numpy as np
 
@@ -142,16 +142,16 @@ class _Graph:
     def __init__(self, config: ModelConfig, arrays: list[np.ndarray]):
         self.config = config
         self.weights = iter(arrays)
-        self.inits: list = []
-        self.nodes: list = []
+        self.inits: list[onnx.TensorProto] = []
+        self.nodes: list[onnx.NodeProto] = []
 
-    def const(self, name: str, value) -> str:
+    def const(self, name: str, value: np.ndarray | np.generic) -> str:
         from onnx import numpy_helper
 
         self.inits.append(numpy_helper.from_array(np.asarray(value), name))
         return name
 
-    def node(self, op: str, inputs: list[str], name: str, **attrs) -> str:
+    def node(self, op: str, inputs: list[str], name: str, **attrs: Any) -> str:
         from onnx import helper
 
         self.nodes.append(helper.make_node(op, inputs, [name], name=name, **attrs))
@@ -285,7 +285,7 @@ def export(bundle_dir: str | Path, quantized: bool = False) -> bytes:
     config = ModelConfig.from_json(json.loads((bundle_dir / "model.json").read_text())["model"])
     try:
         arrays = read_weights(bundle_dir / "model.weights.h5", config)
-        data = build_graph(config, arrays, int8_conv=quantized).SerializeToString()
+        data: bytes = build_graph(config, arrays, int8_conv=quantized).SerializeToString()
     except StopIteration:
         raise OnnxExportError(f"{bundle_dir}: fewer weight arrays than the architecture in model.json uses") from None
     if not quantized:

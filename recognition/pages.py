@@ -14,7 +14,7 @@ from __future__ import annotations
 
 from collections.abc import Sequence
 from pathlib import Path
-from typing import TYPE_CHECKING
+from typing import TYPE_CHECKING, cast
 
 import numpy as np
 
@@ -32,7 +32,7 @@ if TYPE_CHECKING:
 __all__ = ["assemble_page", "cut_line", "cut_polygon", "polygon_box", "read_page", "table_fields"]
 
 
-def table_fields(table: Table, page_boxes: Sequence[Box], readings: Sequence) -> list[Field]:
+def table_fields(table: Table, page_boxes: Sequence[Box], readings: Sequence[Recognition]) -> list[Field]:
     """A register's cells as fields: each cell's lines as read, top to bottom, joined by spaces,
     under its column's key (``column N`` when none was read); its confidence the lines'
     weighted by the length of their text; its box the lines' boxes on the page."""
@@ -97,7 +97,7 @@ def _gray(image: np.ndarray | str | Path) -> np.ndarray:
         img = cv2.imread(str(image), cv2.IMREAD_GRAYSCALE)
         if img is None or img.size == 0:
             raise ValueError(f"{image}: not a readable image")
-        return img
+        return cast(np.ndarray, img)
     return np.asarray(image)
 
 

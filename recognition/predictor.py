@@ -10,6 +10,7 @@ decoded. Results come back in input order.
 from __future__ import annotations
 
 from dataclasses import dataclass, field
+from typing import TYPE_CHECKING, Any
 
 import numpy as np
 
@@ -21,6 +22,11 @@ from .decoding import Decoded, beam_decode, greedy_decode, softmax
 from .keywords import Alternative, LexiconMatcher, lexicon_queries, line_alternatives
 from .lm import CharNgramLM, Lexicon
 from .preprocess import Normalized, PreprocessConfig, normalize
+
+if TYPE_CHECKING:
+    from pathlib import Path
+
+    import keras
 
 
 @dataclass
@@ -53,7 +59,7 @@ class DecoderOptions:
 class Predictor:
     def __init__(
         self,
-        model,  # a Keras model, or a Backend (backends.py)
+        model: keras.Model | Backend,  # a Keras model, or a Backend (backends.py)
         charset: Charset,
         preprocess: PreprocessConfig,
         stride: int,
@@ -83,7 +89,7 @@ class Predictor:
         self.keyword_lexicon = LexiconMatcher(lexicon.words, lm) if keywords and lexicon is not None else None
 
     @classmethod
-    def from_bundle(cls, bundle: Bundle, backend: str | Backend = "tf", **kwargs) -> Predictor:
+    def from_bundle(cls, bundle: Bundle, backend: str | Backend = "tf", **kwargs: Any) -> Predictor:
         """A predictor on ``bundle``, its network run by ``backend``: a name from
         ``backends.BACKENDS`` or a Backend."""
         decoder = kwargs.get("decoder") or DecoderOptions()
@@ -99,7 +105,7 @@ class Predictor:
         )
 
     @classmethod
-    def load(cls, path=None, backend: str = "tf", **kwargs) -> Predictor:
+    def load(cls, path: str | Path | None = None, backend: str = "tf", **kwargs: Any) -> Predictor:
         """The bundle in ``path`` (default: the bundled model), run by ``backend``; Keras is
         imported only for ``tf``, the n-gram model and lexicon read only for beam search or
         the keyword index."""

@@ -25,7 +25,7 @@ The same function runs on rendered training images and on real scans.
 from __future__ import annotations
 
 from dataclasses import asdict, dataclass
-from typing import NamedTuple
+from typing import Any, NamedTuple
 
 import cv2
 import numpy as np
@@ -43,11 +43,11 @@ class PreprocessConfig:
     core_refine: int = 0  # passes sizing the x-height search to the band found rather than the crop (core_band)
     refine_min_aspect: float = 0.0  # core_refine only for crops this many times wider than tall (lines); 0 = all
 
-    def to_json(self) -> dict:
+    def to_json(self) -> dict[str, Any]:
         return asdict(self)
 
     @classmethod
-    def from_json(cls, data: dict) -> PreprocessConfig:
+    def from_json(cls, data: dict[str, Any]) -> PreprocessConfig:
         return cls(**{k: v for k, v in data.items() if k in cls.__dataclass_fields__})
 
 
@@ -87,7 +87,7 @@ def ink_map(gray: np.ndarray) -> np.ndarray:
     background = cv2.dilate(gray, np.ones((k, k), np.uint8))
     background = cv2.blur(background, (k, k))
     background = np.maximum(background, 0.05)
-    ink = np.clip(1.0 - gray / background, 0.0, 1.0)
+    ink: np.ndarray = np.clip(1.0 - gray / background, 0.0, 1.0)
     # Separate ink from paper texture and scan noise: Otsu on a lightly
     # smoothed ink map, then stretch so the darkest strokes are full ink.
     smooth = cv2.GaussianBlur(ink, (3, 3), 0) if min(h, w) >= 3 else ink

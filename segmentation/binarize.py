@@ -12,6 +12,8 @@ Methods, all on a grayscale page with dark ink:
 
 from __future__ import annotations
 
+from typing import cast
+
 import cv2
 import numpy as np
 
@@ -42,10 +44,10 @@ def binarize(gray: np.ndarray, method: str = DEFAULT_METHOD, window: int | None 
     window = window or default_window(gray.shape)
     if method == "otsu":
         _, out = cv2.threshold(gray, 0, 255, cv2.THRESH_BINARY_INV + cv2.THRESH_OTSU)
-        return out > 0
+        return cast(np.ndarray, out > 0)
     if method == "gaussian":
         out = cv2.adaptiveThreshold(gray, 255, cv2.ADAPTIVE_THRESH_GAUSSIAN_C, cv2.THRESH_BINARY_INV, window, 15)
-        return out > 0
+        return cast(np.ndarray, out > 0)
     if method not in METHODS:
         raise ValueError(f"unknown binarization method {method!r}: {', '.join(METHODS)}")
     # The local mean and deviation over a window of ~2 text lines vary

@@ -28,6 +28,8 @@ punched holes, stains. Left in, each becomes a "line" read as a run of
 
 from __future__ import annotations
 
+from typing import cast
+
 import cv2
 import numpy as np
 
@@ -142,7 +144,7 @@ def outside_sheet(gray: np.ndarray, side: int = 800, dark: float = 0.5, contact:
         return np.zeros((h, w), bool)
     k = max(3, int(0.01 * max(sh, sw)) | 1)
     region = cv2.dilate(keep[labels].astype(np.uint8), np.ones((k, k), np.uint8))
-    return cv2.resize(region, (w, h), interpolation=cv2.INTER_NEAREST).astype(bool)
+    return cast(np.ndarray, cv2.resize(region, (w, h), interpolation=cv2.INTER_NEAREST).astype(bool))
 
 
 def remove_blots(mask: np.ndarray) -> np.ndarray:

@@ -10,6 +10,7 @@ paper's tone, and a small paper margin around it.
 from __future__ import annotations
 
 from collections.abc import Sequence
+from typing import cast
 
 import cv2
 import numpy as np
@@ -51,7 +52,7 @@ def cut_line(
     if own is not None and crop.size:
         grown = cv2.dilate(own.astype(np.uint8), np.ones((OWN_DILATE, OWN_DILATE), np.uint8)).astype(bool)
         crop[~grown] = np.maximum(crop[~grown], paper)
-    return cv2.copyMakeBorder(crop, margin, margin, margin, margin, cv2.BORDER_CONSTANT, value=paper)
+    return cast(np.ndarray, cv2.copyMakeBorder(crop, margin, margin, margin, margin, cv2.BORDER_CONSTANT, value=paper))
 
 
 def cut_polygon(page: np.ndarray, points: Sequence[tuple[float, float]], margin: int = CROP_MARGIN) -> np.ndarray:

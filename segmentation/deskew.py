@@ -35,7 +35,7 @@ def estimate_skew(mask: np.ndarray, max_angle: float = 6.0, step: float = 0.25) 
     return max(scores, key=lambda a: scores[a])
 
 
-def rotate(image: np.ndarray, angle: float, border=255) -> np.ndarray:
+def rotate(image: np.ndarray, angle: float, border: float = 255) -> np.ndarray:
     """Rotate about the centre, keeping the size (the small skews we correct lose only margins)."""
     if abs(angle) < 1e-6:
         return image
@@ -43,7 +43,7 @@ def rotate(image: np.ndarray, angle: float, border=255) -> np.ndarray:
     m = cv2.getRotationMatrix2D((w / 2.0, h / 2.0), angle, 1.0)
     interp = cv2.INTER_NEAREST if image.dtype == bool else cv2.INTER_LINEAR
     src = image.astype(np.uint8) if image.dtype == bool else image
-    out = cv2.warpAffine(
+    out: np.ndarray = cv2.warpAffine(
         src, m, (w, h), flags=interp, borderMode=cv2.BORDER_CONSTANT, borderValue=0 if image.dtype == bool else border
     )
     return out.astype(bool) if image.dtype == bool else out

@@ -3,7 +3,7 @@
 from __future__ import annotations
 
 from dataclasses import dataclass, field
-from typing import TYPE_CHECKING
+from typing import TYPE_CHECKING, Any
 
 import numpy as np
 
@@ -60,7 +60,7 @@ class PageLayout:
     printed: list[Box] = field(default_factory=list)  # machine-printed lines left out (page coordinates)
     table: Table | None = None  # a register's table (deskewed coordinates); its cells index ``lines``
 
-    def to_json(self) -> dict:
+    def to_json(self) -> dict[str, Any]:
         out = {
             "width": self.width,
             "height": self.height,

@@ -13,6 +13,7 @@ from __future__ import annotations
 
 from collections.abc import Sequence
 from dataclasses import dataclass
+from typing import cast
 
 import cv2
 import numpy as np
@@ -22,7 +23,7 @@ from .layout import Box
 DOT_MIN_AREA = 4  # px: smaller components are scan noise, not ink
 
 
-def components(mask: np.ndarray):
+def components(mask: np.ndarray) -> tuple[int, np.ndarray, np.ndarray, np.ndarray]:
     """8-connected components of a mask: (count, labels, stats, centroids)."""
     n, labels, stats, centroids = cv2.connectedComponentsWithStats(mask.astype(np.uint8), connectivity=8)
     return n, labels, stats, centroids
@@ -48,7 +49,7 @@ def text_height(stats: np.ndarray) -> float:
 
 def _smooth(profile: np.ndarray, sigma: float) -> np.ndarray:
     k = int(max(3, round(sigma * 6))) | 1
-    return cv2.GaussianBlur(profile.reshape(-1, 1).astype(np.float32), (1, k), sigma).ravel()
+    return cast(np.ndarray, cv2.GaussianBlur(profile.reshape(-1, 1).astype(np.float32), (1, k), sigma).ravel())
 
 
 def centres_from_profile(profile: np.ndarray, ch: float) -> list[int]:
@@ -79,7 +80,7 @@ def centres_from_profile(profile: np.ndarray, ch: float) -> list[int]:
     return merged
 
 
-def _barrier_cuts(barriers, stats, keep, h: int) -> list[int]:
+def _barrier_cuts(barriers: Sequence[tuple[int, int]], stats: np.ndarray, keep: np.ndarray, h: int) -> list[int]:
     """Rows of the horizontal rulings that separate lines (form boxes): those
     that no more than two pieces of writing cross. On ruled notebook paper
     the descenders cross the rulings, so those rulings are not cuts."""
@@ -189,7 +190,9 @@ def _assign_components(ink: _Ink, centres: list[int], cuts: list[int]) -> tuple[
     return line_of, split
 
 
-def _extents(ink: _Ink, pixel_line: np.ndarray, n_lines: int):
+def _extents(
+    ink: _Ink, pixel_line: np.ndarray, n_lines: int
+) -> tuple[np.ndarray, np.ndarray, np.ndarray, np.ndarray, np.ndarray]:
     """Per line: ink pixel count and bounding box (x0, y0, x1, y1)."""
     on = pixel_line >= 0
     li, y, x = pixel_line[on], ink.ys[on], ink.xs[on]
@@ -205,7 +208,13 @@ def _extents(ink: _Ink, pixel_line: np.ndarray, n_lines: int):
     return count, x0, y0, x1, y1
 
 
-def _attach_small(ink: _Ink, pixel_line: np.ndarray, line_ids: np.ndarray, centres: list[int], extents) -> np.ndarray:
+def _attach_small(
+    ink: _Ink,
+    pixel_line: np.ndarray,
+    line_ids: np.ndarray,
+    centres: list[int],
+    extents: tuple[np.ndarray, np.ndarray, np.ndarray, np.ndarray, np.ndarray],
+) -> np.ndarray:
     """Dots, periods, commas and the fragments of faint strokes are too small
     to place lines but belong to the text: each joins the line whose box
     (grown by half a text height) holds its centre, nearest centre first.
@@ -233,7 +242,12 @@ def _attach_small(ink: _Ink, pixel_line: np.ndarray, line_ids: np.ndarray, centr
     return np.where(hit >= 0, hit, pixel_line)
 
 
-def _boxes_and_masks(ink: _Ink, pixel_line: np.ndarray, line_ids: np.ndarray, extents) -> tuple[list[Box], list[np.ndarray]]:
+def _boxes_and_masks(
+    ink: _Ink,
+    pixel_line: np.ndarray,
+    line_ids: np.ndarray,
+    extents: tuple[np.ndarray, np.ndarray, np.ndarray, np.ndarray, np.ndarray],
+) -> tuple[list[Box], list[np.ndarray]]:
     _count, x0, y0, x1, y1 = extents
     on = np.isin(pixel_line, line_ids)
     order = np.argsort(pixel_line[on], kind="stable")
@@ -308,7 +322,7 @@ def _otsu_1d(values: np.ndarray) -> float:
         score = len(a) * len(b) * (a.mean() - b.mean()) ** 2
         if score > best:
             best, best_t = score, (v[i - 1] + v[i]) / 2.0
-    return best_t
+    return cast(float, best_t)
 
 
 def segment_words(line_mask: np.ndarray, ch: float) -> list[Box]:

@@ -3,6 +3,7 @@
 from __future__ import annotations
 
 from collections.abc import Sequence
+from typing import cast
 
 import cv2
 import numpy as np
@@ -48,7 +49,7 @@ def _small(gray: np.ndarray, side: int = 1000) -> np.ndarray:
     scale = min(1.0, side / max(h, w))
     if scale >= 1.0:
         return gray
-    return cv2.resize(gray, (max(1, int(w * scale)), max(1, int(h * scale))), interpolation=cv2.INTER_AREA)
+    return cast(np.ndarray, cv2.resize(gray, (max(1, int(w * scale)), max(1, int(h * scale))), interpolation=cv2.INTER_AREA))
 
 
 def segment_page(
@@ -99,7 +100,7 @@ def segment_page(
     return PageLayout(w, h, angle, lines, straight, masks, printed, table)
 
 
-def _clean_page(gray: np.ndarray, method: str, deskew: bool):
+def _clean_page(gray: np.ndarray, method: str, deskew: bool) -> tuple[float, np.ndarray, np.ndarray, np.ndarray, np.ndarray]:
     """-> (skew angle, the page straightened, its ink before ruling removal, the clean ink
     (rulings, blots, the sheet's surroundings and edge marks removed), the rulings)."""
     h, w = gray.shape
@@ -117,7 +118,7 @@ def _clean_page(gray: np.ndarray, method: str, deskew: bool):
     return angle, straight, inked, mask, rulings
 
 
-def _table_cells(table: Table, mask: np.ndarray, rulings, page_ch: float) -> list[tuple[Box, np.ndarray, int]]:
+def _table_cells(table: Table, mask: np.ndarray, rulings: np.ndarray, page_ch: float) -> list[tuple[Box, np.ndarray, int]]:
     """The lines found in each of a table's columns on their own: (box in the page, mask, column)."""
     cells = []
     for ci, (cbox, (cmask, crules)) in enumerate(column_masks(table, mask, rulings, ch=page_ch)):
@@ -207,7 +208,7 @@ def _draw_table(out: np.ndarray, layout: PageLayout) -> None:
 def draw_overlay(image: np.ndarray, layout: PageLayout) -> np.ndarray:
     """The page with line boxes (blue), word boxes (orange), skipped printed lines (gray) and
     a register's table (green: header band and columns; magenta: row tops), for a person to check."""
-    out = cv2.cvtColor(to_gray_u8(image), cv2.COLOR_GRAY2BGR)
+    out: np.ndarray = cv2.cvtColor(to_gray_u8(image), cv2.COLOR_GRAY2BGR)
     _draw_table(out, layout)
     for b in layout.printed:
         cv2.rectangle(out, (b.x0, b.y0), (b.x1 - 1, b.y1 - 1), (150, 150, 150), 2)

@@ -28,6 +28,7 @@ import subprocess
 import unicodedata
 from collections.abc import Sequence
 from dataclasses import dataclass
+from typing import cast
 
 import cv2
 import numpy as np
@@ -125,7 +126,7 @@ def _without_rules(gray: np.ndarray) -> np.ndarray:
     h, w = ink.shape
 
     def runs(size: tuple[int, int]) -> np.ndarray:
-        return cv2.morphologyEx(ink, cv2.MORPH_OPEN, cv2.getStructuringElement(cv2.MORPH_RECT, size))
+        return cast(np.ndarray, cv2.morphologyEx(ink, cv2.MORPH_OPEN, cv2.getStructuringElement(cv2.MORPH_RECT, size)))
 
     horiz = runs((max(25, w // 15), 1)) & ~runs((1, 5))
     vert = runs((1, max(15, h // 3))) & ~runs((5, 1))

@@ -8,6 +8,8 @@ above and below keep it connected enough to read.
 
 from __future__ import annotations
 
+from typing import cast
+
 import cv2
 import numpy as np
 
@@ -38,7 +40,7 @@ def find_rulings(mask: np.ndarray, min_frac: float = 0.12) -> np.ndarray:
     vert = cv2.morphologyEx(rest, cv2.MORPH_OPEN, cv2.getStructuringElement(cv2.MORPH_RECT, (1, vlen)))
     vert = _box_edges(vert, horiz, h, ch)
     vert = cv2.dilate(vert, np.ones((3, 3), np.uint8)) & m
-    return (horiz | vert).astype(bool)
+    return cast(np.ndarray, (horiz | vert).astype(bool))
 
 
 def _writing_height(half: np.ndarray) -> float:
@@ -55,7 +57,7 @@ def _writing_height(half: np.ndarray) -> float:
 def _half(m: np.ndarray) -> np.ndarray:
     """A 0/1 mask at half size; a pixel there is ink if any of its four is."""
     h, w = m.shape
-    return (cv2.resize(m, (max(1, w // 2), max(1, h // 2)), interpolation=cv2.INTER_AREA) > 0).astype(np.uint8)
+    return cast(np.ndarray, (cv2.resize(m, (max(1, w // 2), max(1, h // 2)), interpolation=cv2.INTER_AREA) > 0).astype(np.uint8))
 
 
 def _box_edges(vert: np.ndarray, horiz: np.ndarray, page_h: int, ch: float, reach: int = 4) -> np.ndarray:
@@ -81,7 +83,7 @@ def _box_edges(vert: np.ndarray, horiz: np.ndarray, page_h: int, ch: float, reac
             if not (top or bottom):
                 continue
         cv2.drawContours(out, [c], -1, 1, thickness=-1)
-    return out & vert
+    return cast(np.ndarray, out & vert)
 
 
 def remove_rulings(mask: np.ndarray, min_frac: float = 0.12) -> tuple[np.ndarray, np.ndarray]:

@@ -43,6 +43,7 @@ from __future__ import annotations
 
 from collections.abc import Sequence
 from dataclasses import dataclass, field
+from typing import Any, cast
 
 import cv2
 import numpy as np
@@ -74,7 +75,7 @@ class Rule:
     def x(self, y: float) -> float:
         return self.x0 + self.slope * y
 
-    def to_list(self) -> list:
+    def to_list(self) -> list[float]:
         return [round(self.x0, 2), round(self.slope, 6), self.top, self.bottom, round(self.half_width, 1)]
 
 
@@ -137,7 +138,7 @@ class Table:
             last += 1
         return list(range(first, last + 1))
 
-    def to_json(self) -> dict:
+    def to_json(self) -> dict[str, Any]:
         return {
             "box": self.box.to_list(),
             "header": self.header.to_list(),
@@ -149,8 +150,8 @@ class Table:
         }
 
     @classmethod
-    def from_json(cls, data: dict) -> Table:
-        def rule(v) -> Rule:
+    def from_json(cls, data: dict[str, Any]) -> Table:
+        def rule(v: Sequence[float]) -> Rule:
             return Rule(float(v[0]), float(v[1]), int(v[2]), int(v[3]), float(v[4]) if len(v) > 4 else 0.0)
 
         return cls(
@@ -170,7 +171,10 @@ class Table:
 def _half(m: np.ndarray) -> np.ndarray:
     """A 0/1 mask at half size; a pixel there is ink if any of its four is."""
     h, w = m.shape
-    return (cv2.resize(m.astype(np.uint8), (max(1, w // 2), max(1, h // 2)), interpolation=cv2.INTER_AREA) > 0).astype(np.uint8)
+    return cast(
+        np.ndarray,
+        (cv2.resize(m.astype(np.uint8), (max(1, w // 2), max(1, h // 2)), interpolation=cv2.INTER_AREA) > 0).astype(np.uint8),
+    )
 
 
 def _covered(intervals: list[tuple[int, int]]) -> int:
