@@ -2,7 +2,7 @@ import boto3
 import pytest
 
 from tests.services import moto_server
-from worker.io.store import LocalStore, S3Store, open_store
+from worker.io.store import LocalStore, S3Store, Store, open_store
 
 pytestmark = [pytest.mark.services]
 
@@ -24,6 +24,7 @@ def s3(request):
 
 
 def _round_trip(store, tmp_path):
+    assert isinstance(store, Store)  # the interface the pipeline, the registry and the web app ask for
     src = tmp_path / "in.bin"
     src.write_bytes(b"scan bytes")
     store.put_file("incoming/a.pdf", src)
@@ -39,6 +40,7 @@ def _round_trip(store, tmp_path):
     store.delete("pages/doc1/0001.png")
     assert not store.exists("pages/doc1/0001.png")
     store.delete("pages/doc1/0001.png")  # deleting what is gone is not an error
+    assert not isinstance(object(), Store)
 
 
 def test_local_store(tmp_path):

@@ -21,13 +21,13 @@ from sqlalchemy import select
 from sqlalchemy.orm import Session
 
 from ..db import Document, Line, ModelVersion, Page, Word, utcnow
-from ..io.store import stored_gray
+from ..io.store import Store, stored_gray
 
 CROP_MARGIN = 4  # px of page around the line box, as segmentation cuts line crops
 
 
 def export_corrections(
-    session: Session, store, out_dir: str | Path, document_id: int | None = None, since: datetime | None = None
+    session: Session, store: Store, out_dir: str | Path, document_id: int | None = None, since: datetime | None = None
 ) -> dict:
     """The lines people reviewed (all, one document's, or since a time)."""
     q = _lines().where(Line.reviewed_at.is_not(None), Line.text != "")
@@ -49,7 +49,9 @@ def export_corrections(
     return _write(session, store, Path(out_dir), crops, "lines", {"since": since.isoformat() if since else None})
 
 
-def export_confident(session: Session, store, out_dir: str | Path, document_ids: list[int], min_confidence: float = 0.95) -> dict:
+def export_confident(
+    session: Session, store: Store, out_dir: str | Path, document_ids: list[int], min_confidence: float = 0.95
+) -> dict:
     """Self-training data: the word crops of the documents' unreviewed lines read at
     calibrated confidence ``min_confidence`` or more, labelled with what was read (no
     person involved). Words, not lines: a line is rarely sure in every word, while
@@ -99,7 +101,7 @@ def _lines():
     )
 
 
-def _write(session: Session, store, out: Path, crops: list[Crop], kind: str, extra: dict) -> dict:
+def _write(session: Session, store: Store, out: Path, crops: list[Crop], kind: str, extra: dict) -> dict:
     (out / kind).mkdir(parents=True, exist_ok=True)
     labels: list[str] = []
     entries: list[dict] = []

@@ -13,13 +13,30 @@ import os
 import shutil
 import tempfile
 from collections.abc import Iterator
-from contextlib import contextmanager
+from contextlib import AbstractContextManager, contextmanager
 from pathlib import Path
+from typing import Protocol, runtime_checkable
 from urllib.parse import urlparse
 
 
 class StoreError(Exception):
     """A transient or configuration problem talking to the store."""
+
+
+@runtime_checkable
+class Store(Protocol):
+    """What the pipeline, the registry and the web app ask of an object store (keys are
+    ``/``-separated paths; a missing key raises FileNotFoundError)."""
+
+    url: str
+
+    def put_file(self, key: str, src: str | Path) -> str: ...
+    def put_bytes(self, key: str, data: bytes) -> str: ...
+    def get_bytes(self, key: str) -> bytes: ...
+    def exists(self, key: str) -> bool: ...
+    def delete(self, key: str) -> None: ...
+    def list(self, prefix: str = "") -> Iterator[str]: ...
+    def local_copy(self, key: str) -> AbstractContextManager[Path]: ...
 
 
 class LocalStore:
@@ -147,7 +164,7 @@ def split_s3_url(url: str) -> tuple[str, str]:
     return u.netloc, u.path.lstrip("/")
 
 
-def open_store(url: str):
+def open_store(url: str) -> Store:
     """The store at ``file:///folder``, ``s3://bucket/prefix`` or a plain folder path (``Settings.store_url``)."""
     u = urlparse(url)
     if u.scheme == "file":
@@ -159,7 +176,7 @@ def open_store(url: str):
     raise ValueError(f"unsupported store URL {url!r}: use file:///path or s3://bucket/prefix")
 
 
-def stored_gray(store, key: str | None):
+def stored_gray(store: Store, key: str | None):
     """The image stored under ``key`` in gray (a numpy array), or None where there is none."""
     if not key:
         return None

@@ -27,6 +27,7 @@ from segmentation.table import Table
 from ..db.models import word_span
 from ..io import keys
 from ..io.documents import PageImage
+from ..io.store import Store
 
 log = logging.getLogger(__name__)
 
@@ -140,13 +141,13 @@ def segment(page: PageImage, skip_printed: bool = True) -> PageWork:
     )
 
 
-def save_page_image(store, content_hash: str, page: PageImage) -> str:
+def save_page_image(store: Store, content_hash: str, page: PageImage) -> str:
     """Keep the rendered page in the store for review; returns its key."""
     _ok, buf = cv2.imencode(".png", page.image)
     return store.put_bytes(keys.page_image(content_hash, page.index), buf.tobytes())
 
 
-def prepare_page(page: PageImage, store, content_hash: str, skip_printed: bool, keep_image: bool = True) -> PageWork:
+def prepare_page(page: PageImage, store: Store, content_hash: str, skip_printed: bool, keep_image: bool = True) -> PageWork:
     """The step between a rendered page and recognition, for both runners:
     segment it and keep its image in the store."""
     work = segment(page, skip_printed)

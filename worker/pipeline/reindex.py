@@ -9,7 +9,7 @@ from sqlalchemy.orm import selectinload, sessionmaker
 
 from ..db import Document, Line, Page, WordCandidate
 from ..db.corrections import certain_candidates
-from ..io.store import stored_gray
+from ..io.store import Store, stored_gray
 
 MARGIN = 4  # px of page around a line box, as line crops are cut
 
@@ -23,7 +23,7 @@ def _candidates_of_reading(line: Line, rec, x_offset: int) -> list[WordCandidate
     return out
 
 
-def reindex_document(doc_id: int, sessions: sessionmaker, store, predictor) -> int:
+def reindex_document(doc_id: int, sessions: sessionmaker, store: Store, predictor) -> int:
     """Rebuild one document's keyword index; the number of lines indexed.
     ``predictor`` must give alternatives (``keywords=True``)."""
     indexed = 0

@@ -10,12 +10,12 @@ from sqlalchemy.orm import Session
 
 from ..db import Line, Page, Word, WordCandidate
 from ..db.models import word_span
-from ..io.store import stored_gray
+from ..io.store import Store, stored_gray
 
 MARGIN = 4  # px of page around a line box, as line crops are cut
 
 
-def reread_lines(session: Session, store, predict, lines: list[Line]) -> int:
+def reread_lines(session: Session, store: Store, predict, lines: list[Line]) -> int:
     """Read the unreviewed ``lines`` (of one page) again with ``predict`` (crops → readings with
     words and their alternatives). Returns how many were read."""
     todo = [ln for ln in lines if ln.reviewed_at is None and all(w.corrected_text is None for w in ln.words)]

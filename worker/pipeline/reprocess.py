@@ -20,6 +20,7 @@ from sqlalchemy import func, select
 from sqlalchemy.orm import sessionmaker
 
 from ..db import Document, Line, LineEdit, Page, Status
+from ..io.store import Store
 from .inprocess import process_document
 from .lifecycle import MATCH_IOU
 
@@ -37,7 +38,7 @@ class ReprocessResult:
     model: str | None
 
 
-def reprocess_document(doc_id: int, sessions: sessionmaker, store, models, **kwargs) -> ReprocessResult:
+def reprocess_document(doc_id: int, sessions: sessionmaker, store: Store, models, **kwargs) -> ReprocessResult:
     """Read a document again with ``models`` (a ``registry.ModelSource`` or a
     predictor, as :func:`process_document` takes), people's corrections kept."""
     with sessions() as s:

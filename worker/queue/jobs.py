@@ -6,18 +6,26 @@ here depends on the queue.
 
 from __future__ import annotations
 
-from collections.abc import Callable, Iterable, Iterator
+from collections.abc import Iterable, Iterator
 from dataclasses import asdict, dataclass
 from datetime import timedelta
 from pathlib import Path
+from typing import Protocol
 
 from sqlalchemy import func, select
 from sqlalchemy.orm import Session, sessionmaker
 
 from ..db import Document, Page, Status, TaskRun, WorkerDeath, as_utc, utcnow
 from ..io.documents import Limits
-from ..io.store import S3Store, split_s3_url
+from ..io.store import S3Store, Store, split_s3_url
 from ..pipeline import register_document
+
+
+class Enqueue(Protocol):
+    """The queue as submitting sees it: a registered document handed on for processing (Celery's
+    ``apply_async`` of the start task, ``tasks.enqueue``; a test's list append)."""
+
+    def __call__(self, doc_id: int, /) -> None: ...
 
 
 @dataclass
@@ -46,7 +54,7 @@ def _known_source(session: Session, source: str) -> Document | None:
 
 
 def _register(
-    sessions: sessionmaker, store, path: Path, source: str, enqueue: Callable[[int], None], limits: Limits | None
+    sessions: sessionmaker, store: Store, path: Path, source: str, enqueue: Enqueue, limits: Limits | None
 ) -> Submitted:
     with sessions() as s:
         doc, created = register_document(s, store, path, source=source, limits=limits)
@@ -57,7 +65,7 @@ def _register(
 
 
 def submit(
-    sessions: sessionmaker, store, targets: Iterable[str], enqueue: Callable[[int], None], limits: Limits | None = None
+    sessions: sessionmaker, store: Store, targets: Iterable[str], enqueue: Enqueue, limits: Limits | None = None
 ) -> Iterator[Submitted]:
     """Store and record each file (folders are walked, s3://bucket/prefix is
     listed) and enqueue the new ones; the same bytes are never queued twice."""
@@ -82,7 +90,7 @@ def submit(
 
 
 def scan_prefix(
-    sessions: sessionmaker, store, url: str, enqueue: Callable[[int], None], limits: Limits | None = None
+    sessions: sessionmaker, store: Store, url: str, enqueue: Enqueue, limits: Limits | None = None
 ) -> list[Submitted]:
     """The nightly job: enqueue the objects under ``url`` not seen before."""
     return [r for r in submit(sessions, store, [url], enqueue, limits) if r.created]

@@ -12,6 +12,7 @@ from pathlib import Path
 from sqlalchemy.orm import sessionmaker
 
 from ..export.training import export_confident, export_corrections
+from ..io.store import Store
 
 
 class TooFewLines(ValueError):
@@ -34,7 +35,9 @@ class TrainingSource:
     min_lines: int = 1
 
 
-def finetune_candidate(sessions: sessionmaker, store, base: Path, output: Path, source: TrainingSource, opts, data_root=None):
+def finetune_candidate(
+    sessions: sessionmaker, store: Store, base: Path, output: Path, source: TrainingSource, opts, data_root=None
+):
     """Fine-tune ``base`` into a candidate bundle at ``output``; its ``FinetuneReport``.
     Raises ``TooFewLines`` when the source holds fewer than ``min_lines`` samples."""
     from training.finetune import finetune

@@ -12,6 +12,7 @@ from sqlalchemy import select
 from sqlalchemy.orm import Session
 
 from ..db import ModelVersion
+from ..io.store import Store
 
 CACHE = Path(tempfile.gettempdir()) / "htr-models"  # bundles fetched from the store
 BUNDLE_FILES = ("model.json", "model.weights.h5", "lm.json.gz", "lexicon.txt", "MODEL_CARD.md")
@@ -35,7 +36,7 @@ def label(mv: ModelVersion) -> str:
     return f"{mv.name} {mv.version}"
 
 
-def register(session: Session, store, bundle_dir: str | Path) -> ModelVersion:
+def register(session: Session, store: Store, bundle_dir: str | Path) -> ModelVersion:
     """Upload a bundle folder to the store and record it as a candidate."""
     bundle_dir = Path(bundle_dir)
     meta_file = bundle_dir / "model.json"
@@ -100,7 +101,7 @@ def listing(session: Session) -> list[dict]:
     return out
 
 
-def fetch(store, mv: ModelVersion, cache: Path) -> Path:
+def fetch(store: Store, mv: ModelVersion, cache: Path) -> Path:
     """The version's bundle on local disk (downloaded once into ``cache``)."""
     if mv.store_prefix is None:
         raise RegistryError(f"{label(mv)} is not in the store")

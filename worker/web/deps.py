@@ -21,7 +21,7 @@ from sqlalchemy.orm import Session, sessionmaker
 from starlette.concurrency import run_in_threadpool
 
 from ..db.users import Identity, session_identity, token_identity
-from ..io.store import LocalStore, S3Store
+from ..io.store import Store
 from ..registry import ModelSource
 from .throttle import LoginThrottle
 
@@ -34,7 +34,7 @@ class Web:
     """The parts every route shares, made once by ``create_app`` (``app.state.web``)."""
 
     sessions: sessionmaker
-    store: LocalStore | S3Store
+    store: Store
     templates: Jinja2Templates
     max_id: int  # the largest id the database's id columns hold
     throttle: LoginThrottle
