@@ -5,7 +5,6 @@ from __future__ import annotations
 
 import json
 import subprocess
-import sys
 from pathlib import Path
 
 import numpy as np
@@ -38,23 +37,23 @@ def test_finetune_lowers_cer_on_a_new_hand(tmp_path):
 
 
 @pytest.mark.slow
-def test_finetune_from_corrections_on_the_command_line(tmp_path, local):
+def test_finetune_from_corrections_on_the_command_line(tmp_path, local, monkeypatch, capsys):
+    from worker.cli import main
     from worker.db.corrections import review_line
 
     db, sessions = local.url, local.sessions
     lines = [[(w, 0.5) for w in ("pack", "my", "box")], [(w, 0.5) for w in ("five", "dozen", "jugs")]] * 3
     doc = seed_document(sessions, local.store, tmp_path / "page.png", lines)
-    env = {
-        "HTR_DATABASE_URL": db,
-        "HTR_STORE_URL": f"file://{tmp_path / 'store'}",
-        "PATH": "/usr/bin:/bin",
-        "TF_CPP_MIN_LOG_LEVEL": "2",
-    }
+    monkeypatch.setenv("HTR_DATABASE_URL", db)
+    monkeypatch.setenv("HTR_STORE_URL", f"file://{tmp_path / 'store'}")
+    monkeypatch.delenv("HTR_MODEL", raising=False)
 
     def htr(*args):
-        return subprocess.run(
-            [sys.executable, "-m", "worker.cli", *args], cwd=ROOT, env=env, capture_output=True, text=True, timeout=600
-        )
+        """``htr ARGS`` in this process (the model loads once for all the commands below)."""
+        capsys.readouterr()
+        code = main(list(args))
+        out, err = capsys.readouterr()
+        return subprocess.CompletedProcess(["htr", *args], code, out, err)
 
     unsure = htr("finetune", "--self-train", str(doc), "--output", str(tmp_path / "self"))
     assert unsure.returncode == 3 and "0 words read at >= 0.95" in unsure.stderr
