@@ -240,8 +240,16 @@ def cmd_show(args) -> int:
 
 
 def cmd_search(args) -> int:
-    from ..db.queries import keyword_search, search
+    from ..db.queries import field_query, field_search, keyword_search, search
 
+    with sessions(args.settings)() as s:
+        by_field = field_query(s, args.query)
+        fields = field_search(s, *by_field, limit=args.limit) if by_field is not None else []
+    if by_field is not None:
+        for f in fields:
+            where = f"doc {f.document_id} page {f.page}" + (f" row {f.row}" if f.row else "")
+            print(json.dumps(f.to_json()) if args.json else f"{where}\t{safe(f.field)}\t{safe(f.value)}\t{f.confidence:.2f}")
+        return 0 if fields else 1
     with sessions(args.settings)() as s:
         hits = search(s, args.query, args.limit) if args.exact else keyword_search(s, args.query, args.min_prob, args.limit)
     for h in hits:
@@ -431,7 +439,7 @@ def _register_reading(sub) -> None:
     se = sub.add_parser(
         "search", help="lines that probably hold the query's words (the keyword index), ranked, with the words' boxes"
     )
-    se.add_argument("query", help='words (all in one line), or a "quoted phrase"')
+    se.add_argument("query", help='words (all in one line), a "quoted phrase", or KEY:VALUE for fields (surname:dupont)')
     from recognition.keywords import DEFAULT_MIN_PROB  # not worker.db: no SQLAlchemy to build the parser
 
     se.add_argument(

@@ -10,7 +10,7 @@ from typing import Any
 from sqlalchemy import select, text
 from sqlalchemy.orm import Session, selectinload
 
-from recognition.text import normalize_term
+from recognition.text import normalize_term, search_form
 
 from .models import Document, Line, Page, Word, WordCandidate
 
@@ -271,3 +271,79 @@ def _phrase(terms: list[str], by_term: dict) -> tuple[float, list] | None:
         if best is None or p > best[0]:
             best = (p, rows)
     return best
+
+
+FIELD_QUERY = re.compile(r"^\s*([\w-]+)\s*:\s*(\S.*)$")  # surname:dupont, born:1921 (letters, digits, - and _ before the colon)
+
+
+@dataclass
+class FieldHit:
+    document_id: int
+    source: str
+    page: int  # 1-based
+    row: int | None  # 1-based register row, where the field is a cell
+    field: str  # the field's key (a register's column header, a template's field name)
+    value: str
+    confidence: float
+    box: list[int]  # x0, y0, x1, y1 on the page
+    reviewed: bool
+
+    def to_json(self) -> dict:
+        return asdict(self)
+
+
+def field_query(session: Session, query: str) -> tuple[str, str] | None:
+    """``KEY:VALUE`` (``surname:dupont``) where some field's key holds KEY: the key and the value
+    searched for; else None, and the query is searched as words (``12:30`` in a letter)."""
+    from .models import Field
+
+    m = FIELD_QUERY.match(query)
+    if not m:
+        return None
+    key = normalize_term(m.group(1))
+    keys = session.scalars(select(Field.field).distinct())
+    return (m.group(1), m.group(2)) if key and any(key in normalize_term(k) for k in keys) else None
+
+
+def field_search(session: Session, key: str, value: str, limit: int = 50) -> list[FieldHit]:
+    """Fields whose key holds ``key`` (lower case, accents folded: ``birth`` finds ``Date of birth``)
+    and whose value holds ``value``'s words in order (its search form: ``dupont`` finds ``DUPONT
+    Marie``), the surest first."""
+    from .models import Field
+
+    want_key, want = normalize_term(key), search_form(value)
+    if not want_key or not want:
+        return []
+    like = "%" + want.split()[0] + "%"  # letters and digits only (search_form): nothing for LIKE to read as a pattern
+    rows = session.execute(
+        select(Field, Document.source, Page.index)
+        .join(Document, Document.id == Field.document_id)
+        .join(Page, Page.id == Field.page_id)
+        .where(Field.normalized.like(like))
+        .order_by(Field.confidence.desc(), Field.id)
+    ).all()
+    hits = []
+    for f, source, page_index in rows:
+        if want_key not in normalize_term(f.field) or not _words_in_order(want, f.normalized):
+            continue
+        row = None if f.row_index is None else f.row_index + 1
+        hits.append(
+            FieldHit(f.document_id, source, page_index + 1, row, f.field, f.value, round(float(f.confidence), 4),
+                     [f.x0, f.y0, f.x1, f.y1], f.reviewed_by is not None)
+        )  # fmt: skip
+        if len(hits) >= limit:
+            break
+    return hits
+
+
+def _words_in_order(want: str, have: str) -> bool:
+    """Whether the words of ``want`` start words of ``have``, in order (``dup`` finds ``dupont``)."""
+    words = have.split()
+    i = 0
+    for w in want.split():
+        while i < len(words) and not words[i].startswith(w):
+            i += 1
+        if i == len(words):
+            return False
+        i += 1
+    return True
