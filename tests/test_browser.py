@@ -510,3 +510,48 @@ def test_a_reviewers_day_by_keyboard_only(served_day, browser, tmp_path):
     assert manifest["line_count"] == 19 and sorted(LabelsFolder(tmp_path / "corrections").texts()) == sorted(corrected)
     mine = httpx.get(f"{url}/api/my-work", cookies=cookies).json()
     assert (mine["assignments"][0]["lines"], mine["assignments"][0]["reviewed"], mine["left"]) == (22, 19, 3)
+
+
+@pytest.mark.slow
+@pytest.mark.services
+def test_fields_grid_by_keyboard(served, browser, tmp_path):
+    """A document's fields as a grid of cell crops, the least sure first: corrected by keyboard
+    (one with a special character), saved, and found by field search."""
+    from selenium.webdriver.common.by import By
+    from selenium.webdriver.common.keys import Keys
+    from selenium.webdriver.support.ui import WebDriverWait
+
+    from recognition.text import search_form
+    from worker.db import Field, Page
+
+    url, doc_id = served
+    engine = make_engine(f"sqlite:///{tmp_path / 'htr.sqlite'}")
+    with session_factory(engine)() as s:
+        page = s.query(Page).filter(Page.document_id == doc_id).one()
+        for i, (key, value, conf) in enumerate([("Nom", "Gaitskel", 0.3), ("Jour", "Tuesday", 0.9), ("Lieu", "Leeds", 0.6)]):
+            box = {"x0": 40 + 300 * i, "y0": 100, "x1": 300 + 300 * i, "y1": 170}
+            s.add(Field(document_id=doc_id, page_id=page.id, row_index=0, column_index=i, field=key, label=key,
+                        value=value, normalized=search_form(value), confidence=conf, **box))  # fmt: skip
+        s.commit()
+    engine.dispose()
+    wait = WebDriverWait(browser, 15)
+    _login_to(browser, url, f"/documents/{doc_id}/fields")
+    wait.until(lambda d: d.find_element(By.ID, "left").text == "3 fields left")
+
+    def focused() -> str:
+        return browser.switch_to.active_element.get_attribute("value")
+
+    assert focused() == "Gaitskel"  # the least sure first
+    wait.until(lambda d: d.execute_script("return document.querySelector('.field img').naturalWidth") > 0)  # its cell's crop
+    browser.switch_to.active_element.send_keys(Keys.END, "l", Keys.ENTER)
+    wait.until(lambda d: focused() == "Leeds")
+    browser.switch_to.active_element.send_keys(Keys.HOME, Keys.DELETE, Keys.ALT, "k")
+    browser.switch_to.active_element.send_keys(Keys.ENTER, Keys.ENTER)  # é at the caret, then save
+    wait.until(lambda d: d.find_element(By.ID, "left").text == "1 field left")
+    cookies = {c["name"]: c["value"] for c in browser.get_cookies()}
+    hits = httpx.get(f"{url}/api/search", params={"q": "lieu:eds"}, cookies=cookies).json()
+    assert hits["kind"] == "fields" and hits["hits"] == []  # a value's words are found by their starts
+    found = httpx.get(f"{url}/api/search", params={"q": "nom:gaitskell"}, cookies=cookies).json()["hits"]
+    assert [(h["value"], h["reviewed"]) for h in found] == [("Gaitskell", True)]
+    lieu = httpx.get(f"{url}/api/search", params={"q": "lieu:eeeds"}, cookies=cookies).json()["hits"]
+    assert [h["value"] for h in lieu] == ["éeeds"]  # L dropped, é typed from the keys; found with accents folded

@@ -64,3 +64,25 @@ def test_htr_search_by_field(site, monkeypatch, capsys):
     assert main(["search", "nom:dupont"]) == 0
     assert capsys.readouterr().out.strip() == f"doc {doc_id} page 1 row 1\tNom des parties\tDUPONT Marie-Anne\t0.91"
     assert main(["search", "nom:nobody"]) == 1
+
+
+def test_fields_are_reviewed_the_least_sure_first(site):
+    app, sessions, _store, doc_id, _ = site
+    _fields(sessions, doc_id)
+    client = TestClient(app, follow_redirects=False)
+    csrf = {"X-CSRF-Token": web_login(client)}
+    queue = client.get(f"/api/documents/{doc_id}/fields").json()
+    assert queue["left"] == 4 and [f["value"] for f in queue["fields"]][:2] == ["Durand Pierre", "Vente Dupont"]
+    durand = queue["fields"][0]
+    assert client.put(f"/api/fields/{durand['id']}", json={"value": "Durant Pierre"}).status_code == 403  # no CSRF token
+    saved = client.put(f"/api/fields/{durand['id']}", json={"value": "  Durant\tPierre "}, headers=csrf).json()
+    assert (saved["value"], saved["confidence"], saved["reviewed_by"]) == ("Durant Pierre", 1.0, "rita")
+    assert client.get(f"/api/documents/{doc_id}/fields").json()["left"] == 3
+    with sessions() as s:
+        assert [h.value for h in field_search(s, "nom", "durant")] == ["Durant Pierre"]  # searched by its new value
+    crop = client.get(f"/fields/{durand['id']}/image")
+    assert crop.status_code == 200 and crop.content[:8] == b"\x89PNG\r\n\x1a\n"
+    assert client.put("/api/fields/99999", json={"value": "x"}, headers=csrf).status_code == 404
+    assert client.get("/api/documents/999/fields").status_code == 404
+    assert "fields.js" in client.get(f"/documents/{doc_id}/fields").text
+    assert f'href="/documents/{doc_id}/fields"' in client.get(f"/documents/{doc_id}").text

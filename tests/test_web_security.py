@@ -138,6 +138,10 @@ ROUTES = {
     ("POST", "/api/assignments"): (A, "/api/assignments", {"document_id": 1, "user": "rita"}, None, 201),
     ("DELETE", "/api/assignments/{assignment_id}"): (A, "/api/assignments/999", None, None, 404),
     ("POST", "/documents/{doc_id}/assign"): (A, "/documents/{doc}/assign", None, {"user": "rita"}, 303),
+    ("GET", "/documents/{doc_id}/fields"): (R, "/documents/{doc}/fields", None, None, 200),
+    ("GET", "/api/documents/{doc_id}/fields"): (R, "/api/documents/{doc}/fields", None, None, 200),
+    ("PUT", "/api/fields/{field_id}"): (R, "/api/fields/999", {"value": "x"}, None, 404),  # the page holds no fields
+    ("GET", "/fields/{field_id}/image"): (R, "/fields/999/image", None, None, 404),
     ("GET", "/api/me"): (R, "/api/me", None, None, 200),
     ("GET", "/tokens"): (R, "/tokens", None, None, 200),
     ("POST", "/tokens"): (R, "/tokens", None, {"name": "new", "days": "30"}, 201),

@@ -14,30 +14,30 @@ from ..deps import Db, Me, WebDep
 router = APIRouter()
 
 
-def run_search(s: Session, q: str, min_prob: float, exact: bool, limit: int) -> list[Hit] | list[FieldHit]:
+def run_search(s: Session, q: str, min_prob: float, exact: bool, limit: int) -> tuple[str, list[Hit] | list[FieldHit]]:
     """Fields by key (``surname:dupont``), the keyword index (probable words), or full-text search
     over the best reading (``exact``)."""
     if not 0.0 <= min_prob <= 1.0:
         raise HTTPException(400, "min_prob: 0 to 1")
     by_field = field_query(s, q[:200])
     if by_field is not None:
-        return field_search(s, *by_field, limit=limit)
-    return search(s, q[:200], limit) if exact else keyword_search(s, q[:200], min_prob, limit)
+        return "fields", field_search(s, *by_field, limit=limit)
+    return "lines", search(s, q[:200], limit) if exact else keyword_search(s, q[:200], min_prob, limit)
 
 
 @router.get("/search", response_class=HTMLResponse)
 def search_page(
     request: Request, ident: Me, web: WebDep, s: Db, q: str = "", min_prob: float = DEFAULT_MIN_PROB, exact: bool = False
 ):
-    hits = run_search(s, q, min_prob, exact, 50) if q.strip() else []
-    fields = [h for h in hits if isinstance(h, FieldHit)]
-    lines = [h for h in hits if isinstance(h, Hit)]
-    return web.page(request, "search.html", ident, q=q, hits=lines, fields=fields, min_prob=min_prob, exact=exact)
+    kind, hits = run_search(s, q, min_prob, exact, 50) if q.strip() else ("lines", [])
+    fields = hits if kind == "fields" else []
+    lines = hits if kind == "lines" else []
+    return web.page(request, "search.html", ident, q=q, hits=lines, fields=fields, by_field=kind == "fields", min_prob=min_prob, exact=exact)
 
 
 @router.get("/api/search")
 def api_search(ident: Me, s: Db, q: str, limit: int = 20, min_prob: float = DEFAULT_MIN_PROB, exact: bool = False):
     if not 1 <= limit <= 1000:
         raise HTTPException(400, "limit: 1 to 1000")
-    hits = run_search(s, q, min_prob, exact, limit)
-    return {"kind": "fields" if hits and isinstance(hits[0], FieldHit) else "lines", "hits": [h.to_json() for h in hits]}
+    kind, hits = run_search(s, q, min_prob, exact, limit)
+    return {"kind": kind, "hits": [h.to_json() for h in hits]}

@@ -1,0 +1,66 @@
+"""Fields: a document's fields to review as a grid of cell crops with their values (the least sure
+first), a field's crop, and saving a field's value."""
+
+from __future__ import annotations
+
+import cv2
+import numpy as np
+from fastapi import APIRouter, HTTPException, Request
+from fastapi.responses import HTMLResponse, Response
+from pydantic import BaseModel
+
+from ...db import Document, Field, Page
+from ...db.corrections import ReviewError
+from ...db.field_review import field_json, field_queue, review_field
+from ...io.store import stored_gray
+from ..deps import Db, Me, WebDep
+from .documents import NO_STORE
+
+router = APIRouter()
+FIELD_MARGIN = 6  # pixels of the page around a field's box in its crop
+
+
+class FieldValue(BaseModel):
+    value: str
+
+
+@router.get("/documents/{doc_id}/fields", response_class=HTMLResponse)
+def fields_page(request: Request, ident: Me, web: WebDep, s: Db, doc_id: int):
+    doc = s.get(Document, doc_id)
+    if doc is None:
+        raise HTTPException(404, f"no document {doc_id}")
+    return web.page(request, "fields.html", ident, doc=doc)
+
+
+@router.get("/api/documents/{doc_id}/fields")
+def api_field_queue(ident: Me, s: Db, doc_id: int, limit: int = 50):
+    if not 1 <= limit <= 500:
+        raise HTTPException(400, "limit: 1 to 500")
+    if s.get(Document, doc_id) is None:
+        raise HTTPException(404, f"no document {doc_id}")
+    left, fields = field_queue(s, doc_id, limit)
+    return {"left": left, "fields": fields}
+
+
+@router.put("/api/fields/{field_id}")
+def api_save_field(ident: Me, s: Db, field_id: int, body: FieldValue):
+    try:
+        f = review_field(s, field_id, ident.name, body.value)
+    except ReviewError as exc:
+        raise HTTPException(404 if str(exc).startswith("no ") else 400, str(exc)) from None
+    s.commit()
+    page = s.get(Page, f.page_id)
+    return field_json(f, page.index if page else 0)
+
+
+@router.get("/fields/{field_id}/image")
+def field_image(ident: Me, web: WebDep, s: Db, field_id: int):
+    f = s.get(Field, field_id)
+    page = s.get(Page, f.page_id) if f is not None else None
+    img = stored_gray(web.store, page.image_key) if page is not None else None
+    if f is None or img is None:
+        raise HTTPException(404, f"no image for field {field_id}")
+    m = FIELD_MARGIN
+    crop = img[max(0, f.y0 - m) : f.y1 + m, max(0, f.x0 - m) : f.x1 + m]
+    _ok, buf = cv2.imencode(".png", crop if crop.size else np.full((8, 8), 255, np.uint8))
+    return Response(buf.tobytes(), media_type="image/png", headers=NO_STORE)
