@@ -32,7 +32,9 @@ def search_page(
     kind, hits = run_search(s, q, min_prob, exact, 50) if q.strip() else ("lines", [])
     fields = hits if kind == "fields" else []
     lines = hits if kind == "lines" else []
-    return web.page(request, "search.html", ident, q=q, hits=lines, fields=fields, by_field=kind == "fields", min_prob=min_prob, exact=exact)
+    return web.page(
+        request, "search.html", ident, q=q, hits=lines, fields=fields, by_field=kind == "fields", min_prob=min_prob, exact=exact
+    )
 
 
 @router.get("/api/search")
