@@ -106,7 +106,8 @@ def correct(lines: list[dict]) -> None:
 
 def choose(lines: list[dict], n: int, order: str) -> list[dict]:
     """The first ``n`` lines to correct: in page order, or in the order the review queue offers
-    them (``review_queue``: the least sure first), skipping lines with no true counterpart."""
+    them (``review_queue``: the least sure first; ``spread``: each page's least sure first, then
+    each page's second, ...), skipping lines with no true counterpart."""
     if order == "page":
         return lines[:n]
     from worker.cli.common import sessions
@@ -114,7 +115,8 @@ def choose(lines: list[dict], n: int, order: str) -> list[dict]:
     from worker.settings import Settings
 
     with sessions(Settings.from_env())() as s:
-        rank = {item.line_id: k for k, item in enumerate(review_queue(s, None, limit=100_000))}
+        queue = review_queue(s, None, limit=100_000, spread=order == "spread")
+        rank = {item.line_id: k for k, item in enumerate(queue)}
     return sorted(lines, key=lambda ln: rank.get(ln["id"], len(rank)))[:n]
 
 
@@ -162,7 +164,7 @@ def one_run(work: Path, kind: str, n: int, lines: list[dict], common: list[str],
 def main() -> None:
     ap = argparse.ArgumentParser()
     ap.add_argument("--lines", type=int, nargs="+", default=[16, 64, 256])
-    ap.add_argument("--order", choices=["page", "queue"], default="page")
+    ap.add_argument("--order", choices=["page", "queue", "spread"], default="page")
     ap.add_argument("--seconds", type=float, default=600.0, help="training time of each fine-tune (htr finetune --time-limit)")
     ap.add_argument("--pages", type=int, default=12, help="train_ pages processed (about 30 lines each)")
     ap.add_argument("--self-train", action="store_true")

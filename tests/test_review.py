@@ -337,3 +337,16 @@ def test_user_commands(tmp_path):
     token = htr("token", "add", "ana").stdout.strip()
     assert token.startswith("htr_") and len(token) > 30
     assert htr("user", "remove", "ana").returncode == 0 and htr("user", "list").stdout == ""
+
+
+def test_the_queue_spread_over_pages_takes_each_pages_least_sure_line_first(site):
+    from tests.fixtures import seed_document
+    from worker.db.corrections import review_queue
+
+    _app, sessions, store, doc_id, tmp_path = site
+    other = seed_document(sessions, store, tmp_path / "other.png", [[("alpha", 0.2)], [("beta", 0.1)], [("gamma", 0.3)]])
+    with sessions() as s:
+        plain = [(q.document_id, q.text) for q in review_queue(s, limit=4)]
+        spread = [(q.document_id, q.text) for q in review_queue(s, limit=4, spread=True)]
+    assert plain == [(other, "beta"), (doc_id, "fax jumps"), (other, "alpha"), (other, "gamma")]
+    assert spread == [(other, "beta"), (doc_id, "fax jumps"), (other, "alpha"), (doc_id, "the quick brown")]

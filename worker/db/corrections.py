@@ -290,12 +290,22 @@ def lines_left(session: Session, document_id: int | None = None, mine: str | Non
 
 
 def review_queue(
-    session: Session, document_id: int | None = None, limit: int = 20, after: list[int] | None = None, mine: str | None = None
+    session: Session,
+    document_id: int | None = None,
+    limit: int = 20,
+    after: list[int] | None = None,
+    mine: str | None = None,
+    spread: bool = False,
 ) -> list[QueueItem]:
     """Unreviewed lines, the least sure first (lowest word confidence; a line
     without words by its own confidence), across documents, in one, or in the
-    documents and pages assigned to ``mine``."""
+    documents and pages assigned to ``mine``. ``spread``: the least sure line of
+    every page first, then the second of every page, and so on (corrections that
+    cover the whole of a hand rather than its worst page)."""
     lowest = func.coalesce(func.min(Word.confidence), Line.confidence).label("lowest")
+    order = [lowest, Line.id]
+    if spread:
+        order.insert(0, func.row_number().over(partition_by=Line.page_id, order_by=(lowest, Line.id)))
     q = (
         select(Line, Page.index, Document.id, Document.source, lowest)
         .join(Page, Page.id == Line.page_id)
@@ -303,7 +313,7 @@ def review_queue(
         .outerjoin(Word, Word.line_id == Line.id)
         .where(Line.reviewed_at.is_(None))
         .group_by(Line.id, Page.index, Document.id, Document.source)
-        .order_by(lowest, Line.id)
+        .order_by(*order)
         .limit(limit)
         .options(selectinload(Line.words))
     )

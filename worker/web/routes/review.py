@@ -28,17 +28,19 @@ class LineAccept(BaseModel):
 
 
 @router.get("/review", response_class=HTMLResponse)
-def review_page(request: Request, ident: Me, web: WebDep, document: int | None = None, mine: bool = False):
-    return web.page(request, "review.html", ident, document=document, mine=mine, low=LOW_CONFIDENCE)
+def review_page(request: Request, ident: Me, web: WebDep, document: int | None = None, mine: bool = False, spread: bool = False):
+    return web.page(request, "review.html", ident, document=document, mine=mine, spread=spread, low=LOW_CONFIDENCE)
 
 
 @router.get("/api/review")
-def api_review(ident: Me, s: Db, document: int | None = None, limit: int = 20, mine: bool = False):
-    """The review queue: everywhere, in one document, or (``mine``) in the work assigned to the caller."""
+def api_review(ident: Me, s: Db, document: int | None = None, limit: int = 20, mine: bool = False, spread: bool = False):
+    """The review queue: everywhere, in one document, or (``mine``) in the work assigned to the caller;
+    ``spread``: each page's least sure line first, then each page's second, ..."""
     if not 1 <= limit <= 200:
         raise HTTPException(400, "limit: 1 to 200")
     who = ident.name if mine else None
-    return {"left": lines_left(s, document, who), "lines": [i.to_json() for i in review_queue(s, document, limit, mine=who)]}
+    items = review_queue(s, document, limit, mine=who, spread=spread)
+    return {"left": lines_left(s, document, who), "lines": [i.to_json() for i in items]}
 
 
 def line_json(line: Line) -> dict:
