@@ -171,7 +171,8 @@ def _restore(session: Session, line: Line, snap: dict) -> None:
     line.reviewed_by = snap["reviewed_by"]
 
 
-def _model_version(session: Session, line: Line) -> int | None:
+def line_model_version(session: Session, line: Line) -> int | None:
+    """The model version that read the line's document (what a history row records)."""
     return session.scalar(select(Document.model_version_id).join(Page).where(Page.id == line.page_id))
 
 
@@ -208,7 +209,7 @@ def review_line(
             action=action or default,
             old_text=old_text,
             new_text=text,
-            model_version_id=_model_version(session, line),
+            model_version_id=line_model_version(session, line),
             before=before,
         )
     )
@@ -243,7 +244,7 @@ def undo_last(session: Session, line_id: int, user: str, version: int | None = N
             action="undo",
             old_text=before["text"],
             new_text=line.text,
-            model_version_id=_model_version(session, line),
+            model_version_id=line_model_version(session, line),
         )
     )
     session.flush()

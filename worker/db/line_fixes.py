@@ -13,8 +13,8 @@ from __future__ import annotations
 from sqlalchemy import func, select, update
 from sqlalchemy.orm import Session
 
-from .corrections import ReviewError, certain_candidates, claim_line, clean_text, realign
-from .models import Document, Line, LineEdit, Page, PageEvent, Word, WordCandidate, utcnow
+from .corrections import ReviewError, certain_candidates, claim_line, clean_text, line_model_version, realign
+from .models import Line, LineEdit, Page, PageEvent, Word, WordCandidate, utcnow
 
 
 def _shift(session: Session, page_id: int, after: int, by: int) -> None:
@@ -41,7 +41,6 @@ def _event(session: Session, line: Line, user: str, action: str, detail: dict) -
 
 
 def _edit(session: Session, line: Line, user: str, action: str, old_text: str) -> None:
-    doc_model = session.scalar(select(Document.model_version_id).join(Page).where(Page.id == line.page_id))
     session.add(
         LineEdit(
             line_id=line.id,
@@ -50,7 +49,7 @@ def _edit(session: Session, line: Line, user: str, action: str, old_text: str) -
             action=action,
             old_text=old_text,
             new_text=line.text,
-            model_version_id=doc_model,
+            model_version_id=line_model_version(session, line),
         )
     )
 

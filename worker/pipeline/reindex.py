@@ -10,8 +10,7 @@ from sqlalchemy.orm import selectinload, sessionmaker
 from ..db import Document, Line, Page, WordCandidate
 from ..db.corrections import certain_candidates
 from ..io.store import Store, stored_gray
-
-MARGIN = 4  # px of page around a line box, as line crops are cut
+from .relines import box_crop
 
 
 def _candidates_of_reading(line: Line, rec, x_offset: int) -> list[WordCandidate]:
@@ -48,8 +47,7 @@ def reindex_document(doc_id: int, sessions: sessionmaker, store: Store, predicto
                     continue
                 if image is None:
                     continue
-                x0 = max(0, line.x0 - MARGIN)
-                crop = image[max(0, line.y0 - MARGIN) : line.y1 + MARGIN, x0 : line.x1 + MARGIN]
+                crop, x0 = box_crop(image, line)
                 if crop.size == 0:
                     continue
                 todo.append(line)

@@ -6,6 +6,7 @@ are not read again. The caller commits."""
 
 from __future__ import annotations
 
+import numpy as np
 from sqlalchemy.orm import Session
 
 from ..db import Line, Page, Word, WordCandidate
@@ -13,6 +14,12 @@ from ..db.models import word_span
 from ..io.store import Store, stored_gray
 
 MARGIN = 4  # px of page around a line box, as line crops are cut
+
+
+def box_crop(image: np.ndarray, line: Line) -> tuple[np.ndarray, int]:
+    """The line's box cut from its page image with :data:`MARGIN` around it, and the crop's left edge on the page."""
+    x0 = max(0, line.x0 - MARGIN)
+    return image[max(0, line.y0 - MARGIN) : line.y1 + MARGIN, x0 : line.x1 + MARGIN], x0
 
 
 def reread_lines(session: Session, store: Store, predict, lines: list[Line]) -> int:
@@ -27,8 +34,8 @@ def reread_lines(session: Session, store: Store, predict, lines: list[Line]) -> 
         return 0
     crops, offsets = [], []
     for ln in todo:
-        x0, y0 = max(0, ln.x0 - MARGIN), max(0, ln.y0 - MARGIN)
-        crops.append(image[y0 : ln.y1 + MARGIN, x0 : ln.x1 + MARGIN])
+        crop, x0 = box_crop(image, ln)
+        crops.append(crop)
         offsets.append(x0)
     for ln, rec, off in zip(todo, predict(crops), offsets):
         words = []

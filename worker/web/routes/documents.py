@@ -21,11 +21,12 @@ from ...db.users import list_users
 from ...db.work import assignments, reviewer_progress
 from ...export import FORMATS, serialize
 from ...export.stored import document_model
+from ...io.store import stored_gray
 from ..deps import Admin, Db, Me, Web, WebDep
 from .review import LOW_CONFIDENCE
 
 NO_STORE = {"Cache-Control": "private, no-store"}  # page images and line crops
-LINE_MARGIN = 6  # pixels of the page around a line's box in its crop
+LINE_MARGIN = 6  # pixels of the page around a line's or a field's box in its crop
 
 router = APIRouter()
 
@@ -122,7 +123,7 @@ def _page_bytes(web: Web, s: Session, page_id: int) -> bytes:
 def page_image(ident: Me, web: WebDep, s: Db, page_id: int, width: int | None = None):
     """The stored page image; with ``width``, a preview scaled down to that width (JPEG), which
     is what the page editor loads: a 300 dpi scan is 20 to 30 MB of pixels, its preview under 1 MB.
-    Previews are kept in memory (the first :data:`PREVIEWS` made, then the newest)."""
+    Previews are kept in memory (the last :data:`PREVIEWS` made)."""
     if width is None:
         return Response(_page_bytes(web, s, page_id), media_type="image/png", headers=NO_STORE)
     if not 64 <= width <= 8192:
@@ -163,10 +164,18 @@ def line_image(ident: Me, web: WebDep, s: Db, line_id: int):
     line = s.get(Line, line_id)
     if line is None:
         raise HTTPException(404, f"no line {line_id}")
-    img = cv2.imdecode(np.frombuffer(_page_bytes(web, s, line.page_id), np.uint8), cv2.IMREAD_GRAYSCALE)
-    m = LINE_MARGIN
-    crop = img[max(0, line.y0 - m) : line.y1 + m, max(0, line.x0 - m) : line.x1 + m]
-    _ok, buf = cv2.imencode(".png", crop)
+    return box_image(web, s, line.page_id, (line.x0, line.y0, line.x1, line.y1))
+
+
+def box_image(web: Web, s: Session, page_id: int, box: tuple[int, int, int, int], margin: int = LINE_MARGIN) -> Response:
+    """A box of a stored page image with ``margin`` pixels of the page around it (PNG, gray)."""
+    page = s.get(Page, page_id)
+    img = stored_gray(web.store, page.image_key) if page is not None else None
+    if img is None:
+        raise HTTPException(404, "no image for this page")
+    x0, y0, x1, y1 = box
+    crop = img[max(0, y0 - margin) : y1 + margin, max(0, x0 - margin) : x1 + margin]
+    _ok, buf = cv2.imencode(".png", crop if crop.size else np.full((8, 8), 255, np.uint8))
     return Response(buf.tobytes(), media_type="image/png", headers=NO_STORE)
 
 

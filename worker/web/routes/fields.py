@@ -3,21 +3,17 @@ first), a field's crop, and saving a field's value."""
 
 from __future__ import annotations
 
-import cv2
-import numpy as np
 from fastapi import APIRouter, HTTPException, Request
-from fastapi.responses import HTMLResponse, Response
+from fastapi.responses import HTMLResponse
 from pydantic import BaseModel
 
 from ...db import Document, Field, Page
 from ...db.corrections import ReviewError
 from ...db.field_review import field_json, field_queue, review_field
-from ...io.store import stored_gray
 from ..deps import Db, Me, WebDep
-from .documents import NO_STORE
+from .documents import box_image
 
 router = APIRouter()
-FIELD_MARGIN = 6  # pixels of the page around a field's box in its crop
 
 
 class FieldValue(BaseModel):
@@ -56,11 +52,6 @@ def api_save_field(ident: Me, s: Db, field_id: int, body: FieldValue):
 @router.get("/fields/{field_id}/image")
 def field_image(ident: Me, web: WebDep, s: Db, field_id: int):
     f = s.get(Field, field_id)
-    page = s.get(Page, f.page_id) if f is not None else None
-    img = stored_gray(web.store, page.image_key) if page is not None else None
-    if f is None or img is None:
-        raise HTTPException(404, f"no image for field {field_id}")
-    m = FIELD_MARGIN
-    crop = img[max(0, f.y0 - m) : f.y1 + m, max(0, f.x0 - m) : f.x1 + m]
-    _ok, buf = cv2.imencode(".png", crop if crop.size else np.full((8, 8), 255, np.uint8))
-    return Response(buf.tobytes(), media_type="image/png", headers=NO_STORE)
+    if f is None:
+        raise HTTPException(404, f"no field {field_id}")
+    return box_image(web, s, f.page_id, (f.x0, f.y0, f.x1, f.y1))
