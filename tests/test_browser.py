@@ -401,6 +401,7 @@ def test_page_editor_image_history_characters_and_line_fixes(served, browser, tm
 
     shot = tmp_path / "page.png"
     browser.find_elements(By.CSS_SELECTOR, "#lines input")[1].click()
+    browser.execute_script("window.scrollTo(0, 0)")  # the top of the page: the image, the keys, the lines
     browser.save_screenshot(str(shot))
     assert shot.stat().st_size > 20_000
     if os.environ.get("HTR_SCREENSHOT_PAGE"):  # the docs' picture: HTR_SCREENSHOT_PAGE=docs/page-editor.png
@@ -510,6 +511,12 @@ def test_a_reviewers_day_by_keyboard_only(served_day, browser, tmp_path):
     assert manifest["line_count"] == 19 and sorted(LabelsFolder(tmp_path / "corrections").texts()) == sorted(corrected)
     mine = httpx.get(f"{url}/api/my-work", cookies=cookies).json()
     assert (mine["assignments"][0]["lines"], mine["assignments"][0]["reviewed"], mine["left"]) == (22, 19, 3)
+    # The documents page: who has the page, and each reviewer's progress.
+    browser.get(f"{url}/")
+    row = browser.find_element(By.CSS_SELECTOR, "main table.grid tbody tr").text
+    assert "19 / 22" in row and "rita (page 1)" in row, row
+    reviewers = browser.find_element(By.CSS_SELECTOR, "table.reviewers tbody").text
+    assert reviewers.startswith("rita 19 "), reviewers  # 19 lines stand reviewed (one save undone)
 
 
 @pytest.mark.slow
@@ -555,3 +562,8 @@ def test_fields_grid_by_keyboard(served, browser, tmp_path):
     assert [(h["value"], h["reviewed"]) for h in found] == [("Gaitskell", True)]
     lieu = httpx.get(f"{url}/api/search", params={"q": "lieu:eeeds"}, cookies=cookies).json()["hits"]
     assert [h["value"] for h in lieu] == ["éeeds"]  # L dropped, é typed from the keys; found with accents folded
+    # The search page lists field hits; one opens the page with the cell marked.
+    browser.get(f"{url}/search?q=nom:gaitskell")
+    assert "Gaitskell" in browser.find_element(By.CSS_SELECTOR, "table.fields tbody").text
+    browser.find_element(By.CSS_SELECTOR, "table.fields a").click()
+    wait.until(lambda d: d.find_element(By.ID, "mark").is_displayed())
