@@ -21,6 +21,7 @@ import numpy as np
 from .layout import Box
 
 DOT_MIN_AREA = 4  # px: smaller components are scan noise, not ink
+TALL_LINES = 3  # a component through the centres of this many lines is no line's writing
 
 
 def components(mask: np.ndarray) -> tuple[int, np.ndarray, np.ndarray, np.ndarray]:
@@ -162,7 +163,9 @@ def _line_centres(ink: _Ink, cuts: list[int]) -> tuple[list[int], list[int]]:
 
 def _assign_components(ink: _Ink, centres: list[int], cuts: list[int]) -> tuple[np.ndarray, np.ndarray]:
     """Each kept component's line (the nearest centre in its own band), and
-    whether it reaches into another line's core band (to be cut at the valleys)."""
+    whether it reaches into another line's core band (to be cut at the valleys).
+    A component through ``TALL_LINES`` line centres or more (the edge of another sheet,
+    a rule down the margin, a bracket drawn beside a paragraph) belongs to none (-1)."""
     centres_arr = np.array(centres, np.float64)
     cut_rows = np.array(cuts)
     band_of_centre = np.searchsorted(cut_rows, centres_arr, side="right")
@@ -182,10 +185,10 @@ def _assign_components(ink: _Ink, centres: list[int], cuts: list[int]) -> tuple[
         line_of[i] = line
         top = stats[i, cv2.CC_STAT_TOP]
         bottom = top + stats[i, cv2.CC_STAT_HEIGHT]
-        if (
-            any(top < c - 0.25 * ch and c != centres[line] for c in centres if top < c < bottom)
-            and stats[i, cv2.CC_STAT_HEIGHT] > 1.8 * ch
-        ):
+        crossed = [c for c in centres if top < c < bottom]
+        if len(crossed) >= TALL_LINES:  # a page border, a margin's rule, a bracket: not one line's writing
+            line_of[i] = -1
+        elif any(top < c - 0.25 * ch and c != centres[line] for c in crossed) and stats[i, cv2.CC_STAT_HEIGHT] > 1.8 * ch:
             split[i] = True
     return line_of, split
 

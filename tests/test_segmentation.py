@@ -116,6 +116,24 @@ def test_faint_broken_writing_keeps_lines_whole():
     assert all(b.height >= 28 for b in boxes)
 
 
+def test_a_border_down_the_margin_joins_no_line():
+    from segmentation.lines import segment_lines
+
+    # Six lines of word blobs, and an irregular dark strip (the edge of another sheet) that runs
+    # down past all of them at the right: each line's box ends at its own writing.
+    mask = np.zeros((600, 1000), bool)
+    for k in range(6):
+        y = 40 + 90 * k
+        for x in (40, 260, 480):
+            mask[y : y + 30, x : x + 160] = True
+    mask[10:590, 900:912] = True
+    mask[300:320, 880:900] = True  # a knot on the strip, as scans have
+    boxes, _masks, _ = segment_lines(mask)
+    assert len(boxes) == 6
+    assert all(b.x1 <= 645 for b in boxes), [b.x1 for b in boxes]
+    assert all(b.height <= 40 for b in boxes)
+
+
 def test_dots_join_their_line_and_upright_stems_survive_ruling_removal():
     # An upright "l" stem far taller than the letters beside it, an i-dot and
     # a period: none of them may be lost from the line crop.

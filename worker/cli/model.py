@@ -90,14 +90,16 @@ def cmd_evaluate(args) -> int:
 def cmd_evaluate_pages(args) -> int:
     from ..pipeline.evaluate import evaluate_pages
 
-    pred = predictor(args)
+    predict = None if args.detection_only else predictor(args).predict
 
     def progress(name: str, counts: dict, _text: str) -> None:
         if args.verbose:
-            errs, chars = counts["page_char_errors"], max(1, counts["page_chars"])
-            print(f"{name}: {counts['matched']}/{counts['truth']} lines found, page CER {errs / chars:.3f}", file=sys.stderr)
+            line = f"{name}: {counts['matched']}/{counts['truth']} lines found ({counts['found']} boxes)"
+            if "page_chars" in counts:
+                line += f", page CER {counts['page_char_errors'] / max(1, counts['page_chars']):.3f}"
+            print(line, file=sys.stderr)
 
-    res = {spec: evaluate_pages(pred.predict, spec, data_root(args), args.limit, progress) for spec in args.datasets}
+    res = {spec: evaluate_pages(predict, spec, data_root(args), args.limit, progress) for spec in args.datasets}
     print(json.dumps(res, indent=2))
     return 0
 
@@ -195,6 +197,9 @@ def _register_evaluate_pages(sub) -> None:
     ep.add_argument("--data-root", help="folder with real-pages/ (default $HTR_DATA_DIR or ../shared/data)")
     ep.add_argument("--limit", type=int, help="the first N pages of each set")
     ep.add_argument("-v", "--verbose", action="store_true", help="a line per page on stderr")
+    ep.add_argument(
+        "--detection-only", action="store_true", help="line detection precision and recall only: no model, no reading"
+    )
     model_args(ep)
     ep.set_defaults(func=cmd_evaluate_pages)
 

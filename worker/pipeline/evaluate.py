@@ -114,9 +114,10 @@ def page_kind(set_name: str, page_name: str) -> str:
 
 
 def evaluate_pages(
-    predict: Callable[[list[np.ndarray]], list], spec: str, data_root=None, limit: int | None = None, on_page=None
+    predict: Callable[[list[np.ndarray]], list] | None, spec: str, data_root=None, limit: int | None = None, on_page=None
 ) -> dict:
-    """Figures of the page path for one data set spec (``copiste:test``, ``alto:DIR``, ...)."""
+    """Figures of the page path for one data set spec (``copiste:test``, ``alto:DIR``, ...).
+    With ``predict`` None, line detection only (no model, no CER)."""
     ds = open_dataset(spec, data_root)
     if not isinstance(ds, RealPages):
         raise ValueError(f"{spec}: not a set of pages with line ground truth (alto:DIR, pagexml:DIR, copiste:test, ...)")
@@ -125,21 +126,40 @@ def evaluate_pages(
     for page in ds.pages[:limit]:
         t0 = time.perf_counter()
         work = segment(read_page(page.image, 0))
-        texts = [r.text for r in predict(work.crops)] if work.crops else []
         found = [(b.x0, b.y0, b.x1, b.y1) for b in work.page_boxes]
         image = ds.page_image(page.image)
         polygons = [ln.polygon for ln in page.lines if len(ln.polygon) >= 3]
-        ref = " ".join(t for t in (reference_text(ln.text) for ln in page.lines) if t)
-        hyp = " ".join(t for t in texts if t)
-        cleaned = [(ln, clean_transcription(ln.text)) for ln in page.lines if len(ln.polygon) >= 3]
-        kept = [(ln, t) for ln, t in cleaned if t]
-        line_hyps = [r.text for r in predict([cut_polygon(image, ln.polygon) for ln, _ in kept])] if kept else []
-        line_refs = [t for _, t in kept]
-        counts = {
+        counts: dict[str, float] = {
             "pages": 1,
             "truth": len(polygons),
             "found": len(found),
             "matched": match_lines(region_ious(found, polygons, image.shape[1], image.shape[0])) if found and polygons else 0,
+        }
+        hyp = ""
+        if predict is not None:
+            hyp = _read_counts(predict, work.crops, page, image, counts)
+        counts["seconds"] = time.perf_counter() - t0
+        total.add(**counts)
+        kinds[page_kind(ds.name, page.name)].add(**counts)
+        if on_page is not None:
+            on_page(page.name, counts, hyp)
+    out = total.report()
+    if len(kinds) > 1:
+        out["by_kind"] = {k: t.report() for k, t in sorted(kinds.items())}
+    return out
+
+
+def _read_counts(predict: Callable[[list[np.ndarray]], list], crops: list, page, image: np.ndarray, counts: dict) -> str:
+    """Page and line error counts into ``counts``; -> the page's transcript as read."""
+    texts = [r.text for r in predict(crops)] if crops else []
+    ref = " ".join(t for t in (reference_text(ln.text) for ln in page.lines) if t)
+    hyp = " ".join(t for t in texts if t)
+    cleaned = [(ln, clean_transcription(ln.text)) for ln in page.lines if len(ln.polygon) >= 3]
+    kept = [(ln, t) for ln, t in cleaned if t]
+    line_hyps = [r.text for r in predict([cut_polygon(image, ln.polygon) for ln, _ in kept])] if kept else []
+    line_refs = [t for _, t in kept]
+    counts.update(
+        {
             "page_chars": len(ref),
             "page_char_errors": editdistance.eval(ref, hyp),
             "page_char_errors_folded": editdistance.eval(fold_accents(ref), fold_accents(hyp)),
@@ -150,13 +170,6 @@ def evaluate_pages(
             "line_char_errors_folded": sum(
                 editdistance.eval(fold_accents(r), fold_accents(h)) for r, h in zip(line_refs, line_hyps)
             ),
-            "seconds": time.perf_counter() - t0,
         }
-        total.add(**counts)
-        kinds[page_kind(ds.name, page.name)].add(**counts)
-        if on_page is not None:
-            on_page(page.name, counts, hyp)
-    out = total.report()
-    if len(kinds) > 1:
-        out["by_kind"] = {k: t.report() for k, t in sorted(kinds.items())}
-    return out
+    )
+    return hyp
