@@ -47,6 +47,7 @@ def test_finetune_from_corrections_on_the_command_line(tmp_path, local, monkeypa
     monkeypatch.setenv("HTR_DATABASE_URL", db)
     monkeypatch.setenv("HTR_STORE_URL", f"file://{tmp_path / 'store'}")
     monkeypatch.delenv("HTR_MODEL", raising=False)
+    monkeypatch.setenv("HTR_STANDING_LIMIT", "40")  # crops of each standing set measured (200 by default)
 
     def htr(*args):
         """``htr ARGS`` in this process (the model loads once for all the commands below)."""

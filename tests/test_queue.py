@@ -219,8 +219,8 @@ def test_worker_killed_mid_document_completes_exactly_once(stack, worker):
 
 
 def test_a_dead_worker_is_noticed_within_two_minutes_at_default_settings(stack):
-    """Default heartbeat and visibility timeout (an hour): the survivor queues
-    the dead worker's page again after a minute of silence; done once."""
+    """Default heartbeat (10 s) and visibility timeout (an hour): the survivor queues
+    the dead worker's page again after four missed beats; done once."""
     env = {k: v for k, v in stack["env"].items() if k not in ("HTR_VISIBILITY_TIMEOUT", "HTR_HEARTBEAT_SECONDS")}
     stack["s3"].put_object(Bucket="inbox", Key="default/long.pdf", Body=pdf_bytes(11, pages=6))
     workers = [WorkerProcess(env, stack["work"] / f"default-{i}.log", "--concurrency", "2").start() for i in range(2)]

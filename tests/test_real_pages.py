@@ -144,6 +144,11 @@ def test_evaluate_pages_counts_detection_and_errors(tmp_path):
     assert res["page_cer"] == res["line_cer"] == 0.0
     blank = evaluate_pages(lambda crops: [type("R", (), {"text": ""})] * len(crops), f"alto:{tmp_path}")
     assert blank["page_cer"] == blank["line_cer"] == 1.0 and blank["page_wer"] == 1.0
+    seen: list[tuple[str, dict]] = []
+    found = evaluate_pages(None, f"alto:{tmp_path}", on_page=lambda name, counts, _t: seen.append((name, counts)))
+    assert found["detection_precision"] == found["detection_recall"] == 1.0 and found["lines_found"] == 3
+    assert found["page_cer"] is None and found["line_cer"] is None  # nothing was read
+    assert [n for n, _ in seen] == ["page_0001"] and "page_chars" not in seen[0][1]
 
 
 def test_evaluate_pages_cli_with_the_bundled_model(tmp_path):
@@ -158,6 +163,15 @@ def test_evaluate_pages_cli_with_the_bundled_model(tmp_path):
     res = json.loads(out.stdout)[f"pagexml:{tmp_path / 'set'}"]
     assert res["detection_recall"] == 1.0 and res["lines_found"] == 3
     assert 0.0 <= res["line_cer"] < 0.5 and 0.0 <= res["page_cer"] < 0.5
+    only = subprocess.run(
+        [sys.executable, "-m", "worker.cli", "evaluate-pages", "--detection-only", "-v", f"pagexml:{tmp_path / 'set'}"],
+        capture_output=True,
+        text=True,
+        check=True,
+    )
+    det = json.loads(only.stdout)[f"pagexml:{tmp_path / 'set'}"]
+    assert det["detection_recall"] == 1.0 and det["line_cer"] is None
+    assert "3/3 lines found (3 boxes)" in only.stderr and "CER" not in only.stderr
 
 
 def test_training_crops_are_sometimes_whole_boxes(tmp_path):

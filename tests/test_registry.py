@@ -16,6 +16,7 @@ from tests.fixtures import seed_document, unseen_hand, write_data_root
 ROOT = Path(__file__).resolve().parents[1]
 BUNDLED = ROOT / "recognition" / "models" / "htr-base"
 SHIPPED = json.loads((BUNDLED / "model.json").read_text())["version"]  # the bundled model's version
+LIMIT = 40  # crops of each standing set the gate measures here (HTR_STANDING_LIMIT; 200 by default)
 
 
 def _copy_as(src: Path, dest: Path, version: str, report: dict, damage: float = 0.0) -> Path:
@@ -82,10 +83,10 @@ def test_the_gate_refuses_a_damaged_model_and_a_promotion_reaches_the_worker(tmp
             f"{SHIPPED}+flat": "candidate",
         }
 
-        refused = promote(s, store, f"{SHIPPED}+damaged", "ana", cache, default, data_root=data_root)
+        refused = promote(s, store, f"{SHIPPED}+damaged", "ana", cache, default, data_root=data_root, standing_limit=LIMIT)
         assert not refused.passed and any(r.startswith("worse on form-names:val") for r in refused.reasons), refused.reasons
         assert refused.standing["form-names:val"]["candidate"] > refused.standing["form-names:val"]["live"] + 0.005
-        not_better = promote(s, store, f"{SHIPPED}+flat", "ana", cache, default, data_root=data_root)
+        not_better = promote(s, store, f"{SHIPPED}+flat", "ana", cache, default, data_root=data_root, standing_limit=LIMIT)
         assert not not_better.passed and any("not better on its held-out" in r for r in not_better.reasons)
         assert s.query(Promotion).count() == 0 and all(r["status"] != "live" for r in listing(s))
 
@@ -93,15 +94,17 @@ def test_the_gate_refuses_a_damaged_model_and_a_promotion_reaches_the_worker(tmp
     models = ModelSource(sessions, store, None, "greedy", cache, every=0.0)
     first = _process(sessions, store, models, tmp_path, ROOT / "examples" / "line.png")
     with sessions() as s:
-        passed = promote(s, store, f"{SHIPPED}+same", "ana", cache, default, data_root=data_root)
+        passed = promote(s, store, f"{SHIPPED}+same", "ana", cache, default, data_root=data_root, standing_limit=LIMIT)
         assert passed.passed, passed.reasons
         with pytest.raises(RegistryError, match="already live"):
-            promote(s, store, f"{SHIPPED}+same", "ana", cache, default, data_root=data_root)
+            promote(s, store, f"{SHIPPED}+same", "ana", cache, default, data_root=data_root, standing_limit=LIMIT)
     second = _process(sessions, store, models, tmp_path, ROOT / "examples" / "word.png")
     with sessions() as s:
         versions = {d.id: s.get(ModelVersion, d.model_version_id).version for d in s.query(Document)}
         assert versions == {first: SHIPPED, second: f"{SHIPPED}+same"}
-        forced = promote(s, store, f"{SHIPPED}+damaged", "ana", cache, default, force=True, data_root=data_root)
+        forced = promote(
+            s, store, f"{SHIPPED}+damaged", "ana", cache, default, force=True, data_root=data_root, standing_limit=LIMIT
+        )
         assert not forced.passed
         last = s.query(Promotion).order_by(Promotion.id.desc()).first()
         assert last.forced and last.user_name == "ana" and last.gate["passed"] is False
@@ -156,7 +159,11 @@ def test_the_nightly_refresh_waits_for_enough_new_lines_then_goes_through_the_ga
     lines = [[(w, 0.5) for w in ("pack", "my", "box")], [(w, 0.5) for w in ("five", "dozen", "jugs")]] * 3
     seed_document(sessions, store, tmp_path / "page.png", lines)
     settings = Settings(
-        database_url=db, store_url=f"file://{tmp_path / 'store'}", finetune_min_lines=4, data_dir=str(tmp_path / "none")
+        database_url=db,
+        store_url=f"file://{tmp_path / 'store'}",
+        finetune_min_lines=4,
+        data_dir=str(tmp_path / "none"),
+        standing_limit=LIMIT,
     )
     default = (f"htr-base {SHIPPED}", BUNDLED)
     with sessions() as s:
@@ -168,7 +175,9 @@ def test_the_nightly_refresh_waits_for_enough_new_lines_then_goes_through_the_ga
         for line in s.query(Line).filter(Line.reviewed_at.is_(None)):
             review_line(s, line.id, "ana", line.text)
         s.commit()
-    summary = refresh_model(settings, sessions, store, default, FinetuneOptions(steps=10, time_limit=300, replay=()))
+    summary = refresh_model(
+        settings, sessions, store, default, FinetuneOptions(steps=10, time_limit=300, replay=(), standing_limit=LIMIT)
+    )
     assert summary["action"] in ("promoted", "refused") and summary["new_lines"] == 6
     with sessions() as s:
         (cand,) = s.query(ModelVersion).filter(ModelVersion.store_prefix.is_not(None)).all()

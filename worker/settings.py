@@ -110,7 +110,7 @@ class Settings:
     backend: str = "onnx"  # HTR_BACKEND: onnx (ONNX Runtime, no TensorFlow; reads as tf does), tf (the Keras model), onnx-int8
     max_attempts: int = 3  # HTR_MAX_ATTEMPTS: worker deaths on one document before it fails
     visibility_timeout: int = 3600  # HTR_VISIBILITY_TIMEOUT (s): the broker's own redelivery of a dead worker's message
-    heartbeat_seconds: int = 15  # HTR_HEARTBEAT_SECONDS: running tasks beat this often; 4 missed beats = a dead worker
+    heartbeat_seconds: int = 10  # HTR_HEARTBEAT_SECONDS: running tasks beat this often; 4 missed beats = a dead worker
     task_retries: int = 8  # HTR_TASK_RETRIES: retries with backoff for transient errors
     batch_max_lines: int = 256  # HTR_BATCH_MAX_LINES: micro-batch size across documents
     batch_wait_ms: int = 50  # HTR_BATCH_WAIT_MS: longest a line waits for its batch to fill
@@ -124,6 +124,7 @@ class Settings:
     finetune_min_lines: int = 64  # HTR_FINETUNE_MIN_LINES: new reviewed lines before the nightly fine-tune runs
     finetune_schedule: str = "0 3 * * *"  # HTR_FINETUNE_SCHEDULE: cron, or "off"
     finetune_seconds: int = 600  # HTR_FINETUNE_SECONDS: training time of the nightly fine-tune
+    standing_limit: int = 200  # HTR_STANDING_LIMIT: crops of each standing validation set a fine-tune and the gate measure
     review_chars: tuple[str, ...] = REVIEW_CHARS  # HTR_REVIEW_CHARS: the review pages' special-character keys, space-separated
     review_reread: str = "on"  # HTR_REVIEW_REREAD: on (the web app reads merged, split and drawn lines with the model) or off
     given: frozenset[str] = frozenset()  # the variables that were set (a command's own default yields to them)
@@ -194,6 +195,7 @@ _VARIABLES: dict[str, tuple[str, Callable[[str, str], Any]]] = {
     "HTR_FINETUNE_MIN_LINES": ("finetune_min_lines", _whole),
     "HTR_FINETUNE_SCHEDULE": ("finetune_schedule", _text),
     "HTR_FINETUNE_SECONDS": ("finetune_seconds", _whole),
+    "HTR_STANDING_LIMIT": ("standing_limit", _whole),
     "HTR_REVIEW_CHARS": ("review_chars", _chars),
     "HTR_REVIEW_REREAD": ("review_reread", _choice(("on", "off"))),
 }

@@ -58,6 +58,7 @@ def cmd_finetune(args) -> int:
         freeze=args.freeze,
         blend=tuple(float(x) for x in args.blend.split(",")),
         tolerance=args.tolerance,
+        standing_limit=settings.standing_limit,
     )
     try:
         report = finetune_candidate(
@@ -102,7 +103,17 @@ def cmd_models(args) -> int:
             back = rollback(s, user)
             print(f"live: {back.name} {back.version}" if back is not None else "live: the default model")
             return 0
-        result = promote(s, store, args.version, user, CACHE, _live_default(args), force=args.force, data_root=data_root(args))
+        result = promote(
+            s,
+            store,
+            args.version,
+            user,
+            CACHE,
+            _live_default(args),
+            force=args.force,
+            data_root=data_root(args),
+            standing_limit=args.settings.standing_limit,
+        )
     print(json.dumps(result.to_json(), indent=2))
     if not result.passed and not args.force:
         print("htr models promote: refused by the gate (--force overrides, and is recorded)", file=sys.stderr)

@@ -28,8 +28,11 @@ class GateResult:
         return {"passed": self.passed, "reasons": self.reasons, "standing": self.standing, "heldout": self.heldout}
 
 
-def gate(candidate_dir: Path, live_dir: Path, candidate: ModelVersion, live_label: str, data_root=None) -> GateResult:
-    """Measure a candidate against the live model (see the module's rules)."""
+def gate(
+    candidate_dir: Path, live_dir: Path, candidate: ModelVersion, live_label: str, data_root=None, limit: int | None = None
+) -> GateResult:
+    """Measure a candidate against the live model (see the module's rules) on the first ``limit``
+    crops of each standing set (default ``training.evaluate.STANDING_LIMIT``)."""
     from training.evaluate import STANDING, STANDING_LIMIT, standing_cer
 
     result = GateResult(True)
@@ -42,8 +45,8 @@ def gate(candidate_dir: Path, live_dir: Path, candidate: ModelVersion, live_labe
         result.reasons.append(f"not better on its held-out new lines: CER {after:.4f} vs {before:.4f} before")
     if candidate.parent and candidate.parent != live_label:
         result.reasons.append(f"fine-tuned from {candidate.parent}, not from the live model {live_label}")
-    cand = standing_cer(candidate_dir, STANDING, data_root, STANDING_LIMIT)
-    base = standing_cer(live_dir, STANDING, data_root, STANDING_LIMIT)
+    cand = standing_cer(candidate_dir, STANDING, data_root, limit or STANDING_LIMIT)
+    base = standing_cer(live_dir, STANDING, data_root, limit or STANDING_LIMIT)
     if not cand:
         result.reasons.append("no standing validation set on this machine to measure it on")
     for spec in cand:

@@ -22,15 +22,17 @@ def promote(
     default_live: tuple[str, Path],
     force: bool = False,
     data_root=None,
+    standing_limit: int | None = None,
 ) -> GateResult:
-    """Make ``version`` live if it passes the gate (or ``force``). ``default_live``:
-    the label and folder of the model that reads when none was promoted."""
+    """Make ``version`` live if it passes the gate (or ``force``; the gate measures ``standing_limit``
+    crops of each standing set). ``default_live``: the label and folder of the model that reads
+    when none was promoted."""
     cand = find(session, version)
     cur = live(session)
     if cur is not None and cur.id == cand.id:
         raise RegistryError(f"{label(cand)} is already live")
     live_label, live_dir = (label(cur), fetch(store, cur, cache)) if cur is not None else default_live
-    result = gate(fetch(store, cand, cache), live_dir, cand, live_label, data_root)
+    result = gate(fetch(store, cand, cache), live_dir, cand, live_label, data_root, standing_limit)
     if not result.passed and not force:
         return result
     _make_live(session, cand, cur, user, "promote", force and not result.passed, result.to_json())

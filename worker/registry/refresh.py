@@ -51,14 +51,23 @@ def refresh_model(
             return {"action": "skipped", "new_lines": fresh, "min_lines": settings.finetune_min_lines}
         cur = live(s)
         base = fetch(store, cur, CACHE) if cur is not None else default_live[1]
-    opts = opts or FinetuneOptions(time_limit=float(settings.finetune_seconds))
+    opts = opts or FinetuneOptions(time_limit=float(settings.finetune_seconds), standing_limit=settings.standing_limit)
     with tempfile.TemporaryDirectory(prefix="htr-refresh-") as tmp:
         report = finetune_candidate(
             sessions, store, base, Path(tmp) / "candidate", TrainingSource(corrections=True), opts, settings.data_dir
         )
         with sessions() as s:
             mv = register(s, store, Path(tmp) / "candidate")
-            result = promote(s, store, mv.version, user, CACHE, default_live, data_root=settings.data_dir)
+            result = promote(
+                s,
+                store,
+                mv.version,
+                user,
+                CACHE,
+                default_live,
+                data_root=settings.data_dir,
+                standing_limit=settings.standing_limit,
+            )
     summary = {
         "action": "promoted" if result.passed else "refused",
         "new_lines": fresh,
