@@ -24,6 +24,8 @@ ROOT = Path(__file__).resolve().parents[1]
 sys.path.insert(0, str(ROOT))
 os.environ.setdefault("TF_CPP_MIN_LOG_LEVEL", "2")
 
+from worker.settings import DECODERS, Settings  # noqa: E402  (after the path above)
+
 
 def make_pdf(path: Path, n_pages: int, lines: int) -> float:
     """-> lines per page actually placed (a page stops when it is full)."""
@@ -37,10 +39,10 @@ def make_pdf(path: Path, n_pages: int, lines: int) -> float:
     return sum(len(base[i % len(base)].boxes) for i in range(n_pages)) / n_pages
 
 
-def run_one(pdf: str, backend: str) -> dict:
+def run_one(pdf: str, backend: str, decoder: str) -> dict:
     """In this (fresh) process: process one PDF, report timings and peak RSS."""
     from recognition.bundle import load_bundle
-    from recognition.predictor import Predictor
+    from recognition.predictor import DecoderOptions, Predictor
     from worker.db import make_engine, session_factory, upgrade
     from worker.io.store import LocalStore
     from worker.pipeline import process_document, register_document
@@ -50,8 +52,8 @@ def run_one(pdf: str, backend: str) -> dict:
     upgrade(url)
     sessions = session_factory(make_engine(url))
     store = LocalStore(tmp / "store")
-    bundle = load_bundle(build=backend == "tf")
-    pred = Predictor.from_bundle(bundle, backend=backend, keywords=True)
+    bundle = load_bundle(build=backend == "tf", language=True)
+    pred = Predictor.from_bundle(bundle, backend=backend, keywords=True, decoder=DecoderOptions(name=decoder))
     with sessions() as s:
         doc, _ = register_document(s, store, pdf)
     t0 = time.perf_counter()
@@ -75,18 +77,19 @@ def main() -> None:
     ap.add_argument("--pages", type=int, nargs="+", default=[10, 40])
     ap.add_argument("--lines", type=int, default=20, help="lines per page")
     ap.add_argument("--backend", default="onnx", choices=("onnx", "tf", "onnx-int8"))
+    ap.add_argument("--decoder", default=Settings.decoder, choices=DECODERS, help="default: htr process's")
     ap.add_argument("--_run", help=argparse.SUPPRESS)
     args = ap.parse_args()
     if args._run:
-        print(json.dumps(run_one(args._run, args.backend)))
+        print(json.dumps(run_one(args._run, args.backend, args.decoder)))
         return
-    out: dict = {"cores": os.cpu_count(), "backend": args.backend, "runs": []}
+    out: dict = {"cores": os.cpu_count(), "backend": args.backend, "decoder": args.decoder, "runs": []}
     with tempfile.TemporaryDirectory() as d:
         for n in args.pages:
             pdf = Path(d) / f"doc{n}.pdf"
             per_page = make_pdf(pdf, n, args.lines)
             res = subprocess.run(
-                [sys.executable, __file__, "--_run", str(pdf), "--backend", args.backend],
+                [sys.executable, __file__, "--_run", str(pdf), "--backend", args.backend, "--decoder", args.decoder],
                 capture_output=True,
                 text=True,
                 check=True,

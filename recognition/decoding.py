@@ -75,6 +75,7 @@ class _Beam:
     chars: tuple[int, ...]
     char_probs: tuple[float, ...]
     char_frames: tuple[tuple[int, int], ...]
+    text: str  # the prefix's characters as text
 
     @property
     def total(self) -> float:
@@ -91,6 +92,7 @@ def _entry(
     extra_lm: float = 0.0,
     cp: tuple[float, ...] | None = None,
     cf: tuple[tuple[int, int], ...] | None = None,
+    text: str | None = None,
 ) -> _Beam:
     """The beam for `prefix` in this frame's table, created from `src` if absent."""
     b = new.get(prefix)
@@ -102,6 +104,7 @@ def _entry(
             prefix,
             src.char_probs if cp is None else cp,
             src.char_frames if cf is None else cf,
+            src.text if text is None else text,
         )
         new[prefix] = b
     return b
@@ -135,13 +138,13 @@ def _frame(
     get = functools.partial(_entry, new)
     for prefix, beam in beams.items():
         last = prefix[-1] if prefix else None
-        # The prefix's text, for the LM and lexicon: once per prefix, not per candidate.
-        text = charset.decode(prefix) if lm is not None or lexicon is not None else ""
+        text, total = beam.text, beam.total
+        context = lm.context(text) if lm is not None else ""  # once per prefix, not per candidate
         for k in candidates:
             pk = row[k]
             if k == BLANK:
                 b = get(prefix, beam)
-                b.p_blank = _logadd(b.p_blank, beam.total + pk)
+                b.p_blank = _logadd(b.p_blank, total + pk)
                 continue
             if k == last:
                 # Repeat without a blank in between continues the char...
@@ -156,14 +159,15 @@ def _frame(
                     continue
                 base = beam.p_blank
             else:
-                base = beam.total
-            if lexicon is not None and not lexicon.allows(text, chars[k - 1]):
+                base = total
+            ch = chars[k - 1]
+            if lexicon is not None and not lexicon.allows(text, ch):
                 continue
             extra = 0.0
             if lm is not None:
-                extra = lm_weight * lm.log_prob(text, chars[k - 1]) + insertion_bonus
+                extra = lm_weight * lm.log_prob_after(context, ch) + insertion_bonus
             new_prefix = prefix + (k,)
-            b = get(new_prefix, beam, extra, beam.char_probs + (float(prow[k]),), beam.char_frames + ((t, t),))
+            b = get(new_prefix, beam, extra, beam.char_probs + (float(prow[k]),), beam.char_frames + ((t, t),), text + ch)
             b.p_char = _logadd(b.p_char, base + pk)
     return new
 
@@ -189,7 +193,7 @@ def beam_decode(
     if T == 0:
         return Decoded("", [], [], 0.0)
     logp = np.log(np.maximum(probs, 1e-30))
-    beams: dict[tuple[int, ...], _Beam] = {(): _Beam(0.0, NEG_INF, 0.0, (), (), ())}
+    beams: dict[tuple[int, ...], _Beam] = {(): _Beam(0.0, NEG_INF, 0.0, (), (), (), "")}
     for t in range(T):
         row = logp[t].tolist()  # Python floats: scalar arithmetic below is faster than numpy's
         prow = probs[t]
@@ -210,8 +214,8 @@ def beam_decode(
     def final_score(b: _Beam) -> float:
         s = b.total + b.lm
         if lm is not None:
-            s += lm_weight * lm.log_prob(charset.decode(b.chars), None)
-        if lexicon is not None and not lexicon.complete(charset.decode(b.chars)):
+            s += lm_weight * lm.log_prob(b.text, None)
+        if lexicon is not None and not lexicon.complete(b.text):
             s = NEG_INF
         return s
 
@@ -219,4 +223,4 @@ def beam_decode(
     if best is None or final_score(best) == NEG_INF:
         # Nothing fits the lexicon: fall back to the unconstrained reading.
         return beam_decode(probs, charset, beam_width, lm, lm_weight, insertion_bonus, None, prune)
-    return Decoded(charset.decode(best.chars), list(best.char_probs), list(best.char_frames), final_score(best))
+    return Decoded(best.text, list(best.char_probs), list(best.char_frames), final_score(best))

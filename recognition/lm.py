@@ -27,6 +27,7 @@ class CharNgramLM:
         self.vocab = sorted(set(vocab) | {EOS})
         self._stats: dict[str, tuple[int, int]] = {}  # context -> (count, distinct next chars), as contexts are met
         self._cache: dict[tuple[str, str], float] = {}
+        self._log_cache: dict[tuple[str, str], float] = {}
 
     @classmethod
     def train(cls, texts: Iterable[str], order: int = 6) -> CharNgramLM:
@@ -76,10 +77,23 @@ class CharNgramLM:
             self._cache[key] = p
         return p
 
+    def context(self, prefix: str) -> str:
+        """The context the model conditions on after ``prefix`` (its last order-1 characters)."""
+        return (BOS * (self.order - 1) + prefix)[-(self.order - 1) :] if self.order > 1 else ""
+
     def log_prob(self, prefix: str, ch: str | None) -> float:
         """log P(ch | prefix); ``ch=None`` scores the end of the text."""
-        ctx = (BOS * (self.order - 1) + prefix)[-(self.order - 1) :] if self.order > 1 else ""
-        return math.log(self._prob(ctx, EOS if ch is None else ch))
+        return self.log_prob_after(self.context(prefix), EOS if ch is None else ch)
+
+    def log_prob_after(self, context: str, ch: str) -> float:
+        """log P(ch | context), ``context`` from :meth:`context` (beam search asks it per prefix once)."""
+        key = (context, ch)
+        hit = self._log_cache.get(key)
+        if hit is None:
+            hit = math.log(self._prob(context, ch))
+            if len(self._log_cache) < 2_000_000:
+                self._log_cache[key] = hit
+        return hit
 
     def score(self, text: str) -> float:
         total = sum(self.log_prob(text[:i], c) for i, c in enumerate(text))

@@ -78,10 +78,10 @@ def test_settings_from_environment():
             "HTR_VISIBILITY_TIMEOUT": "7200",
             "HTR_TASK_ROUTES": '{"htr.recognize": "cpu"}',
             "HTR_SCAN_URL": "s3://inbox/scans/",
-            "HTR_DECODER": "beam",
+            "HTR_DECODER": "greedy",
         }
     )
-    assert s.decoder == "beam" and Settings.from_env({}).decoder == "greedy"
+    assert s.decoder == "greedy" and Settings.from_env({}).decoder == "beam"
     assert (s.database_url, s.broker_url, s.store_url, s.model) == (
         "postgresql://db/htr",
         "redis://r:6379/1",

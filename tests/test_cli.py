@@ -76,7 +76,7 @@ def test_missing_model_is_a_clear_error(tmp_path):
     assert "model.json missing" in res.stderr
 
 
-def test_recognize_defaults_to_beam_and_documents_to_greedy(monkeypatch):
+def test_documents_and_crops_are_read_with_beam_and_evaluate_measures_greedy(monkeypatch):
     from worker.cli import _decoder, build_parser
 
     monkeypatch.delenv("HTR_DECODER", raising=False)
@@ -84,13 +84,13 @@ def test_recognize_defaults_to_beam_and_documents_to_greedy(monkeypatch):
     rec = parser.parse_args(["recognize", "a.png"])
     proc = parser.parse_args(["process", "a.pdf"])
     ev = parser.parse_args(["evaluate", "iam-ondb:test"])
-    assert _decoder(rec, "beam") == "beam"  # a few crops: accuracy first
-    assert _decoder(proc) == "greedy" and _decoder(ev) == "greedy"  # documents: throughput
+    assert _decoder(rec) == "beam" and _decoder(proc) == "beam"  # what people read: accuracy first
+    assert _decoder(ev, "greedy") == "greedy"  # the model card's yardstick
     monkeypatch.setenv("HTR_DECODER", "greedy")
-    assert _decoder(rec, "beam") == "greedy"
+    assert _decoder(rec, "beam") == "greedy" and _decoder(proc) == "greedy"
     assert _decoder(parser.parse_args(["recognize", "--decoder", "beam", "a.png"]), "beam") == "beam"
     monkeypatch.setenv("HTR_DECODER", "beam")
-    assert _decoder(proc) == "beam"
+    assert _decoder(ev, "greedy") == "beam"
 
 
 @pytest.fixture(scope="module")

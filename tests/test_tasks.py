@@ -151,13 +151,13 @@ def test_originals_cache_keeps_files_in_use_and_evicts_the_oldest_idle(tmp_path)
 def test_workers_decode_as_htr_decoder_says(rt, monkeypatch):
     from worker.queue import tasks
 
-    assert rt.batcher() is not None and rt.predictor.decoder.name == "greedy"
-    monkeypatch.setenv("HTR_DECODER", "beam")
+    assert rt.batcher() is not None and rt.predictor.decoder.name == "beam" and rt.predictor.lm is not None
+    monkeypatch.setenv("HTR_DECODER", "greedy")
     monkeypatch.setattr(tasks._rt, "_runtime", None)
-    beam = tasks.runtime()
-    beam.batcher()
-    assert beam.predictor.decoder.name == "beam" and beam.predictor.lm is not None
-    beam.sessions.kw["bind"].dispose()
+    greedy = tasks.runtime()
+    greedy.batcher()
+    assert greedy.predictor.decoder.name == "greedy"
+    greedy.sessions.kw["bind"].dispose()
 
 
 def test_a_page_stored_once_when_its_worker_dies_right_after_or_a_duplicate_comes(rt, monkeypatch):

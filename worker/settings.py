@@ -106,7 +106,7 @@ class Settings:
     store_url: str  # HTR_STORE_URL: file:///folder or s3://bucket/prefix (default ./var/store)
     broker_url: str = "redis://127.0.0.1:6379/0"  # HTR_BROKER_URL
     model: str | None = None  # HTR_MODEL: model folder (default: the bundled model)
-    decoder: str = "greedy"  # HTR_DECODER: greedy, or beam (search with the bundle's character n-gram: more accurate, slower)
+    decoder: str = "beam"  # HTR_DECODER: beam (search with the bundle's character n-gram: more accurate) or greedy (faster)
     backend: str = "onnx"  # HTR_BACKEND: onnx (ONNX Runtime, no TensorFlow; reads as tf does), tf (the Keras model), onnx-int8
     max_attempts: int = 3  # HTR_MAX_ATTEMPTS: worker deaths on one document before it fails
     visibility_timeout: int = 3600  # HTR_VISIBILITY_TIMEOUT (s): the broker's own redelivery of a dead worker's message

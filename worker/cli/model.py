@@ -10,9 +10,8 @@ from ..settings import BACKENDS, DECODERS, Settings
 
 
 def decoder(args, default: str | None = None) -> str:
-    """--decoder, else $HTR_DECODER, else the command's default (``htr
-    recognize`` reads a few crops: beam, for accuracy; documents and the
-    queue: the Settings default, greedy, for throughput)."""
+    """--decoder, else $HTR_DECODER, else the command's default (``htr evaluate``: greedy, as the
+    model card measures; everything else the Settings default, beam)."""
     settings = getattr(args, "settings", None) or Settings.from_env()
     if args.decoder:
         return args.decoder
@@ -81,7 +80,7 @@ def cmd_evaluate(args) -> int:
     unknown = [s for s in slices if s not in SLICES]
     if unknown:
         raise SystemExit(f"htr evaluate: unknown slice {', '.join(unknown)} (choose from {', '.join(SLICES)})")
-    pred = predictor(args)
+    pred = predictor(args, default_decoder="greedy")  # the model card's figures are greedy
     res = evaluate(pred, args.datasets, data_root(args), args.limit, slices=slices)
     print(json.dumps(res, indent=2))
     return 0
@@ -130,7 +129,7 @@ def cmd_train(args) -> int:
     return 0
 
 
-def model_args(sp, decoder_default: str = "greedy") -> None:
+def model_args(sp, decoder_default: str = "beam") -> None:
     sp.add_argument("--model", help="model folder (default: $HTR_MODEL or the bundled model)")
     sp.add_argument(
         "--decoder",
@@ -159,7 +158,7 @@ def register(sub) -> None:
 def _register_recognize(sub) -> None:
     r = sub.add_parser("recognize", help="read cropped words or lines; prints path<TAB>text<TAB>confidence")
     r.add_argument("files", nargs="+")
-    model_args(r, decoder_default="beam")
+    model_args(r)
     backend_arg(r)
     r.set_defaults(func=cmd_recognize)
 
@@ -179,7 +178,7 @@ def _register_evaluate(sub) -> None:
         metavar="caps,allcaps,punct",
         help="also report the words that start with a capital (caps), ALL-CAPS words (allcaps), words with punctuation (punct)",
     )
-    model_args(e)
+    model_args(e, decoder_default="greedy")
     backend_arg(e)
     e.set_defaults(func=cmd_evaluate)
 
