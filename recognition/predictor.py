@@ -50,7 +50,7 @@ class Recognition:
 class DecoderOptions:
     name: str = "greedy"  # greedy | beam
     beam_width: int = 12
-    lm_weight: float = 0.5
+    lm_weight: float = 0.4  # chosen on the validation sets of real pages, IAM-OnDB, Washington and form-names
     insertion_bonus: float = 0.6
     use_lm: bool = True
     use_lexicon: bool = False

@@ -21,6 +21,7 @@ htr evaluate --model "$model" --slice caps,allcaps,punct iam-ondb:test iam-ondb-
     washington-words:cv1/test fonts:test fonts-words:test form-names:test punctuation:test \
     copiste:test poilus:test stanford:test peraire:test riant:test > "$out/eval-greedy.json"
 htr evaluate-pages --model "$model" copiste:test poilus:test stanford:test peraire:test > "$out/eval-pages.json"
+HTR_DECODER=greedy htr evaluate-pages --model "$model" copiste:test poilus:test stanford:test peraire:test > "$out/eval-pages-greedy.json"
 first150=(iam-ondb:test washington:cv1/test iam-ondb-words:test fonts:test form-names:test copiste:test)
 htr evaluate --model "$model" --limit 150 "${first150[@]}" > "$out/eval-greedy150.json"
 htr evaluate --model "$model" --limit 150 --decoder beam "${first150[@]}" > "$out/eval-beam150.json"
@@ -29,6 +30,6 @@ htr evaluate --model "$model" iam-ondb:test+neighbours iam-ondb-words:test+neigh
 "$py" benchmarks/recognition.py --model "$model" > "$out/bench.json"
 "$py" scripts/model_card.py "$model" --eval "$out/eval-greedy.json" \
     --decoders greedy="$out/eval-greedy150.json" beam="$out/eval-beam150.json" beam+lexicon="$out/eval-beamlex150.json" \
-    --robustness "$out/eval-neighbours.json" --pages "$out/eval-pages.json" --bench "$out/bench.json" --notes "${NOTES:-}" \
+    --robustness "$out/eval-neighbours.json" --pages "$out/eval-pages.json" --pages-greedy "$out/eval-pages-greedy.json" --bench "$out/bench.json" --notes "${NOTES:-}" \
     --config "${CONFIG:-training/configs/htr-base.yaml}" --train-command "${TRAIN_COMMAND:-}"
 cat "$out/eval-greedy.json" "$out/eval-pages.json" "$out/eval-neighbours.json" "$out/bench.json"

@@ -94,6 +94,7 @@ def _args() -> argparse.Namespace:
     ap.add_argument("--bench")
     ap.add_argument("--robustness", help="htr evaluate JSON on SPEC+neighbours sets")
     ap.add_argument("--pages", help="htr evaluate-pages JSON (whole pages through segmentation and reading)")
+    ap.add_argument("--pages-greedy", help="the same with HTR_DECODER=greedy, shown beside them")
     ap.add_argument("--config", default="training/configs/htr-base.yaml")
     ap.add_argument("--notes", default="")
     ap.add_argument("--train-command", default="", help="how the weights were trained (lines), instead of htr train --config")
@@ -295,45 +296,36 @@ def _configuration(args: argparse.Namespace, c: dict) -> list[str]:
     ]
 
 
-def _whole_pages(path: Path) -> list[str]:
-    """The whole-page figures of `htr evaluate-pages`, per set and per kind of page."""
+def _whole_pages(path: Path, greedy: Path | None = None) -> list[str]:
+    """The whole-page figures of `htr evaluate-pages` (as `htr process` reads: beam search), per set
+    and per kind of page; with ``greedy``, the same pages read greedily beside them."""
+    beam = json.loads(path.read_text())
+    other = json.loads(greedy.read_text()) if greedy else {}
     page_rows = []
-    for k, v in json.loads(path.read_text()).items():
+    for k, v in beam.items():
+        g = other.get(k) or {}
         for kind, r in [("all", v)] + sorted((v.get("by_kind") or {}).items()):
-            page_rows.append(
-                [
-                    f"`{k}`" + ("" if kind == "all" else f" ({kind})"),
-                    r["pages"],
-                    r["lines_true"],
-                    pct(r["detection_precision"]),
-                    pct(r["detection_recall"]),
-                    pct(r["page_cer"]),
-                    pct(r["page_cer_accents_folded"]),
-                    pct(r["line_cer"]),
-                    pct(r["line_cer_accents_folded"]),
-                ]
-            )
+            rg = g if kind == "all" else (g.get("by_kind") or {}).get(kind, {})
+            row = [f"`{k}`" + ("" if kind == "all" else f" ({kind})"), r["pages"], r["lines_true"]]
+            row += [pct(r[x]) for x in ("detection_precision", "detection_recall", "page_cer", "page_cer_accents_folded")]
+            row += [pct(rg.get("page_cer"))] if greedy else []
+            row += [pct(r["line_cer"]), pct(r["line_cer_accents_folded"])]
+            row += [pct(rg.get("line_cer"))] if greedy else []
+            page_rows.append(row)
+    head = ["set", "pages", "lines", "detection P", "detection R", "page CER", "(accents folded)"]
+    head += ["(greedy)"] if greedy else []
+    head += ["line CER", "(accents folded)"] + (["(greedy)"] if greedy else [])
     return [
-        "## Whole pages (greedy, `htr evaluate-pages`)",
+        "## Whole pages (`htr evaluate-pages`)",
         "",
-        "Each page through segmentation and reading as `htr process` does. Detection: found lines matched",
-        "one to one to the ground truth's at region IoU ≥ 0.5; page CER over the whole transcript in reading",
-        "order; line CER over the ground-truth lines cut from their polygons and read alone:",
+        "Each page through segmentation and reading as `htr process` does (beam search with the n-gram, the",
+        "default decoder"
+        + ("; greedy beside it" if greedy else "")
+        + "). Detection: found lines matched one to one to the ground truth's",
+        "at region IoU ≥ 0.5; page CER over the whole transcript in reading order; line CER over the",
+        "ground-truth lines cut from their polygons and read alone:",
         "",
-        table(
-            page_rows,
-            [
-                "set",
-                "pages",
-                "lines",
-                "detection P",
-                "detection R",
-                "page CER",
-                "(accents folded)",
-                "line CER",
-                "(accents folded)",
-            ],
-        ),
+        table(page_rows, head),
         "",
     ]
 
@@ -353,7 +345,7 @@ def _measured(args: argparse.Namespace, c: dict) -> list[str]:
     if args.notes:
         lines += [args.notes, ""]
     if args.pages:
-        lines += _whole_pages(Path(args.pages))
+        lines += _whole_pages(Path(args.pages), Path(args.pages_greedy) if args.pages_greedy else None)
     if rob_rows:
         lines += [
             "## Ink of neighbouring lines (greedy, `htr evaluate SPEC+neighbours`)",
@@ -370,8 +362,9 @@ def _measured(args: argparse.Namespace, c: dict) -> list[str]:
             "",
             table(dec_rows, ["decoder", "dataset", "samples", "CER", "WER", "time"]),
             "",
-            "Beam search (width 12) uses the character 6-gram built from training text only (weight 0.5,",
-            "insertion bonus 0.6); `--lexicon` also keeps letters of each word on a prefix of a training word.",
+            "Beam search (width 12) uses the character 6-gram built from training text only (weight 0.4,",
+            "insertion bonus 0.6: `recognition.predictor.DecoderOptions`); `--lexicon` also keeps letters of each",
+            "word on a prefix of a training word.",
             "",
         ]
     return lines
@@ -426,7 +419,7 @@ def _reproduce(args: argparse.Namespace) -> list[str]:
         "    copiste:test poilus:test stanford:test peraire:test riant:test",
         "htr evaluate iam-ondb:test washington:cv1/test iam-ondb-words:test --limit 150 --decoder beam [--lexicon]",
         "htr evaluate iam-ondb:test+neighbours iam-ondb-words:test+neighbours washington:cv1/test+neighbours",
-        "htr evaluate-pages copiste:test poilus:test stanford:test peraire:test",
+        "htr evaluate-pages copiste:test poilus:test stanford:test peraire:test   # and with HTR_DECODER=greedy",
         "python benchmarks/recognition.py",
         f"python scripts/model_card.py {args.model} --eval ... --decoders ... --bench ...",
         "# or all of the above but training: scripts/measure-model.sh " + str(args.model),
