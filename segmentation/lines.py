@@ -24,7 +24,10 @@ DOT_MIN_AREA = 4  # px: smaller components are scan noise, not ink
 TALL_LINES = 3  # a component through the centres of this many lines is no line's writing
 
 
-def components(mask: np.ndarray) -> tuple[int, np.ndarray, np.ndarray, np.ndarray]:
+Components = tuple[int, np.ndarray, np.ndarray, np.ndarray]  # count, labels, stats, centroids
+
+
+def components(mask: np.ndarray) -> Components:
     """8-connected components of a mask: (count, labels, stats, centroids)."""
     n, labels, stats, centroids = cv2.connectedComponentsWithStats(mask.astype(np.uint8), connectivity=8)
     return n, labels, stats, centroids
@@ -130,9 +133,9 @@ class _Ink:
     component: np.ndarray  # ... components
 
     @classmethod
-    def of(cls, mask: np.ndarray, min_area: int | None) -> _Ink | None:
+    def of(cls, mask: np.ndarray, min_area: int | None, cc: Components | None = None) -> _Ink | None:
         h, w = mask.shape
-        n, labels, stats, centroids = components(mask)
+        n, labels, stats, centroids = cc if cc is not None else components(mask)
         if n <= 1:
             return None
         ch = text_height(stats)
@@ -268,16 +271,17 @@ def _boxes_and_masks(
 
 
 def segment_lines(
-    mask: np.ndarray, min_area: int | None = None, barriers: Sequence[tuple[int, int]] = ()
+    mask: np.ndarray, min_area: int | None = None, barriers: Sequence[tuple[int, int]] = (), cc: Components | None = None
 ) -> tuple[list[Box], list[np.ndarray], float]:
     """-> (line boxes top to bottom, per-line ink mask inside each box, text height).
 
     ``barriers``: row spans of removed horizontal rulings; those writing does
     not cross (box edges) split the page into bands, and lines are found in
     each band on its own, so a short line alone in its box is not outshone
-    by its neighbours, and no line reaches across a box edge.
+    by its neighbours, and no line reaches across a box edge. ``cc``: the mask's
+    ``components``, where the caller has them already.
     """
-    ink = _Ink.of(mask, min_area)
+    ink = _Ink.of(mask, min_area, cc)
     if ink is None:
         return [], [], 0.0
     cuts = _barrier_cuts(barriers, ink.stats, ink.keep, ink.height)

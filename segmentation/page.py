@@ -72,9 +72,10 @@ def segment_page(
     gray = to_gray_u8(image)
     h, w = gray.shape
     angle, straight, inked, mask, rulings = _clean_page(gray, method, deskew)
-    table, page_ch = None, 0.0
+    table, page_ch, cc = None, 0.0, None
     if tables:
-        page_ch = text_height(components(mask)[2])
+        cc = components(mask)
+        page_ch = text_height(cc[2])
         table = detect_table(inked, mask, page_ch) if page_ch > 0 else None
     cells: list[tuple[Box, np.ndarray, int]] = []  # the table's lines with their columns
     if table is not None:
@@ -82,7 +83,8 @@ def segment_page(
         t = table.box
         mask = mask.copy()
         mask[t.y0 : t.y1, t.x0 : t.x1] = False  # the rest of the page is read as usual
-    boxes, masks, ch = segment_lines(mask, barriers=ruling_rows(rulings))
+        cc = None
+    boxes, masks, ch = segment_lines(mask, barriers=ruling_rows(rulings), cc=cc)
     printed: list[Box] = []
     if skip_printed and boxes:
         flags = form_template_lines(masks)
