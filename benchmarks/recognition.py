@@ -213,7 +213,7 @@ def compare(args) -> None:
     print(json.dumps(out, indent=2))
 
 
-def main() -> None:
+def _args() -> argparse.Namespace:
     ap = argparse.ArgumentParser()
     ap.add_argument("--model")
     ap.add_argument("--words", type=int, default=2000)
@@ -224,7 +224,21 @@ def main() -> None:
     ap.add_argument("--rounds", type=int, default=5, help="--compare: rounds of every figure for every backend")
     ap.add_argument("--cer", type=int, default=0, metavar="N", help="--compare: also CER on the first N crops of iam-ondb:test")
     ap.add_argument("--serve", action="store_true", help=argparse.SUPPRESS)  # a --compare worker
-    args = ap.parse_args()
+    return ap.parse_args()
+
+
+def _backend_name(backend: str) -> str:
+    if backend == "tf":
+        import keras
+
+        return f"tf ({keras.backend.backend()})"
+    import onnxruntime
+
+    return f"{backend} (onnxruntime {onnxruntime.__version__})"
+
+
+def main() -> None:
+    args = _args()
     from worker.cli.common import configure_training
 
     configure_training()  # HTR_DATA_DIR, HTR_FONTS_DIR
@@ -241,16 +255,8 @@ def main() -> None:
 
     words = crops("iam-ondb-words:test", args.words)
     lines = crops("iam-ondb:test", args.lines)
-    if args.backend == "tf":
-        import keras
-
-        backend = f"tf ({keras.backend.backend()})"
-    else:
-        import onnxruntime
-
-        backend = f"{args.backend} (onnxruntime {onnxruntime.__version__})"
     out = {
-        "backend": backend,
+        "backend": _backend_name(args.backend),
         "cores": os.cpu_count(),
         "machine": platform.processor() or platform.machine(),
         "batch_size": args.batch_size,

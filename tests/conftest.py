@@ -12,6 +12,10 @@ from tests.services import port_open
 
 os.environ.setdefault("TF_CPP_MIN_LOG_LEVEL", "2")
 os.environ.setdefault("KERAS_BACKEND", "tensorflow")
+# Documents in this suite are read greedily (twice as fast to decode); the tests of the default
+# (beam search: test_install, test_htr_process_cli_json, test_workers_decode_as_htr_decoder_says,
+# test_cli) take the variable away.
+os.environ.setdefault("HTR_DECODER", "greedy")
 
 from worker.cli.common import configure_training  # after the environment above
 

@@ -197,7 +197,8 @@ def test_htr_process_cli_json(db_url, tmp_path):
 
     pdf = make_pdf(tmp_path / "a.pdf", pages=1)
     (tmp_path / "notes.txt").write_text("hello")
-    env = {**os.environ, "HTR_DATABASE_URL": db_url, "HTR_STORE_URL": f"file://{tmp_path / 'store'}"}
+    env = {k: v for k, v in os.environ.items() if k != "HTR_DECODER"}  # the default decoder (beam), as users read
+    env |= {"HTR_DATABASE_URL": db_url, "HTR_STORE_URL": f"file://{tmp_path / 'store'}"}
     res = subprocess.run(
         [sys.executable, "-m", "worker.cli", "process", str(pdf), str(tmp_path / "notes.txt"), "--json"],
         cwd=ROOT,

@@ -151,7 +151,11 @@ def test_originals_cache_keeps_files_in_use_and_evicts_the_oldest_idle(tmp_path)
 def test_workers_decode_as_htr_decoder_says(rt, monkeypatch):
     from worker.queue import tasks
 
-    assert rt.batcher() is not None and rt.predictor.decoder.name == "beam" and rt.predictor.lm is not None
+    monkeypatch.delenv("HTR_DECODER", raising=False)  # the default
+    monkeypatch.setattr(tasks._rt, "_runtime", None)
+    beam = tasks.runtime()
+    assert beam.batcher() is not None and beam.predictor.decoder.name == "beam" and beam.predictor.lm is not None
+    beam.sessions.kw["bind"].dispose()
     monkeypatch.setenv("HTR_DECODER", "greedy")
     monkeypatch.setattr(tasks._rt, "_runtime", None)
     greedy = tasks.runtime()
