@@ -11,6 +11,7 @@ import gzip
 import json
 import math
 import re
+import shutil
 from collections import Counter, defaultdict
 from collections.abc import Iterable
 from pathlib import Path
@@ -28,6 +29,7 @@ class CharNgramLM:
         self._stats: dict[str, tuple[int, int]] = {}  # context -> (count, distinct next chars), as contexts are met
         self._cache: dict[tuple[str, str], float] = {}
         self._log_cache: dict[tuple[str, str], float] = {}
+        self.source: Path | None = None  # the file it was loaded from (the model never changes after)
 
     @classmethod
     def train(cls, texts: Iterable[str], order: int = 6) -> CharNgramLM:
@@ -100,7 +102,12 @@ class CharNgramLM:
         return total + self.log_prob(text, None)
 
     def save(self, path: str | Path) -> None:
-        """JSON, gzip-compressed when the name ends in ``.gz``."""
+        """JSON, gzip-compressed when the name ends in ``.gz`` (a model loaded from such a file is
+        copied: a fine-tuned bundle keeps its base's n-gram, and writing it anew takes seconds)."""
+        if self.source is not None and self.source.is_file() and str(self.source).endswith(".gz") == str(path).endswith(".gz"):
+            if self.source.resolve() != Path(path).resolve():
+                shutil.copyfile(self.source, path)
+            return
         raw = json.dumps({"order": self.order, "vocab": "".join(self.vocab), "counts": self.counts}).encode()
         Path(path).write_bytes(gzip.compress(raw, mtime=0) if str(path).endswith(".gz") else raw)
 
@@ -108,7 +115,9 @@ class CharNgramLM:
     def load(cls, path: str | Path) -> CharNgramLM:
         raw = Path(path).read_bytes()
         data = json.loads(gzip.decompress(raw) if str(path).endswith(".gz") else raw)
-        return cls(data["order"], data["counts"], data["vocab"])
+        lm = cls(data["order"], data["counts"], data["vocab"])
+        lm.source = Path(path)
+        return lm
 
 
 class Lexicon:

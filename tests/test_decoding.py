@@ -76,6 +76,13 @@ def test_lm_and_lexicon_round_trip(tmp_path):
     lex = Lexicon.from_texts(["Hello , world"])
     lex.save(tmp_path / "lex.txt")
     assert Lexicon.load(tmp_path / "lex.txt").words == {"hello", "world"}
+    loaded = CharNgramLM.load(tmp_path / "lm.json.gz")
+    loaded.save(tmp_path / "copy.json.gz")  # saved again as it came: the same bytes (a fine-tune's bundle)
+    assert (tmp_path / "copy.json.gz").read_bytes() == (tmp_path / "lm.json.gz").read_bytes()
+    CharNgramLM.load(tmp_path / "copy.json.gz").save(tmp_path / "copy.json.gz")  # onto itself: left as it is
+    assert (tmp_path / "copy.json.gz").read_bytes() == (tmp_path / "lm.json.gz").read_bytes()
+    loaded.save(tmp_path / "plain.json")  # another format: written
+    assert abs(CharNgramLM.load(tmp_path / "plain.json").score("hello") - lm.score("hello")) < 1e-9
 
 
 def test_words_split_at_spaces_with_spans_and_confidences():

@@ -15,7 +15,7 @@ Every call takes a ``numpy`` Generator, so a seed gives the same text.
 from __future__ import annotations
 
 from collections.abc import Sequence
-from dataclasses import dataclass
+from dataclasses import dataclass, field
 
 import numpy as np
 
@@ -92,6 +92,7 @@ class TextSource:
     words: list[str]  # frequency-ordered vocabulary
     weights: np.ndarray  # sampling weights of ``words``
     proper: list[str]  # capitalised names and places
+    _cdf: np.ndarray | None = field(default=None, init=False, repr=False)  # cumulative weights, made on first draw
 
     @classmethod
     def build(cls, prose: list[str], extra_names: Sequence[str] = (), charset: Charset | None = None) -> TextSource:
@@ -118,7 +119,12 @@ class TextSource:
         return cls(lines, words, weights / weights.sum(), sorted(proper))
 
     def word(self, rng: np.random.Generator) -> str:
-        return self.words[int(rng.choice(len(self.words), p=self.weights))]
+        """A word drawn by weight: what ``rng.choice(len(words), p=weights)`` draws, from the
+        same one uniform number, without summing the 30,000 weights on every call."""
+        if self._cdf is None:
+            self._cdf = np.cumsum(self.weights)
+            self._cdf /= self._cdf[-1]
+        return self.words[int(self._cdf.searchsorted(rng.random(), side="right"))]
 
 
 def _wordfreq_words(charset: Charset, n: int = 30000) -> tuple[list[str], np.ndarray]:
