@@ -103,13 +103,13 @@ def _gray(image: np.ndarray | str | Path) -> np.ndarray:
 
 def read_page(image: np.ndarray | str | Path, predictor: Predictor | None = None, index: int = 0) -> Page:
     """Read one page image (an array, or the path of a PNG/JPEG/TIFF) with ``predictor``
-    (default: the bundled model, beam search with its n-gram, as ``htr process`` reads) into a
-    ``document.Page``; a register page's cells are its ``fields``, keyed by their columns'
-    printed headers (Tesseract)."""
+    (default: the bundled model on ONNX Runtime, beam search with its n-gram, as ``htr process``
+    reads; TensorFlow is not imported) into a ``document.Page``; a register page's cells are its
+    ``fields``, keyed by their columns' printed headers (Tesseract)."""
     if predictor is None:
         from .predictor import DecoderOptions, Predictor
 
-        predictor = Predictor.load(decoder=DecoderOptions(name="beam"))
+        predictor = Predictor.load(backend="onnx", decoder=DecoderOptions(name="beam"))
     layout = segment_page(_gray(image))
     crops = line_crops(layout)
     readings = predictor.predict(crops) if crops else []

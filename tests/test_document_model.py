@@ -1,9 +1,15 @@
 """The document model and whole pages read without a database."""
 
+import subprocess
+import sys
+from pathlib import Path
+
 import numpy as np
 
 from recognition.document import Alternative, Document, Line, Page, Word
 from tests.fixtures import write_page_set
+
+ROOT = Path(__file__).resolve().parents[1]
 
 
 def test_document_round_trips_through_dicts():
@@ -32,3 +38,15 @@ def test_read_page_without_a_database(tmp_path):
         for w in ln.words:  # words lie in their line
             assert x0 - 2 <= w.box[0] < w.box[2] <= x1 + 2 and y0 - 2 <= w.box[1] < w.box[3] <= y1 + 2
     assert read_page(np.full((50, 50), 255, np.uint8)).lines == []
+
+
+def test_read_page_reads_as_htr_process_without_tensorflow(tmp_path):
+    write_page_set(tmp_path, ["first line here"])
+    code = (
+        "import sys\n"
+        "from recognition import read_page\n"
+        f"page = read_page({str(tmp_path / 'images' / 'page_0001.png')!r})\n"
+        "print(len(page.lines), 'tensorflow' in sys.modules)"
+    )
+    out = subprocess.run([sys.executable, "-c", code], capture_output=True, text=True, check=True, cwd=ROOT, timeout=120)
+    assert out.stdout.split() == ["1", "False"]
