@@ -11,7 +11,7 @@ from __future__ import annotations
 import secrets
 from collections.abc import Iterator
 from dataclasses import dataclass
-from typing import Annotated
+from typing import Annotated, TypeVar
 
 import anyio
 from fastapi import Depends, HTTPException, Request
@@ -25,6 +25,7 @@ from ..io.store import Store
 from ..registry import ModelSource
 from .throttle import LoginThrottle
 
+T = TypeVar("T")
 SESSION_COOKIE = "htr_session"
 UNSAFE = {"POST", "PUT", "PATCH", "DELETE"}
 
@@ -57,6 +58,14 @@ class Web:
 
 class NeedLogin(Exception):
     """No valid session or token: pages send the browser to the login, the API answers 401."""
+
+
+def found(s: Session, model: type[T], ident: int, what: str) -> T:
+    """The ``model`` row ``ident``, else a 404 that names it (``no line 7``)."""
+    row = s.get(model, ident)
+    if row is None:
+        raise HTTPException(404, f"no {what} {ident}")
+    return row
 
 
 def get_web(request: Request) -> Web:

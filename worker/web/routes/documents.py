@@ -22,7 +22,7 @@ from ...db.work import assignments, reviewer_progress
 from ...export import FORMATS, serialize
 from ...export.stored import document_model
 from ...io.store import stored_gray
-from ..deps import Admin, Db, Me, Web, WebDep
+from ..deps import Admin, Db, Me, Web, WebDep, found
 from .review import LOW_CONFIDENCE
 
 NO_STORE = {"Cache-Control": "private, no-store"}  # page images and line crops
@@ -161,9 +161,7 @@ def _preview(web: Web, key: str, width: int) -> bytes:
 
 @router.get("/lines/{line_id}/image")
 def line_image(ident: Me, web: WebDep, s: Db, line_id: int):
-    line = s.get(Line, line_id)
-    if line is None:
-        raise HTTPException(404, f"no line {line_id}")
+    line = found(s, Line, line_id, "line")
     return box_image(web, s, line.page_id, (line.x0, line.y0, line.x1, line.y1))
 
 
@@ -205,9 +203,7 @@ def api_document(ident: Me, s: Db, doc_id: int, format: str = "json"):
 @router.delete("/api/documents/{doc_id}")
 def api_document_delete(ident: Admin, web: WebDep, s: Db, doc_id: int):
     """A finished or failed document with its pages, lines, reviews and stored files."""
-    doc = s.get(Document, doc_id)
-    if doc is None:
-        raise HTTPException(404, f"no document {doc_id}")
+    doc = found(s, Document, doc_id, "document")
     if doc.status not in (Status.DONE, Status.FAILED):
         raise HTTPException(409, f"document {doc_id} is {doc.status}: delete it once it is done or failed")
     keys = [k for k in [doc.store_key, *s.scalars(select(Page.image_key).where(Page.document_id == doc_id))] if k]

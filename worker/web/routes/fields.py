@@ -10,7 +10,7 @@ from pydantic import BaseModel
 from ...db import Document, Field, Page
 from ...db.corrections import ReviewError
 from ...db.field_review import field_json, field_queue, review_field
-from ..deps import Db, Me, WebDep
+from ..deps import Db, Me, WebDep, found
 from .documents import box_image
 
 router = APIRouter()
@@ -22,9 +22,7 @@ class FieldValue(BaseModel):
 
 @router.get("/documents/{doc_id}/fields", response_class=HTMLResponse)
 def fields_page(request: Request, ident: Me, web: WebDep, s: Db, doc_id: int):
-    doc = s.get(Document, doc_id)
-    if doc is None:
-        raise HTTPException(404, f"no document {doc_id}")
+    doc = found(s, Document, doc_id, "document")
     return web.page(request, "fields.html", ident, doc=doc)
 
 
@@ -32,8 +30,7 @@ def fields_page(request: Request, ident: Me, web: WebDep, s: Db, doc_id: int):
 def api_field_queue(ident: Me, s: Db, doc_id: int, limit: int = 50):
     if not 1 <= limit <= 500:
         raise HTTPException(400, "limit: 1 to 500")
-    if s.get(Document, doc_id) is None:
-        raise HTTPException(404, f"no document {doc_id}")
+    found(s, Document, doc_id, "document")
     left, fields = field_queue(s, doc_id, limit)
     return {"left": left, "fields": fields}
 
@@ -51,7 +48,5 @@ def api_save_field(ident: Me, s: Db, field_id: int, body: FieldValue):
 
 @router.get("/fields/{field_id}/image")
 def field_image(ident: Me, web: WebDep, s: Db, field_id: int):
-    f = s.get(Field, field_id)
-    if f is None:
-        raise HTTPException(404, f"no field {field_id}")
+    f = found(s, Field, field_id, "field")
     return box_image(web, s, f.page_id, (f.x0, f.y0, f.x1, f.y1))

@@ -19,7 +19,7 @@ from ...db import Document, Line, Page
 from ...db.corrections import ReviewError, StaleLine, activity, revert_line, undo_last
 from ...db.line_fixes import add_line, delete_line, merge_next, split_line
 from ...pipeline.relines import reread_lines
-from ..deps import Db, Me, Web, WebDep
+from ..deps import Db, Me, Web, WebDep, found
 from .review import line_json, stale_response
 
 log = logging.getLogger(__name__)
@@ -65,9 +65,7 @@ def _change(s: Session, do: Callable[[], object]):
 
 @router.get("/api/pages/{page_id}/lines")
 def api_page_lines(ident: Me, s: Db, page_id: int):
-    page = s.get(Page, page_id)
-    if page is None:
-        raise HTTPException(404, f"no page {page_id}")
+    page = found(s, Page, page_id, "page")
     lines = s.scalars(select(Line).where(Line.page_id == page_id).order_by(Line.index).options(selectinload(Line.words)))
     return {"page": page.index + 1, "width": page.width, "height": page.height, "lines": [line_json(ln) for ln in lines]}
 
@@ -143,6 +141,5 @@ def api_delete(ident: Me, s: Db, line_id: int, body: Version):
 def api_activity(ident: Me, s: Db, doc_id: int, limit: int = 100):
     if not 1 <= limit <= 1000:
         raise HTTPException(400, "limit: 1 to 1000")
-    if s.get(Document, doc_id) is None:
-        raise HTTPException(404, f"no document {doc_id}")
+    found(s, Document, doc_id, "document")
     return {"activity": activity(s, doc_id, limit)}

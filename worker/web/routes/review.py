@@ -11,7 +11,7 @@ from sqlalchemy.orm import Session
 from ...db import Line
 from ...db.corrections import ReviewError, StaleLine, history, lines_left, review_line, review_queue
 from ...db.users import Identity
-from ..deps import Db, Me, WebDep
+from ..deps import Db, Me, WebDep, found
 
 LOW_CONFIDENCE = 0.5  # words below this are marked for review
 
@@ -94,6 +94,5 @@ def api_accept_line(ident: Me, s: Db, line_id: int, body: LineAccept | None = No
 
 @router.get("/api/lines/{line_id}/history")
 def api_line_history(ident: Me, s: Db, line_id: int):
-    if s.get(Line, line_id) is None:
-        raise HTTPException(404, f"no line {line_id}")
+    found(s, Line, line_id, "line")
     return {"history": history(s, line_id)}
