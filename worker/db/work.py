@@ -59,38 +59,40 @@ def assigned_to(user: str) -> ColumnElement[bool]:
 
 def assignments(session: Session, user: str | None = None) -> list[dict]:
     """Assignments (all, or one user's) with the lines they hold and how many are reviewed,
-    and the first page with a line left to review."""
-    q = select(Assignment, Document.source).join(Document, Document.id == Assignment.document_id).order_by(Assignment.id)
+    and the first page with a line left to review (one query)."""
+    in_scope = and_(
+        Page.document_id == Assignment.document_id, or_(Assignment.page_index.is_(None), Page.index == Assignment.page_index)
+    )
+    q = (
+        select(
+            Assignment,
+            Document.source,
+            func.count(Line.id),
+            func.count(Line.reviewed_at),
+            func.min(Page.index).filter(Line.id.is_not(None), Line.reviewed_at.is_(None)),
+        )
+        .join(Document, Document.id == Assignment.document_id)
+        .outerjoin(Page, in_scope)
+        .outerjoin(Line, Line.page_id == Page.id)
+        .group_by(Assignment.id, Document.source)
+        .order_by(Assignment.id)
+    )
     if user is not None:
         q = q.where(Assignment.user_name == user)
-    out = []
-    for a, source in session.execute(q).all():
-        scope = [Page.document_id == a.document_id]
-        if a.page_index is not None:
-            scope.append(Page.index == a.page_index)
-        total, reviewed, first_open = session.execute(
-            select(
-                func.count(Line.id),
-                func.count(Line.reviewed_at),
-                func.min(Page.index).filter(Line.reviewed_at.is_(None)),
-            )
-            .join(Page, Page.id == Line.page_id)
-            .where(and_(*scope))
-        ).one()
-        out.append(
-            {
-                "id": a.id,
-                "document_id": a.document_id,
-                "source": source,
-                "page": None if a.page_index is None else a.page_index + 1,
-                "user": a.user_name,
-                "assigned_by": a.assigned_by,
-                "lines": total,
-                "reviewed": reviewed,
-                "next_page": None if first_open is None else first_open + 1,
-            }
-        )
-    return out
+    return [
+        {
+            "id": a.id,
+            "document_id": a.document_id,
+            "source": source,
+            "page": None if a.page_index is None else a.page_index + 1,
+            "user": a.user_name,
+            "assigned_by": a.assigned_by,
+            "lines": total,
+            "reviewed": reviewed,
+            "next_page": None if first_open is None else first_open + 1,
+        }
+        for a, source, total, reviewed, first_open in session.execute(q).all()
+    ]
 
 
 def reviewer_progress(session: Session) -> list[dict]:
