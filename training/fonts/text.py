@@ -92,7 +92,12 @@ class TextSource:
     words: list[str]  # frequency-ordered vocabulary
     weights: np.ndarray  # sampling weights of ``words``
     proper: list[str]  # capitalised names and places
-    _cdf: np.ndarray | None = field(default=None, init=False, repr=False)  # cumulative weights, made on first draw
+    _cdf: np.ndarray = field(init=False, repr=False)  # cumulative weights, normalized as rng.choice does
+
+    def __post_init__(self) -> None:
+        self._cdf = np.cumsum(self.weights)
+        if len(self._cdf):
+            self._cdf /= self._cdf[-1]
 
     @classmethod
     def build(cls, prose: list[str], extra_names: Sequence[str] = (), charset: Charset | None = None) -> TextSource:
@@ -121,9 +126,6 @@ class TextSource:
     def word(self, rng: np.random.Generator) -> str:
         """A word drawn by weight: what ``rng.choice(len(words), p=weights)`` draws, from the
         same one uniform number, without summing the 30,000 weights on every call."""
-        if self._cdf is None:
-            self._cdf = np.cumsum(self.weights)
-            self._cdf /= self._cdf[-1]
         return self.words[int(self._cdf.searchsorted(rng.random(), side="right"))]
 
 

@@ -50,7 +50,7 @@ def data_root(args) -> str | None:
 def cmd_recognize(args) -> int:
     import cv2
 
-    pred = predictor(args, default_decoder="beam")
+    pred = predictor(args)
     images, ok = [], []
     failed = 0
     for path in args.files:
