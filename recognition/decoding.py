@@ -19,7 +19,8 @@ from typing import cast
 import numpy as np
 
 from .charset import Charset
-from .lm import CharNgramLM, Lexicon
+from .field_types import Constraint
+from .lm import CharNgramLM
 
 BLANK = 0
 
@@ -129,7 +130,7 @@ def _frame(
     lm: CharNgramLM | None,
     lm_weight: float,
     insertion_bonus: float,
-    lexicon: Lexicon | None,
+    lexicon: Constraint | None,
 ) -> dict[tuple[int, ...], _Beam]:
     """One frame of the prefix beam search: every beam extended by every plausible class of
     frame ``t`` (``row``: its log-probabilities, ``prow`` its probabilities)."""
@@ -179,19 +180,53 @@ def beam_decode(
     lm: CharNgramLM | None = None,
     lm_weight: float = 0.5,
     insertion_bonus: float = 0.0,
-    lexicon: Lexicon | None = None,
+    lexicon: Constraint | None = None,
     prune: float = 1e-3,
 ) -> Decoded:
     """CTC prefix beam search.
 
     With ``lm`` every extension is scored by ``lm_weight * log P_lm(c | prefix)``
-    plus ``insertion_bonus``. With ``lexicon`` a word (letters between spaces
-    and punctuation) may only grow along lexicon prefixes; characters outside
-    words (punctuation, digits) are unconstrained.
+    plus ``insertion_bonus``. With ``lexicon`` (``lm.Lexicon``) a word (letters between
+    spaces and punctuation) may only grow along lexicon prefixes; characters outside
+    words (punctuation, digits) are unconstrained. When no reading fits the lexicon,
+    the unconstrained reading is given.
     """
+    found = _search(probs, charset, beam_width, lm, lm_weight, insertion_bonus, lexicon, prune)
+    if found is None:
+        found = _search(probs, charset, beam_width, lm, lm_weight, insertion_bonus, None, prune)
+    assert found is not None
+    return found
+
+
+def constrained_decode(
+    probs: np.ndarray,
+    charset: Charset,
+    constraint: Constraint,
+    beam_width: int = 12,
+    lm: CharNgramLM | None = None,
+    lm_weight: float = 0.5,
+    insertion_bonus: float = 0.0,
+    prune: float = 1e-4,
+) -> Decoded | None:
+    """The best reading ``constraint`` (a field's grammar or vocabulary,
+    ``field_types``) allows, every character held to it; None when no complete
+    reading fits (the value is flagged, not invented)."""
+    return _search(probs, charset, beam_width, lm, lm_weight, insertion_bonus, constraint, prune)
+
+
+def _search(
+    probs: np.ndarray,
+    charset: Charset,
+    beam_width: int,
+    lm: CharNgramLM | None,
+    lm_weight: float,
+    insertion_bonus: float,
+    lexicon: Constraint | None,
+    prune: float,
+) -> Decoded | None:
     T = probs.shape[0]
     if T == 0:
-        return Decoded("", [], [], 0.0)
+        return Decoded("", [], [], 0.0) if lexicon is None or lexicon.complete("") else None
     logp = np.log(np.maximum(probs, 1e-30))
     beams: dict[tuple[int, ...], _Beam] = {(): _Beam(0.0, NEG_INF, 0.0, (), (), (), "")}
     for t in range(T):
@@ -221,6 +256,5 @@ def beam_decode(
 
     best = max(beams.values(), key=final_score) if beams else None
     if best is None or final_score(best) == NEG_INF:
-        # Nothing fits the lexicon: fall back to the unconstrained reading.
-        return beam_decode(probs, charset, beam_width, lm, lm_weight, insertion_bonus, None, prune)
+        return None  # nothing fits the constraint
     return Decoded(best.text, list(best.char_probs), list(best.char_frames), final_score(best))

@@ -51,7 +51,8 @@ class Line:
 @dataclass
 class Field:
     """A value read into a named field: a register's cell, keyed by its column's printed header,
-    in its row of the register (rows and columns from 0, top down and left to right)."""
+    in its row of the register (rows and columns from 0, top down and left to right), or a
+    registered form's field (``template``), read as its kind allows."""
 
     key: str
     value: str
@@ -61,8 +62,12 @@ class Field:
     column: int | None = None
     template: str | None = None  # the form template it comes from; None: a table read from the page itself
     label: str = ""  # the key as printed on this page (``key``: one per column for the whole document)
-    normalized: str = ""  # the value's search form
+    normalized: str = ""  # the value's search form (a typed field's parsed value's words too)
     reviewed_by: str | None = None  # the person who checked it
+    kind: str = "text"  # a form field's type (``field_types.KINDS``)
+    parsed: str = ""  # a typed field's value in normal form (ISO date, digits...; ``field_types.parse``)
+    valid: bool = True  # False: the reading fits no value of its kind (flagged for review)
+    accepted: bool = False  # sure enough to need no review (the template's calibrated threshold)
 
 
 @dataclass

@@ -14,22 +14,60 @@ from __future__ import annotations
 
 from collections.abc import Sequence
 from pathlib import Path
-from typing import TYPE_CHECKING, cast
+from typing import TYPE_CHECKING, Any, cast
 
 import numpy as np
 
 from segmentation import Box, crop_span_to_page, line_crops, segment_page
 from segmentation.crop import cut_line, cut_polygon, polygon_box  # the crops recognition reads, for training and evaluation
+from segmentation.forms import TICK_FILL, FormLayout, FormTemplate, cut_fields, match_template
 from segmentation.printed_ocr import read_header
 from segmentation.table import Table
 
 from .document import Alternative, Field, Line, Page, Word
+from .field_types import field_type, parse, searched_as
 from .text import normalize_text
 
 if TYPE_CHECKING:
     from .predictor import Predictor, Recognition
 
-__all__ = ["assemble_page", "cut_line", "cut_polygon", "polygon_box", "read_page", "table_fields"]
+__all__ = ["assemble_page", "cut_line", "cut_polygon", "form_field", "form_page", "polygon_box", "read_page", "table_fields"]
+
+EMPTY_CONFIDENCE = 0.95  # a field with no ink left in its box once the print is taken out
+
+
+def form_field(
+    template: str, spec: dict[str, Any], box: Box, reading: Recognition | None, fill: float | None, tick_fill: float
+) -> Field:
+    """A registered form's field as read: ``spec`` its definition (``name``, ``type`` and what the
+    type needs), ``box`` its box on the page, ``reading`` its crop's recognition (None: nothing
+    written), ``fill`` a checkbox's inked share (ticked from ``tick_fill``). ``normalized`` is the
+    value's normal form for its kind (``field_types.parse``); a reading that does not parse is
+    flagged (``valid`` False) and keeps its text."""
+    ftype = field_type(spec)
+    b = (box.x0, box.y0, box.x1, box.y1)
+    name = str(spec["name"])
+    if ftype.kind == "checkbox":
+        f = fill or 0.0
+        value = "yes" if f >= tick_fill else "no"
+        confidence = 0.5 + 0.5 * min(1.0, abs(f - tick_fill) / tick_fill)
+        return Field(name, value, b, confidence, template=template, label=name, normalized=value, kind="checkbox", parsed=value)
+    if reading is None or not reading.text.strip():
+        return Field(name, "", b, EMPTY_CONFIDENCE, template=template, label=name, kind=ftype.kind)
+    value = normalize_text(reading.text)
+    normal = parse(ftype, value) if reading.valid else None
+    return Field(
+        name,
+        value,
+        b,
+        float(reading.confidence),
+        template=template,
+        label=name,
+        normalized=searched_as(value, normal),
+        kind=ftype.kind,
+        valid=normal is not None,
+        parsed=normal if normal is not None and ftype.kind != "text" else "",
+    )
 
 
 def table_fields(table: Table, page_boxes: Sequence[Box], readings: Sequence[Recognition]) -> list[Field]:
@@ -90,6 +128,38 @@ def assemble_page(
     return Page(index, width, height, lines, dpi, float(angle), image, fields)
 
 
+def form_page(
+    index: int,
+    width: int,
+    height: int,
+    form: FormLayout,
+    readings: Sequence[Recognition],
+    dpi: int | None = None,
+    image: str | None = None,
+) -> Page:
+    """A form page's document model: every field of its template (:func:`form_field`) and, for
+    each field with something written, a line of its value (the page's transcript, searched
+    and reviewed like any line). ``readings``: one per field crop, in field order."""
+    found = iter(readings)
+    lines, fields = [], []
+    for cut in form.cuts:
+        rec = next(found) if cut.crop_box is not None else None
+        spec = {**cut.field.spec, "name": cut.field.name, "type": cut.field.kind}
+        f = form_field(form.template, spec, cut.page_box, rec, cut.fill, TICK_FILL)
+        fields.append(f)
+        if rec is None or not f.value or cut.crop_box is None:
+            continue
+        cb = cut.crop_box
+        words = []
+        for w in rec.words:
+            wb = form.to_page(Box(cb.x0 + int(w.x0), cb.y0, cb.x0 + max(int(w.x0) + 1, int(round(w.x1))), cb.y1))
+            alts = [Alternative(a.text, float(a.probability)) for a in w.alternatives]
+            words.append(Word(w.text, (wb.x0, wb.y0, wb.x1, wb.y1), float(w.confidence), alts))
+        pb = form.to_page(cb)
+        lines.append(Line(f.value, (pb.x0, pb.y0, pb.x1, pb.y1), f.confidence, words))
+    return Page(index, width, height, lines, dpi, 0.0, image, fields)
+
+
 def _gray(image: np.ndarray | str | Path) -> np.ndarray:
     import cv2
 
@@ -101,16 +171,26 @@ def _gray(image: np.ndarray | str | Path) -> np.ndarray:
     return np.asarray(image)
 
 
-def read_page(image: np.ndarray | str | Path, predictor: Predictor | None = None, index: int = 0) -> Page:
+def read_page(
+    image: np.ndarray | str | Path, predictor: Predictor | None = None, index: int = 0, templates: Sequence[FormTemplate] = ()
+) -> Page:
     """Read one page image (an array, or the path of a PNG/JPEG/TIFF) with ``predictor``
     (default: the bundled model on ONNX Runtime, beam search with its n-gram, as ``htr process``
     reads; TensorFlow is not imported) into a ``document.Page``; a register page's cells are its
-    ``fields``, keyed by their columns' printed headers (Tesseract)."""
+    ``fields``, keyed by their columns' printed headers (Tesseract); a copy of one of the
+    ``templates`` is read field by field, each as its type allows (:func:`form_page`)."""
     if predictor is None:
         from .predictor import DecoderOptions, Predictor
 
         predictor = Predictor.load(backend="onnx", decoder=DecoderOptions(name="beam"))
-    layout = segment_page(_gray(image))
+    gray = _gray(image)
+    match = match_template(gray, list(templates))
+    if match is not None:
+        form = cut_fields(gray, match)
+        types = [field_type({**c.field.spec, "type": c.field.kind}) for c in form.cuts if c.crop is not None]
+        readings = predictor.predict(form.crops, types) if form.crops else []
+        return form_page(index, gray.shape[1], gray.shape[0], form, readings)
+    layout = segment_page(gray)
     crops = line_crops(layout)
     readings = predictor.predict(crops) if crops else []
     if layout.table is not None and layout.deskewed is not None:

@@ -9,6 +9,7 @@ decoded. Results come back in input order.
 
 from __future__ import annotations
 
+from collections.abc import Sequence
 from dataclasses import dataclass, field
 from typing import TYPE_CHECKING, Any
 
@@ -18,7 +19,8 @@ from .backends import Backend, KerasBackend, open_backend
 from .bundle import Bundle, load_bundle
 from .calibration import Calibrator, raw_word_score
 from .charset import Charset
-from .decoding import Decoded, beam_decode, greedy_decode, softmax
+from .decoding import Decoded, beam_decode, constrained_decode, greedy_decode, softmax
+from .field_types import FieldType
 from .keywords import Alternative, LexiconMatcher, lexicon_queries, line_alternatives
 from .lm import CharNgramLM, Lexicon
 from .preprocess import Normalized, PreprocessConfig, normalize
@@ -44,6 +46,7 @@ class Recognition:
     confidence: float
     char_probs: list[float]
     words: list[WordReading] = field(default_factory=list)
+    valid: bool = True  # False: a typed field's reading that fits no value of its kind (flagged)
 
 
 @dataclass
@@ -198,11 +201,32 @@ class Predictor:
         probs = self.probabilities(arrays)
         return [self._result(self.decode(p), Normalized(a, 0, 1.0, 0)) for p, a in zip(probs, arrays)]
 
-    def predict(self, images: list[np.ndarray]) -> list[Recognition]:
-        """Raw crops (any polarity, gray or colour) -> recognitions in input order."""
+    def decode_field(self, probs: np.ndarray, ftype: FieldType) -> tuple[Decoded, bool]:
+        """A typed field's reading held to its kind's grammar or vocabulary, and whether one
+        fits; when none does, the free reading, flagged (False)."""
+        constraint = ftype.constraint
+        if constraint is None:
+            return self.decode(probs), True
+        d = self.decoder
+        lm = self.lm if ftype.uses_lm and d.use_lm else None
+        bonus = d.insertion_bonus if lm is not None else 0.0
+        fit = constrained_decode(probs, self.charset, constraint, d.beam_width, lm, d.lm_weight, bonus)
+        return (fit, True) if fit is not None else (self.decode(probs), False)
+
+    def predict(self, images: list[np.ndarray], types: Sequence[FieldType | None] | None = None) -> list[Recognition]:
+        """Raw crops (any polarity, gray or colour) -> recognitions in input order. ``types``:
+        a form field's type per crop (None: a line), each read as its kind allows."""
         norms = [normalize(im, self.pre) for im in images]
         probs = self.probabilities([n.image for n in norms])
-        decoded = [self.decode(p) for p in probs]
+        kinds = types or [None] * len(probs)
+        decoded, valid = [], []
+        for p, ftype in zip(probs, kinds):
+            dec, ok = self.decode_field(p, ftype) if ftype is not None else (self.decode(p), True)
+            decoded.append(dec)
+            valid.append(ok)
         if self.keywords and self.keyword_lexicon is not None:  # one pass over the lexicon for all crops
             self.keyword_lexicon.prefetch([q for d in decoded for q in lexicon_queries(d)])
-        return [self._result(d, n, p) for d, p, n in zip(decoded, probs, norms)]
+        out = [self._result(d, n, p) for d, p, n in zip(decoded, probs, norms)]
+        for r, ok in zip(out, valid):
+            r.valid = ok
+        return out

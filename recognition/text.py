@@ -16,6 +16,7 @@ words are indexed and searched by.
 
 from __future__ import annotations
 
+import re
 import unicodedata
 
 TYPOGRAPHIC = {
@@ -41,6 +42,7 @@ TYPOGRAPHIC = {
     "\t": " ",
 }
 _TABLE = str.maketrans(TYPOGRAPHIC)
+_WORD_BREAK = re.compile(r"[^\w]+")
 _LIGATURES = str.maketrans({"œ": "oe", "Œ": "OE", "æ": "ae", "Æ": "AE", "ß": "ss"})
 
 
@@ -56,8 +58,10 @@ def normalize_term(text: str) -> str:
 
 
 def search_form(value: str) -> str:
-    """A field's value as fields are searched by: its words as :func:`normalize_term` gives them."""
-    return " ".join(t for t in (normalize_term(w) for w in value.split()) if t)
+    """A field's value as fields are searched by: its words, split at spaces and punctuation
+    (``12/03/1921`` is ``12 03 1921``, ``JEAN-PIERRE`` is ``jean pierre``), as
+    :func:`normalize_term` gives them."""
+    return " ".join(t for t in (normalize_term(w) for w in _WORD_BREAK.split(value)) if t)
 
 
 def fold_accents(text: str) -> str:

@@ -33,6 +33,35 @@ def test_concurrent_requests_share_one_model_call_and_get_their_own_results():
     assert len(calls) == 1 and sorted(calls[0]) == [1, 2, 3, 4, 5, 6]
 
 
+def test_a_form_pages_field_types_travel_with_its_crops():
+    """Lines and a form's typed fields in one model call: each crop keeps its type (None: a line)."""
+    calls = []
+
+    def predict(items, types=None):
+        calls.append(types)
+        return [f"{x}:{t}" for x, t in zip(items, types or [None] * len(items))]
+
+    b = MicroBatcher(predict, max_items=100, max_wait=0.3)
+    out = {}
+    barrier = threading.Barrier(2)
+
+    def client(name, items, types):
+        barrier.wait()
+        out[name] = b.submit(items, types)
+
+    threads = [
+        threading.Thread(target=client, args=("lines", ["l1", "l2"], None)),
+        threading.Thread(target=client, args=("form", ["f1", "f2"], ["date", "name"])),
+    ]
+    for t in threads:
+        t.start()
+    for t in threads:
+        t.join(10)
+    assert out == {"lines": ["l1:None", "l2:None"], "form": ["f1:date", "f2:name"]}
+    assert len(calls) == 1
+    assert b.submit(["x"]) == ["x:None"] and calls[-1] is None  # lines alone: called as before
+
+
 def test_a_full_batch_runs_without_waiting_and_a_lone_request_waits_at_most_max_wait():
     sizes = []
     b = MicroBatcher(lambda items: sizes.append(len(items)) or list(items), max_items=4, max_wait=5.0)

@@ -120,9 +120,15 @@ def _lay_out(
 
 
 def render_text(
-    text: str, face: Face, rng: np.random.Generator, cap_px: float | None = None, field_label: str | None = None
+    text: str,
+    face: Face,
+    rng: np.random.Generator,
+    cap_px: float | None = None,
+    field_label: str | None = None,
+    ruled: bool = True,
 ) -> RenderedText:
-    """Draw ``text`` in ``face`` as a scanned line (or word) image."""
+    """Draw ``text`` in ``face`` as a scanned line (or word) image (on ruled paper now and then
+    unless not ``ruled``)."""
     if not text.strip():
         raise ValueError("no text to render")
     # Writer and scanner style first, then per-glyph jitter.
@@ -168,7 +174,7 @@ def render_text(
         ink = cv2.dilate(ink, np.ones((2, 2), np.uint8))
     elif stroke < 0.4 and cap_px > 24:
         ink = cv2.erode(ink, np.ones((2, 2), np.uint8))
-    img = scan(ink, style, thickness + 1, ruled=True)
+    img = scan(ink, style, thickness + 1, ruled=ruled)
     return RenderedText(img, spans)
 
 

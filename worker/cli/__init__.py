@@ -1,6 +1,6 @@
 """The ``htr`` command: one parser, subcommands grouped by concern
 (``model``: recognize, evaluate, train; ``documents``: process, show, search,
-export, segment, db; ``queue``: submit, scan, status, worker, beat)."""
+export, segment, db; ``queue``: submit, scan, status, worker, beat; ``templates``: template)."""
 
 from __future__ import annotations
 
@@ -8,7 +8,7 @@ import argparse
 import os
 import sys
 
-from . import documents, health, model, people, queue, registry
+from . import documents, health, model, people, queue, registry, templates
 from .common import configure_logging, configure_training, load_backend
 from .model import decoder as _decoder
 
@@ -39,6 +39,7 @@ def build_parser() -> argparse.ArgumentParser:
     people.register(sub)
     registry.register_commands(sub)
     health.register(sub)
+    templates.register(sub)
     return p
 
 

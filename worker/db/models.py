@@ -14,7 +14,7 @@ import re
 from datetime import UTC, datetime
 from enum import StrEnum
 
-from sqlalchemy import JSON, Boolean, DateTime, Float, ForeignKey, Integer, String, Text, UniqueConstraint
+from sqlalchemy import JSON, Boolean, DateTime, Float, ForeignKey, Integer, String, Text, UniqueConstraint, false, true
 from sqlalchemy.orm import DeclarativeBase, Mapped, mapped_column, relationship
 
 from recognition.text import normalize_term  # the one definition of search forms (plain text, no model code)
@@ -356,8 +356,32 @@ class Field(BoxColumns, Base):
     confidence: Mapped[float] = mapped_column(Float, default=0.0)
     reviewed_by: Mapped[str | None] = mapped_column(String(100))
     reviewed_at: Mapped[datetime | None] = mapped_column(DateTime(timezone=True))
+    kind: Mapped[str] = mapped_column(String(20), default="text", server_default="text")  # a form field's type
+    parsed: Mapped[str] = mapped_column(Text, default="", server_default="")  # the value in normal form (ISO date, digits...)
+    valid: Mapped[bool] = mapped_column(Boolean, default=True, server_default=true())  # the reading fits its type
+    accepted: Mapped[bool] = mapped_column(Boolean, default=False, server_default=false())  # sure enough to need no review
+    read_value: Mapped[str | None] = mapped_column(Text)  # the value as first read (a review changes ``value``)
+    read_confidence: Mapped[float | None] = mapped_column(Float)
 
     page: Mapped[Page] = relationship(back_populates="fields")
+
+
+class Template(Base):
+    """A registered form: its blank image (a store key), its fields (name, type, box in the
+    image's pixels, what the type needs) and the acceptance threshold calibrated on its reviewed
+    fields (``recognition.acceptance.Acceptance.to_dict``; None: every field goes to review)."""
+
+    __tablename__ = "form_templates"
+
+    id: Mapped[int] = mapped_column(Integer, primary_key=True)
+    name: Mapped[str] = mapped_column(String(200), unique=True)
+    image_key: Mapped[str] = mapped_column(String(1000))
+    width: Mapped[int] = mapped_column(Integer)
+    height: Mapped[int] = mapped_column(Integer)
+    fields: Mapped[list] = mapped_column(JSON)
+    acceptance: Mapped[dict | None] = mapped_column(JSON(none_as_null=True))
+    created_at: Mapped[datetime] = mapped_column(DateTime(timezone=True), default=utcnow)
+    updated_at: Mapped[datetime] = mapped_column(DateTime(timezone=True), default=utcnow, onupdate=utcnow)
 
 
 class Assignment(Base):

@@ -105,6 +105,7 @@ def to_json(doc: Document) -> str:
                         "box": list(f.box),
                         "template": f.template,
                         "reviewed_by": f.reviewed_by,
+                        **({"kind": f.kind, "parsed": f.parsed, "valid": f.valid, "accepted": f.accepted} if f.template else {}),
                     }
                     for f in p.fields
                 ],
@@ -126,19 +127,28 @@ def field_names(doc: Document) -> list[str]:
 
 
 def to_csv(doc: Document) -> str:
-    """One row per register row (``page`` and ``row`` from 1, in page order), one column per
-    field: ``document,page,row,<key>,<key>,...``. A document without fields has the header only."""
+    """One row per register row or per form (``page`` and ``row`` from 1, in page order), one
+    column per field: ``document,page,row,<key>,<key>,...``; with forms among the pages a
+    ``template`` column after ``row`` names each row's form, and a typed field gives its value
+    in normal form (an ISO date, digits) where it parsed. A document without fields has the
+    header only."""
     names = field_names(doc)
+    forms = any(f.template for p in doc.pages for f in p.fields)
     out = io.StringIO()
     writer = csv.writer(out)
-    writer.writerow(["document", "page", "row", *names])
+    writer.writerow(["document", "page", "row", *(["template"] if forms else []), *names])
     for p in doc.pages:
         rows: dict[int, dict[str, str]] = {}
+        templates: dict[int, str] = {}
         for f in p.fields:
-            cells = rows.setdefault(f.row if f.row is not None else -1, {})
-            cells[f.key] = f"{cells[f.key]} {f.value}" if f.key in cells else f.value
+            r = f.row if f.row is not None else -1
+            cells = rows.setdefault(r, {})
+            value = f.parsed if f.template and f.parsed and f.kind != "name" else f.value
+            cells[f.key] = f"{cells[f.key]} {value}" if f.key in cells else value
+            templates.setdefault(r, f.template or "")
         for r in sorted(rows):
-            writer.writerow([doc.id, p.index + 1, r + 1 if r >= 0 else "", *(rows[r].get(k, "") for k in names)])
+            form = [templates[r]] if forms else []
+            writer.writerow([doc.id, p.index + 1, r + 1 if r >= 0 else "", *form, *(rows[r].get(k, "") for k in names)])
     return out.getvalue()
 
 

@@ -55,6 +55,10 @@ def _page(p: db.Page) -> document.Page:
                 f.label,
                 f.normalized,
                 f.reviewed_by,
+                kind=f.kind,
+                parsed=f.parsed,
+                valid=f.valid,
+                accepted=f.accepted,
             )
             for f in p.fields
         ],

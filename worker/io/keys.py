@@ -3,6 +3,7 @@
 originals/ab/abcd….pdf          a registered document's bytes (by sha256)
 pages/<sha256>/00000.png        a rendered page, kept for review
 work/<sha256>/00000.npz         a segmented page waiting for recognition (queue only)
+templates/<sha256>.png          a registered form template's blank image (by sha256)
 """
 
 from __future__ import annotations
@@ -20,3 +21,7 @@ def page_image(content_hash: str, index: int) -> str:
 
 def page_work(content_hash: str, index: int) -> str:
     return f"work/{content_hash}/{index:05d}.npz"
+
+
+def template_image(content_hash: str) -> str:
+    return f"templates/{content_hash}.png"

@@ -21,14 +21,18 @@ from sqlalchemy import select, update
 from sqlalchemy.orm import Session
 
 from recognition import document
+from recognition.acceptance import Acceptance
 from segmentation.printed_ocr import consensus_keys
 
 from ..db import Field, Page
 from .pages import PageWork
+from .templates import acceptances
 
 
-def page_fields(doc_id: int, read: document.Page) -> list[Field]:
-    """The rows of a read page's fields (none unless it holds a register's table)."""
+def page_fields(doc_id: int, read: document.Page, accept: dict[str, Acceptance] | None = None) -> list[Field]:
+    """The rows of a read page's fields (a register's cells, a form's fields); a form's field is
+    accepted without review when its template's calibrated threshold (``accept``) says so."""
+    accept = accept or {}
     return [
         Field(
             document_id=doc_id,
@@ -40,6 +44,12 @@ def page_fields(doc_id: int, read: document.Page) -> list[Field]:
             value=f.value,
             normalized=f.normalized,
             confidence=f.confidence,
+            kind=f.kind,
+            parsed=f.parsed,
+            valid=f.valid,
+            accepted=f.template in accept and accept[f.template].accepts(f.confidence, f.valid),
+            read_value=f.value,
+            read_confidence=f.confidence,
             x0=f.box[0],
             y0=f.box[1],
             x1=f.box[2],
@@ -52,7 +62,7 @@ def page_fields(doc_id: int, read: document.Page) -> list[Field]:
 def store_fields(session: Session, doc_id: int, page: Page, work: PageWork, read: document.Page, reread: bool = False) -> None:
     """Write a page's fields and its table. A page read again (``reread``) has its unreviewed
     fields replaced; a field a person reviewed stays, and the new reading of its cell (same
-    row and column) is not added."""
+    row and column, or the same form field) is not added."""
     if work.table:
         page.table_layout = work.table
     kept = set()
@@ -61,9 +71,10 @@ def store_fields(session: Session, doc_id: int, page: Page, work: PageWork, read
             if f.reviewed_by is None:
                 page.fields.remove(f)
             else:
-                kept.add((f.row_index, f.column_index))
-    for f in page_fields(doc_id, read):
-        if (f.row_index, f.column_index) not in kept:
+                kept.add((f.row_index, f.column_index, f.template and f.field))
+    accept = acceptances(session) if any(f.template for f in read.fields) else {}
+    for f in page_fields(doc_id, read, accept):
+        if (f.row_index, f.column_index, f.template and f.field) not in kept:
             page.fields.append(f)
 
 

@@ -28,6 +28,7 @@ from pathlib import Path
 from sqlalchemy.orm import sessionmaker
 
 from recognition import document
+from segmentation.forms import FormTemplate
 
 from ..db import Document, Status
 from ..io.documents import Limits, PageSource
@@ -44,6 +45,7 @@ from .lifecycle import (
     stored_pages,
 )
 from .pages import PageWork, prepare_page, recognize_pages, segment
+from .templates import load_templates
 
 log = logging.getLogger(__name__)
 
@@ -208,8 +210,10 @@ def process_document(
         models = predictor.current if hasattr(predictor, "current") else (lambda: (predictor, bundle))
         batch = _PageBatch(session, doc_id, models, timings, on_page, reread)
 
+        templates = load_templates(session, store)  # registered forms pages are matched to
+
         def prepare(page):
-            return prepare_page(page, store, content_hash, skip_printed, keep_page_images)
+            return prepare_page(page, store, content_hash, skip_printed, keep_page_images, templates)
 
         try:
             with store.local_copy(store_key) as local:
@@ -237,11 +241,17 @@ def process_document(
 
 
 def read_document(
-    path: str | Path, predictor, limits: Limits | None = None, skip_printed: bool = True, model: str | None = None
+    path: str | Path,
+    predictor,
+    limits: Limits | None = None,
+    skip_printed: bool = True,
+    model: str | None = None,
+    templates: list[FormTemplate] | None = None,
 ) -> document.Document:
     """Render, segment and recognize the file at ``path`` with ``predictor``, as
     :func:`process_document` does, into the document model, storing nothing; ``model`` names
-    the model that read it. Bad input raises (``io.documents.BadInput``)."""
+    the model that read it; pages that are copies of ``templates`` are read as forms. Bad input
+    raises (``io.documents.BadInput``)."""
     pages: list[document.Page] = []
     pending: list[PageWork] = []
 
@@ -251,7 +261,7 @@ def read_document(
         pending.clear()
 
     source = PageSource(path, limits)
-    works = _prepared_pages(source.pages(), lambda page: segment(page, skip_printed), Timings())
+    works = _prepared_pages(source.pages(), lambda page: segment(page, skip_printed, templates), Timings())
     with contextlib.closing(works):
         for work in works:
             pending.append(work)

@@ -18,9 +18,11 @@ import cv2
 import numpy as np
 
 from recognition import document
-from recognition.pages import table_fields
+from recognition.field_types import FieldType, field_type
+from recognition.pages import form_page, table_fields
 from recognition.text import search_form
 from segmentation import Box, crop_span_to_page, line_crops, segment_page
+from segmentation.forms import FormLayout, FormTemplate, cut_fields, match_template
 from segmentation.printed_ocr import read_header
 from segmentation.table import Table
 
@@ -46,6 +48,14 @@ class PageWork:
     crops: list[np.ndarray]
     image_key: str | None = None
     table: dict | None = None  # a register's table (``segmentation.table.Table.to_json``): keys, rows, cells
+    form: dict | None = None  # a registered form's fields (``segmentation.forms.FormLayout.to_json``); crops: its fields'
+
+    @property
+    def types(self) -> list[FieldType | None] | None:
+        """Each crop's field type on a form page (None: a page of lines)."""
+        if not self.form:
+            return None
+        return [field_type({**f["spec"], "type": f["type"]}) for f in self.form["fields"] if f.get("crop_box")]
 
     def word_box(self, line: int, x0: float, x1: float) -> Box:
         """A word's span in line ``line``'s crop → its box on the original page, at
@@ -58,8 +68,10 @@ class PageWork:
     def page_model(self, recs) -> document.Page:
         """The page as read (``recs``: the readings of its crops, in order) in the document
         model: lines and words on the original page, words with their probable spellings, a
-        register's cells as fields. The database rows, the exports and ``htr process --no-db``
-        are made from it."""
+        register's cells as fields, a form's fields. The database rows, the exports and ``htr
+        process --no-db`` are made from it."""
+        if self.form:
+            return form_page(self.index, self.width, self.height, FormLayout.from_json(self.form), recs, self.dpi, self.image_key)
         lines = []
         for li, (pb, rec) in enumerate(zip(self.page_boxes, recs)):
             words = []
@@ -84,6 +96,7 @@ class PageWork:
             "page_boxes": [b.to_list() for b in self.page_boxes],
             "image_key": self.image_key,
             "table": self.table,
+            "form": self.form,
         }
         arrays = {f"crop{i:05d}": np.frombuffer(cv2.imencode(".png", c)[1].tobytes(), np.uint8) for i, c in enumerate(self.crops)}
         buf = io.BytesIO()
@@ -107,13 +120,34 @@ class PageWork:
             crops,
             meta["image_key"],
             meta.get("table"),
+            meta.get("form"),
         )
 
 
-def segment(page: PageImage, skip_printed: bool = True) -> PageWork:
+def form_work(page: PageImage, templates: list[FormTemplate]) -> PageWork | None:
+    """A page that is a copy of one of ``templates``: its fields cut out, the crops those
+    with writing; None when it matches none."""
+    match = match_template(page.image, templates)
+    if match is None:
+        return None
+    form = cut_fields(page.image, match)
+    log.info("page %d: form %s (%d features agree), %d fields", page.index + 1, form.template, match.inliers, len(form.cuts))
+    crop_boxes = [c.crop_box for c in form.cuts if c.crop_box is not None]
+    h, w = page.image.shape[:2]
+    return PageWork(
+        page.index, page.dpi, w, h, 0.0, crop_boxes, [form.to_page(b) for b in crop_boxes], form.crops, form=form.to_json()
+    )
+
+
+def segment(page: PageImage, skip_printed: bool = True, templates: list[FormTemplate] | None = None) -> PageWork:
     """Segment a rendered page into line boxes and the crops recognition reads
     (machine-printed lines of a form left out when ``skip_printed``); a register's
-    table with its printed column headers read."""
+    table with its printed column headers read; a copy of a registered form (one of
+    ``templates``) cut into its fields (:func:`form_work`)."""
+    if templates:
+        work = form_work(page, templates)
+        if work is not None:
+            return work
     layout = segment_page(page.image, skip_printed=skip_printed)
     if layout.printed:
         log.info(
@@ -147,10 +181,17 @@ def save_page_image(store: Store, content_hash: str, page: PageImage) -> str:
     return store.put_bytes(keys.page_image(content_hash, page.index), buf.tobytes())
 
 
-def prepare_page(page: PageImage, store: Store, content_hash: str, skip_printed: bool, keep_image: bool = True) -> PageWork:
+def prepare_page(
+    page: PageImage,
+    store: Store,
+    content_hash: str,
+    skip_printed: bool,
+    keep_image: bool = True,
+    templates: list[FormTemplate] | None = None,
+) -> PageWork:
     """The step between a rendered page and recognition, for both runners:
-    segment it and keep its image in the store."""
-    work = segment(page, skip_printed)
+    segment it (or cut a registered form's fields) and keep its image in the store."""
+    work = segment(page, skip_printed, templates)
     if keep_image:
         work.image_key = save_page_image(store, content_hash, page)
     return work
@@ -158,9 +199,14 @@ def prepare_page(page: PageImage, store: Store, content_hash: str, skip_printed:
 
 def recognize_pages(predict, works: list[PageWork]) -> list[list]:
     """Recognize the lines of several pages in one call of ``predict`` (a
-    predictor's ``predict``, or the queue's micro-batcher): recognitions per page."""
+    predictor's ``predict``, or the queue's micro-batcher; with form pages among them it is
+    given each crop's field type too): recognitions per page."""
     crops = [c for w in works for c in w.crops]
-    recs = predict(crops) if crops else []
+    if any(w.form for w in works):  # a form's fields are each read as their type allows
+        types = [t for w in works for t in (w.types or [None] * len(w.crops))]
+        recs = predict(crops, types) if crops else []
+    else:
+        recs = predict(crops) if crops else []
     out, k = [], 0
     for w in works:
         out.append(recs[k : k + len(w.crops)])

@@ -19,13 +19,14 @@ from dataclasses import dataclass, field
 @dataclass
 class _Request:
     items: Sequence
+    types: Sequence | None = None  # a form field's type per item (None: lines)
     done: threading.Event = field(default_factory=threading.Event)
     result: list | None = None
     error: BaseException | None = None
 
 
 class MicroBatcher:
-    def __init__(self, predict: Callable[[list], list], max_items: int = 256, max_wait: float = 0.05):
+    def __init__(self, predict: Callable[..., list], max_items: int = 256, max_wait: float = 0.05):
         self.predict = predict
         self.max_items = max(1, max_items)
         self.max_wait = max(0.0, max_wait)
@@ -35,11 +36,12 @@ class MicroBatcher:
         self.calls = 0  # model calls made (for tests and benchmarks)
         self.items = 0  # crops recognized
 
-    def submit(self, items: Sequence) -> list:
-        """Recognize ``items``; blocks until its batch has run."""
+    def submit(self, items: Sequence, types: Sequence | None = None) -> list:
+        """Recognize ``items`` (with ``types``: each a form field's type, or None for a line);
+        blocks until its batch has run."""
         if not items:
             return []
-        req = _Request(items)
+        req = _Request(items, types)
         with self._cond:
             if self._thread is None or not self._thread.is_alive():
                 self._thread = threading.Thread(target=self._run, name="htr-batcher", daemon=True)
@@ -75,7 +77,10 @@ class MicroBatcher:
             batch = self._take()
             flat = [x for r in batch for x in r.items]
             try:
-                out = self.predict(flat)
+                if any(r.types is not None for r in batch):
+                    out = self.predict(flat, [t for r in batch for t in (r.types or [None] * len(r.items))])
+                else:
+                    out = self.predict(flat)
                 self.calls += 1
                 self.items += len(flat)
                 k = 0

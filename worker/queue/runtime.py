@@ -97,9 +97,17 @@ class Runtime:
             self._versions[key] = model_version(session, bundle).id
         return self._versions[key]
 
-    def _predict(self, crops):
+    def _predict(self, crops, types=None):
         predictor, _bundle = self.models.current()
-        return predictor.predict(crops)
+        return predictor.predict(crops, types)
+
+    def templates(self) -> list:
+        """The registered form templates pages are matched to (``pipeline.templates``: kept in
+        memory, loaded again when one changes)."""
+        from ..pipeline.templates import load_templates
+
+        with self.sessions() as session:
+            return load_templates(session, self.store)
 
     def batcher(self) -> MicroBatcher:
         """Recognition for this process's tasks: one model (the promoted one, or

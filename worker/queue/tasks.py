@@ -194,7 +194,7 @@ def segment_task(self, doc_id: int, index: int) -> None:
             return
         with rt.originals.get(rt.store, doc.store_key) as path:
             page = PageSource(path, rt.settings.limits).read(index)
-        work = prepare_page(page, rt.store, doc.content_hash, rt.settings.skip_printed)
+        work = prepare_page(page, rt.store, doc.content_hash, rt.settings.skip_printed, templates=rt.templates())
         rt.store.put_bytes(keys.page_work(doc.content_hash, index), work.to_bytes())
         send(recognize_task, (doc_id, index))
 

@@ -1,4 +1,5 @@
-// A document's fields as a grid of cell crops with their values, the least sure first: Enter
+// A document's fields as a grid of cell crops with their values, those that do not fit their
+// type first, then the least sure (fields a template's threshold accepted are not shown): Enter
 // saves the value and opens the next field, Up/Down move, Esc drops the edit.
 (function () {
   "use strict";
@@ -15,13 +16,14 @@
 
   function card(f) {
     const c = document.createElement("section");
-    c.className = "field" + (f.confidence < 0.5 ? " low" : "");
+    c.className = "field" + (f.confidence < 0.5 || !f.valid ? " low" : "");
     c.dataset.id = f.id;
     const img = document.createElement("img");
     img.src = "/fields/" + f.id + "/image";
     img.alt = f.field + ", page " + f.page + (f.row ? ", row " + f.row : "");
     const label = document.createElement("label");
-    label.textContent = f.field + " · page " + f.page + (f.row ? ", row " + f.row : "") + " · " + f.confidence.toFixed(2);
+    label.textContent = f.field + (f.template && f.kind !== "text" ? " (" + f.kind + ")" : "") + " · page " + f.page +
+      (f.row ? ", row " + f.row : "") + " · " + f.confidence.toFixed(2) + (f.valid ? "" : " · not a " + f.kind);
     const input = document.createElement("input");
     input.type = "text";
     input.value = f.value;

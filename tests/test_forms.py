@@ -1,0 +1,299 @@
+"""Registered forms: typed fields and their constrained reading, the acceptance guarantee,
+template matching and field cutting on generated scans, and forms through ``htr``."""
+
+import csv
+import io
+import json
+
+import cv2
+import numpy as np
+import pytest
+
+from benchmarks import synth_forms as sf
+from recognition.acceptance import binomial_cdf, calibrate, needed
+from recognition.charset import Charset
+from recognition.decoding import beam_decode, constrained_decode, greedy_decode
+from recognition.field_types import FieldType, Grammar, Vocabulary, parse, searched_as
+from segmentation.forms import FormTemplate, cut_fields, load_fields, match_template
+
+DESIGNS = list(sf.DESIGNS)
+
+
+@pytest.fixture(scope="module")
+def templates():
+    return [FormTemplate(d, sf.blank(d), load_fields(sf.field_spec(d))) for d in DESIGNS]
+
+
+@pytest.fixture(scope="module")
+def hands():
+    return sf.Hands(None)  # names in capitals in the test fonts: no shared data needed
+
+
+# ---------------------------------------------------------------- field types
+
+
+@pytest.mark.parametrize(
+    ("kind", "value", "parsed"),
+    [
+        ("date", "12/03/1921", "1921-03-12"),
+        ("date", "12.3.21", "1921-03-12"),
+        ("date", "12 mars 1921", "1921-03-12"),
+        ("date", "3 May 1905", "1905-05-03"),
+        ("date", "12031921", "1921-03-12"),
+        ("date", "31/02/1921", None),  # no such day
+        ("date", "12/03.1921", None),  # two separators
+        ("date", "1921", None),
+        ("number", "12 345", "12345"),
+        ("number", "12a", None),
+        ("amount", "12,50 €", "12.50"),
+        ("amount", "1.234,5", "1234.50"),
+        ("amount", "7", "7.00"),
+        ("name", "JEAN-PIERRE D'ARC", "JEAN-PIERRE D'ARC"),
+        ("name", "LEFÈVRE", "LEFÈVRE"),
+        ("name", "Jean", None),  # a name field is written in capitals
+    ],
+)
+def test_typed_values_parse_to_their_normal_form_or_not_at_all(kind, value, parsed):
+    assert parse(FieldType(kind), value) == parsed
+
+
+def test_a_month_first_date_and_a_choice():
+    assert parse(FieldType("date", order="mdy"), "3/12/1921") == "1921-03-12"
+    status = FieldType("choice", ("célibataire", "marié", "veuf"))
+    assert parse(status, "MARIE") == "marié"  # case and accents are not told apart while reading
+    assert parse(status, "divorcé") is None
+    with pytest.raises(ValueError, match="vocabulary"):
+        FieldType("choice")
+    with pytest.raises(ValueError, match="unknown field kind"):
+        FieldType("colour")
+
+
+def test_grammar_and_vocabulary_allow_prefixes_that_can_still_complete():
+    date = FieldType("date").constraint
+    assert isinstance(date, Grammar)
+    assert date.allows("12/0", "3") and date.allows("12/03", "/") and not date.allows("12/03", ".")
+    assert not date.allows("", "a") and not date.complete("12/03")
+    vocab = Vocabulary(["tenant", "owner"])
+    assert vocab.allows("Ten", "a") and not vocab.allows("te", "x") and vocab.complete("OWNER")
+
+
+def test_a_typed_value_is_searched_by_its_words_and_its_normal_form():
+    assert searched_as("12/03/1921", "1921-03-12") == "12 03 1921 1921 03 12"
+    assert searched_as("DUPONT", "DUPONT") == "dupont"
+
+
+# ---------------------------------------------------------------- constrained decoding
+
+
+def _probs(charset: Charset, frames: list[dict[str, float]]) -> np.ndarray:
+    """Per-frame probabilities: the named characters (``""`` the blank), the rest spread thin."""
+    p = np.full((len(frames), charset.num_classes), 1e-6, np.float32)
+    for t, row in enumerate(frames):
+        for ch, v in row.items():
+            p[t, 0 if ch == "" else charset.encode(ch)[0]] = v
+    return p / p.sum(axis=1, keepdims=True)
+
+
+def test_a_date_field_reads_digits_where_letters_look_likelier():
+    cs = Charset()
+    # "l2/O3/1921" to a free reader: l and O beat 1 and 0 by a little.
+    frames = [{"l": 0.55, "1": 0.4}, {"": 0.9}, {"2": 0.9}, {"/": 0.9}, {"O": 0.6, "0": 0.35}, {"3": 0.9}, {"/": 0.9}]
+    frames += [{"1": 0.9}, {"": 0.9}, {"9": 0.9}, {"2": 0.9}, {"1": 0.9}]
+    probs = _probs(cs, frames)
+    assert greedy_decode(probs, cs).text == "l2/O3/1921"
+    fit = constrained_decode(probs, cs, FieldType("date").constraint)
+    assert fit is not None and fit.text == "12/03/1921"
+    assert len(fit.char_probs) == len(fit.text)
+
+
+def test_a_reading_no_value_of_the_kind_fits_is_none_not_invented():
+    cs = Charset()
+    probs = _probs(cs, [{"M": 0.9}, {"o": 0.9}, {"s": 0.9}, {"t": 0.9}])
+    assert constrained_decode(probs, cs, FieldType("date").constraint) is None
+    assert beam_decode(probs, cs).text == "Most"  # the free reader still reads it
+
+
+# ---------------------------------------------------------------- acceptance
+
+
+def test_binomial_tail():
+    assert binomial_cdf(0, 10, 0.5) == pytest.approx(0.5**10)
+    assert binomial_cdf(3, 10, 0.3) == pytest.approx(0.6496107184, rel=1e-9)
+    assert binomial_cdf(10, 10, 0.3) == 1.0
+    assert needed(0.02, 0.1) == 114
+
+
+def test_the_threshold_keeps_its_promise_on_new_fields():
+    """Over many calibration draws, the error rate among accepted *new* fields exceeds alpha in
+    at most about delta of them."""
+    rng = np.random.default_rng(0)
+
+    def draw(n):
+        conf = rng.uniform(0, 1, n)
+        return conf, rng.uniform(0, 1, n) < conf**0.15  # right more often when surer
+
+    alpha, delta, broken, shares = 0.05, 0.1, 0, []
+    for _ in range(200):
+        acc = calibrate(*draw(600), alpha=alpha, delta=delta)
+        conf, ok = draw(20000)
+        taken = acc.threshold is not None and conf >= acc.threshold
+        if acc.threshold is not None:
+            broken += (1 - ok[taken].mean()) > alpha
+            shares.append(taken.mean())
+    assert broken <= 0.1 * 200 + 10
+    assert np.mean(shares) > 0.1  # it does accept fields
+
+
+def test_too_few_held_out_fields_accept_nothing():
+    acc = calibrate([0.99] * 50, [True] * 50, alpha=0.02)
+    assert acc.threshold is None and not acc.accepts(0.999)
+    acc = calibrate([0.99] * 200, [True] * 200, alpha=0.02, valid=[False] * 200)
+    assert acc.threshold is None  # a value that does not fit its kind is never accepted
+
+
+# ---------------------------------------------------------------- matching and cutting
+
+
+@pytest.mark.parametrize("seed", [0, 1, 2])
+def test_a_scanned_copy_matches_its_template_and_its_boxes_land_on_the_page(templates, hands, seed):
+    rng = np.random.default_rng(seed)
+    design = DESIGNS[seed % 3]
+    filled = sf.fill(design, hands, rng)
+    scanned, m = sf.scan(filled.image, rng, max_turn=3.0, transform=True)
+    match = match_template(scanned, templates)
+    assert match is not None and match.template.name == design
+    form = cut_fields(scanned, match)
+    for cut in form.cuts:
+        x0, y0, x1, y1 = cut.field.box.to_list()
+        corners = cv2.transform(np.array([[[x0, y0], [x1, y0], [x1, y1], [x0, y1]]], np.float32), m)[0]
+        want = [*corners.min(axis=0), *corners.max(axis=0)]
+        assert np.allclose(cut.page_box.to_list(), want, atol=5), cut.field.name
+
+
+def test_pages_that_are_no_form_match_no_template(templates):
+    from benchmarks.synth import compose_page
+    from tests.fixtures import text_image
+
+    rng = np.random.default_rng(3)
+    texts = ["Dear Sir, I write to you", "about the house in the lane", "and the rent of the garden"]
+    letter = compose_page([text_image(t) for t in texts], texts, rng, size=(1240, 1754)).image
+    assert match_template(letter, templates) is None
+    assert match_template(np.full((1754, 1240), 235, np.uint8), templates) is None
+
+
+def test_a_blank_copy_has_every_field_empty_and_every_box_unticked(templates):
+    """The print (box lines, labels, dotted guides) is taken out: nothing is left to read."""
+    rng = np.random.default_rng(4)
+    for design in DESIGNS:
+        scanned = sf.scan(sf.blank(design), rng)
+        match = match_template(scanned, templates)
+        assert match is not None and match.template.name == design
+        cuts = cut_fields(scanned, match).cuts
+        assert [c.field.name for c in cuts if c.crop is not None] == []
+        assert all(not c.ticked for c in cuts if c.field.kind == "checkbox")
+
+
+def test_written_fields_are_cut_and_ticks_told_apart(templates, hands):
+    rng = np.random.default_rng(5)
+    seen = set()
+    for _ in range(4):
+        filled = sf.fill("census", hands, rng, empty=0.0)
+        scanned = sf.scan(filled.image, rng)
+        match = match_template(scanned, templates)
+        assert match is not None
+        for cut in cut_fields(scanned, match).cuts:
+            if cut.field.kind == "checkbox":
+                assert cut.ticked == (filled.truth[cut.field.name] == "yes")
+                seen.add(filled.truth[cut.field.name])
+            else:
+                assert cut.crop is not None and cut.crop.shape[0] >= 10, cut.field.name
+    assert seen == {"yes", "no"}
+
+
+def test_template_fields_are_checked():
+    image = sf.blank("census")
+    with pytest.raises(ValueError, match="not inside"):
+        FormTemplate("t", image, load_fields([{"name": "a", "type": "text", "box": [10, 10, 5000, 40]}]))
+    with pytest.raises(ValueError, match="must differ"):
+        load_fields([{"name": "a", "box": [1, 1, 9, 9]}, {"name": "a", "box": [1, 1, 9, 9]}])
+    with pytest.raises(ValueError, match="box"):
+        load_fields([{"name": "a", "box": "here"}])
+
+
+# ---------------------------------------------------------------- through htr
+
+
+def test_forms_through_htr(tmp_path, monkeypatch, capsys, hands):
+    """Register a template, process a filled copy and a letter, export the form as a CSV row and
+    JSON; calibrate the template on reviewed fields."""
+    from worker.cli import main
+
+    monkeypatch.setenv("HTR_DATABASE_URL", f"sqlite:///{tmp_path / 'h.sqlite'}")
+    monkeypatch.setenv("HTR_STORE_URL", f"file://{tmp_path / 'store'}")
+    blank = tmp_path / "census.png"
+    cv2.imwrite(str(blank), sf.blank("census"))
+    spec = tmp_path / "census.json"
+    spec.write_text(json.dumps({"fields": sf.field_spec("census")}))
+    assert main(["template", "add", "census", str(blank), "--fields", str(spec)]) == 0
+    assert main(["template", "add", "census", str(blank), "--fields", str(spec)]) == 2  # exists
+    assert "exists" in capsys.readouterr().err
+    plain = tmp_path / "plain.png"
+    cv2.imwrite(str(plain), np.full((1754, 1240), 240, np.uint8))
+    assert main(["template", "add", "plain", str(plain), "--fields", str(spec)]) == 2
+    assert "too plain" in capsys.readouterr().err
+
+    rng = np.random.default_rng(6)
+    filled = sf.fill("census", hands, rng, empty=0.0)
+    page = tmp_path / "copy.png"
+    cv2.imwrite(str(page), sf.scan(filled.image, rng))
+    assert main(["process", str(page)]) == 0
+    capsys.readouterr()
+    assert main(["export", "1", "--format", "csv"]) == 0
+    rows = list(csv.reader(io.StringIO(capsys.readouterr().out)))
+    assert rows[0][:4] == ["document", "page", "row", "template"]
+    assert rows[0][4:] == [s["name"] for s in sf.field_spec("census")]
+    assert len(rows) == 2 and rows[1][3] == "census"
+    assert rows[1][rows[0].index("married")] == filled.truth["married"]
+    assert main(["export", "1", "--format", "json"]) == 0
+    fields = json.loads(capsys.readouterr().out)["pages"][0]["fields"]
+    assert {f["field"]: f["kind"] for f in fields} == {s["name"]: s["type"] for s in sf.field_spec("census")}
+    assert all(f["template"] == "census" and f["accepted"] is False for f in fields)  # not calibrated: all reviewed
+    assert main(["show", "1"]) == 0  # the written values are the page's lines (7 fields, a checkbox not)
+    assert len([ln for ln in capsys.readouterr().out.splitlines() if not ln.startswith("#")]) == 7
+
+
+def test_calibrating_a_template_accepts_its_sure_fields(db_url, tmp_path):
+    from tests.fixtures import seed_document
+    from worker.db import Field, Page, make_engine, session_factory, upgrade
+    from worker.db.field_review import review_field
+    from worker.io.store import LocalStore
+    from worker.pipeline.templates import add_template, calibrate_template
+
+    upgrade(db_url)
+    engine = make_engine(db_url)
+    sessions = session_factory(engine)
+    store = LocalStore(tmp_path / "store")
+    doc = seed_document(sessions, store, tmp_path / "p.png", [[("x", 0.9)]])
+    rng = np.random.default_rng(7)
+    with sessions() as s:
+        add_template(s, store, "census", sf.blank("census"), sf.field_spec("census"))
+        page = s.query(Page).filter_by(document_id=doc).one()
+        for _ in range(400):
+            conf = float(rng.uniform(0.5, 1.0))
+            s.add(Field(document_id=doc, page_id=page.id, template="census", field="born", kind="date", value="12/03/1921",
+                        read_value="12/03/1921", read_confidence=conf, confidence=conf, x0=0, y0=0, x1=9, y1=9))  # fmt: skip
+        s.commit()
+        ids = [f.id for f in s.query(Field).order_by(Field.id)]
+        for i, fid in enumerate(ids[:300]):  # people check 300: the unsure ones were often wrong
+            f = s.get(Field, fid)
+            wrong = f.read_confidence < 0.75 and i % 3 == 0
+            review_field(s, fid, "rita", "13/03/1921" if wrong else f.value)
+        s.commit()
+        f = s.get(Field, ids[0])
+        assert f.parsed in ("1921-03-12", "1921-03-13") and f.read_value == "12/03/1921"
+        acc = calibrate_template(s, "census", alpha=0.02)
+        s.commit()
+        assert acc.threshold is not None and 0.74 <= acc.threshold <= 0.8
+        open_ = s.query(Field).filter(Field.reviewed_at.is_(None)).all()
+        assert open_ and all(f.accepted == (f.confidence >= acc.threshold) for f in open_)
+    engine.dispose()
