@@ -15,9 +15,10 @@ value accuracy (a typed value compared in normal form: ISO date, digits, amount,
 vocabulary's entry; names and text as written; checkboxes ticked or not; an empty field
 read as empty), field CER (edit distance over the true value's length; not for checkboxes)
 and the share of values flagged as not fitting their type. The copies are split in two
-halves: the first calibrates the acceptance threshold (``recognition.acceptance``: at most
-``alpha`` wrong among accepted fields, with probability 90%); the second reports the share
-of its fields that threshold accepts and their error rate. Seconds per page.
+halves: the first calibrates the acceptance thresholds, one per field type
+(``recognition.acceptance.calibrate_kinds``: at most ``alpha`` wrong among accepted fields,
+with probability 90%); the second reports the share of its fields they accept (in all and per
+type) and their error rate. Seconds per page.
 """
 
 from __future__ import annotations
@@ -74,14 +75,14 @@ def main(argv: list[str] | None = None) -> int:
     from worker.cli.common import configure_training
 
     configure_training()  # HTR_DATA_DIR, HTR_FONTS_DIR
-    from recognition.acceptance import calibrate
+    from recognition.acceptance import calibrate_kinds
     from recognition.pages import read_page
     from recognition.predictor import DecoderOptions, Predictor
     from segmentation.forms import FormTemplate, load_fields
     from training.datasets import default_data_root
 
     ap = argparse.ArgumentParser(description=__doc__.split("\n\n")[0])
-    ap.add_argument("--forms", type=int, default=40, help="filled copies of each design")
+    ap.add_argument("--forms", type=int, default=80, help="filled copies of each design")
     ap.add_argument("--others", type=int, default=20, help="pages that are no form")
     ap.add_argument("--alpha", type=float, default=0.02)
     ap.add_argument("--seed", type=int, default=0)
@@ -127,12 +128,12 @@ def main(argv: list[str] | None = None) -> int:
     for path in others(data_root, args.others):
         page = read_page(cv2.imread(str(path), cv2.IMREAD_GRAYSCALE), predictor, templates=templates)
         false_matches += any(f.template for f in page.fields)
-    report = summarize(rows, pages, matched, false_matches, args, calibrate, seconds)
+    report = summarize(rows, pages, matched, false_matches, args, calibrate_kinds, seconds)
     print(json.dumps(report, indent=None if args.json else 2, ensure_ascii=False))
     return 0
 
 
-def summarize(rows, pages, matched, false_matches, args, calibrate, seconds) -> dict:
+def summarize(rows, pages, matched, false_matches, args, calibrate_kinds, seconds) -> dict:
     by_kind: dict[str, list[dict]] = defaultdict(list)
     for r in rows:
         by_kind[r["kind"]].append(r)
@@ -150,8 +151,11 @@ def summarize(rows, pages, matched, false_matches, args, calibrate, seconds) -> 
     half = args.forms // 2
     cal = [r for r in rows if r["copy"] < half]
     test = [r for r in rows if r["copy"] >= half]
-    acc = calibrate([r["confidence"] for r in cal], [r["right"] for r in cal], alpha=args.alpha, valid=[r["valid"] for r in cal])
-    taken = [r for r in test if acc.accepts(r["confidence"], r["valid"])]
+    acc = calibrate_kinds(
+        [r["kind"] for r in cal], [r["confidence"] for r in cal], [r["right"] for r in cal], alpha=args.alpha,
+        valid=[r["valid"] for r in cal],
+    )  # fmt: skip
+    taken = [r for r in test if acc.accepts(r["kind"], r["confidence"], r["valid"])]
     return {
         "pages": pages,
         "template_matched": round(matched / max(1, pages), 4),
@@ -162,11 +166,19 @@ def summarize(rows, pages, matched, false_matches, args, calibrate, seconds) -> 
         "by_kind": kinds,
         "acceptance": {
             "alpha": args.alpha,
-            "threshold": acc.threshold,
+            "thresholds": {k: a.threshold for k, a in sorted(acc.kinds.items())},
             "calibration_fields": len(cal),
             "test_fields": len(test),
             "accepted_share": round(len(taken) / max(1, len(test)), 4),
             "error_among_accepted": round(sum(not r["right"] for r in taken) / max(1, len(taken)), 4),
+            "accepted_by_kind": {
+                k: round(
+                    sum(acc.accepts(k, r["confidence"], r["valid"]) for r in test if r["kind"] == k)
+                    / max(1, sum(r["kind"] == k for r in test)),
+                    4,
+                )
+                for k in sorted(by_kind)
+            },
         },
         "seconds_per_page": round(float(np.mean(seconds)), 3) if seconds else None,
     }

@@ -186,13 +186,14 @@ def _paste(
     x0, y0, x1, y1 = box
     ink = np.clip(ink.astype(np.float32) / max(1.0, 0.85 * float(np.percentile(ink, 90))), 0, 1) * 255.0  # white paper
     darkest = float(np.percentile(ink, 0.5))
-    if darkest > 60:  # a pen, not a whisper: the darkest strokes at least as dark as 60
-        ink = 255.0 - (255.0 - ink) * (195.0 / max(1.0, 255.0 - darkest))
+    if darkest > 90:  # a pen, not a whisper: the darkest strokes darkened (at most twice), the paper left alone
+        gain = min(2.0, 165.0 / max(1.0, 255.0 - darkest))
+        ink = np.where(ink > 230, 255.0, 255.0 - (255.0 - ink) * gain)
     ys, xs = np.nonzero(ink < 160)
     if len(ys):  # the writing itself, a few pixels round it
         ink = ink[max(0, ys.min() - 3) : ys.max() + 4, max(0, xs.min() - 3) : xs.max() + 4]
     h, w = ink.shape
-    s = min(1.0 if native else rng.uniform(0.4, 0.7), 0.9 * (y1 - y0) / h, 0.92 * (x1 - x0) / w)
+    s = min(1.0 if native else rng.uniform(0.4, 0.7) * (y1 - y0) / h, 0.9 * (y1 - y0) / h, 0.92 * (x1 - x0) / w)
     ink = cv2.resize(ink, (max(1, int(w * s)), max(1, int(h * s))), interpolation=cv2.INTER_AREA)
     h, w = ink.shape
     x = x0 + int(rng.integers(4, max(5, (x1 - x0) - w - 4)))

@@ -12,6 +12,9 @@ correction). The guarantee holds for new fields exchangeable with the held-out o
 same forms, hands and scanners. With too few held-out fields no threshold passes and every
 field goes to review; with no errors among ``n`` accepted it takes ``n ≥ log(delta) /
 log(1 - alpha)`` (114 at 2% and ``delta`` 0.1).
+
+:func:`calibrate_kinds` gives each field type its own threshold (a ticked box's confidence and
+a date's are not on one scale), ``delta`` shared among the types.
 """
 
 from __future__ import annotations
@@ -99,3 +102,49 @@ def calibrate(
             break
         best = Acceptance(t, alpha, delta, n_all, len(taken) / n_all if n_all else 0.0, errors)
     return best
+
+
+@dataclass
+class KindAcceptance:
+    """A threshold per field type (a checkbox's confidence and a date's do not mean the same),
+    each calibrated on the held-out fields of its type at ``delta`` shared among the types
+    (Bonferroni), so that all the types' guarantees hold together with probability ``1 - delta``."""
+
+    alpha: float
+    delta: float
+    kinds: dict[str, Acceptance]
+
+    def accepts(self, kind: str, confidence: float, valid: bool = True) -> bool:
+        acc = self.kinds.get(kind)
+        return acc is not None and acc.accepts(confidence, valid)
+
+    @property
+    def calibrated_on(self) -> int:
+        return sum(a.calibrated_on for a in self.kinds.values())
+
+    def to_dict(self) -> dict[str, Any]:
+        return {"alpha": self.alpha, "delta": self.delta, "kinds": {k: a.to_dict() for k, a in self.kinds.items()}}
+
+    @classmethod
+    def from_dict(cls, d: dict[str, Any]) -> KindAcceptance:
+        return cls(d["alpha"], d["delta"], {k: Acceptance.from_dict(a) for k, a in d.get("kinds", {}).items()})
+
+
+def calibrate_kinds(
+    kinds: Sequence[str],
+    confidences: Sequence[float],
+    correct: Sequence[bool],
+    alpha: float = 0.02,
+    delta: float = 0.1,
+    valid: Sequence[bool] | None = None,
+) -> KindAcceptance:
+    """:func:`calibrate` for each field type on its own held-out fields."""
+    ok = list(valid) if valid is not None else [True] * len(kinds)
+    names = sorted(set(kinds))
+    out = {}
+    for kind in names:
+        idx = [i for i, k in enumerate(kinds) if k == kind]
+        out[kind] = calibrate(
+            [confidences[i] for i in idx], [correct[i] for i in idx], alpha, delta / len(names), [ok[i] for i in idx]
+        )
+    return KindAcceptance(alpha, delta, out)

@@ -10,7 +10,7 @@ import numpy as np
 import pytest
 
 from benchmarks import synth_forms as sf
-from recognition.acceptance import binomial_cdf, calibrate, needed
+from recognition.acceptance import binomial_cdf, calibrate, calibrate_kinds, needed
 from recognition.charset import Charset
 from recognition.decoding import beam_decode, constrained_decode, greedy_decode
 from recognition.field_types import FieldType, Grammar, Vocabulary, parse, searched_as
@@ -142,6 +142,23 @@ def test_the_threshold_keeps_its_promise_on_new_fields():
             shares.append(taken.mean())
     assert broken <= 0.1 * 200 + 10
     assert np.mean(shares) > 0.1  # it does accept fields
+
+
+def test_each_type_gets_its_own_threshold():
+    rng = np.random.default_rng(1)
+    n = 400
+    ticks = rng.uniform(0.9, 1.0, n)  # sure and right
+    dates = rng.uniform(0.0, 1.0, n)  # right only when sure
+    acc = calibrate_kinds(
+        ["checkbox"] * n + ["date"] * n,
+        [*ticks, *dates],
+        [True] * n + list(rng.uniform(0, 1, n) < dates**4),
+        alpha=0.05,
+    )
+    assert acc.kinds["checkbox"].threshold is not None and acc.kinds["checkbox"].threshold <= 0.91
+    assert acc.kinds["date"].threshold is None or acc.kinds["date"].threshold > 0.9
+    assert acc.accepts("checkbox", 0.95) and not acc.accepts("name", 0.99)
+    assert type(acc).from_dict(acc.to_dict()) == acc
 
 
 def test_too_few_held_out_fields_accept_nothing():
@@ -293,7 +310,8 @@ def test_calibrating_a_template_accepts_its_sure_fields(db_url, tmp_path):
         assert f.parsed in ("1921-03-12", "1921-03-13") and f.read_value == "12/03/1921"
         acc = calibrate_template(s, "census", alpha=0.02)
         s.commit()
-        assert acc.threshold is not None and 0.74 <= acc.threshold <= 0.8
+        t = acc.kinds["date"].threshold
+        assert t is not None and 0.74 <= t <= 0.8
         open_ = s.query(Field).filter(Field.reviewed_at.is_(None)).all()
-        assert open_ and all(f.accepted == (f.confidence >= acc.threshold) for f in open_)
+        assert open_ and all(f.accepted == (f.confidence >= t) for f in open_)
     engine.dispose()

@@ -38,9 +38,10 @@ def register(sub) -> None:
         "calibrate",
         help="set the confidence above which fields need no review, from the template's reviewed fields",
         description="The reviewed fields of the template's pages (the value as read against the value a person "
-        "saved) give the lowest confidence threshold at which at most ALPHA of accepted fields are wrong, "
-        "with probability 1 - DELTA (Learn-then-Test, an exact binomial test per threshold). Fields not yet "
-        "reviewed are then accepted or left for review by it, and so are fields read later.",
+        "saved) give each field type the lowest confidence threshold at which at most ALPHA of accepted fields "
+        "are wrong, with probability 1 - DELTA for all types together (Learn-then-Test, an exact binomial test "
+        "per threshold). Fields not yet reviewed are then accepted or left for review by them, and so are "
+        "fields read later.",
     )
     cal.add_argument("name")
     cal.add_argument("--alpha", type=float, default=0.02, help="the most wrong fields among accepted ones (default 0.02)")
@@ -74,7 +75,7 @@ def cmd_list(args: argparse.Namespace) -> int:
                 "name": t.name,
                 "fields": len(t.fields),
                 "size": [t.width, t.height],
-                "threshold": (t.acceptance or {}).get("threshold"),
+                "thresholds": {k: a.get("threshold") for k, a in (t.acceptance or {}).get("kinds", {}).items()},
                 "updated_at": t.updated_at.isoformat(),
             }
             for t in rows
@@ -85,7 +86,10 @@ def cmd_list(args: argparse.Namespace) -> int:
     if not items:
         print("no templates (htr template add NAME blank.png --fields fields.yaml)")
     for t in items:
-        threshold = "not calibrated" if t["threshold"] is None else f"accepts from {t['threshold']:.3f}"
+        sure = {k: v for k, v in t["thresholds"].items() if v is not None}
+        threshold = (
+            "every field reviewed" if not sure else "accepted: " + ", ".join(f"{k} from {v:.3f}" for k, v in sorted(sure.items()))
+        )
         print(f"{safe(t['name'])}: {t['fields']} fields, {t['size'][0]}x{t['size'][1]}, {threshold}")
     return 0
 
@@ -115,15 +119,12 @@ def cmd_calibrate(args: argparse.Namespace) -> int:
     with sessions(settings_of(args))() as session:
         acc = calibrate_template(session, args.name, args.alpha, args.delta)
         session.commit()
-    if acc.threshold is None:
-        print(
-            f"template {safe(args.name)}: {acc.calibrated_on} reviewed fields do not show an error rate under "
-            f"{acc.alpha:.1%} at any threshold: every field goes to review (review more of its fields)"
-        )
-    else:
-        print(
-            f"template {safe(args.name)}: fields from confidence {acc.threshold:.3f} are accepted "
-            f"({acc.accepted_share:.1%} of {acc.calibrated_on} reviewed fields, {acc.errors_accepted} of them wrong; "
-            f"at most {acc.alpha:.1%} wrong with probability {1 - acc.delta:.0%})"
-        )
+    print(f"template {safe(args.name)}: {acc.calibrated_on} reviewed fields; at most {acc.alpha:.1%} wrong among "
+          f"accepted fields of each type, with probability {1 - acc.delta:.0%}")  # fmt: skip
+    for kind, a in sorted(acc.kinds.items()):
+        if a.threshold is None:
+            print(f"  {kind}: not accepted ({a.calibrated_on} reviewed fields do not show it at any threshold): all reviewed")
+        else:
+            print(f"  {kind}: accepted from confidence {a.threshold:.3f} ({a.accepted_share:.1%} of {a.calibrated_on}, "
+                  f"{a.errors_accepted} of them wrong)")  # fmt: skip
     return 0

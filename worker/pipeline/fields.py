@@ -21,7 +21,7 @@ from sqlalchemy import select, update
 from sqlalchemy.orm import Session
 
 from recognition import document
-from recognition.acceptance import Acceptance
+from recognition.acceptance import KindAcceptance
 from segmentation.printed_ocr import consensus_keys
 
 from ..db import Field, Page
@@ -29,7 +29,7 @@ from .pages import PageWork
 from .templates import acceptances
 
 
-def page_fields(doc_id: int, read: document.Page, accept: dict[str, Acceptance] | None = None) -> list[Field]:
+def page_fields(doc_id: int, read: document.Page, accept: dict[str, KindAcceptance] | None = None) -> list[Field]:
     """The rows of a read page's fields (a register's cells, a form's fields); a form's field is
     accepted without review when its template's calibrated threshold (``accept``) says so."""
     accept = accept or {}
@@ -47,7 +47,7 @@ def page_fields(doc_id: int, read: document.Page, accept: dict[str, Acceptance] 
             kind=f.kind,
             parsed=f.parsed,
             valid=f.valid,
-            accepted=f.template in accept and accept[f.template].accepts(f.confidence, f.valid),
+            accepted=f.template in accept and accept[f.template].accepts(f.kind, f.confidence, f.valid),
             read_value=f.value,
             read_confidence=f.confidence,
             x0=f.box[0],

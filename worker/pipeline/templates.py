@@ -9,9 +9,9 @@ matched to, and calibrating which fields need no review.
   (kept in memory per process and loaded again when one changes).
 - :func:`calibrate_template` (``htr template calibrate NAME``): the reviewed fields of a
   template's pages are held-out fields (the value as first read against the value a person
-  saved): ``recognition.acceptance.calibrate`` gives the threshold above which at most
-  ``alpha`` of accepted fields are wrong (probability ``1 - delta``); the template keeps it
-  and its unreviewed fields are accepted or sent to review by it. Fields of pages read later
+  saved): ``recognition.acceptance.calibrate_kinds`` gives each field type the threshold
+  above which at most ``alpha`` of accepted fields are wrong (probability ``1 - delta``); the
+  template keeps them and its unreviewed fields are accepted or sent to review by them. Fields of pages read later
   are accepted as they are stored (:func:`acceptances`).
 """
 
@@ -29,7 +29,7 @@ import yaml
 from sqlalchemy import select, update
 from sqlalchemy.orm import Session
 
-from recognition.acceptance import Acceptance, calibrate
+from recognition.acceptance import KindAcceptance, calibrate_kinds
 from recognition.field_types import field_type
 from recognition.text import normalize_text
 from segmentation.forms import MIN_INLIERS, FormTemplate, load_fields
@@ -128,26 +128,27 @@ def load_templates(session: Session, store: Store) -> list[FormTemplate]:
     return out
 
 
-def acceptances(session: Session) -> dict[str, Acceptance]:
+def acceptances(session: Session) -> dict[str, KindAcceptance]:
     """Each calibrated template's acceptance, by name."""
     rows = session.execute(select(Template.name, Template.acceptance).where(Template.acceptance.is_not(None))).all()
-    return {name: Acceptance.from_dict(a) for name, a in rows}
+    return {name: KindAcceptance.from_dict(a) for name, a in rows}
 
 
-def calibrate_template(session: Session, name: str, alpha: float = 0.02, delta: float = 0.1) -> Acceptance:
-    """Calibrate ``name``'s acceptance on its reviewed fields and apply it to its unreviewed
-    ones. The caller commits."""
+def calibrate_template(session: Session, name: str, alpha: float = 0.02, delta: float = 0.1) -> KindAcceptance:
+    """Calibrate ``name``'s acceptance (a threshold per field type) on its reviewed fields and
+    apply it to its unreviewed ones. The caller commits."""
     row = session.scalar(select(Template).where(Template.name == name))
     if row is None:
         raise TemplateError(f"no template {name}")
     held = session.execute(
-        select(Field.read_confidence, Field.read_value, Field.value, Field.valid).where(
+        select(Field.kind, Field.read_confidence, Field.read_value, Field.value, Field.valid).where(
             Field.template == name, Field.reviewed_at.is_not(None), Field.read_value.is_not(None)
         )
     ).all()
-    acc = calibrate(
-        [c or 0.0 for c, *_ in held],
-        [normalize_text(r or "") == normalize_text(v) for _c, r, v, _ok in held],
+    acc = calibrate_kinds(
+        [k for k, *_ in held],
+        [c or 0.0 for _k, c, *_ in held],
+        [normalize_text(r or "") == normalize_text(v) for _k, _c, r, v, _ok in held],
         alpha=alpha,
         delta=delta,
         valid=[ok for *_x, ok in held],
@@ -155,9 +156,12 @@ def calibrate_template(session: Session, name: str, alpha: float = 0.02, delta: 
     row.acceptance = acc.to_dict()
     open_fields = (Field.template == name, Field.reviewed_at.is_(None))
     session.execute(update(Field).where(*open_fields).values(accepted=False))
-    if acc.threshold is not None:
-        session.execute(
-            update(Field).where(*open_fields, Field.valid.is_(True), Field.confidence >= acc.threshold).values(accepted=True)
-        )
+    for kind, a in acc.kinds.items():
+        if a.threshold is not None:
+            session.execute(
+                update(Field)
+                .where(*open_fields, Field.kind == kind, Field.valid.is_(True), Field.confidence >= a.threshold)
+                .values(accepted=True)
+            )
     session.flush()
     return acc
