@@ -8,7 +8,9 @@ fonts, checkboxes ticked by pen, scanned shifted, turned up to 3°, scaled, blur
 registers the three blank forms as templates, and reads every copy as ``read_page`` does
 (match → align → cut → read each field held to its type). ``--others`` pages that are no
 form (real scanned pages of ``real-pages``, register pages of ``registers``) must match no
-template.
+template. The first ``--label-forms`` copies of each design are also read with no template
+registered (answer boxes named by their printed labels, Tesseract): share of written fields
+found under their label, and their values' exact share and CER.
 
 Reported: template match rate (right template) and false matches; per field type, exact
 value accuracy (a typed value compared in normal form: ISO date, digits, amount, the
@@ -54,6 +56,29 @@ def right(kind: str, truth: str, read: str, parsed: str, vocabulary: tuple[str, 
     return bool(parsed) and parsed == want
 
 
+def key_form(text: str) -> str:
+    """A label as compared: its words before any bracket, lower case, accents folded."""
+    from recognition.text import normalize_term
+
+    return normalize_term(text.split("(")[0])
+
+
+def without_template(page, design: str, truth: dict[str, str]) -> list[dict]:
+    """Each field of a copy read with no template: whether a field keyed by its printed label
+    was found, and whether its value is the value written (as written: no type is known)."""
+    from recognition.text import normalize_text
+
+    got = {key_form(f.key): f for f in page.fields}
+    out = []
+    for spec in sf.DESIGNS[design][2]:
+        f = got.get(key_form(spec.label))
+        read = normalize_text(f.value) if f else ""
+        want = truth[spec.name]
+        out.append({"truth": want, "found": f is not None, "right": f is not None and read == normalize_text(want),
+                    "edits": editdistance.eval(read, want)})  # fmt: skip
+    return out
+
+
 def others(data_root: Path, n: int) -> list[Path]:
     """``n`` pages that are no form: real scanned pages and register pages, spread over the sets."""
     pools = [
@@ -84,6 +109,7 @@ def main(argv: list[str] | None = None) -> int:
     ap = argparse.ArgumentParser(description=__doc__.split("\n\n")[0])
     ap.add_argument("--forms", type=int, default=80, help="filled copies of each design")
     ap.add_argument("--others", type=int, default=20, help="pages that are no form")
+    ap.add_argument("--label-forms", type=int, default=20, help="copies of each design also read with no template")
     ap.add_argument("--alpha", type=float, default=0.02)
     ap.add_argument("--seed", type=int, default=0)
     ap.add_argument("--json", action="store_true")
@@ -95,6 +121,7 @@ def main(argv: list[str] | None = None) -> int:
     hands = sf.Hands(data_root)
     rng = np.random.default_rng(args.seed)
     rows: list[dict] = []  # one per field read
+    labelled: list[dict] = []  # one per written field, read without its template
     matched = pages = 0
     seconds = []
     for copy in range(args.forms):
@@ -107,6 +134,8 @@ def main(argv: list[str] | None = None) -> int:
             pages += 1
             got = {f.key: f for f in page.fields if f.template == design}
             matched += bool(got)
+            if copy < args.label_forms:
+                labelled.extend(without_template(read_page(scanned, predictor), design, filled.truth))
             vocab = {s.name: s.vocabulary for s in sf.DESIGNS[design][2]}
             for spec in sf.DESIGNS[design][2]:
                 truth = filled.truth[spec.name]
@@ -129,6 +158,14 @@ def main(argv: list[str] | None = None) -> int:
         page = read_page(cv2.imread(str(path), cv2.IMREAD_GRAYSCALE), predictor, templates=templates)
         false_matches += any(f.template for f in page.fields)
     report = summarize(rows, pages, matched, false_matches, args, calibrate_kinds, seconds)
+    written = [r for r in labelled if r["truth"]]
+    report["without_template"] = {
+        "pages": min(args.forms, args.label_forms) * len(sf.DESIGNS),
+        "fields": len(written),
+        "key_found": round(sum(r["found"] for r in written) / max(1, len(written)), 4),
+        "value_exact": round(sum(r["right"] for r in written) / max(1, len(written)), 4),
+        "value_cer": round(sum(r["edits"] for r in written) / max(1, sum(len(r["truth"]) for r in written)), 4),
+    }
     print(json.dumps(report, indent=None if args.json else 2, ensure_ascii=False))
     return 0
 

@@ -21,17 +21,28 @@ import numpy as np
 from segmentation import Box, crop_span_to_page, line_crops, segment_page
 from segmentation.crop import cut_line, cut_polygon, polygon_box  # the crops recognition reads, for training and evaluation
 from segmentation.forms import TICK_FILL, FormLayout, FormTemplate, cut_fields, match_template
+from segmentation.labels import Label, assign, boxed_form, inside, read_labels
 from segmentation.printed_ocr import read_header
 from segmentation.table import Table
 
 from .document import Alternative, Field, Line, Page, Word
 from .field_types import field_type, parse, searched_as
-from .text import normalize_text
+from .text import normalize_text, search_form
 
 if TYPE_CHECKING:
     from .predictor import Predictor, Recognition
 
-__all__ = ["assemble_page", "cut_line", "cut_polygon", "form_field", "form_page", "polygon_box", "read_page", "table_fields"]
+__all__ = [
+    "assemble_page",
+    "cut_line",
+    "cut_polygon",
+    "form_field",
+    "form_page",
+    "label_fields",
+    "polygon_box",
+    "read_page",
+    "table_fields",
+]
 
 EMPTY_CONFIDENCE = 0.95  # a field with no ink left in its box once the print is taken out
 
@@ -128,6 +139,37 @@ def assemble_page(
     return Page(index, width, height, lines, dpi, float(angle), image, fields)
 
 
+def label_fields(labels: Sequence[Label], lines: Sequence[Line]) -> list[Field]:
+    """A form read without a template: each handwritten line under the printed label it answers
+    (``segmentation.labels.assign``), the lines of one label joined in reading order; words read
+    inside a label's box are not part of the value. Confidence: the words', weighted by length."""
+    parts: dict[int, list[Word]] = {}
+    for ln in lines:
+        words = [w for w in ln.words if not inside(Box(*w.box), labels) and w.text.strip()]
+        if not words:
+            continue
+        box = Box(
+            min(w.box[0] for w in words), min(w.box[1] for w in words), max(w.box[2] for w in words), max(w.box[3] for w in words)
+        )
+        (k,) = assign(labels, [box])
+        if k is not None:
+            parts.setdefault(k, []).extend(words)
+    fields = []
+    for k in sorted(parts, key=lambda i: (labels[i].box.y0, labels[i].box.x0)):
+        words = parts[k]
+        value = normalize_text(" ".join(w.text for w in words))
+        weights = [max(1, len(w.text)) for w in words]
+        union = (
+            min(w.box[0] for w in words),
+            min(w.box[1] for w in words),
+            max(w.box[2] for w in words),
+            max(w.box[3] for w in words),
+        )
+        conf = sum(n * w.confidence for n, w in zip(weights, words)) / sum(weights)
+        fields.append(Field(labels[k].key, value, union, float(conf), label=labels[k].text, normalized=search_form(value)))
+    return fields
+
+
 def form_page(
     index: int,
     width: int,
@@ -146,6 +188,7 @@ def form_page(
         rec = next(found) if cut.crop_box is not None else None
         spec = {**cut.field.spec, "name": cut.field.name, "type": cut.field.kind}
         f = form_field(form.template, spec, cut.page_box, rec, cut.fill, TICK_FILL)
+        f.template = form.template or None  # a form of labelled boxes read without a template has none
         fields.append(f)
         if rec is None or not f.value or cut.crop_box is None:
             continue
@@ -158,6 +201,12 @@ def form_page(
         pb = form.to_page(cb)
         lines.append(Line(f.value, (pb.x0, pb.y0, pb.x1, pb.y1), f.confidence, words))
     return Page(index, width, height, lines, dpi, 0.0, image, fields)
+
+
+def _read_form(predictor: Predictor, gray: np.ndarray, form: FormLayout, index: int) -> Page:
+    types = [field_type({**c.field.spec, "type": c.field.kind}) for c in form.cuts if c.crop is not None]
+    readings = predictor.predict(form.crops, types) if form.crops else []
+    return form_page(index, gray.shape[1], gray.shape[0], form, readings)
 
 
 def _gray(image: np.ndarray | str | Path) -> np.ndarray:
@@ -186,16 +235,17 @@ def read_page(
     gray = _gray(image)
     match = match_template(gray, list(templates))
     if match is not None:
-        form = cut_fields(gray, match)
-        types = [field_type({**c.field.spec, "type": c.field.kind}) for c in form.cuts if c.crop is not None]
-        readings = predictor.predict(form.crops, types) if form.crops else []
-        return form_page(index, gray.shape[1], gray.shape[0], form, readings)
+        return _read_form(predictor, gray, cut_fields(gray, match), index)
     layout = segment_page(gray)
+    if layout.table is None and layout.deskewed is not None:
+        boxed = boxed_form(gray, layout.deskewed, layout.angle)  # a form of labelled boxes, no template
+        if boxed is not None:
+            return _read_form(predictor, gray, boxed, index)
     crops = line_crops(layout)
     readings = predictor.predict(crops) if crops else []
     if layout.table is not None and layout.deskewed is not None:
         read_header(layout.deskewed, layout.table)  # a register: its columns' printed headers
-    return assemble_page(
+    page = assemble_page(
         index,
         layout.width,
         layout.height,
@@ -205,3 +255,6 @@ def read_page(
         readings,
         table=layout.table,
     )
+    if layout.printed and layout.table is None:  # a form with no template: labels name the answers
+        page.fields = label_fields(read_labels(gray, layout.printed), page.lines)
+    return page

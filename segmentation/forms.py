@@ -12,7 +12,8 @@ skewed). A page matching none is read as free handwriting.
 the page's pixels in its box with the template's own print removed (the template's ink,
 widened by :data:`PRINT_MARGIN` of the page width to absorb the residual misalignment,
 is painted over with the paper around it): box lines, printed labels and dotted guides go, the
-handwriting stays. The crop is the remaining ink's box; no ink is an empty field. A
+handwriting stays (and so do the dots of a guide the template does not have, unless they form a
+row). The crop is the remaining ink's box; no ink is an empty field. A
 ``checkbox`` field gives the share of its box's inside that is inked (``fill``), ticked
 above :data:`TICK_FILL`.
 """
@@ -35,6 +36,8 @@ SHIFT = 8  # pixels: how far a box's print is looked for round where the homogra
 TICK_FILL = 0.05  # share of a checkbox's inside that is inked when it is ticked
 MIN_INK = 12  # pixels: a smaller blot left in a field is noise, not writing
 PAPER_WINDOW = 15  # pixels: the print is painted over with the lightest paper this close
+DOT_SIZE = 7  # pixels: a dot of a dotted writing guide is no bigger
+DOTS = 6  # dots on one row make a dotted guide
 INK_CONTRAST = 25  # gray levels under the paper that ink is at least
 
 
@@ -188,10 +191,25 @@ def _ink(region: np.ndarray) -> np.ndarray:
     darkest = float(np.percentile(region, 0.5)) if region.size else paper
     noise = 1.4826 * float(np.median(np.abs(region - np.median(region)))) if region.size else 0.0  # paper's grain (MAD)
     dark = region < paper - max(INK_CONTRAST, 4.0 * noise, 0.4 * (paper - darkest))  # faint pencil as well as black ink
-    n, labels, stats, _c = cv2.connectedComponentsWithStats(dark.astype(np.uint8), connectivity=8)
+    n, labels, stats, centres = cv2.connectedComponentsWithStats(dark.astype(np.uint8), connectivity=8)
     keep = np.zeros(n, bool)
     keep[1:] = stats[1:, cv2.CC_STAT_AREA] >= MIN_INK
+    keep[_dotted(stats, centres)] = False
     return cast(np.ndarray, keep[labels])
+
+
+def _dotted(stats: np.ndarray, centres: np.ndarray) -> list[int]:
+    """Components that make a dotted guide: at least :data:`DOTS` small dots on one row."""
+    small = [i for i in range(1, len(stats)) if max(stats[i, cv2.CC_STAT_WIDTH], stats[i, cv2.CC_STAT_HEIGHT]) <= DOT_SIZE]
+    rows: dict[int, list[int]] = {}
+    for i in small:
+        rows.setdefault(int(round(centres[i][1] / 3.0)), []).append(i)
+    out = []
+    for r, members in rows.items():
+        row = members + rows.get(r - 1, []) + rows.get(r + 1, [])
+        if len(row) >= DOTS:
+            out.extend(members)
+    return out
 
 
 def cut_field(

@@ -19,10 +19,11 @@ import numpy as np
 
 from recognition import document
 from recognition.field_types import FieldType, field_type
-from recognition.pages import form_page, table_fields
+from recognition.pages import form_page, label_fields, table_fields
 from recognition.text import search_form
 from segmentation import Box, crop_span_to_page, line_crops, segment_page
 from segmentation.forms import FormLayout, FormTemplate, cut_fields, match_template
+from segmentation.labels import Label, boxed_form, read_labels
 from segmentation.printed_ocr import read_header
 from segmentation.table import Table
 
@@ -49,6 +50,7 @@ class PageWork:
     image_key: str | None = None
     table: dict | None = None  # a register's table (``segmentation.table.Table.to_json``): keys, rows, cells
     form: dict | None = None  # a registered form's fields (``segmentation.forms.FormLayout.to_json``); crops: its fields'
+    labels: list | None = None  # a form's printed labels read without a template: [text, [x0, y0, x1, y1]] each
 
     @property
     def types(self) -> list[FieldType | None] | None:
@@ -83,6 +85,8 @@ class PageWork:
         fields = table_fields(Table.from_json(self.table), self.page_boxes, recs) if self.table else []
         for f in fields:
             f.label, f.normalized = f.key, search_form(f.value)
+        if self.labels:
+            fields += label_fields([Label(t, Box(*b)) for t, b in self.labels], lines)
         return document.Page(self.index, self.width, self.height, lines, self.dpi, self.angle, self.image_key, fields)
 
     def to_bytes(self) -> bytes:
@@ -97,6 +101,7 @@ class PageWork:
             "image_key": self.image_key,
             "table": self.table,
             "form": self.form,
+            "labels": self.labels,
         }
         arrays = {f"crop{i:05d}": np.frombuffer(cv2.imencode(".png", c)[1].tobytes(), np.uint8) for i, c in enumerate(self.crops)}
         buf = io.BytesIO()
@@ -121,6 +126,7 @@ class PageWork:
             meta["image_key"],
             meta.get("table"),
             meta.get("form"),
+            meta.get("labels"),
         )
 
 
@@ -132,6 +138,10 @@ def form_work(page: PageImage, templates: list[FormTemplate]) -> PageWork | None
         return None
     form = cut_fields(page.image, match)
     log.info("page %d: form %s (%d features agree), %d fields", page.index + 1, form.template, match.inliers, len(form.cuts))
+    return _form_work(page, form)
+
+
+def _form_work(page: PageImage, form: FormLayout) -> PageWork:
     crop_boxes = [c.crop_box for c in form.cuts if c.crop_box is not None]
     h, w = page.image.shape[:2]
     return PageWork(
@@ -162,6 +172,14 @@ def segment(page: PageImage, skip_printed: bool = True, templates: list[FormTemp
             "page %d: a register: %d columns (%s), %d rows", page.index + 1, len(names), "; ".join(names), len(layout.table.rows)
         )
         table = layout.table.to_json()
+    labels = None
+    if layout.table is None and layout.deskewed is not None:  # a form with no template: labels name the answers
+        boxed = boxed_form(page.image, layout.deskewed, layout.angle)
+        if boxed is not None:
+            log.info("page %d: a form of %d labelled boxes, no template", page.index + 1, len(boxed.cuts))
+            return _form_work(page, boxed)
+        if layout.printed:
+            labels = [[lb.text, lb.box.to_list()] for lb in read_labels(page.image, layout.printed)]
     return PageWork(
         page.index,
         page.dpi,
@@ -172,6 +190,7 @@ def segment(page: PageImage, skip_printed: bool = True, templates: list[FormTemp
         [ln.page_box for ln in layout.lines],
         line_crops(layout),
         table=table,
+        labels=labels,
     )
 
 
