@@ -4,9 +4,11 @@ A :class:`FormTemplate` is a blank copy of a printed form (gray image) and its f
 boxes in the template's pixels. :func:`match_template` finds which template a page is a
 copy of: ORB features of both (on images scaled to :data:`MATCH_SIDE` pixels along their
 long side), matched by Hamming distance with Lowe's ratio test, and a homography fitted
-by RANSAC; the template with most inliers wins if it has at least :data:`MIN_INLIERS`
-and a plausible homography (a scan shifted, rotated a few degrees, scaled, slightly
-skewed). A page matching none is read as free handwriting.
+by RANSAC; the template with most inliers wins if it has at least :data:`MIN_INLIERS`,
+a plausible homography (a scan shifted, rotated a few degrees, scaled, slightly skewed) and
+the page, aligned, has ink on :data:`MIN_AGREEMENT` of the template's print (another form
+laid out alike, with the same labels in the same font, shares features but not its print).
+A page matching none is read as free handwriting.
 
 :func:`cut_fields` warps the page into the template's frame and, for every field, takes
 the page's pixels in its box with the template's own print removed (the template's ink,
@@ -30,6 +32,7 @@ from .layout import Box
 
 MATCH_SIDE = 1400  # long side (pixels) of the images features are found in
 MIN_INLIERS = 40
+MIN_AGREEMENT = 0.8  # share of the template's print the aligned page must have ink on
 RATIO = 0.8  # Lowe's ratio test
 PRINT_MARGIN = 0.0016  # template ink widened by this share of its width before it is painted out
 SHIFT = 8  # pixels: how far a box's print is looked for round where the homography puts it
@@ -138,7 +141,7 @@ def match_template(page: np.ndarray, templates: list[FormTemplate]) -> FormMatch
     if feats.descriptors is None or len(feats.points) < MIN_INLIERS:
         return None
     matcher = cv2.BFMatcher(cv2.NORM_HAMMING)
-    best: FormMatch | None = None
+    found: list[FormMatch] = []
     for tpl in templates:
         tf = tpl.features
         if tf.descriptors is None or len(tf.points) < MIN_INLIERS:
@@ -153,9 +156,23 @@ def match_template(page: np.ndarray, templates: list[FormTemplate]) -> FormMatch
         if h is None:
             continue
         inliers = int(mask.sum())
-        if inliers >= MIN_INLIERS and _plausible(h, page.shape, tpl.image.shape) and (best is None or inliers > best.inliers):
-            best = FormMatch(tpl, h, inliers)
-    return best
+        if inliers >= MIN_INLIERS and _plausible(h, page.shape, tpl.image.shape):
+            found.append(FormMatch(tpl, h, inliers))
+    for m in sorted(found, key=lambda m: -m.inliers):
+        if print_agreement(page, m) >= MIN_AGREEMENT:
+            return m
+    return None
+
+
+def print_agreement(page: np.ndarray, match: FormMatch) -> float:
+    """The share of the template's print that the aligned page has ink on (within 2 pixels):
+    about 1 for a copy of it, a third or less for another form laid out alike."""
+    warped = aligned(page, match)
+    _t, printed = cv2.threshold(match.template.image, 0, 255, cv2.THRESH_BINARY_INV | cv2.THRESH_OTSU)
+    ink = cv2.adaptiveThreshold(warped, 255, cv2.ADAPTIVE_THRESH_MEAN_C, cv2.THRESH_BINARY_INV, 31, 15)
+    ink = cv2.dilate(ink, np.ones((5, 5), np.uint8))
+    on = printed > 0
+    return float((ink[on] > 0).mean()) if on.any() else 0.0
 
 
 @dataclass

@@ -119,6 +119,8 @@ def inside(box: Box, labels: Sequence[Label]) -> bool:
 # ---------------------------------------------------------------- boxed forms without a template
 
 MIN_BOX = 14  # pixels: a smaller enclosed area is no answer box
+MAX_BOXES = 60  # more enclosed areas than this are squared paper or a grid, not a form's answers
+LABELLED = 0.5  # of a form's boxes at least this share have a printed label
 EDGE = 6  # pixels each side of a box's outline where its drawn edge is taken out
 LABEL_CONFIDENCE = 0.6  # printed words Tesseract is at least this sure of label boxes
 
@@ -204,14 +206,19 @@ def _near_labels(gray: np.ndarray, box: Box, height: float, checkbox: bool) -> l
             continue
         words = ocr_words(gray[s.y0 : s.y1, s.x0 : s.x1], psm=7)
         found = [(wd.text, Box(wd.box.x0 + s.x0, wd.box.y0 + s.y0, wd.box.x1 + s.x0, wd.box.y1 + s.y0)) for wd in words]
-        out.extend(_phrases([(t, b) for t, b in found if any(c.isalpha() for c in t)]))
+        out.extend(
+            lb
+            for lb in _phrases([(t, b) for t, b in found if any(c.isalpha() for c in t)])
+            if sum(c.isalpha() for c in lb.text) >= 3
+        )
     return out
 
 
 def boxed_fields(deskewed: np.ndarray) -> tuple[np.ndarray, list[FormField]] | None:
     """A form read without a template from its drawn answer boxes: each box that a printed
-    label names (Tesseract) is a field keyed by that label (a small square one a checkbox);
-    None unless at least two are. Returns the page's line mask (the "print" to take out of
+    label names (Tesseract; at least three letters) is a field keyed by that label (a small
+    square one a checkbox); None unless at least two and half the boxes are (and there are at
+    most :data:`MAX_BOXES`: squared paper is no form). Returns the page's line mask (the "print" to take out of
     each box) and the fields, in ``deskewed``'s pixels."""
     lines = line_mask(deskewed)
     boxes = find_boxes(lines)
@@ -227,8 +234,8 @@ def boxed_fields(deskewed: np.ndarray) -> tuple[np.ndarray, list[FormField]] | N
         for t, b in words
         if not any(bx.x0 <= (b.x0 + b.x1) / 2 <= bx.x1 and bx.y0 <= (b.y0 + b.y1) / 2 <= bx.y1 for bx in boxes)
     ]
-    labels = _phrases(words)
-    if not labels:
+    labels = [lb for lb in _phrases(words) if sum(c.isalpha() for c in lb.text) >= 3]
+    if not labels or len(boxes) > MAX_BOXES:
         return None
     height = float(np.median([lb.box.height for lb in labels]))
     fields: list[FormField] = []
@@ -245,7 +252,7 @@ def boxed_fields(deskewed: np.ndarray) -> tuple[np.ndarray, list[FormField]] | N
         names[key] = names.get(key, 0) + 1
         name = key if names[key] == 1 else f"{key} {names[key]}"
         fields.append(FormField(name, "checkbox" if checkbox else "text", box, {"label": labels[k].text}))
-    return (lines, fields) if len(fields) >= 2 else None
+    return (lines, fields) if len(fields) >= 2 and len(fields) >= LABELLED * len(boxes) else None
 
 
 def boxed_form(page: np.ndarray, deskewed: np.ndarray, angle: float) -> FormLayout | None:
