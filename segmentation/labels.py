@@ -217,8 +217,9 @@ def _near_labels(gray: np.ndarray, box: Box, height: float, checkbox: bool) -> l
 def boxed_fields(deskewed: np.ndarray) -> tuple[np.ndarray, list[FormField]] | None:
     """A form read without a template from its drawn answer boxes: each box that a printed
     label names (Tesseract; at least three letters) is a field keyed by that label (a small
-    square one a checkbox); None unless at least two and half the boxes are (and there are at
-    most :data:`MAX_BOXES`: squared paper is no form). Returns the page's line mask (the "print" to take out of
+    square one a checkbox); None unless at least two and half the boxes are, by labels mostly
+    their own (one word named many boxes is handwriting misread as print), and there are at
+    most :data:`MAX_BOXES` boxes (squared paper is no form). Returns the page's line mask (the "print" to take out of
     each box) and the fields, in ``deskewed``'s pixels."""
     lines = line_mask(deskewed)
     boxes = find_boxes(lines)
@@ -252,7 +253,8 @@ def boxed_fields(deskewed: np.ndarray) -> tuple[np.ndarray, list[FormField]] | N
         names[key] = names.get(key, 0) + 1
         name = key if names[key] == 1 else f"{key} {names[key]}"
         fields.append(FormField(name, "checkbox" if checkbox else "text", box, {"label": labels[k].text}))
-    return (lines, fields) if len(fields) >= 2 and len(fields) >= LABELLED * len(boxes) else None
+    distinct = len({f.spec["label"] for f in fields})
+    return (lines, fields) if distinct >= 2 and distinct >= 0.5 * len(fields) and len(fields) >= LABELLED * len(boxes) else None
 
 
 def boxed_form(page: np.ndarray, deskewed: np.ndarray, angle: float) -> FormLayout | None:
