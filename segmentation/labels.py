@@ -3,7 +3,8 @@
 On a page that mixes print and handwriting (``PageLayout.printed``: its template text), every
 printed line is read with Tesseract (``printed_ocr.ocr_words``, one line at a time) and cut into
 labels: a label ends at a word ending in ``:`` or before a gap wider than twice the print's
-height (``Nom : ....  Prénom :`` is two labels). :func:`assign` gives each handwritten line the
+height (``Nom : ....  Prénom :`` is two labels); a run of more than :data:`LABEL_WORDS` words
+not ending in ``:`` is a printed sentence, no label. :func:`assign` gives each handwritten line the
 label it answers: the nearest label ending to its left on the same band, else the nearest label
 above it (within :data:`ABOVE` label heights, overlapping it across); a line with no such label
 is no field. Words read inside a label's box (a label and its answer cut as one line) are left
@@ -31,6 +32,7 @@ from .layout import Box
 from .printed_ocr import MIN_CONFIDENCE, ocr_words
 
 ABOVE = 2.5  # label heights between a label and the answer under it, at most
+LABEL_WORDS = 6  # a longer run of print is a sentence, not a label (unless it ends with ":")
 GAP = 2.0  # print heights: a wider gap between two printed words ends a label
 PAD = 6  # pixels round a printed line when it is read
 
@@ -79,7 +81,9 @@ def _split(words: list[tuple[str, Box]]) -> list[Label]:
         if text.endswith(":"):
             close()
     close()
-    return [lb for lb in out if any(ch.isalpha() for ch in lb.text)]
+    return [
+        lb for lb in out if any(ch.isalpha() for ch in lb.text) and (len(lb.text.split()) <= LABEL_WORDS or lb.text.endswith(":"))
+    ]
 
 
 def _band_overlap(a: Box, b: Box) -> float:
