@@ -405,3 +405,15 @@ def test_a_form_page_travels_between_workers(templates, hands):
     assert [t.kind for t in back.types] == [f["type"] for f in back.form["fields"] if f["crop_box"]]
     unmatched = segment(page, templates=templates[:1])  # not this form's template: read by its labelled boxes
     assert unmatched.form and unmatched.form["template"] == ""
+
+
+def test_the_fields_training_set_writes_what_forms_hold():
+    """``fonts-fields``: dates, numbers and amounts as a form's fields hold them, names in capitals."""
+    from training.datasets import open_dataset
+
+    ds = open_dataset("fonts-fields:val")
+    texts = [it.text for it in ds.items]
+    kinds = {k: sum(parse(FieldType(k), t) is not None for t in texts) / len(texts) for k in ("date", "number", "amount", "name")}
+    assert kinds["date"] > 0.15 and kinds["number"] > 0.15 and kinds["amount"] > 0.2 and kinds["name"] > 0.15, kinds
+    image, text = ds.load(0)
+    assert image.ndim == 2 and image.shape[0] >= 10 and text == texts[0]

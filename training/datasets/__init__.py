@@ -6,7 +6,8 @@ Specs (``DATA`` is the data root: ``htr``'s ``HTR_DATA_DIR``, or ``../shared/dat
 - ``washington:cv1/test`` / ``washington-words:cv1/test``
 - ``iam-lines:ROOT[:SPLITFILE]`` / ``iam-words:ROOT[:SPLITFILE]``  offline IAM layout
 - ``punctuation:SPLIT``                           synthetic lone punctuation marks
-- ``fonts:SPLIT`` / ``fonts-words:SPLIT``         handwriting fonts (split by family)
+- ``fonts:SPLIT`` / ``fonts-words:SPLIT`` / ``fonts-fields:SPLIT``  handwriting fonts (split by family):
+  lines, words, a form field's values
 - ``form-names:SPLIT``                            real scanned name fields in capitals
 - ``alto:DIR[:SPLIT]`` / ``pagexml:DIR[:SPLIT]``   lines of real pages (ALTO or PAGE XML)
 - ``copiste|poilus|peraire|stanford|riant:SPLIT`` the real-pages and registers sets by name
@@ -71,8 +72,8 @@ def open_dataset(spec: str, data_root: str | Path | None = None) -> Dataset:
             raise DatasetError(f"{spec}: give the IAM root, e.g. iam-lines:/data/iam")
         iam_root, _, split = arg.partition(":")
         return IamOffline(iam_root, kind.split("-")[1], split or None)
-    if kind in ("fonts", "fonts-words"):
-        return Fonts(arg or "test", root, "words" if kind.endswith("words") else "lines")
+    if kind in ("fonts", "fonts-words", "fonts-fields"):
+        return Fonts(arg or "test", root, {"fonts": "lines", "fonts-words": "words", "fonts-fields": "fields"}[kind])
     if kind == "form-names":
         return FormNames(root / "form-names", arg or "test")
     if kind == "punctuation":
@@ -83,7 +84,7 @@ def open_dataset(spec: str, data_root: str | Path | None = None) -> Dataset:
         return LabelsFolder(arg)
     raise DatasetError(
         f"unknown dataset {spec!r}: use iam-ondb:SPLIT, washington:cv1/test, iam-lines:ROOT, "
-        "iam-words:ROOT, punctuation:SPLIT, fonts:SPLIT, fonts-words:SPLIT, form-names:SPLIT "
+        "iam-words:ROOT, punctuation:SPLIT, fonts:SPLIT, fonts-words:SPLIT, fonts-fields:SPLIT, form-names:SPLIT "
         "alto:DIR[:SPLIT], pagexml:DIR[:SPLIT], copiste|poilus|peraire|stanford|riant:SPLIT "
         "or a folder with labels.tsv"
     )

@@ -1,4 +1,5 @@
-"""Synthetic handwriting from fonts: ``fonts:SPLIT`` lines, ``fonts-words:SPLIT`` words.
+"""Synthetic handwriting from fonts: ``fonts:SPLIT`` lines, ``fonts-words:SPLIT`` words,
+``fonts-fields:SPLIT`` what a form's field holds (dates, numbers, amounts, names in capitals).
 
 Fonts come from ``training/fonts`` (split by family, so ``fonts:test`` is a
 hand no model here has trained on); text from ``training/fonts/text.py``
@@ -18,7 +19,7 @@ import numpy as np
 
 from ..fonts.faces import Face, FontError, find_faces
 from ..fonts.render import render_text
-from ..fonts.text import TextSource, sample_line, sample_word
+from ..fonts.text import TextSource, sample_field_value, sample_line, sample_word
 from .base import Dataset, DatasetError, Item
 
 _SIZES = {"train": 20000, "val": 300, "test": 600}
@@ -51,7 +52,8 @@ def _texts(data_root: str, level: str, split: str) -> tuple[str, ...]:
     for replay and again for each measurement)."""
     src = text_source(data_root)
     rng = np.random.default_rng(zlib.crc32(f"fonts:{level}:{split}".encode()))
-    return tuple(sample_line(src, rng) if level == "lines" else sample_word(src, rng) for _ in range(_SIZES[split]))
+    sample = {"lines": sample_line, "words": sample_word, "fields": sample_field_value}[level]
+    return tuple(sample(src, rng) for _ in range(_SIZES[split]))
 
 
 class Fonts(Dataset):
@@ -81,11 +83,11 @@ class Fonts(Dataset):
             rng = np.random.default_rng(zlib.crc32(item.id.encode()))
         face = self.faces[i % len(self.faces)]
         label = None
-        if self.level == "words" and training and rng.random() < 0.05:
+        if self.level in ("words", "fields") and training and rng.random() < 0.05:
             label = _LABELS[int(rng.integers(len(_LABELS)))]
         rendered = render_text(item.text, face, rng, field_label=label)
         img = rendered.image
-        if self.level == "words":
+        if self.level in ("words", "fields"):
             img = _tight(img, rng, label is not None)
         return img, item.text
 

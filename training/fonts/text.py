@@ -282,3 +282,62 @@ def sample_word(src: TextSource, rng: np.random.Generator) -> str:
     """One word as offline IAM crops it (punctuation stays on its word)."""
     tokens = sample_line(src, rng).split()
     return tokens[int(rng.integers(len(tokens)))]
+
+
+_MOIS = ["janvier", "mars", "avril", "mai", "juin", "juillet", "septembre", "octobre", "novembre"]  # no accent a font may lack
+
+
+def _form_date(rng: np.random.Generator) -> str:
+    """A date as written in a form's field: digits with one separator, eight digits, a month in words."""
+    d, m, y = int(rng.integers(1, 29)), int(rng.integers(1, 13)), int(rng.integers(1800, 2030))
+    style = int(rng.integers(6))
+    sep = "/.- "[int(rng.integers(4))]
+    year = f"{y}" if rng.random() < 0.75 else f"{y % 100:02d}"
+    if style <= 1:
+        return f"{d:02d}{sep}{m:02d}{sep}{year}"
+    if style == 2:
+        return f"{d}{sep}{m}{sep}{year}"
+    if style == 3:
+        return f"{d:02d}{m:02d}{y}"
+    if style == 4:
+        return f"{d} {_MOIS[int(rng.integers(len(_MOIS)))]} {y}"
+    return f"{d} {_MONTHS[m - 1]} {y}"
+
+
+def _form_number(rng: np.random.Generator) -> str:
+    n = int(rng.integers(0, 10 ** int(rng.integers(1, 7))))
+    if n >= 1000 and rng.random() < 0.3:
+        return f"{n:,}".replace(",", " " if rng.random() < 0.5 else ".")
+    return str(n)
+
+
+def _form_amount(rng: np.random.Generator) -> str:
+    whole, cents = int(np.exp(rng.uniform(0, 9))), int(rng.integers(0, 100))
+    mark = "," if rng.random() < 0.6 else "."
+    value = f"{whole}{mark}{cents:02d}" if rng.random() < 0.8 else str(whole)
+    r = rng.random()
+    return f"{value} F" if r < 0.1 else f"£{value}" if r < 0.2 else f"{value} €" if r < 0.3 else value
+
+
+def sample_field_value(src: TextSource, rng: np.random.Generator) -> str:
+    """What one field of a form holds: a date, a number, an amount, a name in capitals, a word."""
+    r = rng.random()
+    if r < 0.25:
+        return _form_date(rng)
+    if r < 0.45:
+        return _form_number(rng)
+    if r < 0.6:
+        return _form_amount(rng)
+    if r < 0.8:
+        sur = (
+            src.proper[int(rng.integers(len(src.proper)))] if rng.random() < 0.5 else _SURNAMES[int(rng.integers(len(_SURNAMES)))]
+        )
+        given = _GIVEN[int(rng.integers(len(_GIVEN)))]
+        return (
+            sur.upper()
+            if rng.random() < 0.6
+            else f"{given.upper()}-{_GIVEN[int(rng.integers(len(_GIVEN)))].upper()}"
+            if rng.random() < 0.2
+            else given.upper()
+        )
+    return _case(src.word(rng), rng)
