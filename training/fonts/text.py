@@ -329,9 +329,8 @@ def sample_field_value(src: TextSource, rng: np.random.Generator) -> str:
     if r < 0.6:
         return _form_amount(rng)
     if r < 0.8:
-        sur = (
-            src.proper[int(rng.integers(len(src.proper)))] if rng.random() < 0.5 else _SURNAMES[int(rng.integers(len(_SURNAMES)))]
-        )
+        pool = src.proper if src.proper and rng.random() < 0.5 else _SURNAMES  # no prose without the data
+        sur = pool[int(rng.integers(len(pool)))]
         given = _GIVEN[int(rng.integers(len(_GIVEN)))]
         return (
             sur.upper()
