@@ -123,6 +123,7 @@ def inside(box: Box, labels: Sequence[Label]) -> bool:
 # ---------------------------------------------------------------- boxed forms without a template
 
 MIN_BOX = 14  # pixels: a smaller enclosed area is no answer box
+BOX_SIDE = 1400  # pixels: the long side of the page boxes are looked for in
 MAX_BOXES = 60  # more enclosed areas than this are squared paper or a grid, not a form's answers
 LABELLED = 0.5  # of a form's boxes at least this share have a printed label
 EDGE = 6  # pixels each side of a box's outline where its drawn edge is taken out
@@ -150,7 +151,7 @@ def find_boxes(lines: np.ndarray) -> list[Box]:
             continue
         if area < 0.85 * bw * bh or bw * bh > 0.25 * w * h:  # not a rectangle, or the page's frame
             continue
-        out.append(Box(x - 2, y - 2, x + bw + 2, y + bh + 2))  # the box with its edges
+        out.append(Box(max(0, x - 2), max(0, y - 2), min(w, x + bw + 2), min(h, y + bh + 2)))  # the box with its edges
     return sorted(out, key=lambda b: (b.y0, b.x0))
 
 
@@ -223,12 +224,25 @@ def boxed_fields(deskewed: np.ndarray) -> tuple[np.ndarray, list[FormField]] | N
     label names (Tesseract; at least three letters) is a field keyed by that label (a small
     square one a checkbox); None unless at least two and half the boxes are, by labels mostly
     their own (one word named many boxes is handwriting misread as print), and there are at
-    most :data:`MAX_BOXES` boxes (squared paper is no form). Returns the page's line mask (the "print" to take out of
-    each box) and the fields, in ``deskewed``'s pixels."""
-    lines = line_mask(deskewed)
-    boxes = find_boxes(lines)
-    if len(boxes) < 2:
+    most :data:`MAX_BOXES` boxes (squared paper is no form). Returns the page's line mask (the
+    "print" to take out of each box) and the fields, in ``deskewed``'s pixels. Boxes are looked
+    for at most :data:`BOX_SIDE` pixels high or wide (every page is looked at: it stays cheap)."""
+    scale = min(1.0, BOX_SIDE / max(deskewed.shape))
+    small = deskewed if scale == 1.0 else cv2.resize(deskewed, None, fx=scale, fy=scale, interpolation=cv2.INTER_AREA)
+    found = find_boxes(line_mask(small))
+    if len(found) < 2:
         return None
+    h, w = deskewed.shape
+    boxes = [
+        Box(
+            max(0, int(b.x0 / scale)),
+            max(0, int(b.y0 / scale)),
+            min(w, int(np.ceil(b.x1 / scale))),
+            min(h, int(np.ceil(b.y1 / scale))),
+        )
+        for b in found
+    ]
+    lines = line_mask(deskewed)
     words = [
         (w.text, w.box)
         for w in ocr_words(deskewed, psm=11)
