@@ -40,7 +40,8 @@ def font_lines(cfg: dict) -> list[str]:
         from training.fonts.catalogue import CATALOGUE
 
         out += [
-            "- **Handwriting fonts** (`fonts:*` lines, `fonts-words:*` tight word crops; synthetic): "
+            "- **Handwriting fonts** (`fonts:*` lines, `fonts-words:*` tight word crops, `fonts-fields:*` what a form's "
+            "fields hold: dates, numbers, amounts, names in capitals; synthetic): "
             f"{len(CATALOGUE)} handwriting-style fonts, all under the SIL Open Font License 1.1, from npm",
             "  `@fontsource/*` (installed by `scripts/install-fonts.sh`, licence file in each package, none",
             "  committed). Text from IAM-OnDB train transcriptions and `wordfreq`'s English word list, with",
