@@ -369,7 +369,7 @@ def test_htr_process_stops_cleanly_on_ctrl_c(tmp_path):
     import signal
     import time
 
-    pdf = make_pdf(tmp_path / "a.pdf", pages=4)
+    pdf = make_pdf(tmp_path / "a.pdf", pages=10)  # enough pages that a loaded machine is still reading when Ctrl-C comes
     db = tmp_path / "h.sqlite"
     env = {**os.environ, "HTR_DATABASE_URL": f"sqlite:///{db}", "HTR_STORE_URL": f"file://{tmp_path / 'store'}"}
     proc = subprocess.Popen(
@@ -398,10 +398,10 @@ def test_htr_process_stops_cleanly_on_ctrl_c(tmp_path):
     assert proc.returncode == 130, (out, err)
     assert "Traceback" not in err and len(err.strip().splitlines()) == 1, err
     assert err.startswith(f"htr process: interrupted: {pdf}: document 1 keeps the ")
-    assert "of 4 pages read; run htr process again to continue from the first unread page" in err
+    assert "of 10 pages read; run htr process again to continue from the first unread page" in err
     with session_factory(make_engine(f"sqlite:///{db}"))() as s:
         assert s.get(Document, 1).status == Status.QUEUED  # resumable, not left "processing"
     again = subprocess.run(
         [sys.executable, "-m", "worker.cli", "process", str(pdf)], cwd=ROOT, env=env, capture_output=True, text=True, timeout=600
     )
-    assert again.returncode == 0 and "document 1 done, 4 pages" in again.stdout, again.stdout + again.stderr
+    assert again.returncode == 0 and "document 1 done, 10 pages" in again.stdout, again.stdout + again.stderr
