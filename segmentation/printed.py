@@ -21,7 +21,10 @@ glyphs to repeat its own). Printed lines are template text only when the
 page splits cleanly: some lines surely print, some surely writing (twins for
 under ``WRITTEN_SHARE`` of their glyphs), none in between (lines with too few
 glyphs to judge are read either way). A page of type alone, or one with
-lines in between (a typeface imitating script, say), is read whole.
+lines in between (a typeface imitating script, say), is read whole; so is a
+typed document with a little handwriting on it (a typed letter and its
+signature: more than ``TYPED_PAGE`` printed lines to each written one), whose
+type is its content rather than a form's template.
 """
 
 from __future__ import annotations
@@ -37,6 +40,7 @@ WRITTEN_SHARE = 0.1  # below this a line is surely handwriting; between the two,
 MIN_GLYPHS = 8
 MIN_GLYPHS_BESIDE_PRINT = 3  # a line judged against the page's sure print needs fewer
 MIN_HEIGHT = 10
+TYPED_PAGE = 3  # printed lines per written line above which the print is the document, not a template
 
 
 def _glyphs(mask: np.ndarray) -> list[np.ndarray]:
@@ -122,6 +126,6 @@ def form_template_lines(masks: list[np.ndarray]) -> list[bool]:
             printed[i] = float(_twin_flags(g, pool).mean()) >= TWIN_SHARE
     written = [len(g) >= MIN_GLYPHS and sh < WRITTEN_SHARE and not p for g, sh, p in zip(glyphs, shares, printed)]
     unsure = [len(g) >= MIN_GLYPHS and not p and not w for g, p, w in zip(glyphs, printed, written)]
-    if any(written) and not any(unsure):
+    if any(written) and not any(unsure) and sum(printed) <= TYPED_PAGE * sum(written):
         return printed
     return [False] * len(masks)

@@ -125,7 +125,12 @@ def test_a_page_is_split_only_when_print_and_writing_are_both_sure():
     script = binarize(text_image("the quick brown fox jumps", scale=1.6))  # Hershey script: twins for some glyphs
     assert 0.1 <= glyph_twin_share(script)[0] < 0.3 and glyph_twin_share(script)[1] >= 8
     # ... but its glyphs are the page's print: skipped with it; a written word is read.
-    assert form_template_lines([*typed, label, hand, word]) == [True, True, True, True, False, False]
+    hand2 = binarize(handwriting_lines()[3])
+    assert form_template_lines([*typed, label, hand, hand2, word]) == [True] * 4 + [False] * 3
+    # A typed letter and its signature: the type is the document, read with the rest.
+    letter = typed + [binarize(typed_line(t, 40, rng)) for t in (PROSE[0], PROSE[5])]
+    assert form_template_lines([*letter, hand]) == [False] * 6
+    assert form_template_lines([*letter, hand, hand2]) == [True] * 5 + [False, False]
     assert form_template_lines([*typed, label, word]) == [False] * 5  # no line surely handwriting
     assert form_template_lines([*typed, hand, script]) == [False] * 5  # a line in between: read all
     assert form_template_lines([hand, word]) == [False, False]
