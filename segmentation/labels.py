@@ -243,9 +243,12 @@ def boxed_fields(deskewed: np.ndarray) -> tuple[np.ndarray, list[FormField]] | N
         for b in found
     ]
     lines = line_mask(deskewed)
+    outside = deskewed.copy()  # labels lie outside the boxes: what is written in them is not read (Tesseract's time)
+    for b in boxes:
+        outside[b.y0 + EDGE : b.y1 - EDGE, b.x0 + EDGE : b.x1 - EDGE] = 255
     words = [
         (w.text, w.box)
-        for w in ocr_words(deskewed, psm=11)
+        for w in ocr_words(outside, psm=11)
         if w.confidence >= LABEL_CONFIDENCE and any(c.isalpha() for c in w.text)
     ]
     words = [
