@@ -189,6 +189,12 @@ def _page_points(points: Sequence[tuple[float, float]], angle: float, w: int, h:
     return np.round(pts).astype(np.int32)
 
 
+def page_polygon(box: Box, angle: float, width: int, height: int) -> np.ndarray:
+    """A box in deskewed coordinates -> its four corners in original page coordinates (what a
+    line crop cut from the deskewed page covers: a rectangle turned by ``angle``)."""
+    return _page_points([(box.x0, box.y0), (box.x1, box.y0), (box.x1, box.y1), (box.x0, box.y1)], angle, width, height)
+
+
 def _draw_table(out: np.ndarray, layout: PageLayout) -> None:
     """A register's table: header band and column boundaries (green), row tops (magenta)."""
     t = layout.table

@@ -129,6 +129,11 @@ def test_region_iou_ignores_paper_and_punishes_straddling():
     assert ious[0, 0] > 0.95  # a roomy box around one line
     assert ious[1].max() <= 0.5  # half of each line
     assert match_lines(ious) == 1
+    # A line written askew, found on the deskewed page: its turned box matches, its upright bounding box would not.
+    askew = [[(0, 20), (400, 48), (400, 68), (0, 40)], [(0, 45), (400, 73), (400, 93), (0, 65)]]
+    turned = [np.array([(0, 18), (400, 46), (400, 70), (0, 42)])]
+    assert region_ious(turned, askew, 400, 120, scale=1.0)[0, 0] > 0.85
+    assert region_ious([(0, 18, 400, 70)], askew, 400, 120, scale=1.0)[0, 0] < 0.7
 
 
 def test_evaluate_pages_counts_detection_and_errors(tmp_path):

@@ -51,6 +51,19 @@ def test_skew_is_estimated_and_corrected():
     assert abs(straight) <= 0.5
 
 
+def test_skew_follows_the_writing_not_a_straight_letterhead():
+    """A letterhead printed straight above a letter written askew: the page turns by the writing."""
+    heads = [(SENTENCES[0] + " " + SENTENCES[1]).upper(), (SENTENCES[2] + " " + SENTENCES[3]).upper()]
+    head = [text_image(t, scale=1.4, thickness=3) for t in heads]  # bold, the page's width: sharpest of all at 0 degrees
+    letter = np.full((1754, 1240), 255, np.uint8)
+    letter[:400] = compose_page(head, heads, np.random.default_rng(1), size=(1240, 1754)).image[:400]
+    letter[450:1150] = page(skew=3.0).image[60:760]  # eight lines written askew below it, more ink in all
+    angle = estimate_skew(binarize(letter))
+    assert abs(angle + 3.0) <= 0.5, angle
+    lines = segment_page(letter).lines
+    assert len([ln for ln in lines if ln.box.y0 >= 450]) == 8  # the askew lines, each its own
+
+
 def test_rulings_and_boxes_are_removed_but_text_kept():
     sp = page(boxed=True)
     mask = binarize(sp.image)

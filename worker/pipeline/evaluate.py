@@ -5,7 +5,8 @@ Per set (and per kind of page, e.g. ``copiste``'s printed ruled ``imp_`` forms a
 paper):
 
 - line detection precision and recall: a found line and a ground-truth line match when the
-  intersection over union of the found box and the true polygon, measured over the true
+  intersection over union of the found line (its box on the deskewed page, turned back onto
+  the scan) and the true polygon, measured over the true
   lines' area (``region_ious``), is at least ``IOU``; one to one, best overlaps first;
 - page CER / WER: the whole transcript in reading order against the ground truth's, lines
   joined by spaces (a merged or split line costs one character);
@@ -26,6 +27,7 @@ import numpy as np
 
 from recognition.pages import cut_polygon
 from recognition.text import fold_accents
+from segmentation.page import page_polygon
 from training.datasets import RealPages, open_dataset
 from training.datasets.real_pages import clean_transcription, reference_text
 
@@ -35,22 +37,31 @@ from .pages import segment
 IOU = 0.5
 
 
-def region_ious(
-    found: list[tuple[int, int, int, int]], polygons: list, width: int, height: int, scale: float = 0.25
-) -> np.ndarray:
-    """IoU of every found line box with every true line polygon, measured over the ground
-    truth's text: the paper a box also covers (margins, the gaps between lines) is not
-    counted, only the true lines' area it takes in. A box holding one whole line and the
-    tips of its neighbours scores near 1; a box straddling two lines, at most one half."""
+def region_ious(found: list, polygons: list, width: int, height: int, scale: float = 0.25) -> np.ndarray:
+    """IoU of every found line (a box ``(x0, y0, x1, y1)``, or a polygon: a line of a page
+    segmentation deskewed is a turned rectangle) with every true line polygon, measured over the
+    ground truth's text: the paper a line also covers (margins, the gaps between lines) is not
+    counted, only the true lines' area it takes in. A box holding one whole line and the tips
+    of its neighbours scores near 1; a box straddling two lines, at most one half."""
     w, h = max(1, int(width * scale)), max(1, int(height * scale))
     label = np.zeros((h, w), np.int32)
     for j, poly in enumerate(polygons, 1):
         cv2.fillPoly(label, [np.round(np.asarray(poly, np.float64) * scale).astype(np.int32)], j)
     area = np.bincount(label.ravel(), minlength=len(polygons) + 1)
     out = np.zeros((len(found), len(polygons)))
-    for i, (x0, y0, x1, y1) in enumerate(found):
-        inside = label[int(y0 * scale) : int(np.ceil(y1 * scale)), int(x0 * scale) : int(np.ceil(x1 * scale))]
-        inter = np.bincount(inside.ravel(), minlength=len(polygons) + 1)
+    for i, shape in enumerate(found):
+        if len(shape) == 4 and np.ndim(shape[0]) == 0:
+            x0, y0, x1, y1 = shape
+            inside = label[int(y0 * scale) : int(np.ceil(y1 * scale)), int(x0 * scale) : int(np.ceil(x1 * scale))].ravel()
+        else:
+            pts = np.round(np.asarray(shape, np.float64) * scale).astype(np.int32)
+            x0, y0 = np.maximum(pts.min(axis=0), 0)
+            x1, y1 = pts.max(axis=0) + 1
+            region = label[y0:y1, x0:x1]
+            m = np.zeros(region.shape, np.uint8)
+            cv2.fillPoly(m, [pts - [x0, y0]], 1)
+            inside = region[m.astype(bool)]
+        inter = np.bincount(inside, minlength=len(polygons) + 1)
         text = inter[1:].sum()
         out[i] = inter[1:] / np.maximum(1, area[1:] + text - inter[1:])
     return out
@@ -126,7 +137,7 @@ def evaluate_pages(
     for page in ds.pages[:limit]:
         t0 = time.perf_counter()
         work = segment(read_page(page.image, 0))
-        found = [(b.x0, b.y0, b.x1, b.y1) for b in work.page_boxes]
+        found = [page_polygon(b, work.angle, work.width, work.height) for b in work.boxes]
         image = ds.page_image(page.image)
         polygons = [ln.polygon for ln in page.lines if len(ln.polygon) >= 3]
         counts: dict[str, float] = {
