@@ -303,7 +303,7 @@ def segment_lines(
         pixel_line = attached
         extents = _extents(ink, pixel_line, len(centres))
     boxes, masks = _boxes_and_masks(ink, pixel_line, line_ids, extents)
-    kept = [i for i, m in enumerate(masks) if not ruling_remnant(m, ink.ch)]
+    kept = [i for i, m in enumerate(masks) if not ruling_remnant(m, ink.ch) and not drawn_stroke(m, ink.ch)]
     return [boxes[i] for i in kept], [masks[i] for i in kept], ink.ch
 
 
@@ -319,6 +319,28 @@ def ruling_remnant(mask: np.ndarray, ch: float) -> bool:
     rows = mask.sum(axis=1).astype(np.int64)
     densest = int(np.convolve(rows, np.ones(band, np.int64), mode="valid").max()) if h >= band else total
     return densest >= 0.7 * total
+
+
+STROKE_RUNS = 1.1  # ink runs down an inked column: writing crosses itself (o, e, loops), a drawn stroke does not
+
+
+def drawn_stroke(mask: np.ndarray, ch: float) -> bool:
+    """A line that is a stroke drawn across the page (an underline, a flourish closing a
+    paragraph, a line struck through a blank): at least four text heights wide, crossed once
+    down almost every column of its ink (where writing's loops and letters cross two or more),
+    thin (a pen's width) and one or two strokes (a line of writing is words)."""
+    w = mask.shape[1]
+    if w < 4 * ch:
+        return False
+    m = mask.astype(np.int8)
+    starts = (np.diff(m, axis=0, prepend=0) == 1).sum(axis=0)
+    inked = starts > 0
+    if not inked.any() or float(starts[inked].mean()) >= STROKE_RUNS:
+        return False
+    if float(mask.sum(axis=0)[inked].mean()) >= 0.4 * ch:  # solid ink, not a pen's width
+        return False
+    _n, _labels, stats, _ = components(mask)
+    return int((stats[1:, cv2.CC_STAT_WIDTH] >= 2 * ch).sum()) <= 2  # one or two strokes, not words
 
 
 def _otsu_1d(values: np.ndarray) -> float:

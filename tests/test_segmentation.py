@@ -266,3 +266,18 @@ def test_rule_remnants_are_not_lines():
     assert ruling_remnant(rule, ch=30)
     writing = text_image("minimum wage") < 128
     assert not ruling_remnant(writing, ch=20)
+
+
+def test_a_stroke_drawn_across_the_page_is_no_line():
+    from segmentation.lines import drawn_stroke
+
+    sp = page(n=4)
+    img = sp.image.copy()
+    ys = np.flatnonzero((binarize(img)).any(axis=1))
+    y = int(ys.max()) + 80  # a flourish under the last line: a wavy pen stroke, no letters
+    xs = np.arange(150, 1050)
+    pts = np.stack([xs, y + (12 * np.sin(xs / 60.0)).astype(int)], axis=1).astype(np.int32)
+    cv2.polylines(img, [pts], False, 40, 3)
+    lines = segment_page(img).lines
+    assert len(lines) == 4 and all(ln.box.y1 < y - 20 for ln in lines)
+    assert not any(drawn_stroke(m, 20) for m in segment_page(sp.image).line_masks)  # writing stays
