@@ -214,6 +214,26 @@ def constrained_decode(
     return _search(probs, charset, beam_width, lm, lm_weight, insertion_bonus, constraint, prune)
 
 
+COMPLETE_KEPT = 4  # beams beyond the width kept for complete readings (constrained search)
+
+
+_Ranked = list[tuple[tuple[int, ...], "_Beam"]]
+
+
+def _best_complete(rest: _Ranked, lexicon: Constraint, verdicts: dict[str, bool], n: int) -> _Ranked:
+    """The ``n`` best of ``rest`` (ranked beams) whose text the constraint accepts as complete."""
+    out: _Ranked = []
+    for key, beam in rest:
+        ok = verdicts.get(beam.text)
+        if ok is None:
+            ok = verdicts[beam.text] = lexicon.complete(beam.text)
+        if ok:
+            out.append((key, beam))
+            if len(out) == n:
+                break
+    return out
+
+
 def _search(
     probs: np.ndarray,
     charset: Charset,
@@ -229,6 +249,7 @@ def _search(
         return Decoded("", [], [], 0.0) if lexicon is None or lexicon.complete("") else None
     logp = np.log(np.maximum(probs, 1e-30))
     beams: dict[tuple[int, ...], _Beam] = {(): _Beam(0.0, NEG_INF, 0.0, (), (), (), "")}
+    complete: dict[str, bool] = {}  # the constraint's verdict per text, asked once
     for t in range(T):
         row = logp[t].tolist()  # Python floats: scalar arithmetic below is faster than numpy's
         prow = probs[t]
@@ -242,7 +263,10 @@ def _search(
                 beam.p_blank, beam.p_char = beam.total + row[BLANK], NEG_INF
             continue
         new = _frame(beams, t, row, prow, candidates, charset, lm, lm_weight, insertion_bonus, lexicon)
-        beams = dict(sorted(new.items(), key=lambda kv: kv[1].total + kv[1].lm, reverse=True)[:beam_width])
+        ranked = sorted(new.items(), key=lambda kv: kv[1].total + kv[1].lm, reverse=True)
+        beams = dict(ranked[:beam_width])
+        if lexicon is not None:  # a complete reading is never lost to longer ones not yet complete
+            beams.update(_best_complete(ranked[beam_width:], lexicon, complete, COMPLETE_KEPT))
         if not beams:
             break
 

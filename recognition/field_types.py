@@ -10,7 +10,7 @@ vocabulary's own spelling, a name in capitals).
 
 - ``text``: anything (the document's decoder, n-gram included);
 - ``name``: a name written in capitals: letters (accented too), spaces, ``-`` and ``'``;
-- ``date``: day, month and year as digits with one separator (``12/03/1921``, ``12.3.21``,
+- ``date``: day (1-31), month and year (1000-2099, or two digits) as digits with one separator (``12/03/1921``, ``12.3.21``,
   ``12-03-1921``, ``12 03 1921``), eight digits (``12031921``, as written in a date's boxes) or
   with the month in words (``12 mars 1921``, ``3 May 1905``); day first unless the field
   says ``order: mdy``; a two-digit year is in the field's ``century`` (19: ``21`` → 1921);
@@ -45,12 +45,14 @@ MONTHS = {
         for i, m in enumerate("january february march april may june july august september october november december".split())
     },
 }
+_DAY = r"(?:0?[1-9]|[12]\d|3[01])"  # a day, or a month (month first where the order is mdy)
+_YEAR = r"(?:1\d{3}|20\d{2})"  # four digits: years 1000-2099
 _MONTH_WORDS = "|".join(sorted({*MONTHS, *(fold_accents(m) for m in MONTHS)}, key=len, reverse=True))
 
 _CAPITAL = "A-ZÀÂÄÇÉÈÊËÎÏÔÖÙÛÜŸŒÆ"
 GRAMMARS = {
     "name": rf"[{_CAPITAL}](?:[{_CAPITAL}'\-]| (?=[{_CAPITAL}]))*",
-    "date": rf"\d{{1,2}}(?:([/.\- ])\d{{1,2}}\1|[/.\- ]?(?i:{_MONTH_WORDS})[/.\- ]?)(?:\d{{4}}|\d{{2}})|\d{{8}}",
+    "date": rf"{_DAY}(?:([/.\- ]){_DAY}\1|[/.\- ]?(?i:{_MONTH_WORDS})[/.\- ]?)(?:{_YEAR}|\d{{2}})|(?:0[1-9]|[12]\d|3[01]){{2}}{_YEAR}",
     "number": r"\d{1,3}(?:[ .,]\d{3})+|\d+",
     "amount": r"[€£$]? ?(?:\d{1,3}(?:[ .]\d{3})+|\d+)(?:[.,]\d{1,2})?(?: ?(?:€|£|\$|F|fr|frs))?",
 }

@@ -73,6 +73,9 @@ def test_grammar_and_vocabulary_allow_prefixes_that_can_still_complete():
     assert isinstance(date, Grammar)
     assert date.allows("12/0", "3") and date.allows("12/03", "/") and not date.allows("12/03", ".")
     assert not date.allows("", "a") and not date.complete("12/03")
+    # Days and months from 1 to 31, years from 1000 to 2099: "06/11/2339" is no date to read.
+    assert date.complete("06101939") and not date.complete("06112339") and not date.complete("00121921")
+    assert not date.complete("32/01/1921") and not date.allows("06/11/23", "3") and date.complete("6.1.21")
     vocab = Vocabulary(["tenant", "owner"])
     assert vocab.allows("Ten", "a") and not vocab.allows("te", "x") and vocab.complete("OWNER")
 
@@ -104,6 +107,14 @@ def test_a_date_field_reads_digits_where_letters_look_likelier():
     fit = constrained_decode(probs, cs, FieldType("date").constraint)
     assert fit is not None and fit.text == "12/03/1921"
     assert len(fit.char_probs) == len(fit.text)
+
+
+def test_a_complete_reading_is_not_pruned_for_longer_ones_that_cannot_complete():
+    cs = Charset()
+    # "ABC" leads all the way, but only "AB" and "ABCE" are entries, and no E is written.
+    probs = _probs(cs, [{"A": 0.9}, {"B": 0.9}, {"C": 0.6, "": 0.35}, {"": 0.9}])
+    fit = constrained_decode(probs, cs, Vocabulary(["AB", "ABCE"]), beam_width=1)
+    assert fit is not None and fit.text == "AB"
 
 
 def test_a_reading_no_value_of_the_kind_fits_is_none_not_invented():
