@@ -262,15 +262,15 @@ def test_keyboard_at_the_ends_of_the_queue_and_f2_after_typing(served, browser):
     assert browser.execute_script("return window.htrErrors") == []
 
 
-def _login_to(browser, url: str, path: str):
+def _login_to(browser, url: str, path: str, who: tuple[str, str] = ("rita", "correct horse")):
     from selenium.webdriver.common.by import By
     from selenium.webdriver.common.keys import Keys
     from selenium.webdriver.support import expected_conditions as ec
     from selenium.webdriver.support.ui import WebDriverWait
 
     browser.get(f"{url}{path}")
-    browser.find_element(By.NAME, "name").send_keys("rita")
-    browser.find_element(By.NAME, "password").send_keys("correct horse", Keys.ENTER)
+    browser.find_element(By.NAME, "name").send_keys(who[0])
+    browser.find_element(By.NAME, "password").send_keys(who[1], Keys.ENTER)
     WebDriverWait(browser, 15).until(ec.url_contains(path.split("?")[0]))
 
 
@@ -567,3 +567,80 @@ def test_fields_grid_by_keyboard(served, browser, tmp_path):
     assert "Gaitskell" in browser.find_element(By.CSS_SELECTOR, "table.fields tbody").text
     browser.find_element(By.CSS_SELECTOR, "table.fields a").click()
     wait.until(lambda d: d.find_element(By.ID, "mark").is_displayed())
+
+
+@pytest.mark.slow
+@pytest.mark.services
+def test_an_admin_draws_a_forms_fields_on_its_template(served, browser, tmp_path):
+    """A template registered without fields: an admin draws two on its image, names and types
+    them, saves; the server refuses a bad one with its reason; reviewers cannot change them."""
+    from selenium.webdriver.common.actions.action_builder import ActionBuilder
+    from selenium.webdriver.common.by import By
+    from selenium.webdriver.common.keys import Keys
+    from selenium.webdriver.support.ui import Select, WebDriverWait
+
+    from benchmarks import synth_forms as sf
+    from worker.db import Template
+    from worker.pipeline.templates import add_template
+
+    url, _doc = served
+    engine = make_engine(f"sqlite:///{tmp_path / 'htr.sqlite'}")
+    sessions = session_factory(engine)
+    with sessions() as s:
+        add_template(s, LocalStore(tmp_path / "store"), "census", sf.blank("census"), [])
+        add_user(s, "ada", "admin battery staple", "admin")
+        s.commit()
+    wait = WebDriverWait(browser, 15)
+
+    _login_to(browser, url, "/templates")  # rita reviews; templates are an admin's
+    assert "403" in browser.title or "only an admin" in browser.page_source
+    cookies = {c["name"]: c["value"] for c in browser.get_cookies()}
+    assert httpx.put(f"{url}/api/templates/census/fields", json={"fields": []}, cookies=cookies).status_code in (403, 401)
+    assert httpx.get(f"{url}/api/templates/census").status_code == 401
+    browser.delete_all_cookies()
+    browser.get_log("browser")  # (the 403 above, logged)
+
+    _login_to(browser, url, "/templates", ("ada", "admin battery staple"))
+    browser.find_element(By.LINK_TEXT, "census").click()
+    wait.until(lambda d: d.execute_script("return document.getElementById('form-svg').getBBox().width") > 0)
+    assert browser.find_element(By.ID, "no-fields").is_displayed()
+    to_screen = (
+        "const s = document.getElementById('form-svg'); const p = s.createSVGPoint(); p.x = arguments[0]; p.y = arguments[1];"
+        " const q = p.matrixTransform(s.getScreenCTM()); return [q.x, q.y];"
+    )
+
+    def draw(x0, y0, x1, y1):
+        a, b = (browser.execute_script(to_screen, x, y) for x, y in ((x0, y0), (x1, y1)))
+        drag = ActionBuilder(browser)
+        drag.pointer_action.move_to_location(*a).pointer_down().move_to_location(*b).pointer_up()
+        drag.perform()
+
+    surname, tenure = sf.field_spec("census")[0]["box"], [690, 500, 890, 570]
+    draw(*surname)
+    wait.until(lambda d: len(d.find_elements(By.CSS_SELECTOR, ".template-field")) == 1)
+    browser.switch_to.active_element.send_keys("surname")  # the new field's name has the focus
+    Select(browser.find_elements(By.CSS_SELECTOR, ".f-type")[0]).select_by_value("name")
+    draw(*tenure)
+    wait.until(lambda d: len(d.find_elements(By.CSS_SELECTOR, ".template-field")) == 2)
+    browser.switch_to.active_element.send_keys("tenure")
+    Select(browser.find_elements(By.CSS_SELECTOR, ".f-type")[1]).select_by_value("choice")
+    browser.switch_to.active_element.send_keys(Keys.CONTROL, "s")  # a choice with no entries: refused, and why
+    wait.until(lambda d: d.find_element(By.ID, "error").is_displayed())
+    assert "vocabulary" in browser.find_element(By.ID, "error").text
+    assert ["400" in e["message"] for e in browser.get_log("browser")] == [True]  # that refusal, and nothing else
+    vocab = browser.find_elements(By.CSS_SELECTOR, ".f-vocab")[1]
+    vocab.send_keys("owner, tenant, lodger")
+    browser.find_element(By.ID, "save").click()
+    wait.until(lambda d: d.find_element(By.ID, "status").text == "saved, 2 fields")
+    with sessions() as s:
+        fields = s.query(Template).one().fields
+    engine.dispose()
+    assert [(f["name"], f["type"]) for f in fields] == [("surname", "name"), ("tenure", "choice")]
+    assert fields[1]["vocabulary"] == ["owner", "tenant", "lodger"]
+    for drawn, want in zip((f["box"] for f in fields), (surname, tenure)):
+        assert all(abs(a - b) <= 3 for a, b in zip(drawn, want)), (drawn, want)  # where the mouse drew, in form pixels
+    browser.refresh()
+    wait.until(lambda d: len(d.find_elements(By.CSS_SELECTOR, "rect.template-box")) == 2)
+    names = [e.get_attribute("value") for e in browser.find_elements(By.CSS_SELECTOR, ".f-name")]
+    assert names == ["surname", "tenure"]
+    assert [e for e in browser.get_log("browser") if "favicon" not in e["message"]] == []

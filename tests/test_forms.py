@@ -290,6 +290,37 @@ def test_forms_through_htr(tmp_path, monkeypatch, capsys, hands):
     assert len([ln for ln in capsys.readouterr().out.splitlines() if not ln.startswith("#")]) == 7
 
 
+def test_a_template_registered_without_fields_gets_them_drawn_later(tmp_path, monkeypatch, capsys):
+    from worker.cli import main
+    from worker.db import make_engine, session_factory
+    from worker.io.store import LocalStore
+    from worker.pipeline.templates import TemplateError, load_templates, set_fields
+
+    url, store_dir = f"sqlite:///{tmp_path / 'h.sqlite'}", tmp_path / "store"
+    monkeypatch.setenv("HTR_DATABASE_URL", url)
+    monkeypatch.setenv("HTR_STORE_URL", f"file://{store_dir}")
+    blank = tmp_path / "census.png"
+    cv2.imwrite(str(blank), sf.blank("census"))
+    assert main(["template", "add", "census", str(blank)]) == 0
+    assert "draw its fields in the web app: /templates/census" in capsys.readouterr().out
+    sessions, store = session_factory(make_engine(url)), LocalStore(store_dir)
+    with sessions() as s:
+        assert load_templates(s, store) == []  # no fields: no page is matched to it (read as free text)
+        with pytest.raises(TemplateError, match="not inside"):
+            set_fields(s, store, "census", [{"name": "a", "type": "text", "box": [10, 10, 5000, 40]}])
+        with pytest.raises(TemplateError, match="has no name"):
+            set_fields(s, store, "census", [{"name": " ", "type": "text", "box": [10, 10, 50, 40]}])
+        with pytest.raises(TemplateError, match="vocabulary"):
+            set_fields(s, store, "census", [{"name": "tenure", "type": "choice", "box": [10, 10, 50, 40]}])
+        with pytest.raises(TemplateError, match="no template"):
+            set_fields(s, store, "nope", [])
+        set_fields(s, store, "census", sf.field_spec("census"))
+        s.commit()
+    with sessions() as s:
+        (tpl,) = load_templates(s, store)
+        assert [f.name for f in tpl.fields] == [f["name"] for f in sf.field_spec("census")]
+
+
 def test_calibrating_a_template_accepts_its_sure_fields(db_url, tmp_path):
     from tests.fixtures import seed_document
     from worker.db import Field, Page, make_engine, session_factory, upgrade

@@ -153,6 +153,12 @@ ROUTES = {
     ("POST", "/people"): (A, "/people", None, {"name": "ola", "password": "a fresh long secret", "role": "reviewer"}, 303),
     ("POST", "/people/role"): (A, "/people/role", None, {"name": "vic", "role": "admin"}, 303),
     ("POST", "/people/remove"): (A, "/people/remove", None, {"name": "vic"}, 303),
+    ("GET", "/templates"): (A, "/templates", None, None, 200),
+    ("GET", "/templates/{name}"): (A, "/templates/census", None, None, 404),  # none registered here
+    ("GET", "/templates/{name}/image"): (A, "/templates/census/image", None, None, 404),
+    ("GET", "/api/templates"): (A, "/api/templates", None, None, 200),
+    ("GET", "/api/templates/{name}"): (A, "/api/templates/census", None, None, 404),
+    ("PUT", "/api/templates/{name}/fields"): (A, "/api/templates/census/fields", {"fields": []}, None, 404),
     ("GET", "/api/users"): (A, "/api/users", None, None, 200),
     ("POST", "/api/users"): (A, "/api/users", {"name": "ola", "password": "a fresh long secret"}, None, 201),
     ("PUT", "/api/users/{name}"): (A, "/api/users/vic", {"role": "admin"}, None, 200),

@@ -22,9 +22,9 @@ def register(sub) -> None:
     add.add_argument("blank", help="the blank form: an image, or a PDF (its first page)")
     add.add_argument(
         "--fields",
-        required=True,
         help="YAML or JSON: a list of fields, each {name, type, box: [x0, y0, x1, y1] in the blank's pixels} "
-        "(types: text, name, date, number, amount, choice with a vocabulary, checkbox)",
+        "(types: text, name, date, number, amount, choice with a vocabulary, checkbox); without it, draw the "
+        "fields on the form in the web app (htr serve: /templates/NAME) before pages are matched to it",
     )
     add.add_argument("--replace", action="store_true", help="replace a template of that name")
     add.set_defaults(func=cmd_add)
@@ -54,12 +54,14 @@ def cmd_add(args: argparse.Namespace) -> int:
     from ..pipeline.templates import add_template, blank_image, read_fields_file
 
     settings = settings_of(args)
-    fields = read_fields_file(args.fields)
+    fields = read_fields_file(args.fields) if args.fields else []
     image = blank_image(args.blank)
     with sessions(settings)() as session:
         row = add_template(session, open_store(settings.store_url), args.name, image, fields, replace=args.replace)
         session.commit()
         print(f"template {safe(row.name)}: {len(fields)} fields on a {row.width}x{row.height} form")
+        if not fields:
+            print(f"draw its fields in the web app: /templates/{safe(row.name)}")
     return 0
 
 

@@ -5,6 +5,7 @@ matched to, and calibrating which fields need no review.
   form's image (a PDF's first page, or an image) goes to the store, its fields (name, type,
   box in the image's pixels, what the type needs) to ``form_templates``; a form too plain to
   be recognized (too few features) or a field outside the image is refused with the reason.
+  Without fields, they are drawn in the web app (``/templates/NAME``: :func:`set_fields`).
 - :func:`load_templates`: the registered templates as ``segmentation.forms.FormTemplate``
   (kept in memory per process and loaded again when one changes).
 - :func:`calibrate_template` (``htr template calibrate NAME``): the reviewed fields of a
@@ -77,6 +78,9 @@ def checked(name: str, image: np.ndarray, fields: list[dict]) -> FormTemplate:
             field_type(f)  # the type and what it needs (a choice's vocabulary, a date's order)
     except ValueError as exc:
         raise TemplateError(f"template {name}: {exc}") from exc
+    for ff in tpl.fields:
+        if not ff.name.strip():
+            raise TemplateError(f"template {name}: the field at {ff.box.to_list()} has no name")
     if len(tpl.features.points) < 2 * MIN_INLIERS:
         raise TemplateError(f"template {name}: too plain to be recognized on a scan (a blank page?)")
     return tpl
@@ -104,15 +108,33 @@ def add_template(
     return row
 
 
+def set_fields(session: Session, store: Store, name: str, fields: list[dict]) -> Template:
+    """Replace a registered template's fields (drawn in the web app on its image); checked as
+    :func:`add_template` checks them. Pages read later are cut by them. The caller commits."""
+    row = session.scalar(select(Template).where(Template.name == name))
+    if row is None:
+        raise TemplateError(f"no template {name}")
+    image = stored_gray(store, row.image_key)
+    if image is None:
+        raise TemplateError(f"template {name}: its image {row.image_key} is not in the store")
+    checked(name, image, fields)
+    row.fields = fields
+    session.flush()
+    return row
+
+
 _cache: dict[tuple, FormTemplate] = {}
 _lock = threading.Lock()
 
 
 def load_templates(session: Session, store: Store) -> list[FormTemplate]:
-    """Every registered template, ready to match (images and features kept per process)."""
+    """Every registered template with fields, ready to match (images and features kept per
+    process). One with none yet (registered to have its fields drawn) matches no page."""
     rows = session.execute(select(Template.id, Template.name, Template.image_key, Template.fields, Template.updated_at)).all()
     out = []
     for tid, name, image_key, fields, updated in rows:
+        if not fields:
+            continue
         stamp = (tid, image_key, str(updated))
         with _lock:
             tpl = _cache.get(stamp)

@@ -38,6 +38,7 @@ from . import errors
 from .deps import NeedLogin, Web
 from .headers import SecurityHeaders
 from .routes import auth, documents, fields, lines, people, review, search, tokens, work
+from .routes import templates as form_templates
 from .throttle import LoginThrottle
 
 HERE = Path(__file__).resolve().parent
@@ -82,6 +83,6 @@ def create_app(settings: Settings | None = None) -> FastAPI:
     app.exception_handler(RequestValidationError)(errors.invalid)
     app.exception_handler(Exception)(errors.crash)
     app.exception_handler(NeedLogin)(errors.need_login)
-    for module in (auth, documents, search, review, lines, fields, work, tokens, people):
+    for module in (auth, documents, search, review, lines, fields, work, tokens, people, form_templates):
         app.include_router(module.router)
     return app
