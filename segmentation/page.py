@@ -220,10 +220,12 @@ def draw_overlay(image: np.ndarray, layout: PageLayout) -> np.ndarray:
     _draw_table(out, layout)
     for b in layout.printed:
         cv2.rectangle(out, (b.x0, b.y0), (b.x1 - 1, b.y1 - 1), (150, 150, 150), 2)
+    a, w, h = layout.angle, layout.width, layout.height
     for i, line in enumerate(layout.lines):
-        b = line.page_box
-        cv2.rectangle(out, (b.x0, b.y0), (b.x1 - 1, b.y1 - 1), (200, 80, 0), 2)
-        cv2.putText(out, str(i + 1), (b.x0, max(12, b.y0 - 4)), cv2.FONT_HERSHEY_SIMPLEX, 0.5, (200, 80, 0), 1, cv2.LINE_AA)
-        for wb in line.page_words:
-            cv2.rectangle(out, (wb.x0, wb.y0), (wb.x1 - 1, wb.y1 - 1), (0, 140, 255), 1)
+        shape = page_polygon(line.box, a, w, h)  # the box on the deskewed page, turned back: what its crop covers
+        cv2.polylines(out, [shape], True, (200, 80, 0), 2)
+        x0, y0 = int(shape[:, 0].min()), int(shape[:, 1].min())
+        cv2.putText(out, str(i + 1), (x0, max(12, y0 - 4)), cv2.FONT_HERSHEY_SIMPLEX, 0.5, (200, 80, 0), 1, cv2.LINE_AA)
+        for wb in line.words:
+            cv2.polylines(out, [page_polygon(wb, a, w, h)], True, (0, 140, 255), 1)
     return out
