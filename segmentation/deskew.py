@@ -6,14 +6,17 @@ import cv2
 import numpy as np
 
 BANDS = 4  # the page's rows in this many bands, each voting for its own sharpest angle
+APART = 1.5  # degrees: the bands' vote overrules the whole page's sharpest angle when this far from it
 
 
 def estimate_skew(mask: np.ndarray, max_angle: float = 6.0, step: float = 0.25) -> float:
     """Skew angle in degrees (positive: text rises to the right... as cv2 rotates).
 
-    Each of ``BANDS`` horizontal bands of the page scores every angle by the sharpness of its own
-    row profile, relative to its best; the angle with the most ink behind it wins. A letterhead
-    printed straight above a letter written askew, or a stamp, is one band's vote, not the page's."""
+    The angle whose row profile of the whole page is sharpest, unless the bands disagree: each of
+    ``BANDS`` horizontal bands scores every angle by the sharpness of its own row profile, relative
+    to its best, and the angle with the most ink behind it wins where it lies ``APART`` or more from
+    the whole page's. A letterhead printed straight above a letter written askew is one band's
+    vote, not the page's; a register's rulings and print still set its angle."""
     h, w = mask.shape
     scale = min(1.0, 1000.0 / max(h, w))
     small = cv2.resize(
@@ -34,21 +37,27 @@ def estimate_skew(mask: np.ndarray, max_angle: float = 6.0, step: float = 0.25) 
         steps = np.square(np.diff(rot.sum(axis=1, dtype=np.float64)))
         return np.array([steps[p : max(p, q - 1)].sum() for p, q in zip(edges[:-1], edges[1:])])
 
-    def best(scores: dict[float, np.ndarray]) -> float:
+    def by_bands(scores: dict[float, np.ndarray]) -> float:
         table = np.array(list(scores.values()))
         top = np.maximum(table.max(axis=0), 1e-9)
         votes = (table / top) @ weight
         return list(scores)[int(np.argmax(votes))]
 
+    def whole(scores: dict[float, np.ndarray]) -> float:
+        return max(scores, key=lambda a: float(scores[a].sum()))
+
     # Coarse to fine: every 2 steps over the range, then the steps around the
     # best (the sharpness peak of a page of lines is wider than 2 steps).
     coarse = np.arange(-max_angle, max_angle + 1e-9, 2 * step)
     scores = {float(a): sharpness(a) for a in coarse}
-    first = best(scores)
-    for a in (first - step, first + step):
-        if -max_angle - 1e-9 <= a <= max_angle + 1e-9:
-            scores[float(a)] = sharpness(a)
-    return best(scores)
+    for first in {whole(scores), by_bands(scores)}:
+        for a in (first - step, first + step):
+            if -max_angle - 1e-9 <= a <= max_angle + 1e-9 and float(a) not in scores:
+                scores[float(a)] = sharpness(a)
+    page, bands = whole(scores), by_bands(scores)
+    # The whole page's sharpest profile (rulings, a register's print and its rows weigh in), unless
+    # the bands' vote is far from it: then print in one band holds the page against its writing.
+    return bands if abs(bands - page) >= APART else page
 
 
 def rotate(image: np.ndarray, angle: float, border: float = 255) -> np.ndarray:
