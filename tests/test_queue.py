@@ -378,6 +378,9 @@ def test_a_message_a_worker_was_killed_taking_is_queued_again(stack):
         while (raw := next((m for m in client.lrange("gpu", 0, -1) if message_step(m) == step), None)) is None:
             assert time.time() < deadline, "the page was never segmented"
             time.sleep(0.1)
+        while client.hlen("unacked"):  # segment acknowledges after queueing the page: a worker stopped
+            assert time.time() < deadline, "the segment task never finished"  # before that would run it again
+            time.sleep(0.1)
         cpu.stop()
         assert client.lrem("gpu", 1, raw) == 1  # held here until a worker waits in BRPOP for it
         tag = json.loads(raw)["properties"]["delivery_tag"]
