@@ -1,7 +1,7 @@
 """Learning a real new hand from a few corrected lines, through the product's own path.
 
-    python benchmarks/new_hand.py [--lines 16 64 256] [--order page|queue] [--seconds 600]
-                                  [--pages 12] [--self-train]
+    python benchmarks/new_hand.py [--lines 16 64 256] [--order page|queue|spread|teach] [--seconds 600]
+                                  [--pages 12] [--self-train] [--test-limit 200] [--workdir DIR]
 
 The hand: ``peraire`` (``../shared/data/real-pages/peraire``), one writer's notebooks, kept out of
 the base model's training. Its ``train_`` pages (first ``--pages`` in name order) go through
@@ -9,10 +9,12 @@ the base model's training. Its ``train_`` pages (first ``--pages`` in name order
 found line is matched to a ground-truth line (region IoU >= 0.5, as ``htr evaluate-pages``
 matches them) and, for every N, the first N matched lines are corrected with the ground truth
 through ``review_line`` (what the review page saves), in page order or in the review queue's
-order (``--order queue``: the least sure first), on a copy of the database. Then
+order (``--order queue``: the least sure first; ``spread`` and ``teach``: see ``choose``), on a copy of the database. Then
 ``htr finetune --from-corrections`` makes a candidate (its own held-out share and standing
 sets, the promotion gate's), and CER is measured on every ``test_`` line of the hand, cut
-from its polygon, before and after. ``--self-train``: a candidate from the processed pages'
+from its polygon, before and after, with the first ``--test-limit`` crops of the standing test
+sets (``iam-ondb:test``, ``washington:cv1/test``, ``form-names:test``, ``copiste:test``).
+``--self-train``: a candidate from the processed pages'
 surely read words alone (``htr finetune --self-train``), no correction at all.
 Prints one JSON object per run, then the summary.
 """
@@ -107,7 +109,8 @@ def correct(lines: list[dict]) -> None:
 def choose(lines: list[dict], n: int, order: str) -> list[dict]:
     """The first ``n`` lines to correct: in page order, or in the order the review queue offers
     them (``review_queue``: the least sure first; ``spread``: each page's least sure first, then
-    each page's second, ...), skipping lines with no true counterpart."""
+    each page's second, ...; ``teach``: spread so, the most characters expected wrong first),
+    skipping lines with no true counterpart."""
     if order == "page":
         return lines[:n]
     from worker.cli.common import sessions
@@ -115,7 +118,7 @@ def choose(lines: list[dict], n: int, order: str) -> list[dict]:
     from worker.settings import Settings
 
     with sessions(Settings.from_env())() as s:
-        queue = review_queue(s, None, limit=100_000, spread=order == "spread")
+        queue = review_queue(s, None, limit=100_000, spread=order == "spread", teach=order == "teach")
         rank = {item.line_id: k for k, item in enumerate(queue)}
     return sorted(lines, key=lambda ln: rank.get(ln["id"], len(rank)))[:n]
 
@@ -129,7 +132,19 @@ def test_cer(model: str | Path, samples) -> float:
     return round(float(rates([t for _, t in samples], hyps)["cer"]), 4)
 
 
-def one_run(work: Path, kind: str, n: int, lines: list[dict], common: list[str], order: str, samples, before: float) -> dict:
+STANDING_TESTS = ("iam-ondb:test", "washington:cv1/test", "form-names:test", "copiste:test")
+
+
+def standing_tests(model: str | Path, limit: int) -> dict:
+    """Greedy CER of a bundle on the first ``limit`` crops of each standing test set."""
+    from training.evaluate import standing_cer
+
+    return {k: round(v, 4) for k, v in standing_cer(model, STANDING_TESTS, None, limit).items()}
+
+
+def one_run(
+    work: Path, kind: str, n: int, lines: list[dict], common: list[str], order: str, samples, before: float, limit: int
+) -> dict:
     """One candidate on a copy of the processed database: from ``n`` corrected lines, or (``kind``
     self-train) from the surely read words; its CER on the hand's test lines, and its recipe."""
     store = work / "store"
@@ -147,6 +162,7 @@ def one_run(work: Path, kind: str, n: int, lines: list[dict], common: list[str],
         report = json.loads(htr("finetune", "--self-train", *docs, "--output", str(cand), *common))
     seconds = round(time.perf_counter() - t1, 1)
     after = test_cer(cand, samples)
+    tests = standing_tests(cand, limit) if limit else {}
     return {
         "source": kind,
         "lines": n,
@@ -157,19 +173,22 @@ def one_run(work: Path, kind: str, n: int, lines: list[dict], common: list[str],
         "seconds": seconds,
         "steps": report["steps"],
         "recipe": report["recipe"],
+        "heldout_curve": report.get("heldout_curve"),
         "standing": report["standing"],
+        "standing_tests_after": tests,
     }
 
 
 def main() -> None:
     ap = argparse.ArgumentParser()
     ap.add_argument("--lines", type=int, nargs="+", default=[16, 64, 256])
-    ap.add_argument("--order", choices=["page", "queue", "spread"], default="page")
+    ap.add_argument("--order", choices=["page", "queue", "spread", "teach"], default="page")
     ap.add_argument("--seconds", type=float, default=600.0, help="training time of each fine-tune (htr finetune --time-limit)")
     ap.add_argument("--pages", type=int, default=12, help="train_ pages processed (about 30 lines each)")
     ap.add_argument("--self-train", action="store_true")
     ap.add_argument("--finetune-args", default="", help='more options of htr finetune, e.g. "--lr 3e-4 --tolerance 0.005"')
     ap.add_argument("--model", help="base bundle (default: the bundled model)")
+    ap.add_argument("--test-limit", type=int, default=200, help="first crops of each standing test set measured (0: none)")
     ap.add_argument("--data-root")
     ap.add_argument(
         "--workdir", help="keep the databases and candidates here (default: a temporary folder); given again, its pages are kept"
@@ -208,6 +227,7 @@ def main() -> None:
         "process_seconds": round(time.perf_counter() - t0, 1),
         "test_lines": len(samples),
         "cer_before": test_cer(base, samples),
+        "standing_tests_before": standing_tests(base, args.test_limit) if args.test_limit else {},
         "order": args.order,
         "runs": [],
     }
@@ -216,7 +236,7 @@ def main() -> None:
     summary["finetune_args"] = args.finetune_args
     runs = [("corrections", n) for n in args.lines] + ([("self-train", 0)] if args.self_train else [])
     for kind, n in runs:
-        run = one_run(work, kind, n, lines, common, args.order, samples, summary["cer_before"])
+        run = one_run(work, kind, n, lines, common, args.order, samples, summary["cer_before"], args.test_limit)
         summary["runs"].append(run)
         print(json.dumps(run), flush=True)
     print(json.dumps(summary, indent=2))

@@ -34,6 +34,24 @@ def test_finetune_lowers_cer_on_a_new_hand(tmp_path):
     for name in ("bn0", "bn4"):  # batch normalization frozen: its statistics are the base's
         assert all(np.array_equal(a, b) for a, b in zip(base.get_layer(name).get_weights(), tuned.get_layer(name).get_weights()))
     assert not np.array_equal(base.get_layer("conv0").get_weights()[0], tuned.get_layer("conv0").get_weights()[0])
+    assert [step for step, _ in report.heldout_curve] == [40, 60]  # read every check_every steps and at the end
+    best_step, _ = min(report.heldout_curve, key=lambda sc: (sc[1], sc[0]))
+    assert report.recipe["best_step"] == best_step
+
+
+@pytest.mark.slow
+def test_a_finetune_that_only_gets_worse_ends_on_the_base_weights(tmp_path):
+    from training.finetune import FinetuneOptions, finetune
+
+    data = unseen_hand(tmp_path / "hand", 24)
+    opts = FinetuneOptions(time_limit=300, steps=20, check_every=10, lr=0.05, standing=(), replay=())  # steps far too big
+    report = finetune(BUNDLED, [data], tmp_path / "out", opts, data_root=tmp_path / "none")
+    assert [step for step, _ in report.heldout_curve] == [10, 20]
+    assert all(cer > report.heldout_cer_before for _, cer in report.heldout_curve)
+    assert report.recipe["best_step"] == 0 and report.heldout_cer_after == report.heldout_cer_before
+    base, tuned = (load_bundle(b).model for b in (BUNDLED, tmp_path / "out"))
+    for a, b in zip(base.get_weights(), tuned.get_weights(), strict=True):
+        assert np.allclose(a, b, atol=1e-2 * (np.abs(a).max() + 1e-6))  # the base's, in float16
 
 
 @pytest.mark.slow
@@ -64,7 +82,7 @@ def test_finetune_from_corrections_on_the_command_line(tmp_path, local, monkeypa
     )  # fmt: skip
     assert no_person.returncode == 0, no_person.stderr
     taught = json.loads(no_person.stdout)
-    assert taught["train_lines"] + taught["heldout_lines"] == 18  # every word of the six lines, as read
+    assert taught["train_lines"] + taught["heldout_lines"] == 6  # each line's three words, one run, as read
     with sessions() as s:
         from worker.db import Line
 

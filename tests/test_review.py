@@ -66,6 +66,10 @@ def test_a_save_corrects_the_line_its_words_search_and_every_export(site):
     queue = client.get("/api/review").json()
     assert queue["left"] == 3
     assert [l["text"] for l in queue["lines"]] == ["fax jumps", "the quick brown", "over the dog"]  # least sure first
+    teach = client.get("/api/review", params={"teach": "true"}).json()["lines"]
+    assert [l["text"] for l in teach] == ["the quick brown", "fax jumps", "over the dog"]  # most characters expected wrong
+    page = client.get("/review", params={"teach": 1}).text
+    assert 'data-order="teach"' in page and '<a href="/review?spread=1">' in page and '<a href="/review?">' in page
     fax, version = queue["lines"][0]["line_id"], queue["lines"][0]["version"]
     assert client.put(f"/api/lines/{fax}", json={"text": "fox jumps", "version": version}).status_code == 403  # no CSRF token
     r = client.put(f"/api/lines/{fax}", json={"text": "  fox   jumps ", "version": version}, headers={"X-CSRF-Token": csrf})
@@ -288,7 +292,7 @@ def test_corrections_export_writes_only_reviewed_lines(site):
     assert json.loads((tmp_path / "out" / "manifest.json").read_text())["lines"][0]["reviewed_by"] == "rita"
 
 
-def test_self_training_exports_the_surely_read_words_of_unreviewed_lines(site):
+def test_self_training_exports_the_runs_of_surely_read_words_of_unreviewed_lines(site):
     from training.datasets.folder import LabelsFolder
     from worker.db.corrections import review_line
     from worker.export.training import export_confident
@@ -297,12 +301,14 @@ def test_self_training_exports_the_surely_read_words_of_unreviewed_lines(site):
     with sessions() as s:
         manifest = export_confident(s, store, tmp_path / "sure", [doc_id])
         assert manifest["word_count"] == 3 and manifest["self_train"]["min_confidence"] == 0.95
-        assert LabelsFolder(tmp_path / "sure").texts() == ["the", "over", "the"]  # 0.97, 0.99, 0.99
-        assert [(w["line"], w["word"]) for w in manifest["words"]] == [(1, 1), (3, 1), (3, 2)]
-        crops = [LabelsFolder(tmp_path / "sure").load(i)[0] for i in range(3)]
-        line_crop = LabelsFolder(tmp_path / "sure").items[0].path.parent  # word crops: line height, the word's width
-        assert line_crop.name == "words" and all(70 <= c.shape[0] <= 80 and c.shape[1] < 200 for c in crops)
-        assert export_confident(s, store, tmp_path / "lower", [doc_id], min_confidence=0.6)["word_count"] == 6
+        sure = LabelsFolder(tmp_path / "sure")
+        assert sure.texts() == ["the", "over the"]  # 0.97; 0.99 and 0.99 side by side, one crop
+        assert [(w["line"], w["words"], w["confidence"]) for w in manifest["spans"]] == [(1, [1, 1], 0.97), (3, [1, 2], 0.99)]
+        crops = [sure.load(i)[0] for i in range(2)]
+        assert sure.items[0].path.parent.name == "spans"  # the line's height, the run's width
+        assert all(70 <= c.shape[0] <= 80 for c in crops) and crops[0].shape[1] < 200 < crops[1].shape[1] < 600
+        lower = export_confident(s, store, tmp_path / "lower", [doc_id], min_confidence=0.6)
+        assert lower["word_count"] == 6 and LabelsFolder(tmp_path / "lower").texts() == ["the", "brown", "jumps", "over the dog"]
         line = s.query(Line).filter(Line.text == "over the dog").one()
         review_line(s, line.id, "rita", "over the log")
         s.commit()
@@ -348,5 +354,9 @@ def test_the_queue_spread_over_pages_takes_each_pages_least_sure_line_first(site
     with sessions() as s:
         plain = [(q.document_id, q.text) for q in review_queue(s, limit=4)]
         spread = [(q.document_id, q.text) for q in review_queue(s, limit=4, spread=True)]
+        teach = [(q.document_id, q.text) for q in review_queue(s, limit=4, teach=True)]
     assert plain == [(other, "beta"), (doc_id, "fax jumps"), (other, "alpha"), (other, "gamma")]
     assert spread == [(other, "beta"), (doc_id, "fax jumps"), (other, "alpha"), (doc_id, "the quick brown")]
+    # Characters expected wrong: "the quick brown" 3 x 0.03 + 5 x 0.69 + 5 x 0.12 = 4.14, "alpha" 4.0,
+    # "beta" 3.6, "fax jumps" 2.99; each page's first, then each page's second.
+    assert teach == [(doc_id, "the quick brown"), (other, "alpha"), (other, "beta"), (doc_id, "fax jumps")]

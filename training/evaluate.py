@@ -11,7 +11,7 @@ from recognition.text import fold_accents
 from .datasets import DatasetError, open_dataset
 from .metrics import rates, slice_rates
 
-STANDING = ("iam-ondb:val", "washington:cv1/valid", "fonts:val", "form-names:val")  # the gate's validation sets
+STANDING = ("iam-ondb:val", "washington:cv1/valid", "fonts:val", "form-names:val", "copiste:val")  # the gate's validation sets
 STANDING_LIMIT = 200  # ... their first crops measured (fewer: a few characters decide on name fields)
 
 

@@ -58,6 +58,7 @@ def cmd_finetune(args) -> int:
         freeze=args.freeze,
         blend=tuple(float(x) for x in args.blend.split(",")),
         tolerance=args.tolerance,
+        check_every=args.check_every,
         standing_limit=settings.standing_limit,
     )
     try:
@@ -140,7 +141,14 @@ def register_commands(sub) -> None:
     f.add_argument("--time-limit", type=float, default=600.0, metavar="SECONDS", help="training time (default 600)")
     f.add_argument("--steps", type=int, help="stop after this many steps")
     f.add_argument("--holdout", type=float, default=0.25, help="share of the new lines held out for the check")
-    f.add_argument("--lr", type=float, default=1e-4)
+    f.add_argument("--lr", type=float, default=2e-4, help="learning rate (default 2e-4)")
+    f.add_argument(
+        "--check-every",
+        type=int,
+        default=40,
+        metavar="STEPS",
+        help="read the held-out lines every this many steps and end on the best weights (0: never)",
+    )
     f.add_argument(
         "--freeze",
         choices=["none", "batchnorm", "convs"],
@@ -156,8 +164,8 @@ def register_commands(sub) -> None:
     f.add_argument(
         "--tolerance",
         type=float,
-        default=0.0025,
-        help="a blend is kept when no standing set reads worse than the base by more than this CER (default 0.0025)",
+        default=0.005,
+        help="a blend is kept when no standing set reads worse than the base by more than this CER (default: the gate's, 0.005)",
     )
     f.add_argument(
         "--min-lines", type=int, default=1, help="do nothing (exit 3) below this many reviewed lines (--self-train: sure words)"

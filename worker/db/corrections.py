@@ -297,16 +297,26 @@ def review_queue(
     after: list[int] | None = None,
     mine: str | None = None,
     spread: bool = False,
+    teach: bool = False,
 ) -> list[QueueItem]:
     """Unreviewed lines, the least sure first (lowest word confidence; a line
     without words by its own confidence), across documents, in one, or in the
     documents and pages assigned to ``mine``. ``spread``: the least sure line of
     every page first, then the second of every page, and so on (corrections that
-    cover the whole of a hand rather than its worst page)."""
+    cover the whole of a hand rather than its worst page). ``teach``: the lines
+    whose correction teaches the model most first, spread over the pages the same
+    way: the most characters expected wrong (each word's length times one minus
+    its confidence, summed), so that a long line read badly comes before a stamp
+    or a lone unsure word."""
     lowest = func.coalesce(func.min(Word.confidence), Line.confidence).label("lowest")
     order = [lowest, Line.id]
-    if spread:
-        order.insert(0, func.row_number().over(partition_by=Line.page_id, order_by=(lowest, Line.id)))
+    if teach:
+        wrong = func.coalesce(
+            func.sum((1.0 - Word.confidence) * func.length(Word.text)), (1.0 - Line.confidence) * func.length(Line.text)
+        )
+        order = [wrong.desc(), Line.id]
+    if spread or teach:
+        order.insert(0, func.row_number().over(partition_by=Line.page_id, order_by=tuple(order)))
     q = (
         select(Line, Page.index, Document.id, Document.source, lowest)
         .join(Page, Page.id == Line.page_id)

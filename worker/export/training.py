@@ -1,7 +1,7 @@
 """Reviewed lines as training data: ``htr corrections export DIR``.
 
 Writes each reviewed line's crop from its stored page image (or, for
-self-training, each surely read word's) and ``labels.tsv`` (``file<TAB>text``, the folder format ``htr train`` and
+self-training, each run of surely read words') and ``labels.tsv`` (``file<TAB>text``, the folder format ``htr train`` and
 ``htr evaluate`` read), plus ``manifest.json``: the documents, lines,
 reviewers and model versions the lines came from. Only lines a person
 reviewed as a whole are written.
@@ -13,6 +13,7 @@ import json
 from collections import Counter
 from dataclasses import dataclass
 from datetime import datetime
+from itertools import groupby
 from pathlib import Path
 
 import cv2
@@ -52,10 +53,11 @@ def export_corrections(
 def export_confident(
     session: Session, store: Store, out_dir: str | Path, document_ids: list[int], min_confidence: float = 0.95
 ) -> dict:
-    """Self-training data: the word crops of the documents' unreviewed lines read at
-    calibrated confidence ``min_confidence`` or more, labelled with what was read (no
-    person involved). Words, not lines: a line is rarely sure in every word, while
-    most of its words are."""
+    """Self-training data: in the documents' unreviewed lines, each run of consecutive words
+    read at calibrated confidence ``min_confidence`` or more, cut at the line's height from
+    its first word to its last and labelled with what was read (no person involved). Runs,
+    not lines: a line is rarely sure in every word; runs, not single words: the model reads
+    lines, spaces and neighbouring words included."""
     q = (
         select(Word, Line, Page, Document)
         .join(Line, Line.id == Word.line_id)
@@ -64,12 +66,19 @@ def export_confident(
         .where(Document.id.in_(document_ids), Line.reviewed_at.is_(None), Word.confidence >= min_confidence, Word.text != "")
         .order_by(Document.id, Page.index, Line.index, Word.index)
     )
-    crops = [
-        Crop.of(doc, page, line, word.text, word=word, confidence=round(word.confidence, 4))
-        for word, line, page, doc in session.execute(q).all()
-    ]
-    extra = {"self_train": {"documents": document_ids, "min_confidence": min_confidence}}
-    return _write(session, store, Path(out_dir), crops, "words", extra)
+    crops: list[Crop] = []
+    words = 0
+    for _, rows in groupby(session.execute(q).all(), key=lambda row: row[1].id):
+        run: list = []
+        for row in [*rows, None]:
+            if run and (row is None or row[0].index != run[-1][0].index + 1):
+                crops.append(Crop.of(run[0][3], run[0][2], run[0][1], " ".join(r[0].text for r in run), span=[r[0] for r in run]))
+                words += len(run)
+                run = []
+            if row is not None:
+                run.append(row)
+    extra = {"self_train": {"documents": document_ids, "min_confidence": min_confidence}, "word_count": words}
+    return _write(session, store, Path(out_dir), crops, "spans", extra)
 
 
 @dataclass
@@ -81,14 +90,17 @@ class Crop:
     entry: dict  # the manifest's record of it
 
     @classmethod
-    def of(cls, doc: Document, page: Page, line: Line, text: str, word: Word | None = None, **entry) -> Crop:
-        """A line's crop, or with ``word`` that word's (the line's height, the word's span)."""
+    def of(cls, doc: Document, page: Page, line: Line, text: str, span: list[Word] | None = None, **entry) -> Crop:
+        """A line's crop, or with ``span`` (consecutive words of the line) theirs: the line's
+        height, from the first word's left edge to the last's right edge."""
         name = f"d{doc.id}_p{page.index + 1:04d}_l{line.index + 1:03d}"
-        where = {"document_id": doc.id, "page": page.index + 1, "line": line.index + 1, "line_id": line.id}
+        where: dict[str, object] = {"document_id": doc.id, "page": page.index + 1, "line": line.index + 1, "line_id": line.id}
         box, file = (line.x0, line.y0, line.x1, line.y1), f"lines/{name}.png"
-        if word is not None:
-            box, file = (word.x0, line.y0, word.x1, line.y1), f"words/{name}_w{word.index + 1:02d}.png"
-            where["word"] = word.index + 1
+        if span:
+            first, last = span[0].index + 1, span[-1].index + 1
+            box, file = (span[0].x0, line.y0, span[-1].x1, line.y1), f"spans/{name}_w{first:02d}-{last:02d}.png"
+            where["words"] = [first, last]
+            where["confidence"] = round(min(w.confidence for w in span), 4)
         return cls(page, box, file, text, {**where, **entry, "model_version_id": doc.model_version_id})
 
 

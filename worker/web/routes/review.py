@@ -28,18 +28,36 @@ class LineAccept(BaseModel):
 
 
 @router.get("/review", response_class=HTMLResponse)
-def review_page(request: Request, ident: Me, web: WebDep, document: int | None = None, mine: bool = False, spread: bool = False):
-    return web.page(request, "review.html", ident, document=document, mine=mine, spread=spread, low=LOW_CONFIDENCE)
+def review_page(
+    request: Request,
+    ident: Me,
+    web: WebDep,
+    document: int | None = None,
+    mine: bool = False,
+    spread: bool = False,
+    teach: bool = False,
+):
+    order = "teach" if teach else "spread" if spread else "sure"
+    return web.page(request, "review.html", ident, document=document, mine=mine, order=order, low=LOW_CONFIDENCE)
 
 
 @router.get("/api/review")
-def api_review(ident: Me, s: Db, document: int | None = None, limit: int = 20, mine: bool = False, spread: bool = False):
+def api_review(
+    ident: Me,
+    s: Db,
+    document: int | None = None,
+    limit: int = 20,
+    mine: bool = False,
+    spread: bool = False,
+    teach: bool = False,
+):
     """The review queue: everywhere, in one document, or (``mine``) in the work assigned to the caller;
-    ``spread``: each page's least sure line first, then each page's second, ..."""
+    ``spread``: each page's least sure line first, then each page's second, ...; ``teach``: spread
+    so, the lines with the most characters expected wrong first (what teaches a fine-tune most)."""
     if not 1 <= limit <= 200:
         raise HTTPException(400, "limit: 1 to 200")
     who = ident.name if mine else None
-    items = review_queue(s, document, limit, mine=who, spread=spread)
+    items = review_queue(s, document, limit, mine=who, spread=spread, teach=teach)
     return {"left": lines_left(s, document, who), "lines": [i.to_json() for i in items]}
 
 

@@ -77,7 +77,7 @@
   }
 
   function load(focusFirst) {
-    const q = "/api/review?limit=20" + (doc ? "&document=" + doc : "") + (queue.dataset.mine ? "&mine=true" : "") + (queue.dataset.spread ? "&spread=true" : "");
+    const q = "/api/review?limit=20" + (doc ? "&document=" + doc : "") + (queue.dataset.mine ? "&mine=true" : "") + (queue.dataset.order === "spread" ? "&spread=true" : queue.dataset.order === "teach" ? "&teach=true" : "");
     return api("GET", q).then((data) => {
       remaining = data.left;
       data.lines.filter((l) => !seen.has(l.line_id)).forEach((l) => {
