@@ -76,6 +76,8 @@ class FinetuneOptions:
     def __post_init__(self) -> None:
         if self.freeze not in FREEZE:
             raise ValueError(f"freeze: one of {', '.join(FREEZE)}, not {self.freeze!r}")
+        if not 0.0 < self.new_share <= 1.0:
+            raise ValueError(f"new_share: above 0 and at most 1, not {self.new_share}")
         if not self.blend or not all(0.0 < a <= 1.0 for a in self.blend):
             raise ValueError(f"blend: shares of the fine-tuned weights above 0 and at most 1, not {self.blend}")
 

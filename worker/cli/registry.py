@@ -55,6 +55,7 @@ def cmd_finetune(args) -> int:
         steps=args.steps,
         holdout=args.holdout,
         lr=args.lr,
+        new_share=args.new_share,
         freeze=args.freeze,
         blend=tuple(float(x) for x in args.blend.split(",")),
         tolerance=args.tolerance,
@@ -142,6 +143,9 @@ def register_commands(sub) -> None:
     f.add_argument("--steps", type=int, help="stop after this many steps")
     f.add_argument("--holdout", type=float, default=0.25, help="share of the new lines held out for the check")
     f.add_argument("--lr", type=float, default=2e-4, help="learning rate (default 2e-4)")
+    f.add_argument(
+        "--new-share", type=float, default=0.6, help="share of each batch from the new lines; the rest replays standing sets"
+    )
     f.add_argument(
         "--check-every",
         type=int,
