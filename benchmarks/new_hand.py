@@ -181,7 +181,9 @@ def one_run(
 
 def main() -> None:
     ap = argparse.ArgumentParser()
-    ap.add_argument("--lines", type=int, nargs="*", default=[16, 64, 256], help="corrected lines per run (none: --self-train alone)")
+    ap.add_argument(
+        "--lines", type=int, nargs="*", default=[16, 64, 256], help="corrected lines per run (none: --self-train alone)"
+    )
     ap.add_argument("--order", choices=["page", "queue", "spread", "teach"], default="page")
     ap.add_argument("--seconds", type=float, default=600.0, help="training time of each fine-tune (htr finetune --time-limit)")
     ap.add_argument("--pages", type=int, default=12, help="train_ pages processed (about 30 lines each)")
