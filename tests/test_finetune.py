@@ -126,3 +126,23 @@ def test_finetune_from_corrections_on_the_command_line(tmp_path, local, monkeypa
         assert htr("models", "rollback").stdout.strip() == "live: the default model"
     else:
         assert promoted.returncode == 1 and not gate["passed"] and "refused by the gate" in promoted.stderr
+
+
+def test_the_pull_keeps_trained_weights_near_the_base():
+    import keras
+
+    from training.finetune import PullToBase
+
+    x = np.random.default_rng(0).normal(size=(64, 4)).astype("float32")
+    y = x @ np.full((4, 1), 3.0, "float32")
+
+    def moved(callbacks) -> float:
+        keras.utils.set_random_seed(0)
+        model = keras.Sequential([keras.Input((4,)), keras.layers.Dense(1)])
+        model.compile(optimizer=keras.optimizers.SGD(0.1), loss="mse")
+        base = [w.copy() for w in model.get_weights()]
+        model.fit(x, y, epochs=3, batch_size=8, verbose=0, callbacks=callbacks)
+        return sum(float(np.abs(w - b).sum()) for w, b in zip(model.get_weights(), base))
+
+    free, pulled, held = moved([]), moved([PullToBase(0.5)]), moved([PullToBase(0.999)])
+    assert free > 5 and pulled < free / 2 and held < free / 100

@@ -27,6 +27,7 @@ from datetime import UTC, datetime
 from pathlib import Path
 
 import keras
+import numpy as np
 
 from recognition.bundle import Bundle, load_bundle
 from recognition.model import ctc_loss
@@ -71,11 +72,15 @@ class FinetuneOptions:
     tolerance: float = 0.005
     # Read the held-out lines every this many steps and end on the best weights (0: never).
     check_every: int = 40
+    # After every step each trained weight moves this share of the way back to the base's (0: off).
+    pull: float = 0.0
     seed: int = 0
 
     def __post_init__(self) -> None:
         if self.freeze not in FREEZE:
             raise ValueError(f"freeze: one of {', '.join(FREEZE)}, not {self.freeze!r}")
+        if not 0.0 <= self.pull < 1.0:
+            raise ValueError(f"pull: at least 0 and below 1, not {self.pull}")
         if not 0.0 < self.new_share <= 1.0:
             raise ValueError(f"new_share: above 0 and at most 1, not {self.new_share}")
         if not self.blend or not all(0.0 < a <= 1.0 for a in self.blend):
@@ -195,6 +200,24 @@ class BestOnHeldout(keras.callbacks.Callback):
             self.best_cer, self.best_epoch, self.best = cer, epoch, self.model.get_weights()
 
 
+class PullToBase(keras.callbacks.Callback):
+    """After every step, each trained weight moves ``share`` of the way back to the base's
+    (a decoupled L2-SP penalty, Li et al. 2018: the weights the new lines want, tethered to
+    those the standing sets were learnt with)."""
+
+    def __init__(self, share: float):
+        super().__init__()
+        self.share = share
+        self.anchors: list = []
+
+    def on_train_begin(self, logs=None):
+        self.anchors = [(v, keras.ops.convert_to_tensor(np.array(v.numpy()))) for v in self.model.trainable_weights]
+
+    def on_train_batch_end(self, batch, logs=None):
+        for v, base in self.anchors:
+            v.assign(v.value + self.share * (base - v.value))
+
+
 STEPS_PER_EPOCH = 10
 
 
@@ -232,6 +255,8 @@ def _fit(
     )
     epochs = max(1, (opts.steps or 10**6) // steps_per_epoch)
     callbacks: list[keras.callbacks.Callback] = [TimeLimit(opts.time_limit)]
+    if opts.pull > 0:
+        callbacks.append(PullToBase(opts.pull))
     best = None
     if heldout is not None and len(heldout) and opts.check_every > 0:
         best = BestOnHeldout(bundle, heldout, max(1, opts.check_every // steps_per_epoch), heldout_before)
@@ -296,6 +321,7 @@ def finetune(
             "freeze": opts.freeze,
             "augment": opts.augment,
             "blend": share,
+            "pull": opts.pull,
             "best_step": best.best_epoch * STEPS_PER_EPOCH if best else None,
         },
         heldout_curve=[(e * STEPS_PER_EPOCH, c) for e, c in best.curve] if best else [],

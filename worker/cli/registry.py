@@ -56,6 +56,7 @@ def cmd_finetune(args) -> int:
         holdout=args.holdout,
         lr=args.lr,
         new_share=args.new_share,
+        pull=args.pull,
         freeze=args.freeze,
         blend=tuple(float(x) for x in args.blend.split(",")),
         tolerance=args.tolerance,
@@ -145,6 +146,12 @@ def register_commands(sub) -> None:
     f.add_argument("--lr", type=float, default=2e-4, help="learning rate (default 2e-4)")
     f.add_argument(
         "--new-share", type=float, default=0.6, help="share of each batch from the new lines; the rest replays standing sets"
+    )
+    f.add_argument(
+        "--pull",
+        type=float,
+        default=0.0,
+        help="after every step, move each trained weight this share of the way back to the base's (default 0: off)",
     )
     f.add_argument(
         "--check-every",
